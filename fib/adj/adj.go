@@ -1,0 +1,281 @@
+// Package adj holds the identities that fib, neigh and dataplane share — FIB,
+// port and adjacency IDs — and the adjacency table itself.
+//
+// An adjacency is the rewrite information for one next hop: (FIB, port,
+// next-hop IP) → the neighbour's MAC, its resolution state and the path MTU.
+// Every route through the same next hop references the same adjacency by a
+// small integer ID, so a neighbour's MAC change or a path-MTU change is one
+// atomic store on one adjacency: no route is touched and no route cache can
+// drift (there is none). fib creates and releases adjacencies as routes come
+// and go; neigh writes their link-layer state; the dataplane reads them on
+// every packet.
+//
+// The package imports only the standard library, so every layer can use it.
+package adj
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// FIBID names a forwarding information base (a VRF). 0 is the default FIB.
+type FIBID uint32
+
+// DefaultFIB is the FIB every port is bound to unless told otherwise.
+const DefaultFIB FIBID = 0
+
+// PortID names a dataplane port: an interface or an (interface, VLAN) pair.
+// The dataplane assigns them; 0 means "no port".
+type PortID uint32
+
+// NoPort is the zero PortID.
+const NoPort PortID = 0
+
+// ID names an adjacency in a Table. 0 means "no adjacency".
+type ID uint32
+
+// None is the zero ID.
+const None ID = 0
+
+// MAC is an IEEE 802 MAC-48 address. A value type, so it is comparable and
+// never allocates.
+type MAC [6]byte
+
+func (m MAC) String() string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// ParseMAC parses the colon-separated form "aa:bb:cc:dd:ee:ff".
+func ParseMAC(s string) (MAC, error) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return MAC{}, fmt.Errorf("adj: invalid MAC-48 address %q", s)
+	}
+	return MAC(hw), nil
+}
+
+func (m MAC) uint64() uint64 {
+	return uint64(m[0])<<40 | uint64(m[1])<<32 | uint64(m[2])<<24 | uint64(m[3])<<16 | uint64(m[4])<<8 | uint64(m[5])
+}
+
+func macFrom(v uint64) MAC {
+	return MAC{byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// State is what the dataplane needs to know about an adjacency's neighbour.
+// neigh maps its RFC 4861 states onto these three.
+type State uint8
+
+const (
+	// Incomplete: no link-layer address yet. The dataplane hands the packet
+	// to neigh, which queues it and solicits.
+	Incomplete State = iota
+	// Valid: the MAC may be used (REACHABLE, STALE, DELAY, PROBE, PERMANENT).
+	// Stale-ish states still forward; neigh decides when to re-probe.
+	Valid
+	// Failed: resolution failed. The dataplane answers with ICMP
+	// host/address unreachable until neigh tries again.
+	Failed
+)
+
+func (s State) String() string {
+	switch s {
+	case Incomplete:
+		return "incomplete"
+	case Valid:
+		return "valid"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Key identifies an adjacency and the neighbour behind it. The same IP in two
+// FIBs, or the same link-local address on two ports, is two keys.
+type Key struct {
+	FIB  FIBID
+	Port PortID
+	Addr netip.Addr
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("fib %d port %d %s", k.FIB, k.Port, k.Addr)
+}
+
+// Adjacency is the shared next-hop object. Its link-layer word and MTU are
+// atomics: neigh and the control plane store, the dataplane loads, and a
+// reader always sees a MAC together with the state it was stored with.
+type Adjacency struct {
+	key Key
+	// ll packs MAC (bits 0–47) and State (bits 48–55) so one load is
+	// consistent.
+	ll atomic.Uint64
+	// mtu is the path MTU towards this next hop in bytes; 0 means "the egress
+	// port's MTU".
+	mtu atomic.Uint32
+}
+
+// Key returns the adjacency's identity. It never changes while the ID is
+// allocated.
+func (a *Adjacency) Key() Key { return a.key }
+
+// LinkLayer returns the neighbour's MAC and the adjacency state.
+func (a *Adjacency) LinkLayer() (MAC, State) {
+	v := a.ll.Load()
+	return macFrom(v & (1<<48 - 1)), State(v >> 48)
+}
+
+// SetLinkLayer publishes a new MAC and state; the dataplane sees it on its
+// next packet.
+func (a *Adjacency) SetLinkLayer(mac MAC, s State) {
+	a.ll.Store(mac.uint64() | uint64(s)<<48)
+}
+
+// MTU returns the path MTU, or 0 for "use the port's MTU".
+func (a *Adjacency) MTU() uint32 { return a.mtu.Load() }
+
+// SetMTU sets the path MTU (0 restores the port's MTU).
+func (a *Adjacency) SetMTU(mtu uint32) { a.mtu.Store(mtu) }
+
+// chunkBits sizes the slab chunks: adjacencies never move once allocated, so
+// a reader can hold *Adjacency across a writer's growth of the table.
+const (
+	chunkBits = 8
+	chunkSize = 1 << chunkBits
+)
+
+type chunk [chunkSize]Adjacency
+
+// Table allocates adjacencies by key and finds them by ID.
+//
+// Concurrency: Get is lock-free and safe from any goroutine, including the
+// packet path. Acquire, Release and Lookup serialise on an internal mutex and
+// are meant for the control plane and neigh. The zero value is ready to use.
+type Table struct {
+	chunks atomic.Pointer[[]*chunk]
+
+	mu struct {
+		sync.Mutex
+		byKey map[Key]ID
+		refs  []int32 // refs[id]; 0 means free
+		free  []ID
+		next  ID // next never-used ID; starts at 1 because 0 is None
+	}
+}
+
+// Acquire returns the adjacency for k, creating it (Incomplete, MTU 0) if it
+// does not exist, and takes a reference. Every Acquire needs a Release.
+func (t *Table) Acquire(k Key) ID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id, ok := t.mu.byKey[k]; ok {
+		t.mu.refs[id]++
+		return id
+	}
+	var id ID
+	if n := len(t.mu.free); n > 0 {
+		id = t.mu.free[n-1]
+		t.mu.free = t.mu.free[:n-1]
+	} else {
+		if t.mu.next == None {
+			t.mu.next = 1
+		}
+		id = t.mu.next
+		t.mu.next++
+		t.growLocked(id)
+	}
+	a := t.Get(id)
+	a.key = k
+	a.ll.Store(uint64(Incomplete) << 48)
+	a.mtu.Store(0)
+	if t.mu.byKey == nil {
+		t.mu.byKey = make(map[Key]ID)
+	}
+	t.mu.byKey[k] = id
+	t.mu.refs[id] = 1
+	return id
+}
+
+// growLocked makes sure id has a slot in both the slab and the refcounts.
+func (t *Table) growLocked(id ID) {
+	for int(id) >= len(t.mu.refs) {
+		t.mu.refs = append(t.mu.refs, make([]int32, chunkSize)...)
+	}
+	var cur []*chunk
+	if p := t.chunks.Load(); p != nil {
+		cur = *p
+	}
+	if int(id>>chunkBits) < len(cur) {
+		return
+	}
+	next := make([]*chunk, len(cur)+1)
+	copy(next, cur)
+	next[len(cur)] = new(chunk)
+	t.chunks.Store(&next)
+}
+
+// Release drops a reference taken by Acquire; the last one frees the ID. It
+// returns whether the adjacency was freed. Releasing an ID with no reference
+// panics: it is a bookkeeping bug that would hand one adjacency to two keys.
+func (t *Table) Release(id ID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == None || int(id) >= len(t.mu.refs) || t.mu.refs[id] <= 0 {
+		panic(fmt.Sprintf("adj: release of unreferenced adjacency %d", id))
+	}
+	t.mu.refs[id]--
+	if t.mu.refs[id] > 0 {
+		return false
+	}
+	a := t.Get(id)
+	delete(t.mu.byKey, a.key)
+	t.mu.free = append(t.mu.free, id)
+	return true
+}
+
+// Lookup finds the adjacency for k without taking a reference.
+func (t *Table) Lookup(k Key) (ID, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.mu.byKey[k]
+	return id, ok
+}
+
+// Get returns the adjacency with the given ID. The pointer stays valid for the
+// life of the table; after the ID is released its contents may be reused for
+// another key, which is why routes hold references. Get of None or of an ID
+// never allocated returns nil.
+func (t *Table) Get(id ID) *Adjacency {
+	p := t.chunks.Load()
+	if p == nil || id == None {
+		return nil
+	}
+	c := *p
+	ci := int(id >> chunkBits)
+	if ci >= len(c) {
+		return nil
+	}
+	return &c[ci][id&(chunkSize-1)]
+}
+
+// Len returns the number of live adjacencies.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mu.byKey)
+}
+
+// Range calls fn for every live adjacency, under the table's mutex: fn must
+// not call back into the table.
+func (t *Table) Range(fn func(ID, *Adjacency) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range t.mu.byKey {
+		if !fn(id, t.Get(id)) {
+			return
+		}
+	}
+}

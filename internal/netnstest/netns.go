@@ -1,0 +1,138 @@
+// Package netnstest builds throw-away network namespaces and veth links for
+// root integration tests. Every namespace it makes is named "fibd-…", is
+// removed by t.Cleanup (also when the test fails or panics), and carries
+// only the documentation/benchmarking addresses the test gives it.
+//
+// Tests that need it call Require first: without root or iproute2 they skip
+// with the reason instead of failing.
+package netnstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Require skips t unless the process is root and `ip` is on the PATH.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces and veth links")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip (make deps installs it)")
+	}
+}
+
+// Name returns a fresh namespace or link name "fibd-<tag>-<random>" that fits
+// IFNAMSIZ when tag is short (≤ 4 bytes for link names).
+func Name(tag string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "fibd-" + tag + "-" + hex.EncodeToString(b[:])
+}
+
+// NS is one test namespace.
+type NS struct {
+	Name string
+	t    testing.TB
+}
+
+// New creates a namespace named Name(tag), brings its loopback up and
+// removes it when the test ends.
+func New(t testing.TB, tag string) *NS {
+	t.Helper()
+	Require(t)
+	ns := &NS{Name: Name(tag), t: t}
+	Run(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() {
+		// Killing what runs inside first makes "netns del" actually free
+		// the namespace's links instead of leaving it alive behind a process.
+		if out, err := exec.Command("ip", "netns", "pids", ns.Name).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				_ = exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", ns.Name).Run()
+	})
+	ns.Exec("ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// Exec runs a command inside the namespace and fails the test on error. It
+// returns the combined output.
+func (ns *NS) Exec(args ...string) string {
+	ns.t.Helper()
+	return Run(ns.t, append([]string{"ip", "netns", "exec", ns.Name}, args...)...)
+}
+
+// Try runs a command inside the namespace and returns its output and error
+// without failing the test.
+func (ns *NS) Try(args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Command returns an exec.Cmd that will run inside the namespace.
+func (ns *NS) Command(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...)
+}
+
+// Do runs fn on an OS thread that has entered the namespace, so sockets fn
+// opens belong to it. The thread is discarded afterwards rather than
+// returned to the Go scheduler in the wrong namespace.
+func (ns *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Deliberately no UnlockOSThread: the thread exits with the goroutine.
+		f, err := os.Open("/var/run/netns/" + ns.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Veth creates a veth pair with ends a (in ns na) and b (in ns nb), both up.
+// A nil namespace means the test's own (root) namespace.
+func Veth(t testing.TB, a string, na *NS, b string, nb *NS) {
+	t.Helper()
+	Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
+	for _, end := range []struct {
+		name string
+		ns   *NS
+	}{{a, na}, {b, nb}} {
+		if end.ns != nil {
+			Run(t, "ip", "link", "set", end.name, "netns", end.ns.Name)
+			end.ns.Exec("ip", "link", "set", end.name, "up")
+		} else {
+			Run(t, "ip", "link", "set", end.name, "up")
+		}
+	}
+}
+
+// Run runs a command in the current namespace and fails the test on error.
+func Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
