@@ -2,4 +2,7 @@ module github.com/fibd/fibd
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/kentik/patricia v1.2.1
+	golang.org/x/sys v0.50.0
+)

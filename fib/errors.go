@@ -1,0 +1,72 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the control plane maps
+// them to gRPC status codes.
+var (
+	ErrNoSuchFIB      = errors.New("no such FIB")
+	ErrFIBExists      = errors.New("FIB already exists")
+	ErrFIBInUse       = errors.New("FIB in use")
+	ErrDefaultFIB     = errors.New("the default FIB cannot be deleted")
+	ErrInvalidPrefix  = errors.New("invalid prefix")
+	ErrInvalidRoute   = errors.New("invalid route")
+	ErrNotFound       = errors.New("route not found")
+	ErrLimit          = errors.New("route limit reached")
+	ErrUnresolved     = errors.New("gateway not on a connected subnet")
+	ErrPortNotBound   = errors.New("port not bound to this FIB")
+	ErrAddressExists  = errors.New("address already configured")
+	ErrNoSuchAddress  = errors.New("no such address")
+	ErrAddressInvalid = errors.New("invalid interface address")
+)
+
+// Op is what a batch entry does.
+type Op uint8
+
+const (
+	// OpAdd installs the route, or updates the route this source already
+	// has for the prefix (upsert).
+	OpAdd Op = iota + 1
+	// OpReplace updates the route this source has for the prefix; it fails
+	// with ErrNotFound if there is none.
+	OpReplace
+	// OpDelete removes this source's route for the prefix; it fails with
+	// ErrNotFound if there is none. Only Prefix and Source are read.
+	OpDelete
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpAdd:
+		return "add"
+	case OpReplace:
+		return "replace"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Change is one entry of a batch.
+type Change struct {
+	Op    Op
+	Route Route
+}
+
+// BatchError says which entry of a batch was refused and why. The batch
+// changed nothing.
+type BatchError struct {
+	Index  int // position of the entry in the batch
+	Change Change
+	Err    error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("batch entry %d (%v %v source %q): %v",
+		e.Index, e.Change.Op, e.Change.Route.Prefix, e.Change.Route.Source, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }

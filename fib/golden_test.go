@@ -1,0 +1,250 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// golden is the slow, obviously correct reference: a slice of routes and a
+// linear scan.
+type golden struct {
+	routes []Route
+}
+
+func (g *golden) index(p netip.Prefix, src string) int {
+	return slices.IndexFunc(g.routes, func(r Route) bool { return r.Prefix == p && r.Source == src })
+}
+
+// apply mirrors FIB.Apply: all or nothing.
+func (g *golden) apply(changes []Change) error {
+	next := slices.Clone(g.routes)
+	for i, c := range changes {
+		j := slices.IndexFunc(next, func(r Route) bool { return r.Prefix == c.Route.Prefix && r.Source == c.Route.Source })
+		switch c.Op {
+		case OpAdd:
+			if j >= 0 {
+				next[j] = c.Route
+			} else {
+				next = append(next, c.Route)
+			}
+		case OpReplace:
+			if j < 0 {
+				return fmt.Errorf("entry %d: %w", i, ErrNotFound)
+			}
+			next[j] = c.Route
+		case OpDelete:
+			if j < 0 {
+				return fmt.Errorf("entry %d: %w", i, ErrNotFound)
+			}
+			next = slices.Delete(next, j, j+1)
+		}
+	}
+	g.routes = next
+	return nil
+}
+
+// lookup returns the paths of the route that should forward a, or nil.
+func (g *golden) lookup(a netip.Addr) []Path {
+	var best *Route
+	for i := range g.routes {
+		r := &g.routes[i]
+		if !r.Prefix.Contains(a) {
+			continue
+		}
+		if best == nil || r.Prefix.Bits() > best.Prefix.Bits() ||
+			(r.Prefix.Bits() == best.Prefix.Bits() && (r.Preference < best.Preference ||
+				(r.Preference == best.Preference && r.Source < best.Source))) {
+			best = r
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return canonicalPaths(best.Paths)
+}
+
+// fixture is a FIB with two ports bound, ready for random routes.
+type fixture struct {
+	reg *Registry
+	f   *FIB
+}
+
+func newFixture(t testing.TB) *fixture {
+	reg := NewRegistry(Options{})
+	f, err := reg.Create(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []adj.PortID{1, 2} {
+		if err := reg.BindPort(p, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &fixture{reg: reg, f: f}
+}
+
+var sources = []string{"bgp", "ospf", "static"}
+
+func randPaths(r *rand.Rand, v6 bool) []Path {
+	gw := func() netip.Addr {
+		if v6 {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(1 + r.IntN(8))})
+		}
+		return netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + r.IntN(8))})
+	}
+	switch x := r.IntN(20); {
+	case x < 12:
+		return []Path{{Kind: PathGateway, Gateway: gw(), Port: adj.PortID(1 + r.IntN(2))}}
+	case x < 14:
+		n := 2 + r.IntN(3)
+		var ps []Path
+		seen := map[netip.Addr]bool{}
+		for len(ps) < n {
+			g := gw()
+			if seen[g] {
+				continue
+			}
+			seen[g] = true
+			ps = append(ps, Path{Kind: PathGateway, Gateway: g, Port: 1, Weight: uint32(r.IntN(4))})
+		}
+		return ps
+	case x < 15:
+		return []Path{{Kind: PathBlackhole}}
+	case x < 16:
+		return []Path{{Kind: PathUnreachable}}
+	case x < 17:
+		return []Path{{Kind: PathProhibit}}
+	case x < 18:
+		return []Path{{Kind: PathLocal, Port: 2}}
+	case x < 19:
+		return []Path{{Kind: PathAttached, Port: adj.PortID(1 + r.IntN(2))}}
+	}
+	return []Path{{Kind: PathLookup, FIB: 0}}
+}
+
+func randRoute(r *rand.Rand, v6 bool) Route {
+	return Route{
+		Prefix:     randPrefix(r, v6),
+		Source:     sources[r.IntN(len(sources))],
+		Preference: Preference(r.IntN(3)),
+		Paths:      randPaths(r, v6),
+	}
+}
+
+func (fx *fixture) check(t testing.TB, g *golden, probes []netip.Addr) {
+	t.Helper()
+	for _, a := range probes {
+		n := fx.f.Lookup(a)
+		want := g.lookup(a)
+		if want == nil {
+			if n.Kind != NextMiss {
+				t.Fatalf("lookup %s: got %v %v, want miss", a, n.Kind, n.Paths)
+			}
+			continue
+		}
+		if !slices.Equal(n.Paths, want) {
+			t.Fatalf("lookup %s: got %v %v, want %v", a, n.Kind, n.Paths, want)
+		}
+	}
+}
+
+func goldenProbes(r *rand.Rand, g *golden, v6 bool, n int) []netip.Addr {
+	m := map[netip.Prefix]uint32{}
+	for _, rt := range g.routes {
+		if rt.Prefix.Addr().Is6() == v6 {
+			m[rt.Prefix] = 0
+		}
+	}
+	return probesFor(r, m, v6, n)
+}
+
+// runGolden applies a seeded random sequence of adds, replaces, deletes and
+// batches (some with a bad entry, which must change nothing) and compares
+// the FIB with the golden table after every step.
+func runGolden(t testing.TB, seed uint64, steps int) {
+	r := rand.New(rand.NewPCG(seed, 2))
+	fx := newFixture(t)
+	g := &golden{}
+	for step := 0; step < steps; step++ {
+		v6 := r.IntN(2) == 0
+		var changes []Change
+		n := 1
+		if r.IntN(4) == 0 {
+			n = 2 + r.IntN(30)
+		}
+		for i := 0; i < n; i++ {
+			switch x := r.IntN(10); {
+			case x < 6 || len(g.routes) == 0:
+				changes = append(changes, Change{Op: OpAdd, Route: randRoute(r, v6)})
+			case x < 8:
+				old := g.routes[r.IntN(len(g.routes))]
+				nr := randRoute(r, old.Prefix.Addr().Is6())
+				nr.Prefix, nr.Source = old.Prefix, old.Source
+				op := OpReplace
+				if r.IntN(5) == 0 {
+					nr.Source = "nobody" // replace of a route that does not exist
+				}
+				changes = append(changes, Change{Op: op, Route: nr})
+			default:
+				old := g.routes[r.IntN(len(g.routes))]
+				if r.IntN(8) == 0 {
+					old.Source = "nobody"
+				}
+				changes = append(changes, Change{Op: OpDelete, Route: Route{Prefix: old.Prefix, Source: old.Source}})
+			}
+		}
+		before := fx.f.Version()
+		wantErr := g.apply(changes)
+		_, err := fx.f.Apply(changes)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("step %d: Apply error %v, golden error %v", step, err, wantErr)
+		}
+		if err != nil {
+			var be *BatchError
+			if !errors.As(err, &be) || !errors.Is(err, ErrNotFound) {
+				t.Fatalf("step %d: error %v is not a BatchError wrapping ErrNotFound", step, err)
+			}
+			if fx.f.Version() != before {
+				t.Fatalf("step %d: a refused batch published a new version", step)
+			}
+		}
+		fx.check(t, g, goldenProbes(r, g, v6, 20))
+	}
+	fx.check(t, g, goldenProbes(r, g, false, 100))
+	fx.check(t, g, goldenProbes(r, g, true, 100))
+	// Remove everything; the FIB must release every entry and adjacency.
+	var all []Change
+	for _, rt := range g.routes {
+		all = append(all, Change{Op: OpDelete, Route: Route{Prefix: rt.Prefix, Source: rt.Source}})
+	}
+	if _, err := fx.f.Apply(all); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.reg.Adjacencies().Len(); n != 0 {
+		t.Fatalf("%d adjacencies left after deleting every route", n)
+	}
+	if v4, v6 := fx.f.Counts(); v4 != 0 || v6 != 0 {
+		t.Fatalf("counts %d/%d after deleting every route", v4, v6)
+	}
+	if fx.reg.mu.leakRefs[0] != 0 {
+		t.Fatalf("leak references to FIB 0 left: %d", fx.reg.mu.leakRefs[0])
+	}
+}
+
+func TestGoldenRandom(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runGolden(t, seed, 300) })
+	}
+}
+
+func FuzzGoldenSeed(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(42))
+	f.Fuzz(func(t *testing.T, seed uint64) { runGolden(t, seed, 60) })
+}

@@ -1,0 +1,176 @@
+package fib
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+// trieOracle drives a builder the way the FIB does (computing the
+// replacement value on delete from a plain map) and checks every published
+// root against a linear longest-prefix match.
+type trieOracle[K key] struct {
+	t      *testing.T
+	b      *builder[K]
+	routes map[netip.Prefix]uint32
+	pub    node
+}
+
+func keyOf[K key](a netip.Addr) K {
+	var k K
+	switch p := any(&k).(type) {
+	case *[4]byte:
+		*p = a.As4()
+	case *[16]byte:
+		*p = a.As16()
+	}
+	return k
+}
+
+func (o *trieOracle[K]) set(p netip.Prefix, fe uint32) {
+	o.routes[p] = fe
+	o.b.set(keyOf[K](p.Addr()), p.Bits(), fe)
+}
+
+func (o *trieOracle[K]) del(p netip.Prefix) {
+	delete(o.routes, p)
+	var repl uint32
+	if l := p.Bits(); l > 0 {
+		d := (l - 1) / 8
+		for ql := l - 1; ql > 8*d; ql-- {
+			q, _ := p.Addr().Prefix(ql)
+			if fe, ok := o.routes[q]; ok {
+				repl = fe<<4 | uint32(ql-8*d)
+				break
+			}
+		}
+	}
+	o.b.clear(keyOf[K](p.Addr()), p.Bits(), repl)
+}
+
+func (o *trieOracle[K]) want(a netip.Addr) uint32 {
+	best, bestLen := uint32(0), -1
+	for p, fe := range o.routes {
+		if p.Contains(a) && p.Bits() > bestLen {
+			best, bestLen = fe, p.Bits()
+		}
+	}
+	return best
+}
+
+func (o *trieOracle[K]) check(probes []netip.Addr) {
+	o.t.Helper()
+	for _, a := range probes {
+		k := keyOf[K](a)
+		got := lookup(&o.pub, k) >> 4
+		if want := o.want(a); got != want {
+			o.t.Fatalf("lookup %s = %d, want %d", a, got, want)
+		}
+	}
+}
+
+func randPrefix(r *rand.Rand, v6 bool) netip.Prefix {
+	// Few distinct top bytes so prefixes nest and share nodes.
+	if v6 {
+		var b [16]byte
+		b[0], b[1] = 0x20, 0x01
+		b[2] = byte(r.IntN(4))
+		for i := 3; i < 16; i++ {
+			b[i] = byte(r.IntN(4)) << (r.IntN(3) * 3)
+		}
+		p, _ := netip.AddrFrom16(b).Prefix(r.IntN(129))
+		return p
+	}
+	var b [4]byte
+	b[0] = byte(198 + r.IntN(2))
+	for i := 1; i < 4; i++ {
+		b[i] = byte(r.IntN(4)) << (r.IntN(3) * 3)
+	}
+	p, _ := netip.AddrFrom4(b).Prefix(r.IntN(33))
+	return p
+}
+
+// probesFor returns addresses at both edges of every prefix plus random ones.
+func probesFor(r *rand.Rand, routes map[netip.Prefix]uint32, v6 bool, n int) []netip.Addr {
+	var out []netip.Addr
+	for p := range routes {
+		out = append(out, p.Addr(), lastAddr(p))
+		if p.Addr().Prev().IsValid() {
+			out = append(out, p.Addr().Prev())
+		}
+		if next := lastAddr(p).Next(); next.IsValid() {
+			out = append(out, next)
+		}
+	}
+	for i := 0; i < n; i++ {
+		out = append(out, randPrefix(r, v6).Addr())
+	}
+	return out
+}
+
+func runTrieOracle[K key](t *testing.T, seed uint64, v6 bool, steps int) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	o := &trieOracle[K]{t: t, b: newBuilder[K](), routes: map[netip.Prefix]uint32{}}
+	o.pub = o.b.publish()
+	var live []netip.Prefix
+	for step := 0; step < steps; step++ {
+		switch x := r.IntN(10); {
+		case x < 6 || len(live) == 0:
+			p := randPrefix(r, v6)
+			if _, ok := o.routes[p]; !ok {
+				live = append(live, p)
+			}
+			o.set(p, uint32(1+r.IntN(1000)))
+		default:
+			i := r.IntN(len(live))
+			o.del(live[i])
+			live[i] = live[len(live)-1]
+			live = live[:len(live)-1]
+		}
+		if r.IntN(8) == 0 {
+			o.pub = o.b.publish()
+			o.check(probesFor(r, o.routes, v6, 50))
+		}
+	}
+	o.pub = o.b.publish()
+	o.check(probesFor(r, o.routes, v6, 200))
+	// Delete everything: the trie must shrink back to an empty root.
+	for p := range o.routes {
+		o.del(p)
+	}
+	o.pub = o.b.publish()
+	if len(o.pub.children) != 0 || o.pub.def != 0 || len(o.pub.leaves) != 1 || o.pub.leaves[0] != 0 {
+		t.Fatalf("trie not empty after deleting every prefix: %d children, def %d, leaves %v",
+			len(o.pub.children), o.pub.def, o.pub.leaves)
+	}
+}
+
+func TestTrieRandomV4(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		runTrieOracle[[4]byte](t, seed, false, 400)
+	}
+}
+
+func TestTrieRandomV6(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		runTrieOracle[[16]byte](t, seed, true, 400)
+	}
+}
+
+// A published root must not change while the builder goes on writing.
+func TestTriePublishedRootIsImmutable(t *testing.T) {
+	b := newBuilder[[4]byte]()
+	p := netip.MustParsePrefix("198.51.100.0/24")
+	b.set(p.Addr().As4(), 24, 7)
+	old := b.publish()
+	k := netip.MustParseAddr("198.51.100.9").As4()
+	if got := lookup(&old, k) >> 4; got != 7 {
+		t.Fatalf("before: got %d", got)
+	}
+	b.set(p.Addr().As4(), 24, 8)
+	b.set(netip.MustParseAddr("198.51.100.8").As4(), 29, 9)
+	_ = b.publish()
+	if got := lookup(&old, k) >> 4; got != 7 {
+		t.Fatalf("old snapshot changed: got %d, want 7", got)
+	}
+}
