@@ -20,9 +20,9 @@ type RxMeta struct {
 	// VLAN is the 802.1Q TCI the kernel stripped and reported out of band
 	// (AF_PACKET's PACKET_AUXDATA / tp_vlan_tci), valid when HasVLAN is set.
 	// Backends that leave tags inline (AF_XDP) never set it.
-	VLAN    uint16
+	VLAN     uint16
 	VLANTPID uint16
-	HasVLAN bool
+	HasVLAN  bool
 	// Truncated is set when the frame did not fit MaxFrame.
 	Truncated bool
 }

@@ -100,8 +100,8 @@ const maxBuckets = 512
 // nextTable interns path sets into forwarding entries and publishes them
 // copy-on-write. Guarded by the FIB's writer mutex.
 type nextTable struct {
-	byKey map[string]uint32
-	keys  []string // keys[i] is entry i's key, for removal
+	byKey  map[string]uint32
+	keys   []string // keys[i] is entry i's key, for removal
 	chunks [][]*Next
 	// owned marks chunks (and, in ownedAll, the chunk slice) already copied
 	// in the current batch, so they can be written in place.
@@ -110,13 +110,13 @@ type nextTable struct {
 	refs     []int32
 	// auto lists entries with a gateway resolved through a connected route:
 	// they are re-resolved when connected routes change.
-	auto    map[uint32]struct{}
-	free    []uint32
+	auto map[uint32]struct{}
+	free []uint32
 	// acquired lists the references taken in this batch (undone by
 	// rollback); pending the references to drop at commit.
 	acquired []uint32
 	pending  []uint32
-	keyBuf  []byte
+	keyBuf   []byte
 }
 
 func newNextTable() nextTable {
