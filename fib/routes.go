@@ -202,9 +202,9 @@ func (f *FIB) EndResync(source string) (int, error) {
 func (f *FIB) PurgePort(p adj.PortID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, a := range f.mu.addrs[p] {
-		_ = f.deleteAddressLocked(p, a)
-	}
+	// The walk runs before anything changes, while every entry still shows
+	// the port it leads to; the connected and local routes of the port's
+	// addresses go with the rest.
 	var changes []Change
 	purge := func(prefix netip.Prefix, src uint16, pref Preference, next uint32) {
 		n := f.mu.nexts.get(next)
@@ -237,6 +237,10 @@ func (f *FIB) PurgePort(p adj.PortID) {
 		// Cannot fail: deletes of existing routes and upserts of paths that
 		// were valid before, minus some.
 		_, _ = f.applyLocked(changes)
+	}
+	if _, ok := f.mu.addrs[p]; ok {
+		delete(f.mu.addrs, p)
+		f.publishAddrsLocked()
 	}
 }
 

@@ -92,8 +92,15 @@ type key interface{ [4]byte | [16]byte }
 // starting at slot 0. Shared, never written.
 var emptyLeaves = []uint32{0}
 
+// newEmptyNode returns a node with no prefix and no child. Generation 0 (a
+// node no batch owns) shares emptyLeaves; a node made by a batch gets its
+// own array, since the batch may write it in place.
 func newEmptyNode(def, gen uint32) node {
-	return node{run: bitset{1}, def: def, gen: gen, leaves: emptyLeaves}
+	leaves := emptyLeaves
+	if gen != 0 {
+		leaves = []uint32{0}
+	}
+	return node{run: bitset{1}, def: def, gen: gen, leaves: leaves}
 }
 
 // lookup returns the packed value of the longest prefix matching k, or 0.

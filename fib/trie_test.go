@@ -60,6 +60,7 @@ func (o *trieOracle[K]) want(a netip.Addr) uint32 {
 
 func (o *trieOracle[K]) check(probes []netip.Addr) {
 	o.t.Helper()
+	checkNode(o.t, &o.pub, 0, true)
 	for _, a := range probes {
 		k := keyOf[K](a)
 		got := lookup(&o.pub, k) >> 4
@@ -172,5 +173,46 @@ func TestTriePublishedRootIsImmutable(t *testing.T) {
 	_ = b.publish()
 	if got := lookup(&old, k) >> 4; got != 7 {
 		t.Fatalf("old snapshot changed: got %d, want 7", got)
+	}
+}
+
+// checkNode verifies the encoding invariants: counts match the bitsets, no
+// run starts on a child slot, the first leaf slot starts a run, adjacent
+// runs differ (the encoding is canonical, so equal tables encode equally),
+// and no node below the root is empty.
+func checkNode(t *testing.T, n *node, depth int, root bool) {
+	t.Helper()
+	if got, want := len(n.children), n.child.count(); got != want {
+		t.Fatalf("depth %d: %d children for %d child bits", depth, got, want)
+	}
+	if got, want := len(n.leaves), n.run.count(); got != want {
+		t.Fatalf("depth %d: %d leaves for %d run bits", depth, got, want)
+	}
+	first, li := true, 0
+	var prev uint32
+	for s := 0; s < 256; s++ {
+		if n.child.has(uint8(s)) {
+			if n.run.has(uint8(s)) {
+				t.Fatalf("depth %d: run starts on child slot %d", depth, s)
+			}
+			continue
+		}
+		if first && !n.run.has(uint8(s)) {
+			t.Fatalf("depth %d: first leaf slot %d does not start a run", depth, s)
+		}
+		if n.run.has(uint8(s)) {
+			v := n.leaves[li]
+			if !first && v == prev {
+				t.Fatalf("depth %d: slot %d starts a run equal to the previous one (%d)", depth, s, v)
+			}
+			prev, first = v, false
+			li++
+		}
+	}
+	if !root && isEmpty(n) {
+		t.Fatalf("depth %d: empty node left in the trie", depth)
+	}
+	for i := range n.children {
+		checkNode(t, &n.children[i], depth+1, false)
 	}
 }
