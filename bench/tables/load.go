@@ -22,9 +22,10 @@ var (
 	v6Once = sync.OnceValues(func() ([]Route, error) { return loadEmbedded(V6File) })
 )
 
-// LoadV4 returns the shipped IPv4 table in file order. The first call parses
-// it; later calls return a fresh copy of the cached result, which the caller
-// owns.
+// LoadV4 returns the shipped IPv4 table in file order (sorted by
+// Prefix.Compare). The first call parses it (about 0.1 s of CPU); later calls
+// return a fresh copy of the cached result (about 25 MB), which the caller
+// owns and may modify.
 func LoadV4() ([]Route, error) { return cloned(v4Once()) }
 
 // LoadV6 is LoadV4 for the IPv6 table.

@@ -49,9 +49,9 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // Parse reads routes from r, plain text or gzip, and calls fn for each in
 // file order. It stops at the first malformed line or the first error fn
-// returns, and returns it as a *ParseError. Parse allocates a fixed amount per
-// call (buffers, and the gzip state if the input is compressed), nothing per
-// line.
+// returns, and returns it as a *ParseError. Parse allocates its buffers (and
+// the gzip decompressor, which allocates a little per compressed block) but
+// nothing per line.
 func Parse(r io.Reader, fn func(Route) error) error {
 	br := bufio.NewReaderSize(r, MaxLineLen)
 	magic, err := br.Peek(len(gzipMagic))
