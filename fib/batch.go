@@ -45,6 +45,8 @@ type batchState struct {
 	res         Result
 	connChanged bool
 	srcDelta    map[uint16]*[2]int
+	lastSrc     uint16
+	lastDelta   *[2]int
 }
 
 func (f *FIB) applyLocked(changes []Change) (Result, error) {
@@ -139,6 +141,9 @@ func (f *FIB) applyOneLocked(c *Change, st *batchState) error {
 }
 
 func (st *batchState) delta(src uint16) *[2]int {
+	if st.lastDelta != nil && st.lastSrc == src {
+		return st.lastDelta
+	}
 	if st.srcDelta == nil {
 		st.srcDelta = make(map[uint16]*[2]int, 1)
 	}
@@ -147,6 +152,7 @@ func (st *batchState) delta(src uint16) *[2]int {
 		d = new([2]int)
 		st.srcDelta[src] = d
 	}
+	st.lastSrc, st.lastDelta = src, d
 	return d
 }
 
@@ -190,7 +196,7 @@ func (f *FIB) rollbackLocked() {
 		f.mu.v6.b.abort(last.v6)
 	}
 	f.mu.nexts.rollback(f)
-	f.mu.lastPaths = nil
+	f.mu.nexts.memo = [16]pathMemo{}
 }
 
 func (f *FIB) commitLocked(st *batchState) {
@@ -216,7 +222,7 @@ func (f *FIB) commitLocked(st *batchState) {
 		}
 	}
 	f.mu.nexts.commit(f)
-	f.mu.lastPaths = nil
+	f.mu.nexts.memo = [16]pathMemo{}
 }
 
 // sourceLocked interns a source name; consecutive routes of one source (the

@@ -43,13 +43,9 @@ type FIB struct {
 		stamps map[uint16]uint32
 		// bySource counts routes per source and family, for limits and
 		// listings.
-		bySource map[uint16]*[2]int
-		addrs    map[adj.PortID][]netip.Prefix
-		version  uint64
-		// lastPaths memoises the last interned path set, so bulk loads that
-		// share one Paths slice per next hop skip the key encoding.
-		lastPaths []Path
-		lastNext  uint32
+		bySource  map[uint16]*[2]int
+		addrs     map[adj.PortID][]netip.Prefix
+		version   uint64
 		lastSrc   string
 		lastSrcID uint16
 		deleted   bool

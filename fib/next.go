@@ -117,6 +117,17 @@ type nextTable struct {
 	acquired []uint32
 	pending  []uint32
 	keyBuf   []byte
+	// memo remembers the entries of the path-set slices seen in this batch:
+	// bulk loads share one Paths slice per next hop, and recognising the
+	// slice by address skips encoding and hashing its key. Cleared at the
+	// end of every batch, since the caller may reuse its slices afterwards.
+	memo [16]pathMemo
+}
+
+type pathMemo struct {
+	first *Path
+	n     int
+	next  uint32
 }
 
 func newNextTable() nextTable {

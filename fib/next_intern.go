@@ -3,6 +3,7 @@ package fib
 import (
 	"fmt"
 	"net/netip"
+	"unsafe"
 
 	"github.com/fibd/fibd/fib/adj"
 )
@@ -15,9 +16,13 @@ var netipZero netip.Addr
 func (f *FIB) internLocked(paths []Path) (uint32, error) {
 	t := &f.mu.nexts
 	var i uint32
+	memo := &t.memo[0]
+	if len(paths) > 0 {
+		memo = &t.memo[uintptr(unsafe.Pointer(&paths[0]))/unsafe.Sizeof(Path{})%uintptr(len(t.memo))]
+	}
 	switch {
-	case len(paths) > 0 && len(paths) == len(f.mu.lastPaths) && &paths[0] == &f.mu.lastPaths[0]:
-		i = f.mu.lastNext
+	case len(paths) > 0 && memo.first == &paths[0] && memo.n == len(paths):
+		i = memo.next
 	default:
 		t.keyBuf = appendKey(t.keyBuf[:0], paths)
 		if j, ok := t.byKey[string(t.keyBuf)]; ok {
@@ -45,7 +50,9 @@ func (f *FIB) internLocked(paths []Path) (uint32, error) {
 	}
 	t.refs[i]++
 	t.acquired = append(t.acquired, i)
-	f.mu.lastPaths, f.mu.lastNext = paths, i
+	if len(paths) > 0 {
+		*memo = pathMemo{first: &paths[0], n: len(paths), next: i}
+	}
 	return i, nil
 }
 

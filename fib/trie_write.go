@@ -26,6 +26,9 @@ type builder[K key] struct {
 	root    node
 	gen     uint32
 	touched bool // changed since the last publish
+	// w is scratch for window operations, kept here so that no operation
+	// clears a kilobyte of stack.
+	w window
 }
 
 // maxDepth is the number of trie levels of the longest key (IPv6: 16).
@@ -55,6 +58,7 @@ type window struct {
 	a, e   int
 	i0, i1 int // leaf runs starting before a, and before e
 	vals   [256]uint32
+	runs   [257]uint32 // re-encoded runs of the window, and one after it
 }
 
 // decode reads the values of slots [a, e): leaf values, or the def of the
@@ -113,8 +117,7 @@ func (w *window) encode(n *node) {
 			tOld = n.leaves[w.i1-1]
 		}
 	}
-	var buf [257]uint32
-	nl := buf[:0]
+	nl := w.runs[:0]
 	ci := 0
 	if a > 0 {
 		ci = n.child.rank(uint8(a - 1))
@@ -152,7 +155,7 @@ func (w *window) encode(n *node) {
 // needed, and owns it.
 func (b *builder[K]) step(n *node, s uint8) *node {
 	if !n.child.has(s) {
-		var w window
+		w := &b.w
 		w.decode(n, int(s), int(s)+1)
 		i := 0
 		if s > 0 {
@@ -190,7 +193,7 @@ func (b *builder[K]) set(k K, l int, fe uint32) {
 	for i := 0; i < d; i++ {
 		n = b.step(n, k[i])
 	}
-	var w window
+	w := &b.w
 	w.decode(n, first, first+1<<(8-r))
 	v := fe<<4 | uint32(r)
 	for j := range w.e - w.a {
@@ -221,7 +224,7 @@ func (b *builder[K]) clear(k K, l int, repl uint32) {
 		path[i] = n
 		n = b.step(n, k[i])
 	}
-	var w window
+	w := &b.w
 	w.decode(n, first, first+1<<(8-r))
 	for j := range w.e - w.a {
 		if w.vals[j]&15 == uint32(r) {
@@ -251,7 +254,7 @@ func isEmpty(n *node) bool {
 // removeChild drops the child at slot s of the owned node n; the slot
 // becomes a leaf holding the child's def.
 func (b *builder[K]) removeChild(n *node, s uint8) {
-	var w window
+	w := &b.w
 	w.decode(n, int(s), int(s)+1)
 	i := n.child.rank(s) - 1
 	n.children = slices.Delete(n.children, i, i+1)
