@@ -106,10 +106,15 @@ func parseND(pkt []byte, typ, llType uint8) (h ipv6Header, icmp []byte, ll adj.M
 	if ICMPv6Checksum(h.src, h.dst, icmp) != 0 {
 		return h, nil, ll, false, ErrChecksum
 	}
-	if h.src.IsMulticast() {
+	// IPv4-mapped addresses never appear on the wire (RFC 4291 §2.5.5.2),
+	// and nothing is sent to the unspecified address.
+	if h.src.IsMulticast() || h.src.Is4In6() {
 		return h, nil, ll, false, ErrSourceAddress
 	}
-	if netip.AddrFrom16([16]byte(icmp[8:24])).IsMulticast() {
+	if h.dst.IsUnspecified() || h.dst.Is4In6() {
+		return h, nil, ll, false, ErrDestination
+	}
+	if t := netip.AddrFrom16([16]byte(icmp[8:24])); t.IsMulticast() || t.IsUnspecified() || t.Is4In6() {
 		return h, nil, ll, false, ErrTarget
 	}
 	for o := icmp[ndMinLen:]; len(o) > 0; {
