@@ -32,6 +32,11 @@ type entry struct {
 	// LRU links within fib.lists[class].
 	class      class
 	prev, next *entry
+
+	// _ pads entry to 192 bytes, a size class whose objects start on
+	// 64-byte boundaries, so key and word — all a lookup reads — share one
+	// cache line. TestEntryHotFieldsShareACacheLine keeps it so.
+	_ [16]byte
 }
 
 func (e *entry) load() (adj.MAC, State) {
@@ -42,9 +47,15 @@ func (e *entry) load() (adj.MAC, State) {
 // publishLocked makes e's MAC and state visible to the packet path: its own
 // word for Lookup/Resolve, and the shared adjacency for fib's routes.
 func (t *Table) publishLocked(e *entry) {
-	e.word.Store(wordFrom(e.mac, e.state))
+	// Only a usable MAC is published; a FAILED entry remembers its last
+	// MAC for List but must not hand it to the packet path.
+	mac, st := e.mac, e.state.AdjState()
+	if st != adj.Valid {
+		mac = adj.MAC{}
+	}
+	e.word.Store(wordFrom(mac, e.state))
 	if a := t.adjs.Get(e.adjID); a != nil {
-		a.SetLinkLayer(e.mac, e.state.AdjState())
+		a.SetLinkLayer(mac, st)
 	}
 }
 

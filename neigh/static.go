@@ -1,6 +1,7 @@
 package neigh
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -141,6 +142,7 @@ func (t *Table) DeleteFIB(fib adj.FIBID) {
 			e = next
 		}
 	}
+	t.log.Info("neigh: FIB deleted", "fib", fib)
 	next := make(map[adj.FIBID]*fibState, len(old))
 	for k, v := range old {
 		if k != fib {
@@ -162,6 +164,8 @@ func (t *Table) SetConfig(fib adj.FIBID, c FIBConfig) error {
 	}
 	f := t.fibLocked(fib)
 	f.cfg = c
+	t.log.Info("neigh: FIB configured", "fib", fib, "base_reachable_time", c.BaseReachableTime,
+		"retrans_timer", c.RetransTimer, "max_entries", c.MaxEntries)
 	for f.dynamicLocked() > c.MaxEntries && t.evictLocked(f) {
 	}
 	return nil
@@ -193,7 +197,7 @@ func (t *Table) Stats() Stats {
 		}
 		s.FIBs = append(s.FIBs, fs)
 	}
-	slices.SortFunc(s.FIBs, func(a, b FIBStats) int { return int(int64(a.FIB) - int64(b.FIB)) })
+	slices.SortFunc(s.FIBs, func(a, b FIBStats) int { return cmp.Compare(a.FIB, b.FIB) })
 	s.EventsDropped = t.mu.eventsDropped
 	for sub := range t.mu.subs {
 		s.EventsDropped += sub.dropped.Load()

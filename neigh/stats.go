@@ -135,7 +135,6 @@ type counters [NumCounters]atomic.Uint64
 
 func (c *counters) inc(k Counter)         { c[k].Add(1) }
 func (c *counters) add(k Counter, n int)  { c[k].Add(uint64(n)) }
-func (c *counters) load(k Counter) uint64 { return c[k].Load() }
 func (c *counters) snapshot() (s [NumCounters]uint64) {
 	for i := range c {
 		s[i] = c[i].Load()
