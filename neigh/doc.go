@@ -32,6 +32,25 @@
 // Timers run through an injected Clock; REACHABLE_TIME is randomised per
 // transition with an injected random source.
 //
+// # Using neigh from the dataplane
+//
+//   - ARP frames go to HandleARP; ICMPv6 types 133–137 to HandleICMPv6
+//     (neigh answers requests and solicitations for the router's own
+//     addresses through Env.Transmit).
+//   - Forwarding reads the route's adjacency. When it is not Valid
+//     (Incomplete or Failed) the packet goes to Resolve, which queues a copy
+//     and solicits; the copy comes back through Env.Deliver once resolved,
+//     or through Env.Unreachable (answer with ICMP unreachable) on failure.
+//   - A STALE entry's adjacency reads Valid, yet RFC 4861 wants the first
+//     packet sent to it to start re-verification (STALE → DELAY → PROBE). A
+//     dataplane that forwards on the adjacency alone never tells neigh, so
+//     a neighbour that changed its MAC would be found only by its own
+//     announcements. Calling Resolve for each packet — or once per batch for
+//     each adjacency used — closes that gap: for usable entries it is a
+//     lock-free, allocation-free hash probe.
+//   - Link down: Flush(fib, port). Port deleted from a FIB or FIB deleted:
+//     Flush or DeleteFIB.
+//
 // # Concurrency
 //
 // Lookup and the resolved path of Resolve are lock-free and allocate nothing:

@@ -133,8 +133,8 @@ func (c Counter) MetricName() string { return "fibd_neigh_" + c.Name() + "_total
 // counters is one FIB's set, updated lock-free from any goroutine.
 type counters [NumCounters]atomic.Uint64
 
-func (c *counters) inc(k Counter)         { c[k].Add(1) }
-func (c *counters) add(k Counter, n int)  { c[k].Add(uint64(n)) }
+func (c *counters) inc(k Counter)        { c[k].Add(1) }
+func (c *counters) add(k Counter, n int) { c[k].Add(uint64(n)) }
 func (c *counters) snapshot() (s [NumCounters]uint64) {
 	for i := range c {
 		s[i] = c[i].Load()

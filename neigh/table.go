@@ -63,7 +63,6 @@ func (f *fibState) dynamicLocked() int {
 var (
 	ErrNotFound = errors.New("neigh: no such neighbour")
 	ErrInvalid  = errors.New("neigh: invalid neighbour")
-	ErrNotFIB   = errors.New("neigh: no such FIB")
 )
 
 // New returns an empty Table. cfg.Adj and cfg.Env are required.
