@@ -3,8 +3,8 @@ module github.com/fibd/fibd
 go 1.26.0
 
 require (
+	github.com/gaissmai/bart v0.30.0
+	github.com/google/gopacket v1.1.19
 	github.com/kentik/patricia v1.2.1
 	golang.org/x/sys v0.50.0
 )
-
-require github.com/gaissmai/bart v0.30.0 // indirect
