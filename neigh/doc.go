@@ -37,17 +37,15 @@
 //   - ARP frames go to HandleARP; ICMPv6 types 133–137 to HandleICMPv6
 //     (neigh answers requests and solicitations for the router's own
 //     addresses through Env.Transmit).
-//   - Forwarding reads the route's adjacency. When it is not Valid
-//     (Incomplete or Failed) the packet goes to Resolve, which queues a copy
-//     and solicits; the copy comes back through Env.Deliver once resolved,
-//     or through Env.Unreachable (answer with ICMP unreachable) on failure.
-//   - A STALE entry's adjacency reads Valid, yet RFC 4861 wants the first
-//     packet sent to it to start re-verification (STALE → DELAY → PROBE). A
-//     dataplane that forwards on the adjacency alone never tells neigh, so
-//     a neighbour that changed its MAC would be found only by its own
-//     announcements. Calling Resolve for each packet — or once per batch for
-//     each adjacency used — closes that gap: for usable entries it is a
-//     lock-free, allocation-free hash probe.
+//   - Forwarding reads the route's adjacency. When it is Valid the packet
+//     goes out with its MAC. Otherwise the packet goes to Resolve:
+//     Incomplete or Failed queue a copy and solicit, and the copy comes
+//     back through Env.Deliver once resolved, or through Env.Unreachable
+//     (answer with ICMP unreachable) on failure; Stale (RFC 4861 STALE)
+//     returns the MAC at once and starts re-verification (STALE → DELAY →
+//     PROBE), after which the adjacency reads Valid again. So only the first
+//     packet after a quiet spell leaves the fast path, and a neighbour that
+//     changed its MAC is found by probing, not only by its announcements.
 //   - Link down: Flush(fib, port). Port deleted from a FIB or FIB deleted:
 //     Flush or DeleteFIB.
 //

@@ -50,7 +50,7 @@ func (t *Table) publishLocked(e *entry) {
 	// Only a usable MAC is published; a FAILED entry remembers its last
 	// MAC for List but must not hand it to the packet path.
 	mac, st := e.mac, e.state.AdjState()
-	if st != adj.Valid {
+	if st != adj.Valid && st != adj.Stale {
 		mac = adj.MAC{}
 	}
 	e.word.Store(wordFrom(mac, e.state))

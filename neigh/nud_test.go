@@ -172,7 +172,7 @@ func TestIncompleteToStaleOnUnsolicitedAdvertisement(t *testing.T) {
 		k := toIncomplete(t, h, f, []byte("p1"))
 		f.advertise(h, fibA, port1, f.neighbor, macN1, false, true)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN1, adj.Valid)
+		h.wantAdj(k, macN1, adj.Stale)
 		if d := h.env.TakeDelivered(); len(d) != 1 || string(d[0].Pkts[0]) != "p1" {
 			t.Fatalf("Deliver calls %+v", d)
 		}
@@ -208,7 +208,7 @@ func TestReachableToStaleAfterReachableTime(t *testing.T) {
 		h.wantState(k, neigh.Reachable)
 		h.clk.Advance(time.Millisecond)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN1, adj.Valid) // STALE still forwards
+		h.wantAdj(k, macN1, adj.Stale) // STALE still forwards; the first packet goes through Resolve
 		if s := h.takeSolicits(); len(s) != 0 {
 			t.Fatalf("STALE must not probe by itself: %+v", s)
 		}
@@ -234,7 +234,7 @@ func TestReachableToStaleOnSolicitationWithNewMAC(t *testing.T) {
 		h.wantState(k, neigh.Reachable) // same MAC: nothing changes
 		f.solicit(h, fibA, port1, f.neighbor, macN2)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN2, adj.Valid)
+		h.wantAdj(k, macN2, adj.Stale)
 	})
 }
 
@@ -244,7 +244,7 @@ func TestReachableToStaleOnUnsolicitedOverrideAdvertisementWithNewMAC(t *testing
 		k := toReachable(t, h, f)
 		f.advertise(h, fibA, port1, f.neighbor, macN2, false, true)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN2, adj.Valid)
+		h.wantAdj(k, macN2, adj.Stale)
 	})
 }
 
@@ -255,7 +255,7 @@ func TestReachableToStaleOnNonOverrideAdvertisementWithNewMAC(t *testing.T) {
 	k := toReachable(t, h, f)
 	f.advertise(h, fibA, port1, f.neighbor, macN2, true, false)
 	h.wantState(k, neigh.Stale)
-	h.wantAdj(k, macN1, adj.Valid)
+	h.wantAdj(k, macN1, adj.Stale)
 }
 
 func TestStaleIgnoresNonOverrideAdvertisementWithNewMAC(t *testing.T) {
@@ -264,7 +264,7 @@ func TestStaleIgnoresNonOverrideAdvertisementWithNewMAC(t *testing.T) {
 	k := toStale(t, h, f)
 	f.advertise(h, fibA, port1, f.neighbor, macN2, true, false)
 	h.wantState(k, neigh.Stale)
-	h.wantAdj(k, macN1, adj.Valid)
+	h.wantAdj(k, macN1, adj.Stale)
 }
 
 func TestStaleToStaleOnSolicitationWithNewMAC(t *testing.T) {
@@ -273,7 +273,7 @@ func TestStaleToStaleOnSolicitationWithNewMAC(t *testing.T) {
 		k := toStale(t, h, f)
 		f.solicit(h, fibA, port1, f.neighbor, macN2)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN2, adj.Valid)
+		h.wantAdj(k, macN2, adj.Stale)
 	})
 }
 
@@ -403,7 +403,7 @@ func TestFailedToStaleOnSolicitation(t *testing.T) {
 		k := toFailed(t, h, f)
 		f.solicit(h, fibA, port1, f.neighbor, macN1)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN1, adj.Valid)
+		h.wantAdj(k, macN1, adj.Stale)
 	})
 }
 
@@ -427,7 +427,7 @@ func TestNoneToStaleOnSolicitationForUs(t *testing.T) {
 		k := key(fibA, port1, f.neighbor)
 		f.solicit(h, fibA, port1, f.neighbor, macN1)
 		h.wantState(k, neigh.Stale)
-		h.wantAdj(k, macN1, adj.Valid)
+		h.wantAdj(k, macN1, adj.Stale)
 		if n := len(h.env.TakeFrames()); n != 1 {
 			t.Fatalf("%d replies, want 1", n)
 		}

@@ -58,8 +58,10 @@ func (s State) String() string {
 // from an adjacency.
 func (s State) AdjState() adj.State {
 	switch s {
-	case Reachable, Stale, Delay, Probe, Permanent:
+	case Reachable, Delay, Probe, Permanent:
 		return adj.Valid
+	case Stale:
+		return adj.Stale
 	case Failed:
 		return adj.Failed
 	case None, Incomplete:

@@ -331,8 +331,9 @@ func TestMACChangeUpdatesSharedAdjacencyInPlace(t *testing.T) {
 		if mac, st := a.LinkLayer(); mac != macN1 || st != adj.Valid {
 			t.Fatalf("route adjacency %v %v", mac, st)
 		}
+		// An unsolicited override with a new MAC leaves the entry STALE.
 		f.advertise(h, fibA, port1, f.neighbor, macN2, false, true)
-		if mac, st := a.LinkLayer(); mac != macN2 || st != adj.Valid {
+		if mac, st := a.LinkLayer(); mac != macN2 || st != adj.Stale {
 			t.Fatalf("after MAC change: %v %v", mac, st)
 		}
 		// A second route acquiring later gets the same object.

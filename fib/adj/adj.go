@@ -66,19 +66,24 @@ func macFrom(v uint64) MAC {
 }
 
 // State is what the dataplane needs to know about an adjacency's neighbour.
-// neigh maps its RFC 4861 states onto these three.
+// neigh maps its RFC 4861 states onto these.
 type State uint8
 
 const (
 	// Incomplete: no link-layer address yet. The dataplane hands the packet
 	// to neigh, which queues it and solicits.
 	Incomplete State = iota
-	// Valid: the MAC may be used (REACHABLE, STALE, DELAY, PROBE, PERMANENT).
-	// Stale-ish states still forward; neigh decides when to re-probe.
+	// Valid: the MAC may be used (REACHABLE, DELAY, PROBE, PERMANENT).
 	Valid
 	// Failed: resolution failed. The dataplane answers with ICMP
 	// host/address unreachable until neigh tries again.
 	Failed
+	// Stale: the MAC may be used, but nothing has confirmed it lately (RFC
+	// 4861 STALE). The dataplane hands the packet to neigh's Resolve, which
+	// returns the MAC at once and starts the DELAY/PROBE check; neigh then
+	// publishes Valid, so only the first packet after a quiet spell leaves
+	// the fast path.
+	Stale
 )
 
 func (s State) String() string {
@@ -89,6 +94,8 @@ func (s State) String() string {
 		return "valid"
 	case Failed:
 		return "failed"
+	case Stale:
+		return "stale"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
