@@ -121,7 +121,7 @@ func parseNLError(m []byte) error {
 		return nil
 	}
 	e := &nlError{errno: unix.Errno(-code)}
-	flags := ne.Uint16(m[4:])
+	flags := ne.Uint16(m[6:]) // nlmsg_flags follows the 16-bit nlmsg_type
 	if flags&unix.NLM_F_ACK_TLVS != 0 {
 		// The TLVs follow the echoed request header (capped ack) or the
 		// whole echoed request.
