@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/fibd/fibd/dataplane"
@@ -112,6 +113,12 @@ func OpenAll(ifname string, opts Options) ([]*Socket, error) {
 	return socks, nil
 }
 
+// Bind retries on EBUSY: 10+20+…+640 ms, about 1.3 s in all.
+const (
+	busyRetry    = 10 * time.Millisecond
+	busyRetryMax = 640 * time.Millisecond
+)
+
 // openBound creates and binds the socket, trying zero-copy first when the
 // options allow it. A failed bind leaves the socket unusable, so the copy
 // fallback starts over with a fresh socket.
@@ -124,8 +131,18 @@ func openBound(a *attachment, queue int, o Options) (*Socket, error) {
 		attempts = attempts[:1]
 	}
 	var errs []error
+	heldBusy := false // a live socket holds the queue: retrying again is pointless
 	for _, bindFlag := range attempts {
 		s, err := newSocket(a, queue, o, bindFlag)
+		// A socket of a process that just died keeps its queue until the
+		// kernel's deferred release runs, so a restarted fibd may briefly
+		// find the queue busy. Retry a little before believing a live
+		// socket holds it.
+		for wait := busyRetry; errors.Is(err, unix.EBUSY) && !heldBusy && wait <= busyRetryMax; wait *= 2 {
+			time.Sleep(wait)
+			s, err = newSocket(a, queue, o, bindFlag)
+		}
+		heldBusy = heldBusy || errors.Is(err, unix.EBUSY)
 		if err == nil {
 			return s, nil
 		}
