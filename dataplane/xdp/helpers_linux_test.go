@@ -29,7 +29,7 @@ type link struct {
 
 // newLink builds a veth pair between two fresh namespaces. queues > 1
 // gives both ends that many RX and TX queues.
-func newLink(t *testing.T, queues int) *link {
+func newLink(t testing.TB, queues int) *link {
 	t.Helper()
 	l := &link{ns: netnstest.New(t, "xo"), peerNS: netnstest.New(t, "xp"),
 		ours: netnstest.Name("xo"), peer: netnstest.Name("xp")}
@@ -49,7 +49,7 @@ func newLink(t *testing.T, queues int) *link {
 	return l
 }
 
-func macIn(t *testing.T, ns *netnstest.NS, ifname string) net.HardwareAddr {
+func macIn(t testing.TB, ns *netnstest.NS, ifname string) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
 	if err := ns.Do(func() error {
@@ -66,7 +66,7 @@ func macIn(t *testing.T, ns *netnstest.NS, ifname string) net.HardwareAddr {
 }
 
 // openIn runs Open inside ns.
-func openIn(t *testing.T, ns *netnstest.NS, ifname string, queue int, o Options) (*Socket, error) {
+func openIn(t testing.TB, ns *netnstest.NS, ifname string, queue int, o Options) (*Socket, error) {
 	t.Helper()
 	var s *Socket
 	err := ns.Do(func() error {

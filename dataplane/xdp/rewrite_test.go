@@ -97,3 +97,11 @@ func FuzzBareRewrite(f *testing.F) {
 }
 
 var _ = net.HardwareAddr{}
+
+func BenchmarkBareRewrite(b *testing.B) {
+	f := ipv4Frame(64, 1)
+	for b.Loop() {
+		f[ipv4TTLOff] = 64
+		bareRewrite(f, &testDst, &testSrc)
+	}
+}
