@@ -70,6 +70,12 @@ func (s *Socket) receive(bufs [][]byte, meta []dataplane.RxMeta, n uint32) int {
 	return int(n)
 }
 
+// idleCheck is how long ReadBatch sleeps before checking the socket for an
+// error. An AF_XDP socket whose interface was deleted is unbound by the
+// kernel with sk_err = ENETDOWN, but poll on an unbound socket reports no
+// event at all, so without the check ReadBatch would sleep forever.
+var idleCheck = unix.Timespec{Sec: 1}
+
 // waitRx blocks in ppoll until the RX ring is readable or Close writes the
 // eventfd. Polling an AF_XDP socket also performs the fill-ring wakeup a
 // zero-copy driver may need.
@@ -77,7 +83,8 @@ func (s *Socket) waitRx() error {
 	s.rxStats.polls.Add(1)
 	for {
 		s.pollfds[0].Revents, s.pollfds[1].Revents = 0, 0
-		_, err := unix.Ppoll(s.pollfds[:], nil, nil)
+		s.pollTimeout = idleCheck // ppoll writes back the time left
+		n, err := unix.Ppoll(s.pollfds[:], &s.pollTimeout, nil)
 		if err == unix.EINTR {
 			continue
 		}
@@ -89,6 +96,14 @@ func (s *Socket) waitRx() error {
 		}
 		if s.pollfds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
 			return fmt.Errorf("xdp: poll %s queue %d: socket error (revents %#x)", s.ifname, s.queue, s.pollfds[0].Revents)
+		}
+		if n == 0 {
+			if soErr, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soErr != 0 {
+				return fmt.Errorf("xdp: %s queue %d: %w", s.ifname, s.queue, unix.Errno(soErr))
+			}
+			if s.rx.avail(1) == 0 {
+				continue
+			}
 		}
 		return nil
 	}

@@ -40,10 +40,11 @@ type Socket struct {
 	fillMem, compMem, rxMem, txMem []byte
 
 	// Reader side.
-	fill    addrRing
-	rx      descRing
-	pollfds [2]unix.PollFd
-	rxStats struct {
+	fill        addrRing
+	rx          descRing
+	pollfds     [2]unix.PollFd
+	pollTimeout unix.Timespec
+	rxStats     struct {
 		packets, bytes, truncated, kicks, polls atomic.Uint64
 		_                                       [24]byte // keep the writer's counters off this cache line
 	}
@@ -74,6 +75,13 @@ func Open(ifname string, queue int, opts Options) (*Socket, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrXDPUnavailable, ifname, err)
+	}
+	// The kernel drops (and counts in RxDropped) frames longer than a
+	// chunk minus its headroom; say so once rather than losing them
+	// silently.
+	if maxFrame := o.FrameSize - unix.XDP_PACKET_HEADROOM; ifi.MTU+ethHdrLen+8 > maxFrame {
+		o.Logger.Warn("xdp: interface MTU exceeds the largest receivable frame; raise FrameSize",
+			"interface", ifname, "mtu", ifi.MTU, "max_frame", maxFrame)
 	}
 	a, err := acquire(ifname, ifi.Index, o)
 	if err != nil {

@@ -299,3 +299,53 @@ func TestAllQueues(t *testing.T) {
 		t.Errorf("after closing both: native %q generic %q", native, generic)
 	}
 }
+
+// TestInterfaceRemoved: deleting the interface under a blocked ReadBatch
+// makes it return an error instead of hanging, and Close still cleans up.
+func TestInterfaceRemoved(t *testing.T) {
+	l := newLink(t, 1)
+	s, err := openIn(t, l.ns, l.ours, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		bufs := [][]byte{make([]byte, dataplane.MaxFrame)}
+		meta := make([]dataplane.RxMeta, 1)
+		for {
+			if _, err := s.ReadBatch(bufs, meta); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	l.ns.Exec("ip", "link", "del", l.ours)
+	select {
+	case err := <-errc:
+		t.Logf("ReadBatch after the link vanished: %v", err)
+	case <-time.After(3 * time.Second):
+		s.Close()
+		<-errc
+		t.Fatal("ReadBatch still blocked 3s after the interface was deleted")
+	}
+	if _, err := s.WriteBatch([][]byte{testFrame(l.peerMAC, l.oursMAC, 0, 1, 60)}); err == nil {
+		t.Error("WriteBatch on a deleted interface succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestMTUWarning: an MTU larger than a UMEM chunk can receive is logged.
+func TestMTUWarning(t *testing.T) {
+	l := newLink(t, 1)
+	l.ns.Exec("ip", "link", "set", l.ours, "mtu", "3000")
+	var logs logBuffer
+	if _, err := openIn(t, l.ns, l.ours, 0, Options{Logger: logs.logger()}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "MTU exceeds") {
+		t.Errorf("no MTU warning; log:\n%s", logs.String())
+	}
+}
