@@ -209,6 +209,35 @@ func TestNoAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("ReadBatch+WriteBatch allocate %.1f times per batch", allocs)
 	}
+
+	// The blocking path: ReadBatch waits in ppoll until a frame written
+	// 2 ms later arrives.
+	kick := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range kick {
+			time.Sleep(2 * time.Millisecond)
+			if _, err := tx.WriteBatch(out[:1]); err != nil {
+				return
+			}
+		}
+	}()
+	polls := rx.Stats().Polls
+	allocs = testing.AllocsPerRun(20, func() {
+		kick <- struct{}{}
+		if _, err := rx.ReadBatch(in, meta); err != nil {
+			t.Fatal(err)
+		}
+	})
+	close(kick)
+	<-done
+	if allocs != 0 {
+		t.Errorf("blocking ReadBatch allocates %.1f times per call", allocs)
+	}
+	if rx.Stats().Polls == polls {
+		t.Error("ReadBatch never had to wait: the blocking path was not measured")
+	}
 	t.Logf("moved %d frames; rx polls %d, tx kicks %d", recvd, rx.Stats().Polls, tx.Stats().TxKicks)
 }
 
