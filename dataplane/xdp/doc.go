@@ -21,7 +21,9 @@
 //
 // A queue without a socket has no XSKMAP entry, so the miss action,
 // XDP_PASS, hands its frames to the kernel stack; OpenAll opens every RX
-// queue so none is left out.
+// queue so none is left out. The XSKMAP is sized to the queue count seen
+// on the first Open; queues added later (ethtool -L) reach the kernel stack
+// until fibd reopens the interface.
 //
 // # Attach modes and fallbacks
 //
