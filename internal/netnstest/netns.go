@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds throw-away network namespaces and veth links for
 // root integration tests. Every namespace it makes is named "fibd-…", is
 // removed by t.Cleanup (also when the test fails or panics), and carries
@@ -86,24 +88,41 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 }
 
 // Do runs fn on an OS thread that has entered the namespace, so sockets fn
-// opens belong to it. The thread is discarded afterwards rather than
-// returned to the Go scheduler in the wrong namespace.
+// opens belong to it. Afterwards the thread returns to its original
+// namespace and to the scheduler; if it cannot, it stays locked and is
+// discarded when the goroutine exits. Merely discarding it is not enough:
+// when the goroutine happens to run on the main thread, the Go runtime
+// parks that thread rather than ending it, so the whole test process would
+// stay listed in the namespace and be killed by the cleanup's
+// "ip netns pids" sweep.
 func (ns *NS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// Deliberately no UnlockOSThread: the thread exits with the goroutine.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		f, err := os.Open("/var/run/netns/" + ns.Name)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }

@@ -1,0 +1,24 @@
+package xdp
+
+import (
+	"os"
+	"testing"
+)
+
+// TestProgramLoads has the kernel verifier accept both program variants.
+func TestProgramLoads(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loads BPF programs")
+	}
+	for _, passNonIP := range []bool{false, true} {
+		l, err := load(4, passNonIP)
+		if err != nil {
+			t.Fatalf("passNonIP=%v: %v", passNonIP, err)
+		}
+		info, err := l.prog.Info()
+		if err != nil || !isOurProgram(info.Name) {
+			t.Errorf("loaded program name %q (%v)", info.Name, err)
+		}
+		l.close()
+	}
+}
