@@ -52,42 +52,35 @@ func Fragment(out [][]byte, frame []byte, p *Parsed, mtu int) (int, Reason) {
 	}
 	hl2 := ipv4HeaderLen + (copied+3)&^3
 	data := ip[hl:]
-	// hl ≤ 60 and mtu ≥ 68 leave at least 8 data bytes per fragment.
-	first, rest := (mtu-hl)&^7, (mtu-hl2)&^7
-	n := 1
-	if len(data) > first {
-		n += (len(data) - first + rest - 1) / rest
-	}
-	if n > len(out) {
-		return 0, FragTooMany
-	}
+	// Non-final fragments carry a multiple of 8 data bytes; the final one
+	// anything that fits. hl ≤ 60 and mtu ≥ 68 leave room for 8.
 	base := int(p.FragOff)
-	if n > 1 && base+first+(n-2)*rest > maxFragOff {
-		return 0, FragOffsetOverflow
-	}
-	flags := binary.BigEndian.Uint16(ip[6:]) & 0x8000 // keep the reserved bit as received
-	for i, pos := 0, 0; i < n; i++ {
-		h, size := hl, first
-		if i > 0 {
-			h, size = hl2, rest
+	flags := binary.BigEndian.Uint16(ip[6:]) & 0x8000 // the reserved bit, as received
+	n, pos := 0, 0
+	for h := hl; ; h = hl2 {
+		if n == len(out) {
+			return 0, FragTooMany
 		}
-		last := pos+size >= len(data)
-		if last {
-			size = len(data) - pos
+		size := len(data) - pos
+		last := size <= mtu-h
+		if !last {
+			size = (mtu - h) &^ 7
 		}
-		f := out[i]
+		if base+pos > maxFragOff {
+			return 0, FragOffsetOverflow
+		}
+		f := out[n]
 		if len(f) < h+size {
 			return 0, BufferTooSmall
 		}
 		f = f[:h+size]
-		if i == 0 {
+		if n == 0 {
 			copy(f, ip[:hl])
 		} else {
 			copy(f, ip[:ipv4HeaderLen])
 			f[0] = 0x40 | byte(h/4)
 			o := f[ipv4HeaderLen:h]
-			w := copyCopiedOptions(o, ip[ipv4HeaderLen:hl])
-			clear(o[w:])
+			clear(o[copyCopiedOptions(o, ip[ipv4HeaderLen:hl]):])
 		}
 		copy(f[h:], data[pos:pos+size])
 		binary.BigEndian.PutUint16(f[2:], uint16(h+size))
@@ -98,10 +91,13 @@ func Fragment(out [][]byte, frame []byte, p *Parsed, mtu int) (int, Reason) {
 		binary.BigEndian.PutUint16(f[6:], ff)
 		f[10], f[11] = 0, 0
 		binary.BigEndian.PutUint16(f[10:], Checksum(f[:h]))
-		out[i] = f
+		out[n] = f
+		n++
 		pos += size
+		if last {
+			return n, OK
+		}
 	}
-	return n, OK
 }
 
 // nextOption returns the length of the option at opts[0], or 0 at the end

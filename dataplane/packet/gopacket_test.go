@@ -105,6 +105,13 @@ func crossCheck(t testing.TB, frame []byte, hasTag bool, p *Parsed, r Reason) bo
 		if a, _ := netip.AddrFromSlice(ip.DstIP); a != p.Dst {
 			errorf("IPv6 dst: gopacket %v", ip.DstIP)
 		}
+		// With a hop-by-hop header gopacket v1.1.19 ends the payload
+		// hop-by-hop-length bytes too late, reading link padding as
+		// extension-header or upper-layer data: its view past the
+		// hop-by-hop header is comparable only without padding.
+		if p.Family == IPv6 && frame[p.L3Off+6] == extHopByHop && len(frame) > p.L3Off+p.L3Len {
+			return true
+		}
 		if f, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
 			if !p.FragHeader || f.FragmentOffset*8 != p.FragOff || f.Identification != p.FragID ||
 				(f.FragmentOffset != 0 || f.MoreFragments) != p.Fragment {
@@ -132,13 +139,16 @@ func crossCheck(t testing.TB, frame []byte, hasTag bool, p *Parsed, r Reason) bo
 	} else if p.Family == IPv4 && p.Proto == ProtoUDP && !p.Fragment && p.HasPorts {
 		errorf("gopacket decoded no UDP")
 	}
-	if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
-		if p.Family != IPv4 || !p.HasICMP || l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
+	// gopacket decodes protocol 1 as ICMPv4 and 58 as ICMPv6 under either IP
+	// version; Parse only under the version each belongs to (RFC 4443 §1),
+	// so only those are compared.
+	if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && p.Family == IPv4 {
+		if !p.HasICMP || l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
 			errorf("ICMP: gopacket %v", l.TypeCode)
 		}
 	}
-	if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok {
-		if p.Family != IPv6 || !p.HasICMP || l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
+	if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && p.Family == IPv6 {
+		if !p.HasICMP || l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
 			errorf("ICMPv6: gopacket %v", l.TypeCode)
 		}
 	}

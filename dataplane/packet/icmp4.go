@@ -68,7 +68,7 @@ func buildError4(dst, orig []byte, p *Parsed, kind ICMPKind, param uint32, src n
 	case ICMPPacketTooBig:
 		rest = param & 0xffff // RFC 1191 §4: low 16 bits, high 16 unused
 	case ICMPParamProblem, ICMPUnrecognizedOption:
-		rest = param << 24 // RFC 792: pointer in the first octet
+		rest = (param & 0xff) << 24 // RFC 792: an octet pointer in the first octet
 	}
 	binary.BigEndian.PutUint32(m[4:], rest)
 	copy(m[8:], orig[:q])

@@ -10,11 +10,11 @@ import (
 )
 
 func udp4() frameSpec {
-	return frameSpec{l4: "udp", sport: 1234, dport: 53, payload: []byte("hello")}
+	return frameSpec{l4: "udp", sport: 1234, dport: 7777, payload: []byte("hello")}
 }
 
 func udp6() frameSpec {
-	return frameSpec{v6: true, l4: "udp", sport: 1234, dport: 53, payload: []byte("hello")}
+	return frameSpec{v6: true, l4: "udp", sport: 1234, dport: 7777, payload: []byte("hello")}
 }
 
 // with returns a frame built from s after f changed the spec.
@@ -151,7 +151,7 @@ func TestParseReasons(t *testing.T) {
 			if got != c.want {
 				t.Fatalf("Parse = %v, want %v", got, c.want)
 			}
-			if got.Addressing() && (!p.Src.IsValid() || !p.Dst.IsValid() || !p.HasPorts || p.DstPort != 53) {
+			if got.Addressing() && (!p.Src.IsValid() || !p.Dst.IsValid() || !p.HasPorts || p.DstPort != 7777) {
 				t.Errorf("addressing reason %v left Parsed incomplete: %+v", got, p)
 			}
 		})
