@@ -80,8 +80,11 @@ func addSum(acc, v uint64) uint64 {
 }
 
 // UpdateChecksum returns checksum hc after one 16-bit word of the covered
-// data changed from old to new: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'),
-// which never yields the 0xffff that a full recomputation cannot produce.
+// data changed from old to new: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
+// Unlike RFC 1141's form it equals a full recomputation bit for bit —
+// including when the result is 0x0000 — unless the covered data becomes all
+// zeros (0x0000 vs 0xffff, the same number in one's complement), which an
+// IP header never is.
 func UpdateChecksum(hc, old, new uint16) uint16 {
 	s := uint32(^hc) + uint32(^old) + uint32(new)
 	s = (s >> 16) + (s & 0xffff)

@@ -25,6 +25,18 @@
 // packets; put them at an offset of at least MaxL2Header into a buffer and
 // prepend the link-layer header with WriteL2.
 //
+// # API at a glance
+//
+//   - Parse decodes and validates a frame into a Parsed; Reason says why not.
+//   - DecTTL decrements TTL/hop limit in place (RFC 1624 checksum update).
+//   - FlowHash picks among equal-cost paths.
+//   - RewriteL2, WriteL2, SetMACs, PushVLAN, PopVLAN, SetVLAN rewrite the
+//     link layer in place.
+//   - ShouldSendError, BuildError and BuildEchoReply make ICMP/ICMPv6.
+//   - Fragment splits an IPv4 packet for a smaller MTU.
+//   - Checksum, Sum, Fold, PseudoHeaderSum, UpdateChecksum, FillL4Checksum
+//     and VerifyL4Checksum compute Internet checksums.
+//
 // # Reasons
 //
 // Every outcome that makes the caller drop or not answer a packet is a
