@@ -116,7 +116,10 @@ func (k Key) String() string {
 // atomics: neigh and the control plane store, the dataplane loads, and a
 // reader always sees a MAC together with the state it was stored with.
 type Adjacency struct {
-	key Key
+	// key is replaced (not written) when a freed ID is reused, so a reader
+	// racing with the reuse sees one whole key or the other.
+	key  atomic.Pointer[Key]
+	port atomic.Uint32
 	// ll packs MAC (bits 0–47) and State (bits 48–55) so one load is
 	// consistent.
 	ll atomic.Uint64
@@ -127,7 +130,16 @@ type Adjacency struct {
 
 // Key returns the adjacency's identity. It never changes while the ID is
 // allocated.
-func (a *Adjacency) Key() Key { return a.key }
+func (a *Adjacency) Key() Key {
+	if k := a.key.Load(); k != nil {
+		return *k
+	}
+	return Key{}
+}
+
+// Port returns the port the next hop is on: the egress port. A single
+// atomic load, for the packet path.
+func (a *Adjacency) Port() PortID { return PortID(a.port.Load()) }
 
 // LinkLayer returns the neighbour's MAC and the adjacency state.
 func (a *Adjacency) LinkLayer() (MAC, State) {
@@ -195,7 +207,8 @@ func (t *Table) Acquire(k Key) ID {
 		t.growLocked(id)
 	}
 	a := t.Get(id)
-	a.key = k
+	a.key.Store(&k)
+	a.port.Store(uint32(k.Port))
 	a.ll.Store(uint64(Incomplete) << 48)
 	a.mtu.Store(0)
 	if t.mu.byKey == nil {
@@ -238,7 +251,7 @@ func (t *Table) Release(id ID) bool {
 		return false
 	}
 	a := t.Get(id)
-	delete(t.mu.byKey, a.key)
+	delete(t.mu.byKey, a.Key())
 	t.mu.free = append(t.mu.free, id)
 	return true
 }
