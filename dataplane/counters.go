@@ -1,0 +1,145 @@
+package dataplane
+
+import (
+	"sync/atomic"
+
+	"github.com/fibd/fibd/dataplane/packet"
+)
+
+// Drop is why a packet was dropped. The first packet.NumReasons values are
+// packet.Reason (parsing, validation, addressing, ICMP suppression); the rest
+// are the forwarding loop's own. Dense, so [NumDrops] arrays count them.
+type Drop uint8
+
+const (
+	// DropUnknownVLAN: a frame tagged with a VLAN no port is bound to (or
+	// untagged on an interface whose untagged traffic has no port).
+	DropUnknownVLAN Drop = Drop(packet.NumReasons) + iota
+	// DropNotForUs: a unicast frame to another station's MAC.
+	DropNotForUs
+	// DropPortDown: the ingress port is administratively or operationally
+	// down.
+	DropPortDown
+	// DropNotIP: neither IPv4, IPv6 nor ARP.
+	DropNotIP
+	// DropNoRoute: no route matched (ICMP net unreachable sent).
+	DropNoRoute
+	// DropBlackhole: a blackhole route.
+	DropBlackhole
+	// DropUnreachable: an unreachable route (ICMP host unreachable sent).
+	DropUnreachable
+	// DropProhibited: a prohibit route (ICMP administratively prohibited).
+	DropProhibited
+	// DropUnresolved: a gateway on no connected subnet.
+	DropUnresolved
+	// DropLeakLoop: lookup-in-FIB routes chained further than MaxLeakHops.
+	DropLeakLoop
+	// DropEgressDown: the egress port is down or gone.
+	DropEgressDown
+	// DropTTL: TTL or hop limit expired (ICMP time exceeded sent).
+	DropTTL
+	// DropTooBig: larger than the path MTU with DF set, or IPv6 (ICMP
+	// fragmentation needed / packet too big sent).
+	DropTooBig
+	// DropFragment: fragmentation failed (bad options, MTU below 68).
+	DropFragment
+	// DropNeighborQueued: handed to neigh to wait for resolution; not lost
+	// unless neigh's queue bounds drop it (counted there).
+	DropNeighborQueued
+	// DropToRouter: addressed to the router but not something it answers
+	// (no host stack yet).
+	DropToRouter
+	// DropTxFull: the egress ring or socket buffer was full.
+	DropTxFull
+	// DropTruncated: the frame did not fit the receive buffer.
+	DropTruncated
+	// DropChecksumPartial: a partial transport checksum could not be
+	// completed.
+	DropChecksumPartial
+	// NumDrops is the number of Drop values.
+	NumDrops
+)
+
+var dropNames = [...]string{
+	DropUnknownVLAN - DropUnknownVLAN:     "unknown-vlan",
+	DropNotForUs - DropUnknownVLAN:        "not-for-us",
+	DropPortDown - DropUnknownVLAN:        "port-down",
+	DropNotIP - DropUnknownVLAN:           "not-ip",
+	DropNoRoute - DropUnknownVLAN:         "no-route",
+	DropBlackhole - DropUnknownVLAN:       "blackhole",
+	DropUnreachable - DropUnknownVLAN:     "unreachable",
+	DropProhibited - DropUnknownVLAN:      "prohibited",
+	DropUnresolved - DropUnknownVLAN:      "unresolved",
+	DropLeakLoop - DropUnknownVLAN:        "leak-loop",
+	DropEgressDown - DropUnknownVLAN:      "egress-down",
+	DropTTL - DropUnknownVLAN:             "ttl-exceeded",
+	DropTooBig - DropUnknownVLAN:          "too-big",
+	DropFragment - DropUnknownVLAN:        "fragmentation-failed",
+	DropNeighborQueued - DropUnknownVLAN:  "neighbor-queued",
+	DropToRouter - DropUnknownVLAN:        "to-router",
+	DropTxFull - DropUnknownVLAN:          "tx-full",
+	DropTruncated - DropUnknownVLAN:       "truncated",
+	DropChecksumPartial - DropUnknownVLAN: "checksum-partial",
+}
+
+func (d Drop) String() string {
+	if d < DropUnknownVLAN {
+		return packet.Reason(d).String()
+	}
+	if int(d-DropUnknownVLAN) < len(dropNames) {
+		return dropNames[d-DropUnknownVLAN]
+	}
+	return "unknown"
+}
+
+// counters are one port's or one FIB's. The RX worker of the port's
+// interface is the only writer of the RX side, so the atomics are never
+// contended on the packet path; they exist so readers (stats, metrics) see
+// consistent words.
+type counters struct {
+	rxPackets, rxBytes atomic.Uint64
+	txPackets, txBytes atomic.Uint64
+	forwarded          atomic.Uint64
+	local              atomic.Uint64 // delivered to the router itself
+	icmpSent           atomic.Uint64
+	icmpLimited        atomic.Uint64 // ICMP errors not sent: rate limit
+	drops              [NumDrops]atomic.Uint64
+}
+
+// Counters is a snapshot of counters.
+type Counters struct {
+	RxPackets, RxBytes uint64
+	TxPackets, TxBytes uint64
+	Forwarded          uint64
+	Local              uint64
+	ICMPSent           uint64
+	ICMPRateLimited    uint64
+	// Drops maps a drop reason's name to its count; reasons that never
+	// happened are left out.
+	Drops map[string]uint64
+}
+
+func (c *counters) snapshot() Counters {
+	s := Counters{
+		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
+		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
+		Forwarded: c.forwarded.Load(), Local: c.local.Load(),
+		ICMPSent: c.icmpSent.Load(), ICMPRateLimited: c.icmpLimited.Load(),
+		Drops: map[string]uint64{},
+	}
+	for d := range c.drops {
+		if n := c.drops[d].Load(); n > 0 {
+			s.Drops[Drop(d).String()] = n
+		}
+	}
+	return s
+}
+
+// Dropped sums every drop reason.
+func (c Counters) Dropped() uint64 {
+	var n uint64
+	for _, v := range c.Drops {
+		n += v
+	}
+	return n
+}

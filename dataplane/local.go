@@ -1,0 +1,175 @@
+package dataplane
+
+import (
+	"net/netip"
+
+	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// ICMPv6 types the neighbour tables handle (RFC 4861 §4): RS, RA, NS, NA,
+// Redirect.
+const (
+	icmp6RouterSolicit = 133
+	icmp6Redirect      = 137
+	icmp6EchoRequest   = 128
+	icmp4EchoRequest   = 8
+)
+
+// local handles a packet addressed to the router itself on port in. There
+// is no host stack yet: the router answers echo requests, hands ND to
+// neigh, tells UDP senders the port is unreachable (so traceroute to the
+// router's address ends), and counts the rest.
+func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
+	p := &w.p
+	in.ctr.local.Add(1)
+	switch {
+	case p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
+		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect:
+		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
+	case p.HasICMP && !p.Fragment && (p.Family == packet.IPv4 && p.Proto == packet.ProtoICMP && p.ICMPType == icmp4EchoRequest ||
+		p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.ICMPType == icmp6EchoRequest):
+		src := p.Dst
+		if !src.IsGlobalUnicast() && !src.IsLinkLocalUnicast() {
+			var ok bool
+			if src, ok = f.SourceFor(in.id, p.Src); !ok {
+				w.drop(in, f, DropToRouter)
+				return
+			}
+		}
+		b := w.genBuf()
+		n, r := packet.BuildEchoReply(b[Headroom:], frame, p, src)
+		if n == 0 {
+			w.drop(in, f, Drop(r))
+			return
+		}
+		w.output(in, f, b, n, p.SrcMAC)
+	case p.Proto == packet.ProtoUDP:
+		w.icmpError(in, f, frame, packet.ICMPPortUnreachable, 0)
+		w.drop(in, f, DropToRouter)
+	case p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoICMP || p.Proto == packet.ProtoICMPv6:
+		w.drop(in, f, DropToRouter)
+	default:
+		w.icmpError(in, f, frame, packet.ICMPProtocolUnreachable, 0)
+		w.drop(in, f, DropToRouter)
+	}
+}
+
+// linkScoped handles a packet to a multicast or broadcast address: IPv6
+// neighbour discovery goes to neigh (solicited-node and all-nodes
+// multicast), anything else is not routed.
+func (w *worker) linkScoped(in *Port, f *fib.FIB, frame []byte, r packet.Reason) {
+	p := &w.p
+	if p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
+		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect {
+		in.ctr.local.Add(1)
+		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
+		return
+	}
+	if r != packet.BroadcastDest {
+		r = packet.MulticastDest
+	}
+	w.drop(in, f, Drop(r))
+}
+
+// icmpError answers the packet p describes with an ICMP error of the given
+// kind, sourced from the router's address in f on the ingress port, within
+// the FIB's rate limit. The packet must be as received: no TTL decrement,
+// no rewrite.
+func (w *worker) icmpError(in *Port, f *fib.FIB, frame []byte, kind packet.ICMPKind, param uint32) {
+	p := &w.p
+	if ok, _ := packet.ShouldSendError(p, kind); !ok {
+		return
+	}
+	if !w.e.icmp.allow(f.ID()) {
+		in.ctr.icmpLimited.Add(1)
+		return
+	}
+	src, ok := f.SourceFor(in.id, p.Src)
+	if !ok {
+		return
+	}
+	b := w.genBuf()
+	n, _ := packet.BuildError(b[Headroom:], frame, p, kind, param, src)
+	if n == 0 {
+		return
+	}
+	in.ctr.icmpSent.Add(1)
+	w.output(in, f, b, n, p.SrcMAC)
+}
+
+// output sends a packet the router made, the IP packet at
+// buf[Headroom:Headroom+n], routing it through f like any other: to a
+// gateway or a directly attached host, resolving the neighbour as needed.
+// A packet to a link-local address goes back out of port in, to via (the
+// MAC the packet being answered came from) unless neigh knows better.
+func (w *worker) output(in *Port, f *fib.FIB, buf []byte, n int, via adj.MAC) {
+	ip := buf[Headroom : Headroom+n]
+	var dst netip.Addr
+	etherType := uint16(packet.EtherTypeIPv4)
+	if ip[0]>>4 == 6 {
+		dst = netip.AddrFrom16([16]byte(ip[24:40]))
+		etherType = packet.EtherTypeIPv6
+	} else {
+		dst = netip.AddrFrom4([4]byte(ip[16:20]))
+	}
+	if dst.IsLinkLocalUnicast() {
+		mac := via
+		if m, st, ok := w.e.nb.Lookup(adj.Key{FIB: f.ID(), Port: in.id, Addr: dst}); ok && (st == adj.Valid || st == adj.Stale) {
+			mac = m
+		}
+		s := packet.WriteL2(buf, Headroom, mac, in.ifc.mac, in.tci(), etherType)
+		w.stage(in, buf[s:Headroom+n])
+		return
+	}
+	nx, f, ok := w.lookup(f, dst)
+	if !ok {
+		return
+	}
+	var a *adj.Adjacency
+	var key adj.Key
+	switch nx.Kind {
+	case fib.NextGateway:
+		id := nx.Adj
+		if nx.Group != nil {
+			id = nx.Group[0]
+		}
+		a = w.e.adjs.Get(id)
+		key.Port = a.Port()
+	case fib.NextAttached:
+		key = adj.Key{FIB: f.ID(), Port: nx.Port, Addr: dst}
+	default:
+		// No route back, or one that drops: an answer is not worth an
+		// error of its own.
+		return
+	}
+	out, ok := w.e.Port(key.Port)
+	if !ok || !out.ifc.up.Load() {
+		return
+	}
+	var mac adj.MAC
+	var st adj.State
+	if a != nil {
+		mac, st = a.LinkLayer()
+	} else {
+		var known bool
+		if mac, st, known = w.e.nb.Lookup(key); !known {
+			st = adj.Incomplete
+		}
+	}
+	s := packet.WriteL2(buf, Headroom, mac, out.ifc.mac, out.tci(), etherType)
+	frame := buf[s : Headroom+n]
+	switch st {
+	case adj.Valid:
+	case adj.Stale:
+		w.e.nb.Resolve(w.neighKey(f, a, key), frame)
+	default:
+		m, ok := w.e.nb.Resolve(w.neighKey(f, a, key), frame)
+		if !ok {
+			return
+		}
+		copy(frame[0:6], m[:])
+	}
+	w.stage(out, frame)
+}

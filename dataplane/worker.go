@@ -1,0 +1,151 @@
+package dataplane
+
+import (
+	"errors"
+
+	"github.com/fibd/fibd/dataplane/packet"
+)
+
+// Headroom is the space kept in front of every received frame, so that
+// pushing a VLAN tag (or writing a longer link-layer header in front of a
+// locally made packet) grows the frame to the left instead of moving it.
+const Headroom = 64
+
+// bufSize is one packet buffer: headroom plus the largest frame.
+const bufSize = Headroom + MaxFrame
+
+// genBuffers is how many packets a worker can make per batch besides the
+// ones it forwards: ICMP errors, echo replies and IPv4 fragments. A full
+// pool makes the worker flush its transmit queues early and start over.
+const genBuffers = 2 * BatchSize
+
+// worker is one RX loop (or, with ifc nil, the slow-path context neigh's
+// callbacks use). Everything in it belongs to its goroutine: buffers,
+// parse scratch, transmit staging, counters being accumulated.
+type worker struct {
+	e   *Engine
+	ifc *iface
+
+	bufs [BatchSize][]byte // full buffers, headroom included
+	rx   [BatchSize][]byte // bufs[i][Headroom:], handed to ReadBatch
+	meta [BatchSize]RxMeta
+	p    packet.Parsed
+	q    packet.Parsed // parse scratch for made packets
+
+	gen  [genBuffers][]byte
+	ngen int
+	frag [maxFragments][]byte
+
+	// tx stages frames per egress interface until the end of the batch.
+	tx []txQueue
+}
+
+// maxFragments bounds the fragments of one packet: a 1500-byte packet at
+// the 576-byte path MTU of many tunnels needs 3, at the 68-byte minimum 24.
+const maxFragments = 32
+
+type txQueue struct {
+	ifc    *iface
+	port   []*Port // egress port of each frame, for counters
+	frames [][]byte
+}
+
+func newWorker(e *Engine, ifc *iface) *worker {
+	w := &worker{e: e, ifc: ifc}
+	for i := range w.bufs {
+		w.bufs[i] = make([]byte, bufSize)
+		w.rx[i] = w.bufs[i][Headroom:]
+	}
+	for i := range w.gen {
+		w.gen[i] = make([]byte, bufSize)
+	}
+	return w
+}
+
+// run is the RX loop of one interface: read a batch, handle every frame,
+// send what is staged. It ends when the interface's I/O is closed.
+func (w *worker) run() {
+	defer close(w.ifc.done)
+	for {
+		n, err := w.ifc.io.ReadBatch(w.rx[:], w.meta[:])
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			select {
+			case <-w.ifc.stop:
+				return
+			default:
+			}
+			w.e.log.Warn("receive failed", "iface", w.ifc.name, "err", err)
+			continue
+		}
+		w.batch(n)
+	}
+}
+
+// batch handles n received frames and transmits the result.
+func (w *worker) batch(n int) {
+	for i := 0; i < n; i++ {
+		w.frame(w.bufs[i], &w.meta[i])
+	}
+	w.flush()
+}
+
+// genBuf returns a free buffer for a made packet, flushing the transmit
+// queues when all are staged.
+func (w *worker) genBuf() []byte {
+	if w.ngen == len(w.gen) {
+		w.flush()
+	}
+	b := w.gen[w.ngen]
+	w.ngen++
+	return b
+}
+
+// stage queues a frame for egress port p.
+func (w *worker) stage(p *Port, frame []byte) {
+	ifc := p.ifc
+	for i := range w.tx {
+		if q := &w.tx[i]; q.ifc == ifc {
+			q.frames = append(q.frames, frame)
+			q.port = append(q.port, p)
+			return
+		}
+	}
+	w.tx = append(w.tx, txQueue{ifc: ifc, frames: append(make([][]byte, 0, BatchSize), frame), port: append(make([]*Port, 0, BatchSize), p)})
+}
+
+// flush transmits everything staged, one WriteBatch per BatchSize frames
+// per interface, and counts what went out.
+func (w *worker) flush() {
+	for i := range w.tx {
+		q := &w.tx[i]
+		if len(q.frames) == 0 {
+			continue
+		}
+		q.ifc.tx.Lock()
+		for off := 0; off < len(q.frames); off += BatchSize {
+			end := min(off+BatchSize, len(q.frames))
+			sent, err := q.ifc.io.WriteBatch(q.frames[off:end])
+			if err != nil {
+				sent = 0
+			}
+			for j := off; j < end; j++ {
+				p := q.port[j]
+				if j-off < sent {
+					p.ctr.txPackets.Add(1)
+					p.ctr.txBytes.Add(uint64(len(q.frames[j])))
+				} else {
+					p.ctr.drops[DropTxFull].Add(1)
+				}
+			}
+		}
+		q.ifc.tx.Unlock()
+		clear(q.frames)
+		q.frames = q.frames[:0]
+		clear(q.port)
+		q.port = q.port[:0]
+	}
+	w.ngen = 0
+}
