@@ -20,11 +20,24 @@ type RxMeta struct {
 	// VLAN is the 802.1Q TCI the kernel stripped and reported out of band
 	// (AF_PACKET's PACKET_AUXDATA / tp_vlan_tci), valid when HasVLAN is set.
 	// Backends that leave tags inline (AF_XDP) never set it.
-	VLAN    uint16
+	VLAN     uint16
 	VLANTPID uint16
-	HasVLAN bool
+	HasVLAN  bool
 	// Truncated is set when the frame did not fit MaxFrame.
 	Truncated bool
+	// CsumPartial is set when the frame's transport checksum is not
+	// complete: the sender offloaded it (CHECKSUM_PARTIAL; AF_PACKET's
+	// TP_STATUS_CSUMNOTREADY, virtio_net_hdr's NEEDS_CSUM), which happens
+	// when the frame never crossed a wire — a veth peer, a tap, the host's
+	// own stack. The checksum field at CsumStart+CsumOffset holds only the
+	// pseudo-header sum; the bytes from CsumStart to the end of the packet
+	// still have to be summed in. The forwarder must call CompleteChecksum
+	// before it sends such a frame out of a port, or the receiver drops it.
+	// Offsets count from the first byte of the frame as delivered (after a
+	// tag the kernel stripped into VLAN).
+	CsumPartial bool
+	CsumStart   uint16
+	CsumOffset  uint16
 }
 
 // PacketIO is one port's packet I/O: a socket bound to an interface (or an

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,7 +57,11 @@ func New(t testing.TB, tag string) *NS {
 		// Killing what runs inside first makes "netns del" actually free
 		// the namespace's links instead of leaving it alive behind a process.
 		if out, err := exec.Command("ip", "netns", "pids", ns.Name).Output(); err == nil {
+			self := strconv.Itoa(os.Getpid())
 			for _, pid := range strings.Fields(string(out)) {
+				if pid == self {
+					continue // never the test binary itself
+				}
 				_ = exec.Command("kill", "-9", pid).Run()
 			}
 		}
@@ -86,13 +91,24 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 }
 
 // Do runs fn on an OS thread that has entered the namespace, so sockets fn
-// opens belong to it. The thread is discarded afterwards rather than
-// returned to the Go scheduler in the wrong namespace.
+// opens belong to it (they keep belonging to it when used from other
+// threads later). Afterwards the thread goes back to its original
+// namespace and returns to the Go scheduler; if it cannot, it stays locked
+// and exits with the goroutine rather than run other goroutines in the
+// wrong namespace. (Going back matters: when the goroutine happens to run
+// on the main thread, the runtime cannot end that thread, and a main
+// thread parked inside the namespace would make the cleanup's "ip netns
+// pids" name the test process itself.)
 func (ns *NS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// Deliberately no UnlockOSThread: the thread exits with the goroutine.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		f, err := os.Open("/var/run/netns/" + ns.Name)
 		if err != nil {
 			errc <- err
@@ -103,7 +119,11 @@ func (ns *NS) Do(fn func() error) error {
 			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
