@@ -67,3 +67,12 @@ func BenchmarkChecksum1500(b *testing.B) {
 		_ = Checksum(buf, 0)
 	}
 }
+
+func FuzzSum(f *testing.F) {
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Fold(Sum(b, 0)), slowSum(b); got != want {
+			t.Fatalf("Fold(Sum) = %#04x, want %#04x", got, want)
+		}
+	})
+}
