@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds throw-away network namespaces and veth links for
 // root integration tests. Every namespace it makes is named "fibd-…", is
 // removed by t.Cleanup (also when the test fails or panics), and carries
