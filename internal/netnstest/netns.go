@@ -18,13 +18,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 // Require skips t unless the process is root and `ip` is on the PATH.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and veth links")
@@ -45,12 +44,12 @@ func Name(tag string) string {
 // NS is one test namespace.
 type NS struct {
 	Name string
-	t    testing.TB
+	t    TB
 }
 
 // New creates a namespace named Name(tag), brings its loopback up and
 // removes it when the test ends.
-func New(t testing.TB, tag string) *NS {
+func New(t TB, tag string) *NS {
 	t.Helper()
 	Require(t)
 	ns := &NS{Name: Name(tag), t: t}
@@ -132,7 +131,7 @@ func (ns *NS) Do(fn func() error) error {
 
 // Veth creates a veth pair with ends a (in ns na) and b (in ns nb), both up.
 // A nil namespace means the test's own (root) namespace.
-func Veth(t testing.TB, a string, na *NS, b string, nb *NS) {
+func Veth(t TB, a string, na *NS, b string, nb *NS) {
 	t.Helper()
 	Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
@@ -150,7 +149,7 @@ func Veth(t testing.TB, a string, na *NS, b string, nb *NS) {
 }
 
 // Run runs a command in the current namespace and fails the test on error.
-func Run(t testing.TB, args ...string) string {
+func Run(t TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {

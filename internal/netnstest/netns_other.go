@@ -2,10 +2,8 @@
 
 package netnstest
 
-import "testing"
-
 // Require skips t: network namespaces exist only on Linux.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	t.Skip("network namespaces need Linux")
 }
