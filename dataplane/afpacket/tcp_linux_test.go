@@ -103,12 +103,13 @@ func TestTCPThroughRouter(t *testing.T) {
 				offloads(t, rt.router, "r0", false)
 				offloads(t, rt.router, "r1", false)
 			}
-			r0, r1, st := rt.runRouter(t)
+			r0, r1, st, stop := rt.runRouter(t)
 			got := tcpTransfer(t, rt, size)
 			if got != size {
 				t.Fatalf("receiver got %d bytes, want %d", got, size)
 			}
 			s0, s1 := r0.Stats(), r1.Stats()
+			stop() // the forwarders' counters are theirs until they return
 			t.Logf("r0: %+v", s0)
 			t.Logf("r1: %+v", s1)
 			t.Logf("forwarded src→dst %+v, dst→src %+v", st[0], st[1])

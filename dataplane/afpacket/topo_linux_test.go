@@ -134,8 +134,9 @@ func decTTL(ip []byte) {
 	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
 }
 
-// runRouter forwards both directions between r0 and r1 until the test ends.
-func (rt *routed) runRouter(t *testing.T) (r0, r1 *Port, st *[2]forwardStats) {
+// runRouter forwards both directions between r0 and r1 until stop is
+// called (or the test ends). The forwarders' stats may be read after stop.
+func (rt *routed) runRouter(t *testing.T) (r0, r1 *Port, st *[2]forwardStats, stop func()) {
 	t.Helper()
 	r0 = openIn(t, rt.router, "r0", Config{})
 	r1 = openIn(t, rt.router, "r1", Config{})
@@ -144,16 +145,20 @@ func (rt *routed) runRouter(t *testing.T) (r0, r1 *Port, st *[2]forwardStats) {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = forward(r0, r1, macDst, macR1, &st[0]) }()
 	go func() { defer wg.Done(); _ = forward(r1, r0, macSrc, macR0, &st[1]) }()
-	t.Cleanup(func() {
-		_ = r0.Close()
-		_ = r1.Close()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("forwarders did not stop after Close")
-		}
-	})
-	return r0, r1, st
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = r0.Close()
+			_ = r1.Close()
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Error("forwarders did not stop after Close")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return r0, r1, st, stop
 }
