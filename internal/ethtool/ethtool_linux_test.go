@@ -1,6 +1,7 @@
 package ethtool
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/fibd/fibd/internal/netnstest"
@@ -16,22 +17,22 @@ func TestSetAndRestoreFeatures(t *testing.T) {
 			return err
 		}
 		if !before["tx-tcp-segmentation"] || before["rx-gro"] {
-			t.Fatalf("unexpected veth defaults: tso %v gro %v", before["tx-tcp-segmentation"], before["rx-gro"])
+			return fmt.Errorf("unexpected veth defaults: tso %v gro %v", before["tx-tcp-segmentation"], before["rx-gro"])
 		}
 		changes, err := Set("e0", map[string]bool{"tx-tcp-segmentation": false, "rx-gro": true, "no-such-feature": true})
 		if err != nil {
 			return err
 		}
 		if len(changes) != 2 {
-			t.Fatalf("changes %+v, want TSO and GRO", changes)
+			return fmt.Errorf("changes %+v, want TSO and GRO", changes)
 		}
 		now, _ := Features("e0")
 		if now["tx-tcp-segmentation"] || !now["rx-gro"] {
-			t.Fatalf("after Set: tso %v gro %v", now["tx-tcp-segmentation"], now["rx-gro"])
+			return fmt.Errorf("after Set: tso %v gro %v", now["tx-tcp-segmentation"], now["rx-gro"])
 		}
 		// Setting what is already requested changes nothing.
 		if again, _ := Set("e0", map[string]bool{"rx-gro": true}); len(again) != 0 {
-			t.Fatalf("redundant Set reported %+v", again)
+			return fmt.Errorf("redundant Set reported %+v", again)
 		}
 		undo := map[string]bool{}
 		for _, c := range changes {
