@@ -54,3 +54,19 @@ func TestForwarderErrorFailsRun(t *testing.T) {
 		t.Fatal("Run succeeded with a failing dataplane")
 	}
 }
+
+// TestCancelStopsRunAndCleansUp: cancelling mid-phase ends Run promptly
+// with the context's error.
+func TestCancelStopsRunAndCleansUp(t *testing.T) {
+	netnstest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	_, err := Run(ctx, Options{Duration: time.Minute})
+	if err == nil {
+		t.Fatal("Run ignored the cancelled context")
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Fatalf("Run took %v after cancellation", d)
+	}
+}

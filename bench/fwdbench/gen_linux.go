@@ -2,6 +2,7 @@ package fwdbench
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/fibd/fibd/dataplane"
@@ -46,7 +47,8 @@ func (t *topology) newGenerators(n int, frames [][]byte) []*generator {
 
 // run sends as fast as the socket takes frames until d has passed, on a
 // locked OS thread so its CPU time can be read per thread.
-func (g *generator) run(d time.Duration, start <-chan struct{}, out chan<- genResult) {
+// It stops early when abort is set (the run's context was cancelled).
+func (g *generator) run(d time.Duration, start <-chan struct{}, abort *atomic.Bool, out chan<- genResult) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	<-start
@@ -58,7 +60,7 @@ func (g *generator) run(d time.Duration, start <-chan struct{}, out chan<- genRe
 	for {
 		// A vDSO clock read per batch is noise next to a 64-frame
 		// sendmmsg, and keeps the phase length exact under load.
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || abort.Load() {
 			break
 		}
 		end := min(i+dataplane.BatchSize, n)

@@ -3,6 +3,7 @@ package fwdbench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/fibd/fibd/dataplane/link"
@@ -175,8 +176,11 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 	cpu0, sink0 := processCPU(), t.sinkRx()
 	start := make(chan struct{})
 	results := make(chan genResult, len(gens))
+	var abort atomic.Bool
+	stopAbort := context.AfterFunc(ctx, func() { abort.Store(true) })
+	defer stopAbort()
 	for _, g := range gens {
-		go g.run(d, start, results)
+		go g.run(d, start, &abort, results)
 	}
 	close(start)
 	var genCPU time.Duration
@@ -207,6 +211,9 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 	}
 	if genErr != nil {
 		return p, fmt.Errorf("fwdbench: generator: %w", genErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return p, err
 	}
 	p.Seconds = elapsed.Seconds()
 	p.Forwarded = sink1 - sink0

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"time"
 
 	"github.com/fibd/fibd/bench/fwdbench"
@@ -26,7 +27,10 @@ func main() {
 	if !*quiet {
 		opt.Log = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// Interrupting cancels the run; Run still removes its namespaces.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	res, err := fwdbench.Run(ctx, opt)
 	if err != nil {
