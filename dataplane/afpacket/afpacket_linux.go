@@ -46,11 +46,18 @@ type Port struct {
 }
 
 // mmsghdr is struct mmsghdr; x/sys/unix has no Linux sendmmsg wrapper.
+// Go pads it to the Msghdr's alignment exactly as C does (64 bytes on
+// 64-bit platforms, 32 on 32-bit ones).
 type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
-	_   [4]byte
 }
+
+// Compile-time check that mmsghdr has the kernel's size on every platform.
+var (
+	_ [unsafe.Sizeof(mmsghdr{}) - unix.SizeofMmsghdr]byte
+	_ [unix.SizeofMmsghdr - unsafe.Sizeof(mmsghdr{})]byte
+)
 
 // zeroVnetHdr is prepended to every transmitted frame: with PACKET_VNET_HDR
 // on, the kernel expects a virtio_net_hdr in front of each frame in both
@@ -80,9 +87,10 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	}
 	p.rx.poll = [2]unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}, {Fd: int32(p.efd), Events: unix.POLLIN}}
 	for i := range p.tx.msgs {
-		p.tx.iov[i][0] = unix.Iovec{Base: &zeroVnetHdr[0], Len: vnetHdrLen}
+		p.tx.iov[i][0] = unix.Iovec{Base: &zeroVnetHdr[0]}
+		p.tx.iov[i][0].SetLen(vnetHdrLen)
 		p.tx.msgs[i].hdr.Iov = &p.tx.iov[i][0]
-		p.tx.msgs[i].hdr.Iovlen = 2
+		p.tx.msgs[i].hdr.SetIovlen(2)
 	}
 	return p, nil
 }

@@ -55,7 +55,8 @@ func (p *Port) sendLocked(chunk [][]byte) (taken int, full bool, err error) {
 			skipped++
 			continue
 		}
-		p.tx.iov[k][1] = unix.Iovec{Base: &b[0], Len: uint64(len(b))}
+		p.tx.iov[k][1] = unix.Iovec{Base: &b[0]}
+		p.tx.iov[k][1].SetLen(len(b))
 		k++
 	}
 	i := 0
