@@ -97,8 +97,34 @@ type Options struct {
 	// FullTable, if set, is the same dataplane with the full IPv4 table
 	// loaded in two FIBs; it is measured with one generator.
 	FullTable Forwarder
+	// Sink chooses how the dst namespace disposes of the traffic.
+	Sink Sink
 	// Log, if set, receives progress lines.
 	Log func(format string, args ...any)
+}
+
+// Sink is how the dst namespace disposes of the traffic. Its cost lands
+// on whoever sends into it (on veth the receiver's input path runs in the
+// sender's softirq): the generator for the kernel baseline, the forwarder
+// for userspace dataplanes.
+type Sink uint8
+
+const (
+	// SinkDiscard (the default): the sink owns all of DestPrefix (a local
+	// route) and a bound, never-read UDP socket on the discard port drops
+	// the datagrams once its minimal receive buffer is full — full local
+	// delivery, no ICMP.
+	SinkDiscard Sink = iota
+	// SinkBlackhole: a blackhole route for DestPrefix; the sink drops each
+	// packet at its input route lookup — the cheapest sink.
+	SinkBlackhole
+)
+
+func (s Sink) String() string {
+	if s == SinkBlackhole {
+		return "blackhole"
+	}
+	return "discard"
 }
 
 // Phase is one measured run.
@@ -114,6 +140,10 @@ type Phase struct {
 	// CPUUsPerPacket is the forwarder's CPU per forwarded packet (absent
 	// for the kernel, which forwards inside the generator's threads).
 	CPUUsPerPacket float64 `json:"cpu_us_per_packet,omitempty"`
+	// CPUSysPct is the kernel's (system time's) share of that CPU: the
+	// send/receive system calls and, on veth, the receiving side's input
+	// path run inline.
+	CPUSysPct float64 `json:"cpu_sys_pct,omitempty"`
 	// GeneratorCPUUsPerPacket is the generator threads' CPU per offered
 	// packet (for the kernel phases it includes the forwarding).
 	GeneratorCPUUsPerPacket float64 `json:"generator_cpu_us_per_packet"`
@@ -123,6 +153,7 @@ type Phase struct {
 // the dataplane under test with one generator unless named _2gen.
 type Result struct {
 	Dataplane               string   `json:"dataplane"`
+	Sink                    string   `json:"sink"`
 	FrameBytes              int      `json:"frame_bytes"`
 	Destinations            int      `json:"destinations"`
 	OfferedPPS              float64  `json:"offered_pps"`

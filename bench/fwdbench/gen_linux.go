@@ -20,6 +20,7 @@ type genResult struct {
 	sent    uint64
 	elapsed time.Duration
 	cpu     time.Duration // its thread's user+system time
+	sys     time.Duration // of which system time
 	err     error
 }
 
@@ -53,7 +54,7 @@ func (g *generator) run(d time.Duration, start <-chan struct{}, abort *atomic.Bo
 	defer runtime.UnlockOSThread()
 	<-start
 	var r genResult
-	cpu0 := threadCPU()
+	cpu0, sys0 := threadCPU(), threadSys()
 	t0 := time.Now()
 	deadline := t0.Add(d)
 	i, n := 0, len(g.frames)
@@ -76,5 +77,6 @@ func (g *generator) run(d time.Duration, start <-chan struct{}, abort *atomic.Bo
 	}
 	r.elapsed = time.Since(t0)
 	r.cpu = threadCPU() - cpu0
+	r.sys = threadSys() - sys0
 	out <- r
 }

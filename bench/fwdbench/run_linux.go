@@ -44,13 +44,13 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
-	t := newTopology(tb)
+	t := newTopology(tb, opt.Sink)
 	frames, err := buildFrames(opt.Destinations, macR0, macSrc, SrcAddr, DestPrefix)
 	if err != nil {
 		return nil, err
 	}
 	gens := t.newGenerators(2, frames)
-	res := &Result{Dataplane: opt.DataplaneName, FrameBytes: FrameBytes, Destinations: opt.Destinations}
+	res := &Result{Dataplane: opt.DataplaneName, Sink: opt.Sink.String(), FrameBytes: FrameBytes, Destinations: opt.Destinations}
 
 	measure := func(name string, ngen int, fwd Forwarder) (Phase, error) {
 		if err := ctx.Err(); err != nil {
@@ -58,8 +58,8 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		}
 		p, err := t.phase(ctx, name, gens[:ngen], opt.Duration, fwd)
 		if err == nil {
-			opt.Log("%-10s %d gen: offered %9.0f pps, forwarded %9.0f pps, loss %5.1f%%, cpu %.3f µs/pkt",
-				name, ngen, p.OfferedPPS, p.ForwardedPPS, p.LossPct, p.CPUUsPerPacket)
+			opt.Log("%-10s %d gen: offered %9.0f pps, forwarded %9.0f pps, loss %5.1f%%, cpu %.3f µs/pkt (%.0f%% sys), generator %.3f µs/pkt",
+				name, ngen, p.OfferedPPS, p.ForwardedPPS, p.LossPct, p.CPUUsPerPacket, p.CPUSysPct, p.GeneratorCPUUsPerPacket)
 			res.Phases = append(res.Phases, p)
 		}
 		return p, err
@@ -173,7 +173,7 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 	}
 	defer stop()
 
-	cpu0, sink0 := processCPU(), t.sinkRx()
+	cpu0, sys0, sink0 := processCPU(), processSys(), t.sinkRx()
 	start := make(chan struct{})
 	results := make(chan genResult, len(gens))
 	var abort atomic.Bool
@@ -183,20 +183,21 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 		go g.run(d, start, &abort, results)
 	}
 	close(start)
-	var genCPU time.Duration
+	var genCPU, genSys time.Duration
 	var elapsed time.Duration
 	var genErr error
 	for range gens {
 		r := <-results
 		p.Offered += r.sent
 		genCPU += r.cpu
+		genSys += r.sys
 		elapsed = max(elapsed, r.elapsed)
 		if r.err != nil && genErr == nil {
 			genErr = r.err
 		}
 	}
 	time.Sleep(drain)
-	sink1, cpu1 := t.sinkRx(), processCPU()
+	sink1, cpu1, sys1 := t.sinkRx(), processCPU(), processSys()
 
 	if fwd != nil {
 		stop()
@@ -226,7 +227,11 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 		p.GeneratorCPUUsPerPacket = float64(genCPU.Microseconds()) / float64(p.Offered)
 	}
 	if fwd != nil && p.Forwarded > 0 {
-		p.CPUUsPerPacket = float64((cpu1 - cpu0 - genCPU).Nanoseconds()) / 1e3 / float64(p.Forwarded)
+		fwdCPU := cpu1 - cpu0 - genCPU
+		p.CPUUsPerPacket = float64(fwdCPU.Nanoseconds()) / 1e3 / float64(p.Forwarded)
+		if fwdCPU > 0 {
+			p.CPUSysPct = 100 * float64(sys1-sys0-genSys) / float64(fwdCPU)
+		}
 	}
 	return p, nil
 }

@@ -39,7 +39,7 @@ type topology struct {
 	sinkSock         int
 }
 
-func newTopology(tb netnstest.TB) *topology {
+func newTopology(tb netnstest.TB, sink Sink) *topology {
 	tb.Helper()
 	netnstest.Require(tb)
 	t := &topology{
@@ -63,23 +63,30 @@ func newTopology(tb netnstest.TB) *topology {
 	}
 	t.src.Exec("ip", "addr", "add", pfx(SrcAddr, SrcPrefix), "dev", ifSrc)
 
-	// The sink owns the whole destination range and discards at a bound,
-	// never-read UDP socket: no ICMP port unreachable per packet, and
-	// packets still show in dst0's rx_packets.
 	t.dst.Exec("ip", "addr", "add", pfx(SinkAddr, SinkPrefix), "dev", ifSink)
-	t.dst.Exec("ip", "route", "add", "local", DestPrefix.String(), "dev", "lo")
-	if err := t.dst.Do(func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
+	switch sink {
+	case SinkBlackhole:
+		// The sink routes the range into a blackhole: dropped at the
+		// input route lookup (the sink does not forward, so no ICMP).
+		t.dst.Exec("ip", "route", "add", "blackhole", DestPrefix.String())
+	default:
+		// The sink owns the whole destination range and discards at a
+		// bound, never-read UDP socket: no ICMP port unreachable per
+		// packet, and packets still show in dst0's rx_packets.
+		t.dst.Exec("ip", "route", "add", "local", DestPrefix.String(), "dev", "lo")
+		if err := t.dst.Do(func() error {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			t.sinkSock = fd
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0) // the kernel's minimum
+			return unix.Bind(fd, &unix.SockaddrInet4{Port: int(DiscardPort)})
+		}); err != nil {
+			tb.Fatalf("sink socket: %v", err)
 		}
-		t.sinkSock = fd
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0) // the kernel's minimum
-		return unix.Bind(fd, &unix.SockaddrInet4{Port: int(DiscardPort)})
-	}); err != nil {
-		tb.Fatalf("sink socket: %v", err)
+		tb.Cleanup(func() { _ = unix.Close(t.sinkSock) })
 	}
-	tb.Cleanup(func() { _ = unix.Close(t.sinkSock) })
 	h, err := netns.GetFromName(t.dst.Name)
 	if err != nil {
 		tb.Fatalf("sink namespace: %v", err)

@@ -22,8 +22,12 @@ func main() {
 	d := flag.Duration("d", 3*time.Second, "duration of each phase")
 	dests := flag.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (≥ 65536)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
+	blackhole := flag.Bool("blackhole", false, "sink drops at a blackhole route instead of a discarding UDP socket")
 	flag.Parse()
 	opt := fwdbench.Options{Duration: *d, Destinations: *dests}
+	if *blackhole {
+		opt.Sink = fwdbench.SinkBlackhole
+	}
 	if !*quiet {
 		opt.Log = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 	}
