@@ -58,7 +58,7 @@ func newTopology(tb netnstest.TB, sink Sink) *topology {
 	}{{t.src, a, ifSrc, macSrc}, {t.router, b, ifR0, macR0}, {t.router, c, ifR1, macR1}, {t.dst, d, ifSink, macSink}} {
 		e.ns.Exec("ip", "link", "set", e.dev, "down")
 		e.ns.Exec("ip", "link", "set", e.dev, "address", e.mac.String(), "name", e.new)
-		e.ns.Exec("sysctl", "-qw", "net.ipv6.conf."+e.new+".disable_ipv6=1")
+		e.ns.Sysctl("net/ipv6/conf/"+e.new+"/disable_ipv6", "1")
 		e.ns.Exec("ip", "link", "set", e.new, "up")
 	}
 	t.src.Exec("ip", "addr", "add", pfx(SrcAddr, SrcPrefix), "dev", ifSrc)
@@ -112,13 +112,13 @@ func (t *topology) kernelRouting() {
 	r.Exec("ip", "addr", "replace", pfx(RouterOut, SinkPrefix), "dev", ifR1)
 	r.Exec("ip", "neigh", "replace", SinkAddr.String(), "lladdr", macSink.String(), "dev", ifR1, "nud", "permanent")
 	r.Exec("ip", "route", "replace", DestPrefix.String(), "via", SinkAddr.String(), "dev", ifR1)
-	r.Exec("sysctl", "-qw", "net.ipv4.ip_forward=1")
+	r.Sysctl("net.ipv4.ip_forward", "1")
 }
 
 // noKernelRouting turns Linux forwarding off in the router namespace
 // before a userspace forwarder takes the ports.
 func (t *topology) noKernelRouting() {
-	t.router.Exec("sysctl", "-qw", "net.ipv4.ip_forward=0")
+	t.router.Sysctl("net.ipv4.ip_forward", "0")
 }
 
 // sinkRx returns dst0's rx_packets.

@@ -24,8 +24,8 @@ func newPair(t *testing.T) *pair {
 	na, nb := netnstest.New(t, "pa"), netnstest.New(t, "pb")
 	la, lb := netnstest.Name("a"), netnstest.Name("b")
 	netnstest.Veth(t, la, na, lb, nb)
-	na.Exec("sysctl", "-qw", "net.ipv6.conf."+la+".disable_ipv6=1")
-	nb.Exec("sysctl", "-qw", "net.ipv6.conf."+lb+".disable_ipv6=1")
+	na.Sysctl("net/ipv6/conf/"+la+"/disable_ipv6", "1")
+	nb.Sysctl("net/ipv6/conf/"+lb+"/disable_ipv6", "1")
 	return &pair{a: openIn(t, na, la, Config{}), b: openIn(t, nb, lb, Config{}), na: na, nb: nb}
 }
 

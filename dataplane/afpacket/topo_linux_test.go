@@ -48,7 +48,8 @@ func newRouted(t *testing.T) *routed {
 		c.ns.Exec("ip", "link", "set", c.dev, "name", c.as)
 		c.ns.Exec("ip", "link", "set", c.as, "up")
 	}
-	rt.router.Exec("sysctl", "-qw", "net.ipv6.conf.r0.disable_ipv6=1", "net.ipv6.conf.r1.disable_ipv6=1")
+	rt.router.Sysctl("net.ipv6.conf.r0.disable_ipv6", "1")
+	rt.router.Sysctl("net.ipv6.conf.r1.disable_ipv6", "1")
 	rt.src.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "src0")
 	rt.src.Exec("ip", "neigh", "replace", "192.0.2.254", "lladdr", macR0.String(), "dev", "src0", "nud", "permanent")
 	rt.src.Exec("ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.254")

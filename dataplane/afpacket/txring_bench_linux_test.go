@@ -26,8 +26,8 @@ func benchPair(b *testing.B) (*netnstest.NS, string) {
 	na, nb := netnstest.New(b, "ba"), netnstest.New(b, "bb")
 	la, lb := netnstest.Name("a"), netnstest.Name("b")
 	netnstest.Veth(b, la, na, lb, nb)
-	na.Exec("sysctl", "-qw", "net.ipv6.conf."+la+".disable_ipv6=1")
-	nb.Exec("sysctl", "-qw", "net.ipv6.conf."+lb+".disable_ipv6=1")
+	na.Sysctl("net/ipv6/conf/"+la+"/disable_ipv6", "1")
+	nb.Sysctl("net/ipv6/conf/"+lb+"/disable_ipv6", "1")
 	return na, la
 }
 

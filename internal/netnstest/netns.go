@@ -129,6 +129,22 @@ func (ns *NS) Do(fn func() error) error {
 	return <-errc
 }
 
+// Sysctl writes value to /proc/sys/<key> inside the namespace (key in
+// dotted form, "net.ipv4.ip_forward"; interface names keep their dots as
+// long as the key is given with slashes instead). It needs no procps.
+func (ns *NS) Sysctl(key, value string) {
+	ns.t.Helper()
+	path := key
+	if !strings.Contains(path, "/") {
+		path = strings.ReplaceAll(key, ".", "/")
+	}
+	if err := ns.Do(func() error {
+		return os.WriteFile("/proc/sys/"+path, []byte(value), 0)
+	}); err != nil {
+		ns.t.Fatalf("sysctl %s=%s in %s: %v", key, value, ns.Name, err)
+	}
+}
+
 // Veth creates a veth pair with ends a (in ns na) and b (in ns nb), both up.
 // A nil namespace means the test's own (root) namespace.
 func Veth(t TB, a string, na *NS, b string, nb *NS) {
