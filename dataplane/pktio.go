@@ -32,7 +32,9 @@ type RxMeta struct {
 	// own stack. The checksum field at CsumStart+CsumOffset holds only the
 	// pseudo-header sum; the bytes from CsumStart to the end of the packet
 	// still have to be summed in. The forwarder must call CompleteChecksum
-	// before it sends such a frame out of a port, or the receiver drops it.
+	// before it sends such a frame out of a port, or the receiver drops it;
+	// a frame for the router itself may be taken as verified (its sender
+	// is on the same host).
 	// Offsets count from the first byte of the frame as delivered (after a
 	// tag the kernel stripped into VLAN).
 	CsumPartial bool
