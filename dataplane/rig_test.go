@@ -81,7 +81,7 @@ func newRig(t *testing.T, nIfaces int) *rig {
 		return r.ios[name], "fake", nil
 	}
 	e, err := dataplane.New(dataplane.Config{Registry: r.reg, Open: open, Links: r.links,
-		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand{}}})
+		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand(0.5)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,14 +16,14 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 // Require skips t unless the process is root and `ip` is on the PATH.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and veth links")
@@ -44,12 +44,12 @@ func Name(tag string) string {
 // NS is one test namespace.
 type NS struct {
 	Name string
-	t    testing.TB
+	t    TB
 }
 
 // New creates a namespace named Name(tag), brings its loopback up and
 // removes it when the test ends.
-func New(t testing.TB, tag string) *NS {
+func New(t TB, tag string) *NS {
 	t.Helper()
 	Require(t)
 	ns := &NS{Name: Name(tag), t: t}
@@ -58,7 +58,11 @@ func New(t testing.TB, tag string) *NS {
 		// Killing what runs inside first makes "netns del" actually free
 		// the namespace's links instead of leaving it alive behind a process.
 		if out, err := exec.Command("ip", "netns", "pids", ns.Name).Output(); err == nil {
+			self := strconv.Itoa(os.Getpid())
 			for _, pid := range strings.Fields(string(out)) {
+				if pid == self {
+					continue // never the test binary itself
+				}
 				_ = exec.Command("kill", "-9", pid).Run()
 			}
 		}
@@ -88,33 +92,31 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 }
 
 // Do runs fn on an OS thread that has entered the namespace, so sockets fn
-// opens belong to it. Afterwards the thread returns to its original
-// namespace and to the scheduler; if it cannot, it stays locked and is
-// discarded when the goroutine exits. Merely discarding it is not enough:
-// when the goroutine happens to run on the main thread, the Go runtime
-// parks that thread rather than ending it, so the whole test process would
-// stay listed in the namespace and be killed by the cleanup's
-// "ip netns pids" sweep.
+// opens belong to it (they keep belonging to it when used from other
+// threads later). Afterwards the thread goes back to its original
+// namespace and returns to the Go scheduler; if it cannot, it stays locked
+// and exits with the goroutine rather than run other goroutines in the
+// wrong namespace. (Going back matters: when the goroutine happens to run
+// on the main thread, the runtime cannot end that thread, and a main
+// thread parked inside the namespace would make the cleanup's "ip netns
+// pids" name the test process itself.)
 func (ns *NS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer orig.Close()
 		f, err := os.Open("/var/run/netns/" + ns.Name)
 		if err != nil {
-			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
 			return
 		}
@@ -127,9 +129,25 @@ func (ns *NS) Do(fn func() error) error {
 	return <-errc
 }
 
+// Sysctl writes value to /proc/sys/<key> inside the namespace (key in
+// dotted form, "net.ipv4.ip_forward"; interface names keep their dots as
+// long as the key is given with slashes instead). It needs no procps.
+func (ns *NS) Sysctl(key, value string) {
+	ns.t.Helper()
+	path := key
+	if !strings.Contains(path, "/") {
+		path = strings.ReplaceAll(key, ".", "/")
+	}
+	if err := ns.Do(func() error {
+		return os.WriteFile("/proc/sys/"+path, []byte(value), 0)
+	}); err != nil {
+		ns.t.Fatalf("sysctl %s=%s in %s: %v", key, value, ns.Name, err)
+	}
+}
+
 // Veth creates a veth pair with ends a (in ns na) and b (in ns nb), both up.
 // A nil namespace means the test's own (root) namespace.
-func Veth(t testing.TB, a string, na *NS, b string, nb *NS) {
+func Veth(t TB, a string, na *NS, b string, nb *NS) {
 	t.Helper()
 	Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
@@ -147,7 +165,7 @@ func Veth(t testing.TB, a string, na *NS, b string, nb *NS) {
 }
 
 // Run runs a command in the current namespace and fails the test on error.
-func Run(t testing.TB, args ...string) string {
+func Run(t TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {

@@ -1,0 +1,172 @@
+// Package fwdbench measures packet forwarding on a three-namespace veth
+// topology, src → router → dst, the harness behind `fibbench forward`.
+//
+// The src namespace runs a Go AF_PACKET generator that sends pre-built
+// 60-byte UDP frames (sendmmsg, one or two OS-locked threads, as fast as
+// it can for a fixed time) to ≥ 64k destinations spread over the
+// benchmarking range 198.18.0.0/15. The dst namespace owns that whole
+// range (a local route) and discards the traffic at a UDP socket that is
+// never read, so it sends no ICMP; packets are counted at its veth
+// (rx_packets over rtnetlink). The router namespace forwards, in turn:
+//
+//   - the kernel (ip_forward=1, static route and neighbour): the baseline;
+//   - the bare loop: AF_PACKET RX → rewrite MACs and TTL → sendmmsg, through
+//     dataplane/afpacket, with no parsing beyond that and no lookup — the
+//     floor any userspace dataplane on this I/O pays;
+//   - a forwarder under test: any Forwarder hook (fibd's dataplane), also
+//     with a full table loaded if the caller provides that variant.
+//
+// Addresses: 192.0.2.0/24 on src↔router, 198.51.100.0/24 on router↔dst,
+// 198.18.0.0/15 as destinations; neighbours and routes are static, so
+// nothing depends on ARP timing. Namespaces are named fibd-… and removed
+// when Run returns, also on error.
+//
+// CPU per packet of a userspace forwarder is getrusage(RUSAGE_SELF)
+// user+system time over the measurement window minus the generator
+// threads' own getrusage(RUSAGE_THREAD) deltas, divided by the packets
+// counted at the sink. That charges the forwarder with everything the
+// process spends that is not generating — its goroutines, the Go runtime
+// (sysmon, GC) — and with the kernel work its system calls do inline: on
+// veth a send runs the receiving namespace's input path in the sender's
+// softirq, so the sink's (cheap) delivery is in the figure too, exactly as
+// it is in the kernel baseline's generator thread. This kernel has no
+// IRQ time accounting (CONFIG_IRQ_TIME_ACCOUNTING unset), so softirq
+// work lands in the thread's system time rather than vanishing.
+package fwdbench
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// ErrNotSupported is returned by Run off Linux.
+var ErrNotSupported = errors.New("fwdbench: needs Linux network namespaces")
+
+// Fixed addressing of the topology.
+var (
+	SrcAddr     = netip.MustParseAddr("192.0.2.1")
+	RouterIn    = netip.MustParseAddr("192.0.2.2")
+	RouterOut   = netip.MustParseAddr("198.51.100.1")
+	SinkAddr    = netip.MustParseAddr("198.51.100.2")
+	DestPrefix  = netip.MustParsePrefix("198.18.0.0/15")
+	SrcPrefix   = netip.MustParsePrefix("192.0.2.0/24")
+	SinkPrefix  = netip.MustParsePrefix("198.51.100.0/24")
+	DiscardPort = uint16(9) // RFC 863
+)
+
+// Env tells a forwarder under test where it runs. Traffic arrives on In
+// from the generator and must leave by Out towards NextHop, the sink,
+// which owns Dests.
+type Env struct {
+	In, Out       string
+	InMAC, OutMAC adj.MAC
+	NextHop       netip.Addr
+	NextHopMAC    adj.MAC
+	Dests         netip.Prefix
+	ready         func()
+}
+
+// Ready must be called once the forwarder can take traffic (its sockets
+// are open). The generator starts only then.
+func (e *Env) Ready() { e.ready() }
+
+// Forwarder is a forwarder under test. It is called on an OS thread inside
+// the router namespace: sockets it opens on that goroutine belong there
+// (a goroutine it starts runs in whatever namespace its thread has, so
+// open the sockets first, then start goroutines). It forwards until ctx is
+// done and then returns; a non-nil error fails the run.
+type Forwarder func(ctx context.Context, env *Env) error
+
+// Options configure Run. The zero value runs the kernel and the bare loop
+// for 3 s each with one and two generators.
+type Options struct {
+	// Duration of each measured phase; default 3 s.
+	Duration time.Duration
+	// Destinations is how many distinct addresses of Dests the generator
+	// cycles through; default and minimum 65536.
+	Destinations int
+	// Dataplane is the forwarder under test; nil measures the bare loop
+	// in its place.
+	Dataplane Forwarder
+	// DataplaneName labels it in the result; default "bare" or "dataplane".
+	DataplaneName string
+	// FullTable, if set, is the same dataplane with the full IPv4 table
+	// loaded in two FIBs; it is measured with one generator.
+	FullTable Forwarder
+	// Sink chooses how the dst namespace disposes of the traffic.
+	Sink Sink
+	// Log, if set, receives progress lines.
+	Log func(format string, args ...any)
+}
+
+// Sink is how the dst namespace disposes of the traffic. Its cost lands
+// on whoever sends into it (on veth the receiver's input path runs in the
+// sender's softirq): the generator for the kernel baseline, the forwarder
+// for userspace dataplanes.
+type Sink uint8
+
+const (
+	// SinkDiscard (the default): the sink owns all of DestPrefix (a local
+	// route) and a bound, never-read UDP socket on the discard port drops
+	// the datagrams once its minimal receive buffer is full — full local
+	// delivery, no ICMP.
+	SinkDiscard Sink = iota
+	// SinkBlackhole: a blackhole route for DestPrefix; the sink drops each
+	// packet at its input route lookup — the cheapest sink.
+	SinkBlackhole
+)
+
+func (s Sink) String() string {
+	if s == SinkBlackhole {
+		return "blackhole"
+	}
+	return "discard"
+}
+
+// Phase is one measured run.
+type Phase struct {
+	Name         string  `json:"name"`
+	Generators   int     `json:"generators"`
+	Seconds      float64 `json:"seconds"`
+	Offered      uint64  `json:"offered"`
+	Forwarded    uint64  `json:"forwarded"`
+	OfferedPPS   float64 `json:"offered_pps"`
+	ForwardedPPS float64 `json:"forwarded_pps"`
+	LossPct      float64 `json:"loss_pct"`
+	// CPUUsPerPacket is the forwarder's CPU per forwarded packet (absent
+	// for the kernel, which forwards inside the generator's threads).
+	CPUUsPerPacket float64 `json:"cpu_us_per_packet,omitempty"`
+	// CPUSysPct is the kernel's (system time's) share of that CPU: the
+	// send/receive system calls and, on veth, the receiving side's input
+	// path run inline.
+	CPUSysPct float64 `json:"cpu_sys_pct,omitempty"`
+	// GeneratorCPUUsPerPacket is the generator threads' CPU per offered
+	// packet (for the kernel phases it includes the forwarding).
+	GeneratorCPUUsPerPacket float64 `json:"generator_cpu_us_per_packet"`
+}
+
+// Result is what `fibbench forward` prints. The headline fields are for
+// the dataplane under test with one generator unless named _2gen.
+type Result struct {
+	Dataplane               string   `json:"dataplane"`
+	Sink                    string   `json:"sink"`
+	FrameBytes              int      `json:"frame_bytes"`
+	Destinations            int      `json:"destinations"`
+	OfferedPPS              float64  `json:"offered_pps"`
+	ForwardedPPS            float64  `json:"forwarded_pps"`
+	LossPct                 float64  `json:"loss_pct"`
+	KernelForwardedPPS      float64  `json:"kernel_forwarded_pps"`
+	RatioVsKernel           float64  `json:"ratio_vs_kernel"`
+	DataplaneCPUUsPerPacket float64  `json:"dataplane_cpu_us_per_packet"`
+	BareForwardedPPS        float64  `json:"bare_forwarded_pps"`
+	BareCPUUsPerPacket      float64  `json:"bare_cpu_us_per_packet"`
+	FullTableCPUUsPerPacket *float64 `json:"full_table_cpu_us_per_packet,omitempty"`
+	FullTableForwardedPPS   *float64 `json:"full_table_forwarded_pps,omitempty"`
+	ForwardedPPS2Gen        float64  `json:"forwarded_pps_2gen"`
+	KernelForwardedPPS2Gen  float64  `json:"kernel_forwarded_pps_2gen"`
+	Phases                  []Phase  `json:"phases"`
+}
