@@ -22,10 +22,12 @@ var (
 	ErrClosedEngine    = errors.New("dataplane closed")
 )
 
-// Opener opens packet I/O on an interface and names the backend it used
-// ("afpacket", "xdp"). cmd/fibd picks the backend; the engine does not
-// import them (they import this package for PacketIO).
-type Opener func(ifname string, ifindex int) (io PacketIO, backend string, err error)
+// Opener opens packet I/O on an interface — one PacketIO per RX queue, each
+// of which gets its own RX worker; the first also carries the interface's
+// transmissions — and names the backend it used ("afpacket", "xdp").
+// cmd/fibd picks the backend; the engine does not import them (they import
+// this package for PacketIO).
+type Opener func(ifname string, ifindex int) (ios []PacketIO, backend string, err error)
 
 // LinkInfo is what the engine needs to know about an interface.
 type LinkInfo struct {
@@ -282,22 +284,29 @@ func (e *Engine) ifaceLocked(name string) (*iface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing %s: %w", name, err)
 	}
-	io, backend, err := e.open(name, li.Index)
+	ios, backend, err := e.open(name, li.Index)
+	if err == nil && len(ios) == 0 {
+		err = errors.New("no packet I/O")
+	}
 	if err != nil {
 		if release != nil {
 			_ = release()
 		}
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
-	ifc := &iface{name: name, index: li.Index, mac: li.MAC, io: io, backend: backend, release: release,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	ifc := &iface{name: name, index: li.Index, mac: li.MAC, io: ios[0], ios: ios, backend: backend, release: release,
+		stop: make(chan struct{})}
 	ifc.mtu.Store(int32(li.MTU))
 	ifc.up.Store(li.Up)
 	ifc.vlans.Store(new([MaxVLAN + 1]*Port))
-	ifc.worker = newWorker(e, ifc)
 	e.mu.ifaces[name] = ifc
-	go ifc.worker.run()
-	e.log.Info("interface opened", "iface", name, "ifindex", li.Index, "mac", li.MAC, "mtu", li.MTU, "up", li.Up, "backend", backend)
+	for _, io := range ios {
+		w := newWorker(e, ifc)
+		ifc.workers.Add(1)
+		go w.run(io)
+	}
+	e.log.Info("interface opened", "iface", name, "ifindex", li.Index, "mac", li.MAC, "mtu", li.MTU, "up", li.Up,
+		"backend", backend, "rx_queues", len(ios))
 	return ifc, nil
 }
 
@@ -307,8 +316,10 @@ func (e *Engine) closeIfaceIfUnusedLocked(ifc *iface) {
 	}
 	delete(e.mu.ifaces, ifc.name)
 	close(ifc.stop)
-	_ = ifc.io.Close()
-	<-ifc.done
+	for _, io := range ifc.ios {
+		_ = io.Close()
+	}
+	ifc.workers.Wait()
 	if ifc.release != nil {
 		if err := ifc.release(); err != nil {
 			e.log.Warn("restoring interface", "iface", ifc.name, "err", err)

@@ -66,7 +66,8 @@ type iface struct {
 	mac     adj.MAC
 	mtu     atomic.Int32
 	up      atomic.Bool
-	io      PacketIO
+	io      PacketIO   // transmits; the first of ios
+	ios     []PacketIO // one per RX queue, each with a worker
 	backend string
 	release func() error
 	// vlans[v] is the port for VLAN v, vlans[0] the untagged one.
@@ -76,11 +77,10 @@ type iface struct {
 
 	// tx serialises WriteBatch: the RX workers of every interface forward
 	// into this one, and neigh and ICMP send from their own goroutines.
-	tx     sync.Mutex
-	worker *worker
-	stop   chan struct{}
-	done   chan struct{}
-	nports int // guarded by Engine.mu
+	tx      sync.Mutex
+	workers sync.WaitGroup
+	stop    chan struct{}
+	nports  int // guarded by Engine.mu
 }
 
 // port returns the port for a VLAN ID (0: untagged), or nil.

@@ -47,6 +47,15 @@ func (l *fakeLinks) Watch(done <-chan struct{}, fn func(dataplane.LinkInfo, bool
 }
 
 func (l *fakeLinks) setUp(name string, up bool) {
+	for i := 0; i < 1000; i++ { // the engine subscribes on its own goroutine
+		l.mu.Lock()
+		ready := l.watch != nil
+		l.mu.Unlock()
+		if ready {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	l.mu.Lock()
 	li := l.links[name]
 	li.Up = up
@@ -77,8 +86,8 @@ func newRig(t *testing.T, nIfaces int) *rig {
 		r.links.links[name] = dataplane.LinkInfo{Name: name, Index: 10 + i, MAC: ifMAC(i), MTU: 1500, Up: true}
 		r.ios[name] = pktiotest.New(pktiotest.Config{})
 	}
-	open := func(name string, _ int) (dataplane.PacketIO, string, error) {
-		return r.ios[name], "fake", nil
+	open := func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+		return []dataplane.PacketIO{r.ios[name]}, "fake", nil
 	}
 	e, err := dataplane.New(dataplane.Config{Registry: r.reg, Open: open, Links: r.links,
 		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand(0.5)}})
@@ -132,7 +141,9 @@ func (r *rig) route(id adj.FIBID, prefix string, paths ...fib.Path) {
 	}
 }
 
-func via(gw string) fib.Path { return fib.Path{Kind: fib.PathGateway, Gateway: netip.MustParseAddr(gw)} }
+func via(gw string) fib.Path {
+	return fib.Path{Kind: fib.PathGateway, Gateway: netip.MustParseAddr(gw)}
+}
 
 // inject hands a frame to ifname's receive queue.
 func (r *rig) inject(ifname string, frame []byte, meta dataplane.RxMeta) {
@@ -196,15 +207,15 @@ func hw(m adj.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
 
 // frameSpec describes a test frame; zero fields take defaults.
 type frameSpec struct {
-	src, dst     string
-	dstMAC       adj.MAC
-	srcMAC       adj.MAC
-	vlan         uint16 // inline 802.1Q tag
-	ttl          uint8
-	df           bool
-	payload      int
-	proto        string // "udp" (default), "icmp-echo"
-	id           uint16
+	src, dst string
+	dstMAC   adj.MAC
+	srcMAC   adj.MAC
+	vlan     uint16 // inline 802.1Q tag
+	ttl      uint8
+	df       bool
+	payload  int
+	proto    string // "udp" (default), "icmp-echo"
+	id       uint16
 }
 
 func build(t *testing.T, s frameSpec) []byte {

@@ -64,10 +64,10 @@ func newWorker(e *Engine, ifc *iface) *worker {
 
 // run is the RX loop of one interface: read a batch, handle every frame,
 // send what is staged. It ends when the interface's I/O is closed.
-func (w *worker) run() {
-	defer close(w.ifc.done)
+func (w *worker) run(io PacketIO) {
+	defer w.ifc.workers.Done()
 	for {
-		n, err := w.ifc.io.ReadBatch(w.rx[:], w.meta[:])
+		n, err := io.ReadBatch(w.rx[:], w.meta[:])
 		if err != nil {
 			if errors.Is(err, ErrClosed) {
 				return

@@ -1,0 +1,127 @@
+// Package backend connects the dataplane engine to the kernel: it opens
+// packet I/O on AF_PACKET or AF_XDP, and finds, prepares and follows
+// interfaces through netlink. It is the one place that imports every
+// backend, so the engine itself stays free of them (they import it).
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/afpacket"
+	"github.com/fibd/fibd/dataplane/link"
+	"github.com/fibd/fibd/dataplane/xdp"
+)
+
+// Kinds of packet I/O.
+const (
+	AFPacket = "afpacket"
+	XDP      = "xdp"
+	Auto     = "auto" // XDP where it attaches, else AF_PACKET
+)
+
+// ErrUnknownKind is returned for an --io value that is none of the above.
+var ErrUnknownKind = errors.New("unknown packet I/O kind (want afpacket, xdp or auto)")
+
+// Opener returns the engine's Opener for kind. With XDP it never falls
+// back: an interface where XDP cannot attach fails to open, with the
+// kernel's reason. With Auto the fallback to AF_PACKET is logged.
+func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	openXDP := func(name string) ([]dataplane.PacketIO, error) {
+		socks, err := xdp.OpenAll(name, xdp.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		ios := make([]dataplane.PacketIO, len(socks))
+		for i, s := range socks {
+			ios[i] = s
+		}
+		return ios, nil
+	}
+	openAFP := func(name string) ([]dataplane.PacketIO, error) {
+		p, err := afpacket.Open(name, afpacket.Config{})
+		if err != nil {
+			return nil, err
+		}
+		return []dataplane.PacketIO{p}, nil
+	}
+	switch kind {
+	case AFPacket:
+		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+			ios, err := openAFP(name)
+			return ios, AFPacket, err
+		}, nil
+	case XDP:
+		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+			ios, err := openXDP(name)
+			if err != nil {
+				return nil, XDP, fmt.Errorf("XDP on %s (no fallback with --io=xdp): %w", name, err)
+			}
+			return ios, XDP, nil
+		}, nil
+	case Auto:
+		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+			ios, err := openXDP(name)
+			if err == nil {
+				return ios, XDP, nil
+			}
+			log.Warn("XDP not available, using AF_PACKET", "iface", name, "err", err)
+			ios, err = openAFP(name)
+			return ios, AFPacket, err
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+}
+
+// Links is the engine's view of the kernel's interfaces, over netlink.
+type Links struct {
+	m     *link.Manager
+	force bool
+}
+
+// NewLinks opens netlink in the calling thread's network namespace. With
+// force, Prepare flushes kernel IPv4 addresses from a port instead of
+// refusing it (they are put back on release).
+func NewLinks(force bool) (*Links, error) {
+	m, err := link.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &Links{m: m, force: force}, nil
+}
+
+// Close releases the netlink handle.
+func (l *Links) Close() { l.m.Close() }
+
+func info(i link.Info) dataplane.LinkInfo {
+	return dataplane.LinkInfo{Name: i.Name, Index: i.Index, MAC: i.MAC, MTU: i.MTU, Up: i.AdminUp && i.OperUp}
+}
+
+// ByName implements dataplane.Links.
+func (l *Links) ByName(name string) (dataplane.LinkInfo, error) {
+	i, err := l.m.ByName(name)
+	return info(i), err
+}
+
+// Prepare implements dataplane.Links: IPv6 off, no kernel IPv4 addresses,
+// no ARP answers from the kernel, offloads off, link up.
+func (l *Links) Prepare(name string) (func() error, error) {
+	p, err := l.m.Prepare(name, link.PrepareOptions{Force: l.force})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.Report.Actions {
+		slog.Debug("port prepared", "iface", name, "action", a)
+	}
+	return p.Release, nil
+}
+
+// Watch implements dataplane.Links.
+func (l *Links) Watch(done <-chan struct{}, fn func(dataplane.LinkInfo, bool)) error {
+	return l.m.Watch(done, func(ev link.Event) { fn(info(ev.Info), ev.Kind == link.Deleted) })
+}
