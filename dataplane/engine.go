@@ -296,6 +296,9 @@ func (e *Engine) ifaceLocked(name string) (*iface, error) {
 	}
 	ifc := &iface{name: name, index: li.Index, mac: li.MAC, io: ios[0], ios: ios, backend: backend, release: release,
 		stop: make(chan struct{})}
+	if cr, ok := ios[0].(ChecksumReporter); !ok || !cr.ReportsPartialChecksums() {
+		ifc.guessCsum = true
+	}
 	ifc.mtu.Store(int32(li.MTU))
 	ifc.up.Store(li.Up)
 	ifc.vlans.Store(new([MaxVLAN + 1]*Port))

@@ -55,7 +55,7 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 		w.drop(in, nil, DropNotIP)
 		return
 	}
-	if m.CsumPartial && !p.Fragment {
+	if (m.CsumPartial || w.ifc.guessCsum && packet.LooksPartial(frame, p)) && !p.Fragment {
 		// A partial checksum from a veth peer or a local sender: complete
 		// it, or the next hop drops the packet as corrupt.
 		if packet.FillL4Checksum(frame, p) != packet.OK {

@@ -72,3 +72,12 @@ type PacketIO interface {
 
 // ErrClosed is returned by ReadBatch and WriteBatch after Close.
 var ErrClosed = errors.New("dataplane: packet I/O closed")
+
+// ChecksumReporter is implemented by packet I/O that reports partial
+// transport checksums in RxMeta.CsumPartial (AF_PACKET, from the kernel's
+// virtio_net_hdr). For packet I/O that does not (AF_XDP hands over bare
+// frames), the forwarder recognises partial checksums by their value
+// (packet.LooksPartial).
+type ChecksumReporter interface {
+	ReportsPartialChecksums() bool
+}

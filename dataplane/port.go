@@ -67,6 +67,9 @@ type iface struct {
 	mtu     atomic.Int32
 	up      atomic.Bool
 	io      PacketIO   // transmits; the first of ios
+	// guessCsum is set when the packet I/O does not report partial
+	// checksums, so the forwarder checks TCP/UDP checksum fields itself.
+	guessCsum bool
 	ios     []PacketIO // one per RX queue, each with a worker
 	backend string
 	release func() error

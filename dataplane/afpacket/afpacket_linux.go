@@ -160,6 +160,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // Name returns the interface name the port was opened on.
 func (p *Port) Name() string { return p.name }
 
+// ReportsPartialChecksums implements dataplane.ChecksumReporter: the
+// virtio_net_hdr in front of every frame says when its checksum is partial.
+func (p *Port) ReportsPartialChecksums() bool { return true }
+
 // Ifindex returns the interface index the socket is bound to.
 func (p *Port) Ifindex() int { return p.ifindex }
 

@@ -166,3 +166,24 @@ func VerifyL4Checksum(frame []byte, p *Parsed) bool {
 	}
 	return Fold(Sum(acc, l4)) == 0xffff
 }
+
+// LooksPartial reports whether the TCP or UDP checksum of the packet p
+// describes looks like a partial one: the field holds exactly the folded
+// pseudo-header sum, which is what a sender that offloaded the checksum
+// leaves there (Linux's CHECKSUM_PARTIAL: ~tcp_v4_check(len, s, d, 0)).
+// Backends that carry no checksum metadata (AF_XDP) use it to find the
+// frames a veth peer or a local sender left unfinished. A complete checksum
+// matches only by a 1-in-65536 coincidence, and then FillL4Checksum
+// rewrites the same value, so acting on a false positive is harmless.
+func LooksPartial(frame []byte, p *Parsed) bool {
+	if p.Fragment || (p.Proto != ProtoTCP && p.Proto != ProtoUDP) {
+		return false
+	}
+	off, minLen, _ := l4ChecksumOffset(p)
+	l4 := frame[p.L4Off : p.L3Off+p.L3Len]
+	if len(l4) < minLen {
+		return false
+	}
+	field := binary.BigEndian.Uint16(l4[off:])
+	return field == Fold(PseudoHeaderSum(p.Src, p.Dst, p.Proto, len(l4)))
+}
