@@ -61,18 +61,18 @@ func ParsePortName(name string) (ifname string, vlan uint16, err error) {
 // iface is one kernel interface fibd owns, with its packet I/O and its RX
 // worker. Ports on it are looked up by VLAN on every frame.
 type iface struct {
-	name    string
-	index   int
-	mac     adj.MAC
-	mtu     atomic.Int32
-	up      atomic.Bool
-	io      PacketIO   // transmits; the first of ios
+	name  string
+	index int
+	mac   adj.MAC
+	mtu   atomic.Int32
+	up    atomic.Bool
+	io    PacketIO // transmits; the first of ios
 	// guessCsum is set when the packet I/O does not report partial
 	// checksums, so the forwarder checks TCP/UDP checksum fields itself.
 	guessCsum bool
-	ios     []PacketIO // one per RX queue, each with a worker
-	backend string
-	release func() error
+	ios       []PacketIO // one per RX queue, each with a worker
+	backend   string
+	release   func() error
 	// vlans[v] is the port for VLAN v, vlans[0] the untagged one.
 	vlans atomic.Pointer[[MaxVLAN + 1]*Port]
 	// unknown counts frames of VLANs no port is bound to.
