@@ -151,3 +151,24 @@ func BenchmarkUpdate4(b *testing.B) {
 		}
 	}
 }
+
+func benchFIBBatch(b *testing.B, f *fib.FIB, probes []netip.Addr) {
+	out := make([]*fib.Next, 64)
+	var sum uint64
+	i := 0
+	for b.Loop() {
+		if i+64 > len(probes) {
+			i = 0
+		}
+		f.LookupBatch(probes[i:i+64], out)
+		for _, n := range out {
+			sum += uint64(n.Adj)
+		}
+		i += 64
+	}
+	benchSink += sum
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/lookup")
+}
+
+func BenchmarkBatchMatch4(b *testing.B) { t := loadBench(b); benchFIBBatch(b, t.f4, t.match4) }
+func BenchmarkBatchMatch6(b *testing.B) { t := loadBench(b); benchFIBBatch(b, t.f6, t.match6) }

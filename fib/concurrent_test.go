@@ -116,8 +116,11 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	a4, a6 := netip.MustParseAddr("1.0.0.1"), netip.MustParseAddr("2001:db8::1")
 	k4, k6 := a4.As4(), a6.As16()
 	var sink fib.NextKind
+	batch := tables.Probes(append(v4[:1000:1000], v6[:1000]...), 64, 1)
+	out := make([]*fib.Next, len(batch))
 	if n := testing.AllocsPerRun(1000, func() {
 		sink += f.Lookup(a4).Kind + f.Lookup(a6).Kind + f.Lookup4(k4).Kind + f.Lookup6(k6).Kind
+		f.LookupBatch(batch, out)
 	}); n != 0 {
 		t.Fatalf("lookup allocates %v times", n)
 	}

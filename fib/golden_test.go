@@ -139,8 +139,13 @@ func randRoute(r *rand.Rand, v6 bool) Route {
 
 func (fx *fixture) check(t testing.TB, g *golden, probes []netip.Addr) {
 	t.Helper()
-	for _, a := range probes {
+	batch := make([]*Next, len(probes))
+	fx.f.LookupBatch(probes, batch)
+	for i, a := range probes {
 		n := fx.f.Lookup(a)
+		if batch[i] != n {
+			t.Fatalf("LookupBatch %s = %v %v, Lookup = %v %v", a, batch[i].Kind, batch[i].Paths, n.Kind, n.Paths)
+		}
 		want := g.lookup(a)
 		if want == nil {
 			if n.Kind != NextMiss {

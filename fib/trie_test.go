@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // trieOracle drives a builder the way the FIB does (computing the
@@ -114,6 +115,9 @@ func runTrieOracle[K key](t *testing.T, seed uint64, v6 bool, steps int) {
 	o := &trieOracle[K]{t: t, b: newBuilder[K](), routes: map[netip.Prefix]uint32{}}
 	o.pub = o.b.publish()
 	var live []netip.Prefix
+	var prev node
+	var prevProbes []netip.Addr
+	var prevAns []uint32
 	for step := 0; step < steps; step++ {
 		switch x := r.IntN(10); {
 		case x < 6 || len(live) == 0:
@@ -130,7 +134,19 @@ func runTrieOracle[K key](t *testing.T, seed uint64, v6 bool, steps int) {
 		}
 		if r.IntN(8) == 0 {
 			o.pub = o.b.publish()
-			o.check(probesFor(r, o.routes, v6, 50))
+			probes := probesFor(r, o.routes, v6, 50)
+			o.check(probes)
+			// The previous snapshot must still answer exactly as it did
+			// when it was published, whatever the builder did since.
+			for i, a := range prevProbes {
+				if got := lookup(&prev, keyOf[K](a)); got != prevAns[i] {
+					t.Fatalf("published snapshot changed: %v now %d, was %d", a, got, prevAns[i])
+				}
+			}
+			prev, prevProbes, prevAns = o.pub, probes, prevAns[:0]
+			for _, a := range probes {
+				prevAns = append(prevAns, lookup(&prev, keyOf[K](a)))
+			}
 		}
 	}
 	o.pub = o.b.publish()
@@ -140,9 +156,9 @@ func runTrieOracle[K key](t *testing.T, seed uint64, v6 bool, steps int) {
 		o.del(p)
 	}
 	o.pub = o.b.publish()
-	if len(o.pub.children) != 0 || o.pub.def != 0 || len(o.pub.leaves) != 1 || o.pub.leaves[0] != 0 {
+	if len(o.pub.kids) != 0 || o.pub.def != 0 || len(o.pub.leaves) != 1 || o.pub.leaves[0] != 0 {
 		t.Fatalf("trie not empty after deleting every prefix: %d children, def %d, leaves %v",
-			len(o.pub.children), o.pub.def, o.pub.leaves)
+			len(o.pub.kids), o.pub.def, o.pub.leaves)
 	}
 }
 
@@ -182,8 +198,11 @@ func TestTriePublishedRootIsImmutable(t *testing.T) {
 // and no node below the root is empty.
 func checkNode(t *testing.T, n *node, depth int, root bool) {
 	t.Helper()
-	if got, want := len(n.children), n.child.count(); got != want {
+	if got, want := len(n.kids), n.child.count(); got != want {
 		t.Fatalf("depth %d: %d children for %d child bits", depth, got, want)
+	}
+	if n.cc != n.child.prefixCounts() || n.rc != n.run.prefixCounts() {
+		t.Fatalf("depth %d: stale rank counts", depth)
 	}
 	if got, want := len(n.leaves), n.run.count(); got != want {
 		t.Fatalf("depth %d: %d leaves for %d run bits", depth, got, want)
@@ -212,7 +231,18 @@ func checkNode(t *testing.T, n *node, depth int, root bool) {
 	if !root && isEmpty(n) {
 		t.Fatalf("depth %d: empty node left in the trie", depth)
 	}
-	for i := range n.children {
-		checkNode(t, &n.children[i], depth+1, false)
+	for _, c := range n.kids {
+		checkNode(t, c, depth+1, false)
+	}
+}
+
+// A node is exactly two cache lines, the first holding what a step into a
+// child reads (see the node type).
+func TestNodeIsTwoCacheLines(t *testing.T) {
+	if sz := unsafe.Sizeof(node{}); sz != 128 {
+		t.Fatalf("node is %d bytes, want 128", sz)
+	}
+	if off := unsafe.Offsetof(node{}.run); off != 64 {
+		t.Fatalf("run bitset at offset %d, want 64 (second line)", off)
 	}
 }

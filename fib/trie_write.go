@@ -7,13 +7,14 @@ import "slices"
 // published snapshot may still be reading, so publishing is a single pointer
 // store and readers never see a half-applied batch.
 //
-// Ownership: a node's children and leaves arrays belong to the batch whose
-// generation is in node.gen. Arrays of older generations may be shared with
-// published snapshots, so the builder copies them before the first write in
-// a batch (path copying); arrays of the current generation were made by
-// this batch and are written in place, growing like append does. A single
-// update therefore copies only the nodes on its path, and a bulk load copies
-// each node once per batch.
+// Ownership: a node (and its children and leaves arrays) belongs to the
+// batch whose generation is in node.gen. Nodes of older generations may be
+// shared with published snapshots, so the builder copies one before the
+// first write in a batch (path copying) and points its owned parent at the
+// copy; nodes of the current generation were made by this batch and are
+// written in place, their arrays growing like append does. A single update
+// therefore copies only the nodes on its path — each 128 bytes plus its
+// pointer and leaf arrays — and a bulk load copies each node once per batch.
 //
 // Every change is a window operation on one node: decode the slot values of
 // a small slot range, change them, and splice the re-encoded runs back into
@@ -38,19 +39,36 @@ func newBuilder[K key]() *builder[K] {
 	return &builder[K]{gen: 1, root: newEmptyNode(0, 0)}
 }
 
-// own makes n's arrays writable in the current batch.
-func (b *builder[K]) own(n *node) {
-	if n.gen == b.gen {
+// ownRoot makes the root writable in the current batch. The root is held
+// by value, so only its arrays need copying.
+func (b *builder[K]) ownRoot() {
+	b.touched = true
+	if b.root.gen == b.gen {
 		return
 	}
-	if len(n.children) > 0 {
-		n.children = slices.Clone(n.children)
+	b.root.kids = slices.Clone(b.root.kids)
+	if b.root.leaves != nil {
+		b.root.leaves = slices.Clone(b.root.leaves)
 	}
-	if n.leaves != nil {
-		n.leaves = slices.Clone(n.leaves)
+	b.root.gen = b.gen
+}
+
+// ownKid makes child i of the owned node n writable, copying it (and its
+// arrays) if a snapshot may share it, and returns it.
+func (b *builder[K]) ownKid(n *node, i int) *node {
+	c := n.kids[i]
+	if c.gen == b.gen {
+		return c
 	}
-	n.gen = b.gen
-	b.touched = true
+	cp := new(node)
+	*cp = *c
+	cp.kids = slices.Clone(c.kids)
+	if c.leaves != nil {
+		cp.leaves = slices.Clone(c.leaves)
+	}
+	cp.gen = b.gen
+	n.kids[i] = cp
+	return cp
 }
 
 // window is the decoded state of the slot range [a, e) of one node.
@@ -80,7 +98,7 @@ func (w *window) decode(n *node, a, e int) {
 	}
 	for s := a; s < e; s++ {
 		if n.child.has(uint8(s)) {
-			w.vals[s-a] = n.children[ci].def
+			w.vals[s-a] = n.kids[ci].def
 			ci++
 			continue
 		}
@@ -93,11 +111,13 @@ func (w *window) decode(n *node, a, e int) {
 	w.i1 = li
 }
 
-// encode writes the window's values back into n, whose child bitset may
-// have changed since decode inside the window (never outside it): child
-// slots take their value as def, leaf slots are re-encoded into runs and
-// spliced into n.leaves, and the run boundary after the window is fixed up.
-func (w *window) encode(n *node) {
+// encode writes the window's values back into the owned node n, whose
+// child bitset may have changed since decode inside the window (never
+// outside it): child slots take their value as def (children whose def
+// changes are copied first), leaf slots are re-encoded into runs and spliced
+// into n.leaves, and the run boundary after the window is fixed up.
+func (b *builder[K]) encode(n *node) {
+	w := &b.w
 	a, e := w.a, w.e
 	prev, have := uint32(0), false
 	if w.i0 > 0 {
@@ -126,7 +146,9 @@ func (w *window) encode(n *node) {
 		n.run.clear(uint8(s))
 		v := w.vals[s-a]
 		if n.child.has(uint8(s)) {
-			n.children[ci].def = v
+			if n.kids[ci].def != v {
+				b.ownKid(n, ci).def = v
+			}
 			ci++
 			continue
 		}
@@ -149,25 +171,24 @@ func (w *window) encode(n *node) {
 		}
 	}
 	n.leaves = slices.Replace(n.leaves, w.i0, hi, nl...)
+	n.recount()
 }
 
 // step returns the child at slot s of the owned node n, creating it if
 // needed, and owns it.
 func (b *builder[K]) step(n *node, s uint8) *node {
 	if !n.child.has(s) {
-		w := &b.w
-		w.decode(n, int(s), int(s)+1)
+		b.w.decode(n, int(s), int(s)+1)
 		i := 0
 		if s > 0 {
 			i = n.child.rank(s - 1)
 		}
-		n.children = slices.Insert(n.children, i, newEmptyNode(w.vals[0], b.gen))
+		c := newEmptyNode(b.w.vals[0], b.gen)
+		n.kids = slices.Insert(n.kids, i, &c)
 		n.child.set(s)
-		w.encode(n)
+		b.encode(n)
 	}
-	c := &n.children[n.child.rank(s)-1]
-	b.own(c)
-	return c
+	return b.ownKid(n, n.child.rank(s)-1)
 }
 
 // span returns the node depth, relative length and first slot of a prefix
@@ -183,7 +204,7 @@ func span[K key](k K, l int) (d, r int, first int) {
 // prefix not held by a longer prefix of the same node takes it. It is also
 // how a prefix's entry is replaced.
 func (b *builder[K]) set(k K, l int, fe uint32) {
-	b.own(&b.root)
+	b.ownRoot()
 	if l == 0 {
 		b.root.def = fe << 4
 		return
@@ -201,7 +222,7 @@ func (b *builder[K]) set(k K, l int, fe uint32) {
 			w.vals[j] = v
 		}
 	}
-	w.encode(n)
+	b.encode(n)
 }
 
 // clear removes the prefix k/l: its slots fall back to repl, the packed
@@ -209,7 +230,7 @@ func (b *builder[K]) set(k K, l int, fe uint32) {
 // covers k/l, or 0 when there is none. The caller finds repl in the
 // authoritative tree. Nodes left empty are removed.
 func (b *builder[K]) clear(k K, l int, repl uint32) {
-	b.own(&b.root)
+	b.ownRoot()
 	if l == 0 {
 		b.root.def = 0
 		return
@@ -231,7 +252,7 @@ func (b *builder[K]) clear(k K, l int, repl uint32) {
 			w.vals[j] = repl
 		}
 	}
-	w.encode(n)
+	b.encode(n)
 	for i := d - 1; i >= 0 && isEmpty(n); i-- {
 		n = path[i]
 		b.removeChild(n, k[i])
@@ -257,9 +278,9 @@ func (b *builder[K]) removeChild(n *node, s uint8) {
 	w := &b.w
 	w.decode(n, int(s), int(s)+1)
 	i := n.child.rank(s) - 1
-	n.children = slices.Delete(n.children, i, i+1)
+	n.kids = slices.Delete(n.kids, i, i+1)
 	n.child.clear(s)
-	w.encode(n)
+	b.encode(n)
 }
 
 // inBatch reports whether the builder has unpublished changes.
