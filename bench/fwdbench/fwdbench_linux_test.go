@@ -1,8 +1,11 @@
 package fwdbench
 
 import (
+	"net/netip"
+
 	"context"
 	"encoding/json"
+	"github.com/fibd/fibd/dataplane/backend"
 	"testing"
 	"time"
 
@@ -68,5 +71,49 @@ func TestCancelStopsRunAndCleansUp(t *testing.T) {
 	}
 	if d := time.Since(t0); d > 20*time.Second {
 		t.Fatalf("Run took %v after cancellation", d)
+	}
+}
+
+// TestFIBDForwards runs fibd's own dataplane through the harness, with a
+// few routes and with the full table in two FIBs, on both backends.
+func TestFIBDForwards(t *testing.T) {
+	netnstest.Require(t)
+	for _, kind := range []string{backend.AFPacket, backend.XDP} {
+		t.Run(kind, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			res, err := Run(ctx, Options{Duration: time.Second, Dataplane: FIBD(kind, false, nil), DataplaneName: "fibd-" + kind,
+				FullTable: FIBD(kind, true, nil), Log: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := json.MarshalIndent(res, "", "  ")
+			t.Logf("%s", out)
+			if res.ForwardedPPS <= 0 || res.FullTableForwardedPPS == nil || *res.FullTableForwardedPPS <= 0 {
+				t.Fatalf("fibd forwarded nothing")
+			}
+			if res.LossPct > 50 {
+				t.Fatalf("fibd lost %.1f%% of the offered packets", res.LossPct)
+			}
+		})
+	}
+}
+
+func TestBenchRoutesTileTheRange(t *testing.T) {
+	rs := benchRoutes(DestPrefix, 1)
+	next := DestPrefix.Addr()
+	lens := map[int]int{}
+	for _, p := range rs {
+		if p.Addr() != next || p.Masked() != p {
+			t.Fatalf("%v does not start at %v", p, next)
+		}
+		lens[p.Bits()]++
+		next = lastAddrOf(p).Next()
+	}
+	if next != netip.MustParseAddr("198.20.0.0") {
+		t.Fatalf("tiling ends at %v", next)
+	}
+	if len(lens) < 6 || lens[24] < len(rs)/3 {
+		t.Fatalf("length mix %v", lens)
 	}
 }
