@@ -148,6 +148,15 @@ func testTwoCustomers(t *testing.T, kind string) {
 				if p.Backend != kind {
 					t.Fatalf("port %s runs on %s, want %s", p.Name, p.Backend, kind)
 				}
+				// The backend's own counters prove which path moved the
+				// packets.
+				rx, tx := "afpacket_rx_frames", "afpacket_tx_frames"
+				if kind == backend.XDP {
+					rx, tx = "xdp_rx_packets", "xdp_tx_packets"
+				}
+				if p.IO[rx] == 0 || p.IO[tx] == 0 {
+					t.Fatalf("port %s: %s=%d %s=%d", p.Name, rx, p.IO[rx], tx, p.IO[tx])
+				}
 			}
 		}
 	})

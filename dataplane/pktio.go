@@ -81,3 +81,11 @@ var ErrClosed = errors.New("dataplane: packet I/O closed")
 type ChecksumReporter interface {
 	ReportsPartialChecksums() bool
 }
+
+// CounterReporter is implemented by packet I/O that keeps counters of its
+// own (rings, sockets, the kernel's drops). The engine shows them per port
+// beside its forwarding counters, so an operator can see which path moved
+// the packets.
+type CounterReporter interface {
+	IOCounters() map[string]uint64
+}

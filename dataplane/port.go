@@ -117,6 +117,10 @@ type PortInfo struct {
 	Up       bool
 	Backend  string
 	Counters Counters
+	// IO holds the packet I/O's own counters for the port's interface
+	// (summed over its RX queues), e.g. xdp_rx_packets or
+	// afpacket_rx_kernel_drop. Ports sharing an interface show the same.
+	IO map[string]uint64
 }
 
 func (p *Port) info() PortInfo {
@@ -127,6 +131,16 @@ func (p *Port) info() PortInfo {
 	}
 	if f := p.fib.Load(); f != nil {
 		pi.FIB = f.ID()
+	}
+	for _, io := range p.ifc.ios {
+		if cr, ok := io.(CounterReporter); ok {
+			if pi.IO == nil {
+				pi.IO = map[string]uint64{}
+			}
+			for k, v := range cr.IOCounters() {
+				pi.IO[k] += v
+			}
+		}
 	}
 	return pi
 }

@@ -95,3 +95,15 @@ func (c *counters) snapshot() Stats {
 		TxFrames: c.txFrames.Load(), TxDropped: c.txDropped.Load(), TxErrors: c.txErrors.Load(),
 	}
 }
+
+// Map returns the counters by name, for dataplane.CounterReporter.
+func (s Stats) Map() map[string]uint64 {
+	return map[string]uint64{
+		"afpacket_rx_frames": s.RxFrames, "afpacket_rx_truncated": s.RxTruncated, "afpacket_rx_gso": s.RxGSO,
+		"afpacket_rx_gso_dropped": s.RxGSODropped, "afpacket_rx_kernel": s.RxKernel, "afpacket_rx_kernel_drop": s.RxKernelDrop,
+		"afpacket_tx_frames": s.TxFrames, "afpacket_tx_dropped": s.TxDropped, "afpacket_tx_errors": s.TxErrors,
+	}
+}
+
+// IOCounters implements dataplane.CounterReporter.
+func (p *Port) IOCounters() map[string]uint64 { return p.Stats().Map() }

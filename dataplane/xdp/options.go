@@ -185,3 +185,18 @@ type Stats struct {
 	FillRingEmpty   uint64 // rx_fill_ring_empty_descs
 	TxRingEmptyDesc uint64 // tx_ring_empty_descs: kicks that found nothing to send
 }
+
+// Map returns the counters by name, for dataplane.CounterReporter.
+func (s Stats) Map() map[string]uint64 {
+	return map[string]uint64{
+		"xdp_rx_packets": s.RxPackets, "xdp_rx_bytes": s.RxBytes, "xdp_rx_truncated": s.RxTruncated,
+		"xdp_tx_packets": s.TxPackets, "xdp_tx_bytes": s.TxBytes, "xdp_tx_ring_full": s.TxRingFull,
+		"xdp_tx_oversize": s.TxOversize, "xdp_completion_empty": s.CompletionEmpty,
+		"xdp_rx_kicks": s.RxKicks, "xdp_tx_kicks": s.TxKicks, "xdp_polls": s.Polls, "xdp_kick_errors": s.KickErrors,
+		"xdp_rx_dropped": s.RxDropped, "xdp_rx_invalid_descs": s.RxInvalidDescs, "xdp_tx_invalid_descs": s.TxInvalidDescs,
+		"xdp_rx_ring_full": s.RxRingFull, "xdp_fill_ring_empty": s.FillRingEmpty, "xdp_tx_ring_empty_descs": s.TxRingEmptyDesc,
+	}
+}
+
+// IOCounters implements dataplane.CounterReporter.
+func (s *Socket) IOCounters() map[string]uint64 { return s.Stats().Map() }
