@@ -1,6 +1,8 @@
 package control
 
 import (
+	"fmt"
+	"strings"
 	"net/netip"
 	"strconv"
 
@@ -77,6 +79,14 @@ func (s *Server) SetLimits(id adj.FIBID, l Limits) error {
 // for FIB 0).
 func (s *Server) DeleteFIB(id adj.FIBID) error {
 	s.mu.Lock()
+	var names []string
+	for _, p := range s.reg.Ports(id) {
+		names = append(names, s.mu.byID[p].name)
+	}
+	if len(names) > 0 {
+		s.mu.Unlock()
+		return fmt.Errorf("fib %d: %w: ports %s are bound to it", id, fib.ErrFIBInUse, strings.Join(names, ", "))
+	}
 	err := s.reg.Delete(id)
 	if err == nil {
 		delete(s.mu.nbrLimits, id)

@@ -2,7 +2,7 @@ package control
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync/atomic"
