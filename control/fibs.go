@@ -2,9 +2,9 @@ package control
 
 import (
 	"fmt"
-	"strings"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
