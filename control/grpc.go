@@ -19,6 +19,9 @@ import (
 type GRPCService struct {
 	fibdpb.UnimplementedFibdServer
 	s *Server
+	// beforeApply, when set (by tests), runs before each ModifyRoutes
+	// batch is applied.
+	beforeApply func()
 }
 
 // NewGRPCService returns the gRPC adapter of s.

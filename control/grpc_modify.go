@@ -69,6 +69,9 @@ func (g *GRPCService) ModifyRoutes(stream fibdpb.Fibd_ModifyRoutesServer) error 
 			flush[resyncKey{adj.FIBID(req.GetFibId()), req.GetSource()}] = true
 		}
 		resp := &fibdpb.ModifyRoutesResponse{Epoch: g.s.Epoch(), Seq: req.GetSeq()}
+		if g.beforeApply != nil {
+			g.beforeApply()
+		}
 		changes, eerr := b.convert(g, req)
 		if eerr == nil {
 			res, err := g.s.Apply(adj.FIBID(req.GetFibId()), changes)
