@@ -21,6 +21,7 @@ import (
 	"github.com/fibd/fibd/control/controltest"
 	"github.com/fibd/fibd/control/fibdpb"
 	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/adj"
 )
 
 // env is a Server with fakes behind it, served over a real unix socket,
@@ -157,3 +158,10 @@ func protoSize(m proto.Message) int { return proto.Size(m) }
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 func netipAddr4(a, b, c, d byte) string { return netip.AddrFrom4([4]byte{a, b, c, d}).String() }
+
+func adjKey(e *env, fibID uint32, port, addr string) adj.Key {
+	e.t.Helper()
+	id, err := e.srv.PortID(port)
+	e.must(err)
+	return adj.Key{FIB: adj.FIBID(fibID), Port: id, Addr: netip.MustParseAddr(addr)}
+}
