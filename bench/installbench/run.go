@@ -30,6 +30,9 @@ type Config struct {
 	Seed     uint64 // shuffle seed; default 1
 	// NoKernel skips the kernel baseline (it needs root).
 	NoKernel bool
+	// Routes, when not 0, uses only the first Routes routes of the table
+	// (for quick runs and tests); 0 is the whole shipped table.
+	Routes int
 	Logf     func(format string, args ...any)
 }
 
@@ -76,6 +79,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	v4, err := tables.LoadV4()
 	if err != nil {
 		return Result{}, err
+	}
+	if cfg.Routes > 0 && cfg.Routes < len(v4) {
+		v4 = v4[:cfg.Routes]
 	}
 	res := Result{Routes: len(v4), Batch: cfg.Batch, InFlight: cfg.InFlight, GoMaxProcs: runtime.GOMAXPROCS(0)}
 
