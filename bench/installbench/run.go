@@ -33,7 +33,7 @@ type Config struct {
 	// Routes, when not 0, uses only the first Routes routes of the table
 	// (for quick runs and tests); 0 is the whole shipped table.
 	Routes int
-	Logf     func(format string, args ...any)
+	Logf   func(format string, args ...any)
 }
 
 // Result is the JSON `fibbench install` prints.
