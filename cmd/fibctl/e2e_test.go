@@ -66,7 +66,7 @@ type daemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	sock   string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
 	fibctl string
 }
@@ -76,7 +76,7 @@ type daemon struct {
 func startFibd(t *testing.T, sock string, args ...string) *daemon {
 	t.Helper()
 	fibd, fibctl := binaries(t)
-	d := &daemon{t: t, sock: sock, stderr: new(bytes.Buffer), done: make(chan error, 1), fibctl: fibctl}
+	d := &daemon{t: t, sock: sock, stderr: new(syncBuffer), done: make(chan error, 1), fibctl: fibctl}
 	d.cmd = exec.Command(fibd, append([]string{"--dataplane", "none"}, args...)...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
@@ -377,4 +377,23 @@ func TestFibdConfigFile(t *testing.T) {
 func execOutput(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// syncBuffer is a bytes.Buffer that exec's copier and the test may use at
+// once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
