@@ -64,6 +64,14 @@ func decodeState(path string, b []byte) (*Config, error) {
 	return &st.Config, nil
 }
 
+func encodeState(c *Config) ([]byte, error) {
+	b, err := json.MarshalIndent(stateFile{Format: stateFormat, Version: stateVersion, Saved: time.Now().UTC(), Config: *c}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
 // describeJSONError adds the line and column to a decoding error.
 func describeJSONError(b []byte, err error) string {
 	var off int64 = -1
@@ -87,11 +95,10 @@ func describeJSONError(b []byte, err error) string {
 // directory, fsync, rename over path, fsync of the directory. A crash at
 // any point leaves either the old file or the new one, never a mix.
 func SaveState(path string, c *Config) error {
-	b, err := json.MarshalIndent(stateFile{Format: stateFormat, Version: stateVersion, Saved: time.Now().UTC(), Config: *c}, "", "  ")
+	b, err := encodeState(c)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
