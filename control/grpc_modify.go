@@ -74,13 +74,23 @@ func (g *GRPCService) ModifyRoutes(stream fibdpb.Fibd_ModifyRoutesServer) error 
 		}
 		changes, eerr := b.convert(g, req)
 		if eerr == nil {
-			res, err := g.s.Apply(adj.FIBID(req.GetFibId()), changes)
+			var out []fib.Outcome
+			if req.GetWantResults() {
+				out = b.outcomes(len(changes))
+			}
+			res, err := g.s.ApplyOutcomes(adj.FIBID(req.GetFibId()), changes, out)
 			if err != nil {
 				eerr = entryError(err, req)
 			} else {
 				resp.Ok = true
 				resp.Added, resp.Updated, resp.Deleted = uint32(res.Added), uint32(res.Updated), uint32(res.Deleted)
 				resp.FibVersion = res.Version
+				if out != nil {
+					resp.Results = make([]fibdpb.EntryResult, len(out))
+					for i, o := range out {
+						resp.Results[i] = entryResults[o]
+					}
+				}
 			}
 		}
 		resp.Error = eerr
@@ -119,6 +129,20 @@ func entryError(err error, req *fibdpb.ModifyRoutesRequest) *fibdpb.EntryError {
 type batchConverter struct {
 	changes []fib.Change
 	paths   [][]fib.Path
+	out     []fib.Outcome
+}
+
+func (b *batchConverter) outcomes(n int) []fib.Outcome {
+	if cap(b.out) < n {
+		b.out = make([]fib.Outcome, n)
+	}
+	return b.out[:n]
+}
+
+var entryResults = [...]fibdpb.EntryResult{
+	fib.OutcomeAdded:   fibdpb.EntryResult_ENTRY_RESULT_ADDED,
+	fib.OutcomeUpdated: fibdpb.EntryResult_ENTRY_RESULT_UPDATED,
+	fib.OutcomeDeleted: fibdpb.EntryResult_ENTRY_RESULT_DELETED,
 }
 
 func (b *batchConverter) release() {

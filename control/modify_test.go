@@ -276,3 +276,29 @@ func TestModifyRoutesPerSourceLimitIsResourceExhausted(t *testing.T) {
 	// Another source has its own allowance.
 	e.addRoute(10, "203.0.113.0/24", "other", via("192.0.2.2"))
 }
+
+func TestModifyRoutesPerEntryResults(t *testing.T) {
+	e := newEnv(t, control.Limits{})
+	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
+	e.addRoute(10, "198.18.0.0/24", "bgp", via("192.0.2.2"))
+	e.addRoute(10, "198.18.1.0/24", "bgp", via("192.0.2.2"))
+	stream, err := e.c.ModifyRoutes(e.ctx)
+	e.must(err)
+	req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, Source: "bgp", PathSets: twoGateways(), WantResults: true, Ops: []*fibdpb.RouteOp{
+		addOp("198.18.0.0/24", 1), addOp("198.18.2.0/24", 0),
+		{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE, Prefix: "198.18.1.0/24"},
+	}}
+	e.must(stream.Send(req))
+	resp, err := stream.Recv()
+	e.must(err)
+	want := []fibdpb.EntryResult{fibdpb.EntryResult_ENTRY_RESULT_UPDATED, fibdpb.EntryResult_ENTRY_RESULT_ADDED, fibdpb.EntryResult_ENTRY_RESULT_DELETED}
+	if !resp.GetOk() || fmt.Sprint(resp.GetResults()) != fmt.Sprint(want) || resp.GetAdded() != 1 || resp.GetUpdated() != 1 || resp.GetDeleted() != 1 {
+		t.Fatalf("response %v, want results %v", resp, want)
+	}
+	// Without want_results the acknowledgement stays small.
+	req.WantResults, req.Seq, req.Ops = false, 2, req.Ops[:2]
+	e.must(stream.Send(req))
+	if resp, err = stream.Recv(); err != nil || !resp.GetOk() || len(resp.GetResults()) != 0 {
+		t.Fatalf("response %v %v", resp, err)
+	}
+}

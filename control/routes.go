@@ -26,6 +26,12 @@ func checkSource(field, source string) error {
 // none. Routes of the "static" source are saved in the state file before
 // Apply returns.
 func (s *Server) Apply(id adj.FIBID, changes []fib.Change) (fib.Result, error) {
+	return s.ApplyOutcomes(id, changes, nil)
+}
+
+// ApplyOutcomes is Apply that, when out is not nil, also stores in out[i]
+// what entry i did (see fib.FIB.ApplyOutcomes).
+func (s *Server) ApplyOutcomes(id adj.FIBID, changes []fib.Change, out []fib.Outcome) (fib.Result, error) {
 	f, err := s.fib(id)
 	if err != nil {
 		return fib.Result{}, err
@@ -43,7 +49,12 @@ func (s *Server) Apply(id adj.FIBID, changes []fib.Change) (fib.Result, error) {
 		last = src
 		static = static || src == SourceStatic
 	}
-	res, err := f.Apply(changes)
+	var res fib.Result
+	if out != nil {
+		res, err = f.ApplyOutcomes(changes, out)
+	} else {
+		res, err = f.Apply(changes)
+	}
 	if err != nil {
 		return res, err
 	}

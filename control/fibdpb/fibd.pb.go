@@ -213,6 +213,61 @@ func (DisconnectPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{2}
 }
 
+// EntryResult is what an applied entry did.
+type EntryResult int32
+
+const (
+	EntryResult_ENTRY_RESULT_UNSPECIFIED EntryResult = 0
+	// A new route (the source had none for the prefix).
+	EntryResult_ENTRY_RESULT_ADDED EntryResult = 1
+	// The source's route for the prefix changed.
+	EntryResult_ENTRY_RESULT_UPDATED EntryResult = 2
+	EntryResult_ENTRY_RESULT_DELETED EntryResult = 3
+)
+
+// Enum value maps for EntryResult.
+var (
+	EntryResult_name = map[int32]string{
+		0: "ENTRY_RESULT_UNSPECIFIED",
+		1: "ENTRY_RESULT_ADDED",
+		2: "ENTRY_RESULT_UPDATED",
+		3: "ENTRY_RESULT_DELETED",
+	}
+	EntryResult_value = map[string]int32{
+		"ENTRY_RESULT_UNSPECIFIED": 0,
+		"ENTRY_RESULT_ADDED":       1,
+		"ENTRY_RESULT_UPDATED":     2,
+		"ENTRY_RESULT_DELETED":     3,
+	}
+)
+
+func (x EntryResult) Enum() *EntryResult {
+	p := new(EntryResult)
+	*p = x
+	return p
+}
+
+func (x EntryResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EntryResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
+}
+
+func (EntryResult) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[3]
+}
+
+func (x EntryResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EntryResult.Descriptor instead.
+func (EntryResult) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
+}
+
 type Family int32
 
 const (
@@ -246,11 +301,11 @@ func (x Family) String() string {
 }
 
 func (Family) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
 }
 
 func (Family) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[3]
+	return &file_fibd_v1_fibd_proto_enumTypes[4]
 }
 
 func (x Family) Number() protoreflect.EnumNumber {
@@ -259,7 +314,7 @@ func (x Family) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Family.Descriptor instead.
 func (Family) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
 }
 
 type NeighborEventType int32
@@ -298,11 +353,11 @@ func (x NeighborEventType) String() string {
 }
 
 func (NeighborEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
 }
 
 func (NeighborEventType) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[4]
+	return &file_fibd_v1_fibd_proto_enumTypes[5]
 }
 
 func (x NeighborEventType) Number() protoreflect.EnumNumber {
@@ -311,7 +366,7 @@ func (x NeighborEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborEventType.Descriptor instead.
 func (NeighborEventType) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 type GetInfoRequest struct {
@@ -2374,10 +2429,12 @@ type ModifyRoutesRequest struct {
 	FibId  uint32 `protobuf:"varint,2,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
 	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
 	// preference for entries that give none; 0 is the source's default.
-	Preference    uint32           `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
-	PathSets      []*PathSet       `protobuf:"bytes,5,rep,name=path_sets,json=pathSets,proto3" json:"path_sets,omitempty"`
-	Ops           []*RouteOp       `protobuf:"bytes,6,rep,name=ops,proto3" json:"ops,omitempty"`
-	OnDisconnect  DisconnectPolicy `protobuf:"varint,7,opt,name=on_disconnect,json=onDisconnect,proto3,enum=fibd.v1.DisconnectPolicy" json:"on_disconnect,omitempty"`
+	Preference   uint32           `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
+	PathSets     []*PathSet       `protobuf:"bytes,5,rep,name=path_sets,json=pathSets,proto3" json:"path_sets,omitempty"`
+	Ops          []*RouteOp       `protobuf:"bytes,6,rep,name=ops,proto3" json:"ops,omitempty"`
+	OnDisconnect DisconnectPolicy `protobuf:"varint,7,opt,name=on_disconnect,json=onDisconnect,proto3,enum=fibd.v1.DisconnectPolicy" json:"on_disconnect,omitempty"`
+	// want_results asks for the per-entry results in the acknowledgement.
+	WantResults   bool `protobuf:"varint,8,opt,name=want_results,json=wantResults,proto3" json:"want_results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2459,6 +2516,13 @@ func (x *ModifyRoutesRequest) GetOnDisconnect() DisconnectPolicy {
 		return x.OnDisconnect
 	}
 	return DisconnectPolicy_DISCONNECT_POLICY_PRESERVE
+}
+
+func (x *ModifyRoutesRequest) GetWantResults() bool {
+	if x != nil {
+		return x.WantResults
+	}
+	return false
 }
 
 // EntryError says which entry of a batch was refused and why; the batch
@@ -2555,7 +2619,10 @@ type ModifyRoutesResponse struct {
 	// fib_version is the FIB version that made the batch visible.
 	FibVersion uint64 `protobuf:"varint,7,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
 	// error is set when the batch was refused.
-	Error         *EntryError `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Error *EntryError `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	// results[i] is what ops[i] did, when the batch asked for want_results
+	// and was applied (a packed array: one byte per entry).
+	Results       []EntryResult `protobuf:"varint,9,rep,packed,name=results,proto3,enum=fibd.v1.EntryResult" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2642,6 +2709,13 @@ func (x *ModifyRoutesResponse) GetFibVersion() uint64 {
 func (x *ModifyRoutesResponse) GetError() *EntryError {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *ModifyRoutesResponse) GetResults() []EntryResult {
+	if x != nil {
+		return x.Results
 	}
 	return nil
 }
@@ -4139,7 +4213,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\bpath_set\x18\x03 \x01(\rR\apathSet\x12\x1e\n" +
 	"\n" +
 	"preference\x18\x04 \x01(\rR\n" +
-	"preference\"\x89\x02\n" +
+	"preference\"\xac\x02\n" +
 	"\x13ModifyRoutesRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06fib_id\x18\x02 \x01(\rR\x05fibId\x12\x16\n" +
@@ -4149,14 +4223,15 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"preference\x12-\n" +
 	"\tpath_sets\x18\x05 \x03(\v2\x10.fibd.v1.PathSetR\bpathSets\x12\"\n" +
 	"\x03ops\x18\x06 \x03(\v2\x10.fibd.v1.RouteOpR\x03ops\x12>\n" +
-	"\ron_disconnect\x18\a \x01(\x0e2\x19.fibd.v1.DisconnectPolicyR\fonDisconnect\"~\n" +
+	"\ron_disconnect\x18\a \x01(\x0e2\x19.fibd.v1.DisconnectPolicyR\fonDisconnect\x12!\n" +
+	"\fwant_results\x18\b \x01(\bR\vwantResults\"~\n" +
 	"\n" +
 	"EntryError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\x05 \x01(\tR\x05field\"\xe4\x01\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"\x94\x02\n" +
 	"\x14ModifyRoutesResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x0e\n" +
@@ -4166,7 +4241,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\adeleted\x18\x06 \x01(\rR\adeleted\x12\x1f\n" +
 	"\vfib_version\x18\a \x01(\x04R\n" +
 	"fibVersion\x12)\n" +
-	"\x05error\x18\b \x01(\v2\x13.fibd.v1.EntryErrorR\x05error\"\xb0\x01\n" +
+	"\x05error\x18\b \x01(\v2\x13.fibd.v1.EntryErrorR\x05error\x12.\n" +
+	"\aresults\x18\t \x03(\x0e2\x14.fibd.v1.EntryResultR\aresults\"\xb0\x01\n" +
 	"\x11ListRoutesRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01\x12'\n" +
 	"\x06family\x18\x02 \x01(\x0e2\x0f.fibd.v1.FamilyR\x06family\x12\x16\n" +
@@ -4272,7 +4348,12 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x14ROUTE_OP_KIND_DELETE\x10\x03*O\n" +
 	"\x10DisconnectPolicy\x12\x1e\n" +
 	"\x1aDISCONNECT_POLICY_PRESERVE\x10\x00\x12\x1b\n" +
-	"\x17DISCONNECT_POLICY_FLUSH\x10\x01*B\n" +
+	"\x17DISCONNECT_POLICY_FLUSH\x10\x01*w\n" +
+	"\vEntryResult\x12\x1c\n" +
+	"\x18ENTRY_RESULT_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ENTRY_RESULT_ADDED\x10\x01\x12\x18\n" +
+	"\x14ENTRY_RESULT_UPDATED\x10\x02\x12\x18\n" +
+	"\x14ENTRY_RESULT_DELETED\x10\x03*B\n" +
 	"\x06Family\x12\x16\n" +
 	"\x12FAMILY_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vFAMILY_IPV4\x10\x01\x12\x0f\n" +
@@ -4322,163 +4403,165 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 	return file_fibd_v1_fibd_proto_rawDescData
 }
 
-var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(PathKind)(0),                  // 0: fibd.v1.PathKind
 	(RouteOpKind)(0),               // 1: fibd.v1.RouteOpKind
 	(DisconnectPolicy)(0),          // 2: fibd.v1.DisconnectPolicy
-	(Family)(0),                    // 3: fibd.v1.Family
-	(NeighborEventType)(0),         // 4: fibd.v1.NeighborEventType
-	(*GetInfoRequest)(nil),         // 5: fibd.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),        // 6: fibd.v1.GetInfoResponse
-	(*Limits)(nil),                 // 7: fibd.v1.Limits
-	(*Fib)(nil),                    // 8: fibd.v1.Fib
-	(*CreateFibRequest)(nil),       // 9: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),      // 10: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),       // 11: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),      // 12: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),        // 13: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),       // 14: fibd.v1.ListFibsResponse
-	(*Counters)(nil),               // 15: fibd.v1.Counters
-	(*Port)(nil),                   // 16: fibd.v1.Port
-	(*BindPortRequest)(nil),        // 17: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),       // 18: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),      // 19: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),     // 20: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),       // 21: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),      // 22: fibd.v1.ListPortsResponse
-	(*Address)(nil),                // 23: fibd.v1.Address
-	(*AddAddressRequest)(nil),      // 24: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),     // 25: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),   // 26: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),  // 27: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),   // 28: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),  // 29: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                   // 30: fibd.v1.Path
-	(*Route)(nil),                  // 31: fibd.v1.Route
-	(*AddRouteRequest)(nil),        // 32: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),       // 33: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),    // 34: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),   // 35: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),     // 36: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),    // 37: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                // 38: fibd.v1.PathSet
-	(*RouteOp)(nil),                // 39: fibd.v1.RouteOp
-	(*ModifyRoutesRequest)(nil),    // 40: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),             // 41: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),   // 42: fibd.v1.ModifyRoutesResponse
-	(*ListRoutesRequest)(nil),      // 43: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),     // 44: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),     // 45: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),              // 46: fibd.v1.LookupHop
-	(*Neighbor)(nil),               // 47: fibd.v1.Neighbor
-	(*LookupRouteResponse)(nil),    // 48: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),     // 49: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),    // 50: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),       // 51: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),      // 52: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),     // 53: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),    // 54: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),  // 55: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil), // 56: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),   // 57: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),  // 58: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),          // 59: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),  // 60: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil), // 61: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),              // 62: fibd.v1.PortStats
-	(*FibStats)(nil),               // 63: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),        // 64: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 65: fibd.v1.GetStatsResponse
-	nil,                            // 66: fibd.v1.Counters.DropsEntry
-	(*timestamppb.Timestamp)(nil),  // 67: google.protobuf.Timestamp
+	(EntryResult)(0),               // 3: fibd.v1.EntryResult
+	(Family)(0),                    // 4: fibd.v1.Family
+	(NeighborEventType)(0),         // 5: fibd.v1.NeighborEventType
+	(*GetInfoRequest)(nil),         // 6: fibd.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),        // 7: fibd.v1.GetInfoResponse
+	(*Limits)(nil),                 // 8: fibd.v1.Limits
+	(*Fib)(nil),                    // 9: fibd.v1.Fib
+	(*CreateFibRequest)(nil),       // 10: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),      // 11: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),       // 12: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),      // 13: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),        // 14: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),       // 15: fibd.v1.ListFibsResponse
+	(*Counters)(nil),               // 16: fibd.v1.Counters
+	(*Port)(nil),                   // 17: fibd.v1.Port
+	(*BindPortRequest)(nil),        // 18: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),       // 19: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),      // 20: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),     // 21: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),       // 22: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),      // 23: fibd.v1.ListPortsResponse
+	(*Address)(nil),                // 24: fibd.v1.Address
+	(*AddAddressRequest)(nil),      // 25: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),     // 26: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),   // 27: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),  // 28: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),   // 29: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),  // 30: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                   // 31: fibd.v1.Path
+	(*Route)(nil),                  // 32: fibd.v1.Route
+	(*AddRouteRequest)(nil),        // 33: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),       // 34: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),    // 35: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),   // 36: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),     // 37: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),    // 38: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                // 39: fibd.v1.PathSet
+	(*RouteOp)(nil),                // 40: fibd.v1.RouteOp
+	(*ModifyRoutesRequest)(nil),    // 41: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),             // 42: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),   // 43: fibd.v1.ModifyRoutesResponse
+	(*ListRoutesRequest)(nil),      // 44: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),     // 45: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),     // 46: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),              // 47: fibd.v1.LookupHop
+	(*Neighbor)(nil),               // 48: fibd.v1.Neighbor
+	(*LookupRouteResponse)(nil),    // 49: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),     // 50: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),    // 51: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),       // 52: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),      // 53: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),     // 54: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),    // 55: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),  // 56: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil), // 57: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),   // 58: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),  // 59: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),          // 60: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),  // 61: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil), // 62: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),              // 63: fibd.v1.PortStats
+	(*FibStats)(nil),               // 64: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),        // 65: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 66: fibd.v1.GetStatsResponse
+	nil,                            // 67: fibd.v1.Counters.DropsEntry
+	(*timestamppb.Timestamp)(nil),  // 68: google.protobuf.Timestamp
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	67, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
-	7,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	7,  // 2: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	8,  // 3: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	66, // 4: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	15, // 5: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	16, // 6: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	16, // 7: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	23, // 8: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	68, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	8,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
+	8,  // 2: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	9,  // 3: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	67, // 4: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	16, // 5: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	17, // 6: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	17, // 7: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	24, // 8: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
 	0,  // 9: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	30, // 10: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	31, // 11: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	31, // 12: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	30, // 13: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	31, // 10: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	32, // 11: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	32, // 12: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	31, // 13: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
 	1,  // 14: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	38, // 15: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	39, // 16: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	39, // 15: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	40, // 16: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
 	2,  // 17: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	41, // 18: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
-	3,  // 19: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	31, // 20: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	31, // 21: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	67, // 22: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	46, // 23: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	47, // 24: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	47, // 25: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	4,  // 26: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	47, // 27: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	59, // 28: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	15, // 29: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	15, // 30: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	62, // 31: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	63, // 32: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	5,  // 33: fibd.v1.Fibd.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	9,  // 34: fibd.v1.Fibd.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	11, // 35: fibd.v1.Fibd.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	13, // 36: fibd.v1.Fibd.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	17, // 37: fibd.v1.Fibd.BindPort:input_type -> fibd.v1.BindPortRequest
-	19, // 38: fibd.v1.Fibd.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	21, // 39: fibd.v1.Fibd.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	24, // 40: fibd.v1.Fibd.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	26, // 41: fibd.v1.Fibd.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	28, // 42: fibd.v1.Fibd.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	32, // 43: fibd.v1.Fibd.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	34, // 44: fibd.v1.Fibd.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	36, // 45: fibd.v1.Fibd.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	40, // 46: fibd.v1.Fibd.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	43, // 47: fibd.v1.Fibd.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	45, // 48: fibd.v1.Fibd.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	49, // 49: fibd.v1.Fibd.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	51, // 50: fibd.v1.Fibd.EndResync:input_type -> fibd.v1.EndResyncRequest
-	53, // 51: fibd.v1.Fibd.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	55, // 52: fibd.v1.Fibd.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	57, // 53: fibd.v1.Fibd.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	60, // 54: fibd.v1.Fibd.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	64, // 55: fibd.v1.Fibd.GetStats:input_type -> fibd.v1.GetStatsRequest
-	6,  // 56: fibd.v1.Fibd.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	10, // 57: fibd.v1.Fibd.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	12, // 58: fibd.v1.Fibd.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	14, // 59: fibd.v1.Fibd.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	18, // 60: fibd.v1.Fibd.BindPort:output_type -> fibd.v1.BindPortResponse
-	20, // 61: fibd.v1.Fibd.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	22, // 62: fibd.v1.Fibd.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	25, // 63: fibd.v1.Fibd.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	27, // 64: fibd.v1.Fibd.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	29, // 65: fibd.v1.Fibd.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	33, // 66: fibd.v1.Fibd.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	35, // 67: fibd.v1.Fibd.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	37, // 68: fibd.v1.Fibd.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	42, // 69: fibd.v1.Fibd.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	44, // 70: fibd.v1.Fibd.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	48, // 71: fibd.v1.Fibd.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	50, // 72: fibd.v1.Fibd.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	52, // 73: fibd.v1.Fibd.EndResync:output_type -> fibd.v1.EndResyncResponse
-	54, // 74: fibd.v1.Fibd.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	56, // 75: fibd.v1.Fibd.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	58, // 76: fibd.v1.Fibd.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	61, // 77: fibd.v1.Fibd.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	65, // 78: fibd.v1.Fibd.GetStats:output_type -> fibd.v1.GetStatsResponse
-	56, // [56:79] is the sub-list for method output_type
-	33, // [33:56] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	42, // 18: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
+	3,  // 19: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	4,  // 20: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	32, // 21: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	32, // 22: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	68, // 23: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	47, // 24: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	48, // 25: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	48, // 26: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	5,  // 27: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	48, // 28: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	60, // 29: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	16, // 30: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	16, // 31: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	63, // 32: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	64, // 33: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	6,  // 34: fibd.v1.Fibd.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	10, // 35: fibd.v1.Fibd.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	12, // 36: fibd.v1.Fibd.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	14, // 37: fibd.v1.Fibd.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	18, // 38: fibd.v1.Fibd.BindPort:input_type -> fibd.v1.BindPortRequest
+	20, // 39: fibd.v1.Fibd.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	22, // 40: fibd.v1.Fibd.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	25, // 41: fibd.v1.Fibd.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	27, // 42: fibd.v1.Fibd.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	29, // 43: fibd.v1.Fibd.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	33, // 44: fibd.v1.Fibd.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	35, // 45: fibd.v1.Fibd.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	37, // 46: fibd.v1.Fibd.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	41, // 47: fibd.v1.Fibd.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	44, // 48: fibd.v1.Fibd.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	46, // 49: fibd.v1.Fibd.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	50, // 50: fibd.v1.Fibd.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	52, // 51: fibd.v1.Fibd.EndResync:input_type -> fibd.v1.EndResyncRequest
+	54, // 52: fibd.v1.Fibd.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	56, // 53: fibd.v1.Fibd.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	58, // 54: fibd.v1.Fibd.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	61, // 55: fibd.v1.Fibd.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	65, // 56: fibd.v1.Fibd.GetStats:input_type -> fibd.v1.GetStatsRequest
+	7,  // 57: fibd.v1.Fibd.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	11, // 58: fibd.v1.Fibd.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	13, // 59: fibd.v1.Fibd.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	15, // 60: fibd.v1.Fibd.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	19, // 61: fibd.v1.Fibd.BindPort:output_type -> fibd.v1.BindPortResponse
+	21, // 62: fibd.v1.Fibd.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	23, // 63: fibd.v1.Fibd.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	26, // 64: fibd.v1.Fibd.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	28, // 65: fibd.v1.Fibd.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	30, // 66: fibd.v1.Fibd.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	34, // 67: fibd.v1.Fibd.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	36, // 68: fibd.v1.Fibd.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	38, // 69: fibd.v1.Fibd.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	43, // 70: fibd.v1.Fibd.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	45, // 71: fibd.v1.Fibd.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	49, // 72: fibd.v1.Fibd.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	51, // 73: fibd.v1.Fibd.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	53, // 74: fibd.v1.Fibd.EndResync:output_type -> fibd.v1.EndResyncResponse
+	55, // 75: fibd.v1.Fibd.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	57, // 76: fibd.v1.Fibd.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	59, // 77: fibd.v1.Fibd.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	62, // 78: fibd.v1.Fibd.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	66, // 79: fibd.v1.Fibd.GetStats:output_type -> fibd.v1.GetStatsResponse
+	57, // [57:80] is the sub-list for method output_type
+	34, // [34:57] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -4499,7 +4582,7 @@ func file_fibd_v1_fibd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
