@@ -23,6 +23,28 @@ func (f *FIB) Apply(changes []Change) (Result, error) {
 	return f.applyLocked(changes)
 }
 
+// Outcome is what Apply did with one entry of a batch.
+type Outcome uint8
+
+const (
+	OutcomeAdded   Outcome = iota + 1 // a new route
+	OutcomeUpdated                    // the source's route for the prefix changed
+	OutcomeDeleted
+)
+
+// ApplyOutcomes is Apply that also stores in out[i] what entry i did, for
+// callers that report per-entry results (the control plane's
+// ModifyRoutes). out must hold at least len(changes) entries; after an
+// error its contents mean nothing.
+func (f *FIB) ApplyOutcomes(changes []Change, out []Outcome) (Result, error) {
+	if len(out) < len(changes) {
+		return Result{}, fmt.Errorf("%w: %d outcomes for %d changes", ErrInvalidRoute, len(out), len(changes))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applyOutcomesLocked(changes, out)
+}
+
 // Add installs a route (upsert) as a batch of one.
 func (f *FIB) Add(r Route) error {
 	_, err := f.Apply([]Change{{Op: OpAdd, Route: r}})
@@ -50,14 +72,30 @@ type batchState struct {
 }
 
 func (f *FIB) applyLocked(changes []Change) (Result, error) {
+	return f.applyOutcomesLocked(changes, nil)
+}
+
+func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, error) {
 	if f.mu.deleted {
 		return Result{}, fmt.Errorf("fib %d: %w", f.id, ErrNoSuchFIB)
 	}
 	var st batchState
 	for i := range changes {
+		before := st.res
 		if err := f.applyOneLocked(&changes[i], &st); err != nil {
 			f.rollbackLocked()
 			return Result{}, &BatchError{Index: i, Change: changes[i], Err: err}
+		}
+		if out != nil {
+			// Each applied entry bumps exactly one counter.
+			switch {
+			case st.res.Added != before.Added:
+				out[i] = OutcomeAdded
+			case st.res.Updated != before.Updated:
+				out[i] = OutcomeUpdated
+			default:
+				out[i] = OutcomeDeleted
+			}
 		}
 	}
 	if st.connChanged {

@@ -1,0 +1,193 @@
+// Package installbench measures how fast routes get into fibd the way a
+// routing daemon puts them there: a client process (the caller) streams
+// the shipped IPv4 table through ModifyRoutes into a separately running
+// fibd, in file order into one FIB and in a seeded shuffle into another,
+// and the same table is installed into a Linux routing table of a scratch
+// network namespace through batched netlink, the kernel baseline. It is
+// what `fibbench install` runs and prints.
+package installbench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/fibd/fibd/bench/tables"
+	"github.com/fibd/fibd/control/client"
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+// Config tunes a run. The zero value gives the documented workload except
+// for FibdPath, which is required.
+type Config struct {
+	// FibdPath is the fibd binary to start.
+	FibdPath string
+	// Batch is routes per ModifyRoutes batch and per netlink sendmsg;
+	// default 4096.
+	Batch int
+	// InFlight is unacknowledged batches; default 8.
+	InFlight int
+	Seed     uint64 // shuffle seed; default 1
+	// NoKernel skips the kernel baseline (it needs root).
+	NoKernel bool
+	// Routes, when not 0, uses only the first Routes routes of the table
+	// (for quick runs and tests); 0 is the whole shipped table.
+	Routes int
+	Logf   func(format string, args ...any)
+}
+
+// Result is the JSON `fibbench install` prints.
+type Result struct {
+	Routes             int     `json:"routes"`
+	Seconds            float64 `json:"seconds"`
+	RoutesPerS         float64 `json:"routes_per_s"`
+	ShuffledRoutesPerS float64 `json:"shuffled_routes_per_s"`
+	KernelRoutesPerS   float64 `json:"kernel_routes_per_s"`
+	KernelSeconds      float64 `json:"kernel_seconds"`
+	RatioVsKernel      float64 `json:"ratio_vs_kernel"`
+	FibdRSSBytesAfter  int64   `json:"fibd_rss_bytes_after"`
+	FibdRSSBytesEmpty  int64   `json:"fibd_rss_bytes_empty"`
+	Batch              int     `json:"batch_routes"`
+	InFlight           int     `json:"in_flight_batches"`
+	GoMaxProcs         int     `json:"gomaxprocs"`
+}
+
+// FIBs the run uses, and the gateways' subnet.
+const (
+	FileOrderFIB = 10
+	ShuffledFIB  = 11
+)
+
+func (c *Config) defaults() {
+	if c.Batch == 0 {
+		c.Batch = 4096
+	}
+	if c.InFlight == 0 {
+		c.InFlight = 8
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// Run measures everything.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg.defaults()
+	v4, err := tables.LoadV4()
+	if err != nil {
+		return Result{}, err
+	}
+	if cfg.Routes > 0 && cfg.Routes < len(v4) {
+		v4 = v4[:cfg.Routes]
+	}
+	res := Result{Routes: len(v4), Batch: cfg.Batch, InFlight: cfg.InFlight, GoMaxProcs: runtime.GOMAXPROCS(0)}
+
+	cfg.Logf("starting %s", cfg.FibdPath)
+	d, err := startFibd(ctx, cfg.FibdPath)
+	if err != nil {
+		return res, err
+	}
+	defer d.stop()
+	if err := setup(ctx, d.conn); err != nil {
+		return res, fmt.Errorf("setting up fibd: %w", err)
+	}
+	res.FibdRSSBytesEmpty, _ = d.rss()
+	sets := pathSets()
+	opts := client.LoadOptions{Source: "bench", Batch: cfg.Batch, InFlight: cfg.InFlight}
+
+	cfg.Logf("install: %d routes, file order, into fib %d", len(v4), FileOrderFIB)
+	opts.FIB = FileOrderFIB
+	lr, err := client.Load(ctx, d.conn, sets, toClient(v4), opts)
+	if err != nil {
+		return res, fmt.Errorf("file-order install: %w", err)
+	}
+	res.Seconds = lr.Duration.Seconds()
+	res.RoutesPerS = float64(len(v4)) / res.Seconds
+
+	cfg.Logf("install: shuffled (seed %d) into fib %d", cfg.Seed, ShuffledFIB)
+	opts.FIB = ShuffledFIB
+	lr, err = client.Load(ctx, d.conn, sets, toClient(tables.Shuffled(v4, cfg.Seed)), opts)
+	if err != nil {
+		return res, fmt.Errorf("shuffled install: %w", err)
+	}
+	res.ShuffledRoutesPerS = float64(len(v4)) / lr.Duration.Seconds()
+	if res.FibdRSSBytesAfter, err = d.rss(); err != nil {
+		return res, err
+	}
+	if err := checkCounts(ctx, d.conn, len(v4)); err != nil {
+		return res, err
+	}
+	d.stop()
+
+	if !cfg.NoKernel {
+		cfg.Logf("kernel: %d routes through batched netlink into table %d of a scratch namespace", len(v4), KernelTable)
+		secs, err := kernelInstall(v4, cfg.Batch)
+		if err != nil {
+			return res, fmt.Errorf("kernel baseline: %w", err)
+		}
+		res.KernelSeconds = secs
+		res.KernelRoutesPerS = float64(len(v4)) / secs
+		res.RatioVsKernel = res.RoutesPerS / res.KernelRoutesPerS
+	}
+	return res, nil
+}
+
+// setup makes the two FIBs, each with a port and an address in
+// 192.0.2.0/24 so the table's gateways resolve through connected routes, as
+// a BGP daemon's next hops do.
+func setup(ctx context.Context, c *client.Conn) error {
+	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+		if _, err := c.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id}); err != nil {
+			return err
+		}
+		vlan := id
+		resp, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "lo", Vlan: &vlan, FibId: id})
+		if err != nil {
+			return err
+		}
+		if _, err := c.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: resp.GetPort().GetName(), Prefix: "192.0.2.254/24"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pathSets are the table's next hops: index i is gateway 192.0.2.(1+i).
+func pathSets() []*fibdpb.PathSet {
+	sets := make([]*fibdpb.PathSet, tables.NextHops)
+	for i := range sets {
+		sets[i] = &fibdpb.PathSet{Paths: []*fibdpb.Path{{Kind: fibdpb.PathKind_PATH_KIND_GATEWAY, Gateway: gateway(i).String()}}}
+	}
+	return sets
+}
+
+func toClient(rs []tables.Route) []client.Route {
+	out := make([]client.Route, len(rs))
+	for i, r := range rs {
+		out[i] = client.Route{Prefix: r.Prefix, PathSet: uint32(r.NextHop)}
+	}
+	return out
+}
+
+// checkCounts makes sure both FIBs hold the whole table (plus the
+// connected and local routes of their address), so a fast number is never
+// a lost one.
+func checkCounts(ctx context.Context, c *client.Conn, n int) error {
+	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+		stream, err := c.ListFibs(ctx, &fibdpb.ListFibsRequest{FibId: &id})
+		if err != nil {
+			return err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if got := resp.GetFibs()[0].GetRoutesV4(); got != uint64(n+2) {
+			return fmt.Errorf("fib %d holds %d IPv4 routes after the install, want %d", id, got, n+2)
+		}
+	}
+	return nil
+}

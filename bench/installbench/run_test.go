@@ -1,0 +1,33 @@
+package installbench
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestRunSmall runs the whole measurement on 20,000 routes against a real
+// fibd binary (and, as root, the kernel in a scratch namespace), so
+// `fibbench install` cannot rot.
+func TestRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs fibd")
+	}
+	bin := filepath.Join(t.TempDir(), "fibd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/fibd/fibd/cmd/fibd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := Config{FibdPath: bin, Routes: 20000, NoKernel: os.Geteuid() != 0, Logf: t.Logf}
+	res, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Routes != 20000 || res.RoutesPerS <= 0 || res.ShuffledRoutesPerS <= 0 || res.FibdRSSBytesAfter <= res.FibdRSSBytesEmpty {
+		t.Fatalf("result %+v", res)
+	}
+	if !cfg.NoKernel && (res.KernelRoutesPerS <= 0 || res.RatioVsKernel <= 0) {
+		t.Fatalf("kernel figures missing: %+v", res)
+	}
+	t.Logf("%+v", res)
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+// devArg parses the iproute2 tail "dev PORT".
+func devArg(args []string) (string, error) {
+	if len(args) != 2 || args[0] != "dev" {
+		return "", fmt.Errorf("want \"dev PORT\" after the address, got %q", args)
+	}
+	return args[1], nil
+}
+
+func newAddrCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "addr", Aliases: []string{"address", "a"}, Short: "Interface addresses: add, del, show"}
+	add := &cobra.Command{
+		Use:   "add ADDRESS/LEN dev PORT",
+		Short: "Add an address (installs its connected and local routes in the port's FIB)",
+		Args:  cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			port, err := devArg(args[1:])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: port, Prefix: args[0]})
+			return err
+		},
+	}
+	del := &cobra.Command{
+		Use:     "del ADDRESS/LEN dev PORT",
+		Aliases: []string{"delete"},
+		Short:   "Remove an address and its routes",
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			port, err := devArg(args[1:])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.DeleteAddress(ctx, &fibdpb.DeleteAddressRequest{Port: port, Prefix: args[0]})
+			return err
+		},
+	}
+	var fib fibFlag
+	show := &cobra.Command{
+		Use:     "show [dev PORT]",
+		Aliases: []string{"list", "ls"},
+		Short:   "List addresses",
+		Args:    cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &fibdpb.ListAddressesRequest{FibId: fib.ptr()}
+			if len(args) > 0 {
+				port, err := devArg(args)
+				if err != nil {
+					return err
+				}
+				req.Port = port
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			stream, err := cl.ListAddresses(ctx, req)
+			if err != nil {
+				return err
+			}
+			var list []*fibdpb.Address
+			if err := recvAll(stream.Recv, func(r *fibdpb.ListAddressesResponse) { list = append(list, r.GetAddresses()...) }); err != nil {
+				return err
+			}
+			if a.json {
+				j := newJSONList(a.out)
+				for _, x := range list {
+					if err := j.add(x); err != nil {
+						return err
+					}
+				}
+				return j.close()
+			}
+			t := newTable(a.out, "PORT", "FIB", "ADDRESS")
+			for _, x := range list {
+				t.row(x.GetPort(), u(x.GetFibId()), x.GetPrefix())
+			}
+			return t.flush()
+		},
+	}
+	fib.register(show, "only addresses in this FIB")
+	c.AddCommand(add, del, addJSON(a, show))
+	return c
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+func newFIBCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, show"}
+	var l fibdpb.Limits
+	add := &cobra.Command{
+		Use:   "add ID",
+		Short: "Create an empty FIB (like `ip link add NAME type vrf table ID`)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseFIB(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id, Limits: &l})
+			return err
+		},
+	}
+	add.Flags().Uint64Var(&l.RoutesV4, "limit-routes-v4", 0, "IPv4 route limit (0: fibd's default)")
+	add.Flags().Uint64Var(&l.RoutesV6, "limit-routes-v6", 0, "IPv6 route limit")
+	add.Flags().Uint64Var(&l.RoutesPerSource, "limit-routes-per-source", 0, "limit of one source's routes per family")
+	add.Flags().Uint64Var(&l.Neighbors, "limit-neighbors", 0, "limit of static neighbours")
+	del := &cobra.Command{
+		Use:     "del ID",
+		Aliases: []string{"delete"},
+		Short:   "Delete a FIB and its routes (refused while ports are bound to it)",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseFIB(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.DeleteFib(ctx, &fibdpb.DeleteFibRequest{FibId: id})
+			return err
+		},
+	}
+	show := &cobra.Command{
+		Use:     "show [ID]",
+		Aliases: []string{"list", "ls"},
+		Short:   "List FIBs with their route and neighbour counts",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &fibdpb.ListFibsRequest{}
+			if len(args) == 1 {
+				id, err := parseFIB(args[0])
+				if err != nil {
+					return err
+				}
+				req.FibId = &id
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			stream, err := cl.ListFibs(ctx, req)
+			if err != nil {
+				return err
+			}
+			var fibs []*fibdpb.Fib
+			err = recvAll(stream.Recv, func(r *fibdpb.ListFibsResponse) { fibs = append(fibs, r.GetFibs()...) })
+			if err != nil {
+				return err
+			}
+			if a.json {
+				j := newJSONList(a.out)
+				for _, f := range fibs {
+					if err := j.add(f); err != nil {
+						return err
+					}
+				}
+				return j.close()
+			}
+			t := newTable(a.out, "FIB", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "VERSION")
+			for _, f := range fibs {
+				t.row(u(f.GetFibId()), u(f.GetRoutesV4()), u(f.GetRoutesV6()), u(f.GetNeighborsV4()), u(f.GetNeighborsV6()),
+					orDash(strings.Join(f.GetPorts(), ",")), u(f.GetVersion()))
+			}
+			return t.flush()
+		},
+	}
+	c.AddCommand(add, del, addJSON(a, show))
+	return c
+}
+
+func parseFIB(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("FIB ID %q: want a number in 0-4294967295", s)
+	}
+	return uint32(v), nil
+}
+
+func u[T ~uint32 | ~uint64 | ~int32 | ~int](v T) string { return strconv.FormatUint(uint64(v), 10) }
+
+// recvAll reads a server stream to its end.
+func recvAll[T any](recv func() (T, error), fn func(T)) error {
+	for {
+		m, err := recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fn(m)
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+func newNeighCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "neigh", Aliases: []string{"neighbor", "neighbour", "n"}, Short: "Neighbours (ARP/ND): add, del, show"}
+	add := &cobra.Command{
+		Use:   "add ADDRESS lladdr MAC dev PORT",
+		Short: "Add a static (permanent) neighbour in the port's FIB",
+		Args:  cobra.ExactArgs(5),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "lladdr" || args[3] != "dev" {
+				return fmt.Errorf("want ADDRESS lladdr MAC dev PORT, got %q", args)
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.AddNeighbor(ctx, &fibdpb.AddNeighborRequest{Address: args[0], Mac: args[2], Port: args[4]})
+			return err
+		},
+	}
+	del := &cobra.Command{
+		Use:     "del ADDRESS dev PORT",
+		Aliases: []string{"delete"},
+		Short:   "Delete a static neighbour",
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			port, err := devArg(args[1:])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			_, err = cl.DeleteNeighbor(ctx, &fibdpb.DeleteNeighborRequest{Address: args[0], Port: port})
+			return err
+		},
+	}
+	var fib fibFlag
+	show := &cobra.Command{
+		Use:     "show [dev PORT]",
+		Aliases: []string{"list", "ls"},
+		Short:   "List neighbours, learned and static",
+		Args:    cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &fibdpb.ListNeighborsRequest{FibId: fib.ptr()}
+			if len(args) > 0 {
+				port, err := devArg(args)
+				if err != nil {
+					return err
+				}
+				req.Port = port
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			stream, err := cl.ListNeighbors(ctx, req)
+			if err != nil {
+				return err
+			}
+			var list []*fibdpb.Neighbor
+			if err := recvAll(stream.Recv, func(r *fibdpb.ListNeighborsResponse) { list = append(list, r.GetNeighbors()...) }); err != nil {
+				return err
+			}
+			if a.json {
+				j := newJSONList(a.out)
+				for _, n := range list {
+					if err := j.add(n); err != nil {
+						return err
+					}
+				}
+				return j.close()
+			}
+			t := newTable(a.out, "FIB", "ADDRESS", "DEV", "LLADDR", "STATE", "STATIC")
+			for _, n := range list {
+				t.row(u(n.GetFibId()), n.GetAddress(), n.GetPort(), n.GetMac(), n.GetState(), yes(n.GetStatic()))
+			}
+			return t.flush()
+		},
+	}
+	fib.register(show, "only this FIB (default: all)")
+	c.AddCommand(add, del, addJSON(a, show))
+	return c
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/bench/tables"
+	"github.com/fibd/fibd/control/client"
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+func newRouteLoadCmd(a *app) *cobra.Command {
+	var rf routeFlags
+	var vias []string
+	var dev string
+	var batch int
+	var quiet bool
+	load := &cobra.Command{
+		Use:   "load FILE --fib ID --via GATEWAY...",
+		Short: "Stream a route table file into a FIB through ModifyRoutes",
+		Long: "Stream a route table file (\"prefix nexthop-index\" per line, plain or gzip; the format of\n" +
+			"testdata/tables) into a FIB. Next-hop index i of a route takes the i-th --via gateway of the\n" +
+			"route's family, modulo their number. Routes get --source (default \"load\"), which is not\n" +
+			"saved in fibd's state file; give --source static to make them configuration.",
+		Example: "  fibctl route load testdata/tables/ipv4.txt.gz --fib 10 --via 192.0.2.2 --via 192.0.2.3",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sets, base, err := loadPathSets(vias, dev)
+			if err != nil {
+				return err
+			}
+			var routes []client.Route
+			perr := tables.ParseFile(args[0], func(r tables.Route) error {
+				fam := 0
+				if r.Prefix.Addr().Is6() {
+					fam = 1
+				}
+				if base[fam].n == 0 {
+					return fmt.Errorf("%s is IPv%d but no --via gateway is", r.Prefix, 4+2*fam)
+				}
+				routes = append(routes, client.Route{Prefix: r.Prefix, PathSet: uint32(base[fam].first + r.NextHop%base[fam].n)})
+				return nil
+			})
+			if perr != nil {
+				return perr
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			bar := newProgress(a.errOut, len(routes), quiet)
+			res, err := client.Load(cmd.Context(), cl, sets, routes, client.LoadOptions{
+				FIB: rf.fib, Source: rf.source, Preference: rf.pref, Batch: batch, Progress: bar.set})
+			bar.done()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "loaded %d routes into fib %d in %.3fs: %.0f routes/s (%d added, %d updated)\n",
+				res.Routes, rf.fib, res.Duration.Seconds(), float64(res.Routes)/res.Duration.Seconds(), res.Added, res.Updated)
+			return nil
+		},
+	}
+	rf.register(load, "load")
+	load.Flags().Uint32Var(&rf.pref, "pref", 0, "preference 1-255 (default: 1 for static, 20 otherwise)")
+	load.Flags().StringArrayVar(&vias, "via", nil, "gateway for the next-hop indexes (repeat; IPv4 and IPv6 each in order)")
+	load.Flags().StringVar(&dev, "dev", "", "port of the gateways (default: found through connected routes)")
+	load.Flags().IntVar(&batch, "batch", 4096, "routes per batch")
+	load.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	return load
+}
+
+type famBase struct{ first, n int }
+
+// loadPathSets makes one path set per gateway, IPv4 ones first.
+func loadPathSets(vias []string, dev string) ([]*fibdpb.PathSet, [2]famBase, error) {
+	var v4, v6 []*fibdpb.PathSet
+	for _, v := range vias {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, [2]famBase{}, fmt.Errorf("--via %q: %v", v, err)
+		}
+		ps := &fibdpb.PathSet{Paths: []*fibdpb.Path{{Kind: fibdpb.PathKind_PATH_KIND_GATEWAY, Gateway: a.String(), Port: dev}}}
+		if a.Unmap().Is4() {
+			v4 = append(v4, ps)
+		} else {
+			v6 = append(v6, ps)
+		}
+	}
+	if len(vias) == 0 {
+		return nil, [2]famBase{}, fmt.Errorf("give the gateways with --via (one per next-hop index, or fewer to share)")
+	}
+	return append(v4, v6...), [2]famBase{{0, len(v4)}, {len(v4), len(v6)}}, nil
+}
+
+// progress draws a bar on a terminal; elsewhere it stays silent.
+type progress struct {
+	w     io.Writer
+	total int
+	on    bool
+	last  time.Time
+	start time.Time
+}
+
+func newProgress(w io.Writer, total int, quiet bool) *progress {
+	p := &progress{w: w, total: total, start: time.Now()}
+	if f, ok := w.(*os.File); ok && !quiet {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.on = true
+		}
+	}
+	return p
+}
+
+func (p *progress) set(n int) {
+	if !p.on || (time.Since(p.last) < 100*time.Millisecond && n < p.total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 40
+	fill := width * n / max(1, p.total)
+	rate := float64(n) / time.Since(p.start).Seconds()
+	fmt.Fprintf(p.w, "\r[%s%s] %3d%% %d/%d routes %.0f/s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
+		100*n/max(1, p.total), n, p.total, rate)
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprintln(p.w)
+	}
+}

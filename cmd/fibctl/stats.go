@@ -1,0 +1,59 @@
+package main
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+func newStatsCmd(a *app) *cobra.Command {
+	var fib fibFlag
+	c := &cobra.Command{
+		Use:   "stats",
+		Short: "Packet counters per port and per FIB, with drops by reason",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			resp, err := cl.GetStats(ctx, &fibdpb.GetStatsRequest{FibId: fib.ptr()})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return printJSON(a.out, resp)
+			}
+			t := newTable(a.out, "PORT", "FIB", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "FORWARDED", "DROPPED", "DROPS")
+			for _, p := range resp.GetPorts() {
+				t.row(append([]string{p.GetPort(), u(p.GetFibId())}, counterCols(p.GetCounters())...)...)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			a.out.Write([]byte("\n"))
+			t = newTable(a.out, "FIB", "ROUTES4", "ROUTES6", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "FORWARDED", "DROPPED", "DROPS")
+			for _, f := range resp.GetFibs() {
+				t.row(append([]string{u(f.GetFibId()), u(f.GetRoutesV4()), u(f.GetRoutesV6())}, counterCols(f.GetCounters())...)...)
+			}
+			return t.flush()
+		},
+	}
+	fib.register(c, "only this FIB and its ports")
+	return addJSON(a, c)
+}
+
+func counterCols(c *fibdpb.Counters) []string {
+	var drops []string
+	for _, k := range slices.Sorted(maps.Keys(c.GetDrops())) {
+		drops = append(drops, k+"="+u(c.GetDrops()[k]))
+	}
+	return []string{u(c.GetRxPackets()), u(c.GetRxBytes()), u(c.GetTxPackets()), u(c.GetTxBytes()),
+		u(c.GetForwarded()), u(c.GetDropped()), orDash(strings.Join(drops, ","))}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+func newWatchCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "watch", Short: "Stream changes until interrupted"}
+	var fib fibFlag
+	var initial bool
+	neigh := &cobra.Command{
+		Use:     "neigh",
+		Aliases: []string{"neighbor", "neighbour"},
+		Short:   "Print neighbour changes as they happen (like `ip monitor neigh`)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			stream, err := cl.WatchNeighbors(cmd.Context(), &fibdpb.WatchNeighborsRequest{FibId: fib.ptr(), Initial: initial})
+			if err != nil {
+				return err
+			}
+			for {
+				resp, err := stream.Recv()
+				if status.Code(err) == codes.Canceled {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, ev := range resp.GetEvents() {
+					if a.json {
+						b, _ := jsonOpts.Marshal(ev)
+						fmt.Fprintln(a.out, string(b))
+						continue
+					}
+					n := ev.GetNeighbor()
+					typ := strings.ToLower(strings.TrimPrefix(ev.GetType().String(), "NEIGHBOR_EVENT_TYPE_"))
+					fmt.Fprintf(a.out, "%s fib %d %s dev %s lladdr %s %s\n", typ, n.GetFibId(), n.GetAddress(), n.GetPort(), n.GetMac(), n.GetState())
+				}
+			}
+		},
+	}
+	fib.register(neigh, "only this FIB")
+	neigh.Flags().BoolVar(&initial, "initial", false, "first print the current neighbours as added")
+	neigh.Flags().BoolVar(&a.json, "json", false, "one JSON object per line")
+	c.AddCommand(neigh)
+	return c
+}

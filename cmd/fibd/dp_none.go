@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"sync"
+
+	"github.com/fibd/fibd/control"
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// noneDataplane records ports and moves no packets: fibd as a route server
+// or a FIB-only instance. Binding still checks that the interface exists,
+// so a configuration that works here works with a real backend.
+type noneDataplane struct {
+	mu struct {
+		sync.Mutex
+		ports map[adj.PortID]control.PortInfo
+		next  adj.PortID
+	}
+}
+
+func newNoneDataplane() *noneDataplane {
+	d := &noneDataplane{}
+	d.mu.ports = map[adj.PortID]control.PortInfo{}
+	return d
+}
+
+func (d *noneDataplane) Backend() string { return "none" }
+
+func (d *noneDataplane) BindPort(ifname string, vlan uint16, fib adj.FIBID) (control.PortInfo, error) {
+	if _, err := net.InterfaceByName(ifname); err != nil {
+		return control.PortInfo{}, fmt.Errorf("%w: %s", control.ErrNoSuchInterface, ifname)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, p := range d.mu.ports {
+		if p.Interface == ifname && p.VLAN == vlan {
+			p.FIB = fib
+			d.mu.ports[id] = p
+			return refresh(p), nil
+		}
+	}
+	d.mu.next++
+	p := control.PortInfo{ID: d.mu.next, Name: control.PortName(ifname, vlan), Interface: ifname, VLAN: vlan,
+		FIB: fib, Backend: "none"}
+	d.mu.ports[p.ID] = p
+	return refresh(p), nil
+}
+
+// refresh fills in the interface's current index, MAC, MTU and state.
+func refresh(p control.PortInfo) control.PortInfo {
+	in, err := net.InterfaceByName(p.Interface)
+	if err != nil {
+		p.State = "missing"
+		return p
+	}
+	p.Ifindex, p.MTU = in.Index, in.MTU
+	if len(in.HardwareAddr) == 6 {
+		p.MAC = adj.MAC(in.HardwareAddr)
+	}
+	p.State = "down"
+	if in.Flags&net.FlagRunning != 0 {
+		p.State = "up"
+	}
+	return p
+}
+
+func (d *noneDataplane) UnbindPort(id adj.PortID) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.mu.ports[id]; !ok {
+		return fmt.Errorf("%w: id %d", control.ErrPortNotFound, id)
+	}
+	delete(d.mu.ports, id)
+	return nil
+}
+
+func (d *noneDataplane) Ports() []control.PortInfo {
+	d.mu.Lock()
+	ports := make([]control.PortInfo, 0, len(d.mu.ports))
+	for _, id := range slices.Sorted(maps.Keys(d.mu.ports)) {
+		ports = append(ports, d.mu.ports[id])
+	}
+	d.mu.Unlock()
+	for i := range ports {
+		ports[i] = refresh(ports[i])
+	}
+	return ports
+}
+
+// Stats reports zero counters for every port: no packet moves.
+func (d *noneDataplane) Stats() control.Stats {
+	var st control.Stats
+	for _, p := range d.Ports() {
+		st.Ports = append(st.Ports, control.PortStats{Port: p.ID, Name: p.Name, FIB: p.FIB})
+	}
+	return st
+}

@@ -1,0 +1,139 @@
+// Command fibd is the fibd daemon: it holds the FIBs, serves the fibd.v1
+// gRPC API on a unix socket (and optionally on TCP with mutual TLS),
+// applies a config file at start, restores the configuration saved by the
+// API from its state file, and drives the dataplane.
+//
+//	fibd [--socket /run/fibd/fibd.sock] [--state /var/lib/fibd/state.json]
+//	     [--config fibd.json] [--dataplane none] [--listen :50051 --tls-cert ... --tls-key ... --tls-client-ca ...]
+//	     [--metrics-addr 127.0.0.1:9469]
+//
+// SIGTERM or SIGINT stop it cleanly: no new RPCs, running ones get a few
+// seconds, the socket is removed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+)
+
+// flags are fibd's command line.
+type flags struct {
+	socket      string
+	listen      string
+	tlsCert     string
+	tlsKey      string
+	tlsClientCA string
+	config      string
+	state       string
+	dataplane   string
+	metricsAddr string
+	logLevel    string
+	logFormat   string
+	limits      limitFlags
+	version     bool
+}
+
+type limitFlags struct {
+	routes4, routes6, perSource, neighbors int
+}
+
+func parseFlags(args []string) (*flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("fibd", flag.ContinueOnError)
+	fs.StringVar(&f.socket, "socket", "/run/fibd/fibd.sock", "unix socket to serve the API on (mode 0600); empty disables")
+	fs.StringVar(&f.listen, "listen", "", "TCP address to also serve the API on, with mutual TLS (needs --tls-cert, --tls-key, --tls-client-ca)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "server certificate (PEM) for --listen")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "server private key (PEM) for --listen")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "CA (PEM) that client certificates must chain to, for --listen")
+	fs.StringVar(&f.config, "config", "", "config file (JSON) applied at start: FIBs, ports, addresses, static routes and neighbours")
+	fs.StringVar(&f.state, "state", "/var/lib/fibd/state.json", "state file: the configuration made through the API, saved on every change and restored at start; empty disables")
+	fs.StringVar(&f.dataplane, "dataplane", "none", "packet I/O: "+dataplaneKinds)
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9469); empty disables")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.IntVar(&f.limits.routes4, "limit-routes-v4", 0, "default IPv4 route limit per FIB (0: none)")
+	fs.IntVar(&f.limits.routes6, "limit-routes-v6", 0, "default IPv6 route limit per FIB (0: none)")
+	fs.IntVar(&f.limits.perSource, "limit-routes-per-source", 0, "default limit of one source's routes per family in a FIB (0: none)")
+	fs.IntVar(&f.limits.neighbors, "limit-neighbors", 0, "default limit of static neighbours per FIB (0: none)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.socket == "" && f.listen == "" {
+		return nil, errors.New("nothing to serve on: give --socket or --listen")
+	}
+	if f.listen != "" && (f.tlsCert == "" || f.tlsKey == "" || f.tlsClientCA == "") {
+		return nil, errors.New("--listen serves only with mutual TLS: give --tls-cert, --tls-key and --tls-client-ca")
+	}
+	return &f, nil
+}
+
+func newLogger(f *flags) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is neither text nor json", f.logFormat)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+		if bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+	}
+	return "devel"
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fibd:", err)
+		os.Exit(2)
+	}
+	if f.version {
+		fmt.Println(version())
+		return
+	}
+	log, err := newLogger(f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fibd:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, f, log); err != nil {
+		log.Error("fibd failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownGrace is how long running RPCs get at shutdown before their
+// streams are cut (a watcher would otherwise hold fibd up forever).
+const shutdownGrace = 5 * time.Second

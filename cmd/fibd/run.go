@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/fibd/fibd/control"
+	"github.com/fibd/fibd/fib"
+)
+
+// run starts everything, serves until ctx ends, and shuts down.
+func run(ctx context.Context, f *flags, log *slog.Logger) error {
+	// Read both files before changing anything, so a bad one stops fibd
+	// with the state untouched.
+	var restored *control.Config
+	if f.state != "" {
+		var err error
+		if restored, err = control.LoadState(f.state); err != nil {
+			return fmt.Errorf("%w (fibd never overwrites it: repair it, or move it away to start empty)", err)
+		}
+	}
+	var cfg *control.Config
+	if f.config != "" {
+		var err error
+		if cfg, err = loadConfig(f.config); err != nil {
+			return err
+		}
+	}
+
+	reg := fib.NewRegistry(fib.Options{})
+	dp, nb, err := newDataplane(f.dataplane, reg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := control.New(control.Options{Registry: reg, Dataplane: dp, Neighbors: nb, Logger: log, Version: version(),
+		Limits: control.Limits{Routes4: f.limits.routes4, Routes6: f.limits.routes6, PerSource: f.limits.perSource, Neighbors: f.limits.neighbors}})
+	if err != nil {
+		return err
+	}
+	if restored != nil {
+		if err := srv.ApplyConfig(restored, false); err != nil {
+			return fmt.Errorf("restoring state file %s: %w (fix the cause, or move the file away to start without it)", f.state, err)
+		}
+		log.Info("state restored", "path", f.state, "fibs", len(restored.FIBs), "ports", len(restored.Ports),
+			"routes", len(restored.Routes), "neighbors", len(restored.Neighbors))
+	}
+	if cfg != nil {
+		if err := srv.ApplyConfig(cfg, true); err != nil {
+			return fmt.Errorf("config file %s: %w", f.config, err)
+		}
+	}
+	if f.state != "" {
+		if err := os.MkdirAll(filepath.Dir(f.state), 0o750); err != nil {
+			return err
+		}
+		if err := srv.EnableState(f.state); err != nil {
+			return err
+		}
+	}
+
+	gs := grpc.NewServer(control.ServerOptions()...)
+	control.NewGRPCService(srv).Register(gs)
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	if f.socket != "" {
+		ln, err := listenUnix(f.socket)
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+		defer os.Remove(f.socket)
+	}
+	var tcpServer *grpc.Server
+	if f.listen != "" {
+		tc, err := serverTLS(f)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", f.listen)
+		if err != nil {
+			return err
+		}
+		// A separate server: its credentials are per server in grpc-go.
+		tcpServer = grpc.NewServer(append(control.ServerOptions(), grpc.Creds(credentials.NewTLS(tc)))...)
+		control.NewGRPCService(srv).Register(tcpServer)
+		go func() { _ = tcpServer.Serve(ln) }()
+		log.Info("serving", "tcp", ln.Addr().String(), "tls", "mutual")
+	}
+	for _, ln := range lns {
+		go func() { _ = gs.Serve(ln) }()
+		log.Info("serving", "unix", f.socket)
+	}
+	var metrics *http.Server
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metrics.Serve(ln) }()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+	log.Info("fibd started", "epoch", srv.Epoch(), "dataplane", dp.Backend(), "version", version())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		if tcpServer != nil {
+			tcpServer.GracefulStop()
+		}
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(shutdownGrace):
+		gs.Stop()
+		if tcpServer != nil {
+			tcpServer.Stop()
+		}
+		<-stopped
+	}
+	if metrics != nil {
+		_ = metrics.Close()
+	}
+	if c, ok := dp.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+	log.Info("fibd stopped")
+	return nil
+}
+
+// loadConfig reads the JSON config file, refusing unknown fields so a typo
+// is an error rather than a silently ignored setting.
+func loadConfig(path string) (*control.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var c control.Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// listenUnix listens on a unix socket with mode 0600. A stale socket file
+// left by a crash is removed; one a live fibd serves is not.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another fibd is serving there", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	// The umask makes the socket 0600 from birth: no window in which
+	// another user could connect before the chmod.
+	old := umask(0o177)
+	ln, err := net.Listen("unix", path)
+	umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	return ln, nil
+}
+
+// serverTLS is the server side of mutual TLS: fibd's certificate, and
+// client certificates required and checked against the client CA.
+func serverTLS(f *flags) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	pem, err := os.ReadFile(f.tlsClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-client-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("--tls-client-ca: no PEM certificate in it")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS13}, nil
+}

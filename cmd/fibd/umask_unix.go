@@ -1,0 +1,7 @@
+//go:build unix
+
+package main
+
+import "golang.org/x/sys/unix"
+
+func umask(m int) int { return unix.Umask(m) }

@@ -1,0 +1,104 @@
+package control
+
+import (
+	"strconv"
+
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// Dataplane is what the control plane needs from the packet path: creating
+// and removing ports, their state, and packet counters. The daemon adapts
+// package dataplane to it; "none" mode (a route server) records ports
+// without moving packets; controltest.Dataplane fakes it in tests.
+//
+// The binding of a port to a FIB that forwarding uses lives in the fib
+// registry (fib.Registry.BindPort); the Server keeps both in step. Methods
+// may be called from any goroutine; the Server serialises BindPort and
+// UnbindPort.
+type Dataplane interface {
+	// Backend names the packet-I/O backend: "none", "afpacket", "xdp".
+	Backend() string
+	// BindPort creates the port for interface ifname (vlan 0: untagged, else
+	// the 802.1Q VLAN ID) bound to fib, or, when it exists, moves it to fib.
+	// It returns the port; ErrNoSuchInterface when ifname does not exist.
+	BindPort(ifname string, vlan uint16, fib adj.FIBID) (PortInfo, error)
+	// UnbindPort stops a port's packet I/O and forgets it (ErrPortNotFound
+	// when unknown).
+	UnbindPort(id adj.PortID) error
+	// Ports returns every port with its current state and counters.
+	Ports() []PortInfo
+	// Stats returns the packet counters per port and per FIB.
+	Stats() Stats
+}
+
+// PortInfo describes one port.
+type PortInfo struct {
+	ID        adj.PortID
+	Name      string // PortName(Interface, VLAN)
+	Interface string
+	VLAN      uint16 // 0: untagged
+	FIB       adj.FIBID
+	Ifindex   int
+	MAC       adj.MAC
+	MTU       int
+	State     string // operational state: "up", "down", "unknown"
+	Backend   string
+	Counters  Counters
+}
+
+// Counters are packet counters of a port or a FIB.
+type Counters struct {
+	RxPackets, RxBytes uint64
+	TxPackets, TxBytes uint64
+	Forwarded          uint64
+	Dropped            uint64
+	// Drops counts dropped packets by reason ("no_route", "ttl_exceeded",
+	// ...); they add up to Dropped.
+	Drops map[string]uint64
+}
+
+// Add adds o to c.
+func (c *Counters) Add(o Counters) {
+	c.RxPackets += o.RxPackets
+	c.RxBytes += o.RxBytes
+	c.TxPackets += o.TxPackets
+	c.TxBytes += o.TxBytes
+	c.Forwarded += o.Forwarded
+	c.Dropped += o.Dropped
+	for k, v := range o.Drops {
+		if c.Drops == nil {
+			c.Drops = map[string]uint64{}
+		}
+		c.Drops[k] += v
+	}
+}
+
+// PortStats are one port's counters.
+type PortStats struct {
+	Port     adj.PortID
+	Name     string
+	FIB      adj.FIBID
+	Counters Counters
+}
+
+// FIBStats are one FIB's counters (drops that happen after the lookup,
+// such as "no route", are counted against the FIB).
+type FIBStats struct {
+	FIB      adj.FIBID
+	Counters Counters
+}
+
+// Stats are the dataplane's counters.
+type Stats struct {
+	Ports []PortStats
+	FIBs  []FIBStats
+}
+
+// PortName is the admin's name of a port: the interface name, and for a
+// VLAN the ID after a dot ("eth1", "eth1.100").
+func PortName(ifname string, vlan uint16) string {
+	if vlan == 0 {
+		return ifname
+	}
+	return ifname + "." + strconv.Itoa(int(vlan))
+}

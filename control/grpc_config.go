@@ -1,0 +1,149 @@
+package control
+
+import (
+	"context"
+
+	"github.com/fibd/fibd/control/fibdpb"
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// listChunk is how many items one List response message carries: large
+// enough that per-message overhead vanishes, small enough (well under the
+// default 4 MiB message limit of clients) for any item.
+const listChunk = 512
+
+func limitsFromPB(l *fibdpb.Limits) Limits {
+	if l == nil {
+		return Limits{}
+	}
+	clamp := func(v uint64) int { return int(min(v, 1<<62)) }
+	return Limits{Routes4: clamp(l.GetRoutesV4()), Routes6: clamp(l.GetRoutesV6()),
+		PerSource: clamp(l.GetRoutesPerSource()), Neighbors: clamp(l.GetNeighbors())}
+}
+
+func (g *GRPCService) CreateFib(_ context.Context, req *fibdpb.CreateFibRequest) (*fibdpb.CreateFibResponse, error) {
+	if err := g.s.CreateFIB(adj.FIBID(req.GetFibId()), limitsFromPB(req.GetLimits())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.CreateFibResponse{Epoch: g.s.Epoch()}, nil
+}
+
+func (g *GRPCService) DeleteFib(_ context.Context, req *fibdpb.DeleteFibRequest) (*fibdpb.DeleteFibResponse, error) {
+	if err := g.s.DeleteFIB(adj.FIBID(req.GetFibId())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.DeleteFibResponse{Epoch: g.s.Epoch()}, nil
+}
+
+func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.Fibd_ListFibsServer) error {
+	resp := &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}
+	var sendErr error
+	err := g.s.FIBs(optFIB(req.FibId), func(f FIBInfo) bool {
+		resp.Fibs = append(resp.Fibs, &fibdpb.Fib{FibId: uint32(f.ID), RoutesV4: uint64(f.Routes4), RoutesV6: uint64(f.Routes6),
+			NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
+			Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
+				RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)}})
+		if len(resp.Fibs) == listChunk {
+			sendErr = stream.Send(resp)
+			resp = &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}
+		}
+		return sendErr == nil
+	})
+	return finishList(err, sendErr, len(resp.Fibs) > 0, func() error { return stream.Send(resp) })
+}
+
+// finishList sends the last partial chunk and picks the error to return.
+func finishList(err, sendErr error, pending bool, send func() error) error {
+	if err != nil {
+		return toStatus(err)
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	if pending {
+		return send()
+	}
+	return nil
+}
+
+func (g *GRPCService) BindPort(_ context.Context, req *fibdpb.BindPortRequest) (*fibdpb.BindPortResponse, error) {
+	var vlan uint16
+	if req.Vlan != nil {
+		if err := CheckVLAN("vlan", req.GetVlan()); err != nil {
+			return nil, toStatus(err)
+		}
+		vlan = uint16(req.GetVlan())
+	}
+	info, err := g.s.BindPort(req.GetInterface(), vlan, adj.FIBID(req.GetFibId()))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.BindPortResponse{Epoch: g.s.Epoch(), Port: g.portToPB(PortDetail{PortInfo: info})}, nil
+}
+
+func (g *GRPCService) UnbindPort(_ context.Context, req *fibdpb.UnbindPortRequest) (*fibdpb.UnbindPortResponse, error) {
+	if err := g.s.UnbindPort(req.GetPort()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.UnbindPortResponse{Epoch: g.s.Epoch()}, nil
+}
+
+func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
+	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
+		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), State: p.State, Backend: p.Backend,
+		Counters: countersToPB(p.Counters)}
+	for _, a := range p.Addresses {
+		out.Addresses = append(out.Addresses, a.String())
+	}
+	return out
+}
+
+func (g *GRPCService) ListPorts(req *fibdpb.ListPortsRequest, stream fibdpb.Fibd_ListPortsServer) error {
+	resp := &fibdpb.ListPortsResponse{Epoch: g.s.Epoch()}
+	var sendErr error
+	err := g.s.Ports(optFIB(req.FibId), req.GetPort(), func(p PortDetail) bool {
+		resp.Ports = append(resp.Ports, g.portToPB(p))
+		if len(resp.Ports) == listChunk {
+			sendErr = stream.Send(resp)
+			resp = &fibdpb.ListPortsResponse{Epoch: g.s.Epoch()}
+		}
+		return sendErr == nil
+	})
+	return finishList(err, sendErr, len(resp.Ports) > 0, func() error { return stream.Send(resp) })
+}
+
+func (g *GRPCService) AddAddress(_ context.Context, req *fibdpb.AddAddressRequest) (*fibdpb.AddAddressResponse, error) {
+	a, err := ParseInterfaceAddress("prefix", req.GetPrefix())
+	if err == nil {
+		err = g.s.AddAddress(req.GetPort(), a)
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.AddAddressResponse{Epoch: g.s.Epoch()}, nil
+}
+
+func (g *GRPCService) DeleteAddress(_ context.Context, req *fibdpb.DeleteAddressRequest) (*fibdpb.DeleteAddressResponse, error) {
+	a, err := ParseInterfaceAddress("prefix", req.GetPrefix())
+	if err == nil {
+		err = g.s.DeleteAddress(req.GetPort(), a)
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.DeleteAddressResponse{Epoch: g.s.Epoch()}, nil
+}
+
+func (g *GRPCService) ListAddresses(req *fibdpb.ListAddressesRequest, stream fibdpb.Fibd_ListAddressesServer) error {
+	resp := &fibdpb.ListAddressesResponse{Epoch: g.s.Epoch()}
+	var sendErr error
+	err := g.s.Addresses(req.GetPort(), optFIB(req.FibId), func(a AddressInfo) bool {
+		resp.Addresses = append(resp.Addresses, &fibdpb.Address{Port: a.Port, FibId: uint32(a.FIB), Prefix: a.Prefix.String()})
+		if len(resp.Addresses) == listChunk {
+			sendErr = stream.Send(resp)
+			resp = &fibdpb.ListAddressesResponse{Epoch: g.s.Epoch()}
+		}
+		return sendErr == nil
+	})
+	return finishList(err, sendErr, len(resp.Addresses) > 0, func() error { return stream.Send(resp) })
+}

@@ -1,0 +1,230 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// MaxVLAN is the highest usable 802.1Q VLAN ID; 0 and 4095 are reserved
+// (IEEE 802.1Q, table 9-2).
+const MaxVLAN = 4094
+
+// maxIfname is IFNAMSIZ (16) less the terminating NUL.
+const maxIfname = 15
+
+// PortDetail is a port as listed: the dataplane's view plus its addresses.
+type PortDetail struct {
+	PortInfo
+	Addresses []netip.Prefix
+}
+
+// CheckIfname validates an interface name the way Linux does (dev_valid_name).
+func CheckIfname(field, name string) error {
+	switch {
+	case name == "":
+		return fieldErr(field, name, "empty interface name")
+	case len(name) > maxIfname:
+		return fieldErr(field, name, "longer than %d bytes", maxIfname)
+	case name == "." || name == "..":
+		return fieldErr(field, name, "not an interface name")
+	case strings.ContainsAny(name, "/: \t\n"):
+		return fieldErr(field, name, "interface names cannot hold '/', ':' or blanks")
+	}
+	return nil
+}
+
+// CheckVLAN validates an 802.1Q VLAN ID given explicitly.
+func CheckVLAN(field string, vlan uint32) error {
+	if vlan == 0 || vlan > MaxVLAN {
+		return fieldErr(field, fmt.Sprint(vlan), "VLAN ID must be in 1-%d (0 and 4095 are reserved)", MaxVLAN)
+	}
+	return nil
+}
+
+// BindPort binds interface ifname, or its VLAN vlan (0: untagged), to a
+// FIB. A port bound to another FIB moves: its addresses, the routes through
+// it and its static neighbours leave the old FIB. Binding a port to the FIB
+// it is already in fails with ErrPortExists.
+func (s *Server) BindPort(ifname string, vlan uint16, id adj.FIBID) (PortInfo, error) {
+	if err := CheckIfname("interface", ifname); err != nil {
+		return PortInfo{}, err
+	}
+	if vlan != 0 {
+		if err := CheckVLAN("vlan", uint32(vlan)); err != nil {
+			return PortInfo{}, err
+		}
+	}
+	if _, err := s.fib(id); err != nil {
+		return PortInfo{}, err
+	}
+	name := PortName(ifname, vlan)
+	s.mu.Lock()
+	oldID, had := s.mu.byName[name]
+	var oldFIB adj.FIBID
+	if had {
+		oldFIB, _ = s.reg.PortFIB(oldID)
+		if oldFIB == id {
+			s.mu.Unlock()
+			return PortInfo{}, fmt.Errorf("%w: %s is bound to fib %d", ErrPortExists, name, id)
+		}
+	}
+	info, err := s.dp.BindPort(ifname, vlan, id)
+	if err != nil {
+		s.mu.Unlock()
+		return PortInfo{}, fmt.Errorf("bind %s: %w", name, err)
+	}
+	if err := s.reg.BindPort(info.ID, id); err != nil {
+		// Undo in the dataplane so the refusal changes nothing.
+		if had {
+			_, _ = s.dp.BindPort(ifname, vlan, oldFIB)
+		} else {
+			_ = s.dp.UnbindPort(info.ID)
+		}
+		s.mu.Unlock()
+		return PortInfo{}, err
+	}
+	info.Name, info.Interface, info.VLAN, info.FIB = name, ifname, vlan, id
+	s.recordPortLocked(info)
+	s.mu.Unlock()
+	if had {
+		s.dropStaticNeighbors(oldFIB, info.ID)
+		s.log.Info("port moved", "port", name, "from_fib", oldFIB, "fib", id)
+	} else {
+		s.log.Info("port bound", "port", name, "fib", id, "port_id", info.ID)
+	}
+	return info, s.saveState()
+}
+
+func (s *Server) recordPortLocked(p PortInfo) {
+	name := p.Name
+	if name == "" {
+		name = PortName(p.Interface, p.VLAN)
+	}
+	s.mu.byName[name] = p.ID
+	s.mu.byID[p.ID] = portRec{name: name, ifname: p.Interface, vlan: p.VLAN}
+}
+
+// UnbindPort removes a port: its addresses and routes leave its FIB, its
+// static neighbours are deleted and its packet I/O stops.
+func (s *Server) UnbindPort(name string) error {
+	s.mu.Lock()
+	id, ok := s.mu.byName[name]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrPortNotFound, name)
+	}
+	fibID, bound := s.reg.PortFIB(id)
+	if bound {
+		if err := s.reg.UnbindPort(id); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	err := s.dp.UnbindPort(id)
+	delete(s.mu.byName, name)
+	delete(s.mu.byID, id)
+	s.mu.Unlock()
+	if bound {
+		s.dropStaticNeighbors(fibID, id)
+	}
+	if err != nil && !errors.Is(err, ErrPortNotFound) {
+		s.log.Warn("dataplane unbind failed", "port", name, "err", err)
+	}
+	s.log.Info("port unbound", "port", name)
+	return s.saveState()
+}
+
+// dropStaticNeighbors deletes the static neighbours a port had in a FIB it
+// left.
+func (s *Server) dropStaticNeighbors(fibID adj.FIBID, p adj.PortID) {
+	var keys []adj.Key
+	s.nb.List(fibID, func(n NeighborInfo) bool {
+		if n.Static && n.Key.Port == p {
+			keys = append(keys, n.Key)
+		}
+		return true
+	})
+	for _, k := range keys {
+		if err := s.nb.DeleteStatic(k); err != nil && !errors.Is(err, ErrNeighborNotFound) {
+			s.log.Warn("deleting static neighbour of a removed port", "neighbor", k, "err", err)
+		}
+	}
+}
+
+// PortID returns the ID of the port with the admin's name.
+func (s *Server) PortID(name string) (adj.PortID, error) {
+	s.mu.Lock()
+	id, ok := s.mu.byName[name]
+	s.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", ErrPortNotFound, name)
+	}
+	return id, nil
+}
+
+// PortName returns the admin's name of a port ID, or "port<N>" for an ID
+// the Server does not know.
+func (s *Server) PortName(id adj.PortID) string {
+	if id == adj.NoPort {
+		return ""
+	}
+	s.mu.Lock()
+	r, ok := s.mu.byID[id]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Sprintf("port%d", id)
+	}
+	return r.name
+}
+
+// portFIB returns the FIB a named port is bound to.
+func (s *Server) portFIB(field, name string) (adj.PortID, adj.FIBID, error) {
+	id, err := s.PortID(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	f, ok := s.reg.PortFIB(id)
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: %q is not bound", ErrPortNotFound, name)
+	}
+	return id, f, nil
+}
+
+// Ports calls fn for the ports the filter selects (fibID nil: every FIB;
+// name empty: every port), by name.
+func (s *Server) Ports(fibID *adj.FIBID, name string, fn func(PortDetail) bool) error {
+	if name != "" {
+		if _, err := s.PortID(name); err != nil {
+			return err
+		}
+	}
+	ports := s.dp.Ports()
+	slices.SortFunc(ports, func(a, b PortInfo) int {
+		return strings.Compare(PortName(a.Interface, a.VLAN), PortName(b.Interface, b.VLAN))
+	})
+	for _, p := range ports {
+		p.Name = PortName(p.Interface, p.VLAN)
+		if name != "" && p.Name != name {
+			continue
+		}
+		if fid, ok := s.reg.PortFIB(p.ID); ok {
+			p.FIB = fid
+		}
+		if fibID != nil && p.FIB != *fibID {
+			continue
+		}
+		d := PortDetail{PortInfo: p}
+		if f, ok := s.reg.Get(p.FIB); ok {
+			d.Addresses = slices.Clone(f.Addresses(p.ID))
+		}
+		if !fn(d) {
+			break
+		}
+	}
+	return nil
+}
