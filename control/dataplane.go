@@ -44,6 +44,9 @@ type PortInfo struct {
 	State     string // operational state: "up", "down", "unknown"
 	Backend   string
 	Counters  Counters
+	// IO holds the packet-I/O backend's own counters (xdp_rx_packets,
+	// afpacket_rx_kernel_drop, ...), which show which path moved packets.
+	IO map[string]uint64
 }
 
 // Counters are packet counters of a port or a FIB.

@@ -90,7 +90,7 @@ func (g *GRPCService) UnbindPort(_ context.Context, req *fibdpb.UnbindPortReques
 
 func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
-		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), State: p.State, Backend: p.Backend,
+		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), State: p.State, Backend: p.Backend, IoCounters: p.IO,
 		Counters: countersToPB(p.Counters)}
 	for _, a := range p.Addresses {
 		out.Addresses = append(out.Addresses, a.String())

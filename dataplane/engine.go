@@ -226,7 +226,8 @@ func (e *Engine) UnbindPort(id adj.PortID) error {
 		return fmt.Errorf("%w: %d", ErrNoSuchPort, id)
 	}
 	fid := p.fib.Load().ID()
-	if err := e.reg.UnbindPort(id); err != nil {
+	// The control plane may have unbound the port from its FIB already.
+	if err := e.reg.UnbindPort(id); err != nil && !errors.Is(err, fib.ErrPortNotBound) {
 		return err
 	}
 	e.nb.Flush(fid, id)

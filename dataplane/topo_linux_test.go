@@ -3,28 +3,23 @@
 package dataplane_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/fibd/fibd/dataplane"
 	"github.com/fibd/fibd/dataplane/backend"
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 	"github.com/fibd/fibd/internal/netnstest"
+	"github.com/fibd/fibd/internal/vlanswitch"
 )
 
 // topo is a router namespace whose interfaces a fibd engine in this
@@ -174,129 +169,13 @@ func wantIn(t *testing.T, out string, subs ...string) {
 	}
 }
 
-// accessSwitch is a tiny userspace 802.1Q switch for the tests: frames
-// from each access port go out of the trunk with that port's VLAN tag, and
-// frames from the trunk go to the access port of their VLAN, untagged. It
-// shares no code with fibd (the point is to check fibd's tagging against
-// something independent), and runs until the test ends.
-type accessSwitch struct {
-	trunk  int
-	access map[uint16]int // VLAN → socket
-	wg     sync.WaitGroup
-}
-
-func rawSocket(t *testing.T, ifname string) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
-		t.Fatal(err)
-	}
-	unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
-	unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
-	return fd
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
+// startSwitch runs a userspace VLAN access switch inside ns until the test
+// ends (the kernel has no 8021q module to do it).
 func startSwitch(t *testing.T, ns *netnstest.NS, trunk string, access map[uint16]string) {
 	t.Helper()
-	sw := &accessSwitch{access: map[uint16]int{}}
-	err := ns.Do(func() error {
-		sw.trunk = rawSocket(t, trunk)
-		for vid, name := range access {
-			sw.access[vid] = rawSocket(t, name)
-		}
-		return nil
-	})
-	if err != nil {
+	var sw *vlanswitch.Switch
+	if err := ns.Do(func() (err error) { sw, err = vlanswitch.Start(trunk, access); return err }); err != nil {
 		t.Fatal(err)
 	}
-	var stop sync.WaitGroup
-	done := make(chan struct{})
-	stop.Add(1)
-	go func() { defer stop.Done(); sw.fromTrunk(done) }()
-	for vid, fd := range sw.access {
-		stop.Add(1)
-		go func() { defer stop.Done(); sw.fromAccess(done, vid, fd) }()
-	}
-	t.Cleanup(func() {
-		close(done)
-		stop.Wait()
-		unix.Close(sw.trunk)
-		for _, fd := range sw.access {
-			unix.Close(fd)
-		}
-	})
+	t.Cleanup(sw.Stop)
 }
-
-func (sw *accessSwitch) fromAccess(done chan struct{}, vid uint16, fd int) {
-	buf := make([]byte, 4096)
-	out := make([]byte, 4100)
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil || n < 14 {
-			continue
-		}
-		copy(out, buf[:12])
-		binary.BigEndian.PutUint16(out[12:], 0x8100)
-		binary.BigEndian.PutUint16(out[14:], vid)
-		copy(out[16:], buf[12:n])
-		unix.Write(sw.trunk, out[:n+4])
-	}
-}
-
-func (sw *accessSwitch) fromTrunk(done chan struct{}) {
-	buf := make([]byte, 4096)
-	oob := make([]byte, 256)
-	out := make([]byte, 4096)
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		n, oobn, _, _, err := unix.Recvmsg(sw.trunk, buf, oob, 0)
-		if err != nil || n < 14 {
-			continue
-		}
-		// The kernel strips the tag into PACKET_AUXDATA; an inline tag is
-		// handled too.
-		var vid uint16
-		tagged := false
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
-					aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-					if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-						vid, tagged = aux.Vlan_tci&0xfff, true
-					}
-				}
-			}
-		}
-		frame := buf[:n]
-		if !tagged && binary.BigEndian.Uint16(frame[12:]) == 0x8100 {
-			vid = binary.BigEndian.Uint16(frame[14:]) & 0xfff
-			copy(out, frame[:12])
-			copy(out[12:], frame[16:])
-			frame = out[:n-4]
-		}
-		if fd, ok := sw.access[vid]; ok {
-			unix.Write(fd, frame)
-		}
-	}
-}
-
-var _ = os.Getpid

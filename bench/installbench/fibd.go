@@ -27,7 +27,7 @@ type fibd struct {
 	done chan error
 }
 
-// startFibd runs fibd with --dataplane=none on a socket in a temporary
+// startFibd runs fibd with --io=none on a socket in a temporary
 // directory, without a state file, and waits until it answers.
 func startFibd(ctx context.Context, path string) (*fibd, error) {
 	dir, err := os.MkdirTemp("", "fibd-bench-")
@@ -35,7 +35,7 @@ func startFibd(ctx context.Context, path string) (*fibd, error) {
 		return nil, err
 	}
 	sock := filepath.Join(dir, "fibd.sock")
-	cmd := exec.Command(path, "--socket", sock, "--state", "", "--dataplane", "none", "--log-level", "warn")
+	cmd := exec.Command(path, "--socket", sock, "--state", "", "--io", "none", "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)

@@ -21,7 +21,7 @@ import (
 )
 
 // The end-to-end tests build the real fibd and fibctl binaries and use
-// them as an admin would: fibd with --dataplane=none on a socket in a
+// them as an admin would: fibd with --io=none on a socket in a
 // temporary directory, fibctl commands against it.
 
 var (
@@ -77,7 +77,7 @@ func startFibd(t *testing.T, sock string, args ...string) *daemon {
 	t.Helper()
 	fibd, fibctl := binaries(t)
 	d := &daemon{t: t, sock: sock, stderr: new(syncBuffer), done: make(chan error, 1), fibctl: fibctl}
-	d.cmd = exec.Command(fibd, append([]string{"--dataplane", "none"}, args...)...)
+	d.cmd = exec.Command(fibd, append([]string{"--io", "none"}, args...)...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -329,7 +329,7 @@ func TestFibctlAgainstRunningFibd(t *testing.T) {
 		t.Fatal(err)
 	}
 	fibdBin, _ := binaries(t)
-	cmd := exec.Command(fibdBin, "--dataplane", "none", "--socket", sock, "--state", state)
+	cmd := exec.Command(fibdBin, "--io", "none", "--socket", sock, "--state", state)
 	msg, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -87,11 +88,12 @@ func newPortCmd(a *app) *cobra.Command {
 				}
 				return j.close()
 			}
-			t := newTable(a.out, "PORT", "FIB", "STATE", "MTU", "MAC", "BACKEND", "RX", "TX", "DROPPED", "ADDRESSES")
+			t := newTable(a.out, "PORT", "FIB", "STATE", "MTU", "MAC", "BACKEND", "RX", "TX", "DROPPED", "IO-RX/TX", "ADDRESSES")
 			for _, p := range ports {
 				c := p.GetCounters()
 				t.row(p.GetName(), u(p.GetFibId()), p.GetState(), u(p.GetMtu()), p.GetMac(), p.GetBackend(),
-					u(c.GetRxPackets()), u(c.GetTxPackets()), u(c.GetDropped()), orDash(strings.Join(p.GetAddresses(), ",")))
+					u(c.GetRxPackets()), u(c.GetTxPackets()), u(c.GetDropped()), ioRxTx(p.GetIoCounters()),
+					orDash(strings.Join(p.GetAddresses(), ",")))
 			}
 			return t.flush()
 		},
@@ -119,4 +121,16 @@ func (f *fibFlag) ptr() *uint32 {
 		return &id
 	}
 	return nil
+}
+
+// ioRxTx shows the backend's own receive and transmit packet counters
+// (xdp_rx_packets/xdp_tx_packets or afpacket_rx_frames/afpacket_tx_frames),
+// the proof of which path moved the packets.
+func ioRxTx(io map[string]uint64) string {
+	for _, k := range [][2]string{{"xdp_rx_packets", "xdp_tx_packets"}, {"afpacket_rx_frames", "afpacket_tx_frames"}} {
+		if rx, ok := io[k[0]]; ok {
+			return fmt.Sprintf("%d/%d", rx, io[k[1]])
+		}
+	}
+	return "-"
 }

@@ -1,24 +1,177 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/fibd/fibd/control"
+	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/backend"
 	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/adj"
+	"github.com/fibd/fibd/neigh"
 )
 
-// dataplaneKinds lists what --dataplane accepts. The packet-moving
-// backends (afpacket, xdp, auto) are added here, in newDataplane, and
-// nowhere else.
-const dataplaneKinds = "none (record ports, move no packets: a route server)"
+// ioKinds lists what --io accepts.
+const ioKinds = "auto (XDP where it attaches, else AF_PACKET), afpacket, xdp (never falls back), " +
+	"none (record ports, move no packets: a route server)"
 
-// newDataplane builds the dataplane and the neighbour table --dataplane
-// asks for.
-func newDataplane(kind string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, error) {
+// newDataplane builds the dataplane and the neighbour table --io asks for.
+// It returns a function that releases them.
+func newDataplane(kind string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
 	switch kind {
 	case "none":
-		return newNoneDataplane(), newStaticNeighbors(reg), nil
+		return newNoneDataplane(), newStaticNeighbors(reg), func() {}, nil
+	case backend.AFPacket, backend.XDP, backend.Auto:
+	default:
+		return nil, nil, nil, fmt.Errorf("--io %q: want %s", kind, ioKinds)
 	}
-	return nil, nil, fmt.Errorf("--dataplane %q: want %s", kind, dataplaneKinds)
+	open, err := backend.Opener(kind, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	links, err := backend.NewLinks(false)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("netlink: %w", err)
+	}
+	e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log})
+	if err != nil {
+		links.Close()
+		return nil, nil, nil, err
+	}
+	log.Info("dataplane ready", "io", kind)
+	stop := func() {
+		e.Close()
+		links.Close()
+	}
+	return &engineDP{e: e, kind: kind}, &engineNeighbors{t: e.Neighbors()}, stop, nil
+}
+
+// engineDP adapts the forwarding engine to the control plane.
+type engineDP struct {
+	e    *dataplane.Engine
+	kind string
+}
+
+func (d *engineDP) Backend() string { return d.kind }
+
+func (d *engineDP) BindPort(ifname string, vlan uint16, fibID adj.FIBID) (control.PortInfo, error) {
+	id, err := d.e.BindPort(ifname, vlan, fibID)
+	if errors.Is(err, dataplane.ErrNoSuchInterface) {
+		return control.PortInfo{}, fmt.Errorf("%w: %w", control.ErrNoSuchInterface, err)
+	}
+	if err != nil {
+		return control.PortInfo{}, err
+	}
+	for _, p := range d.e.Ports() {
+		if p.ID == id {
+			return portInfo(p), nil
+		}
+	}
+	return control.PortInfo{}, fmt.Errorf("%w: %d", control.ErrPortNotFound, id)
+}
+
+func (d *engineDP) UnbindPort(id adj.PortID) error {
+	err := d.e.UnbindPort(id)
+	if errors.Is(err, dataplane.ErrNoSuchPort) {
+		return fmt.Errorf("%w: %w", control.ErrPortNotFound, err)
+	}
+	return err
+}
+
+func (d *engineDP) Ports() []control.PortInfo {
+	var out []control.PortInfo
+	for _, p := range d.e.Ports() {
+		out = append(out, portInfo(p))
+	}
+	return out
+}
+
+func (d *engineDP) Stats() control.Stats {
+	var s control.Stats
+	for _, p := range d.e.Ports() {
+		s.Ports = append(s.Ports, control.PortStats{Port: p.ID, Name: p.Name, FIB: p.FIB, Counters: counters(p.Counters)})
+	}
+	fc := d.e.FIBCounters()
+	ids := make([]adj.FIBID, 0, len(fc))
+	for id := range fc {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s.FIBs = append(s.FIBs, control.FIBStats{FIB: id, Counters: counters(fc[id])})
+	}
+	return s
+}
+
+func portInfo(p dataplane.PortInfo) control.PortInfo {
+	state := "down"
+	if p.Up {
+		state = "up"
+	}
+	return control.PortInfo{ID: p.ID, Name: p.Name, Interface: p.Ifname, VLAN: p.VLAN, FIB: p.FIB, Ifindex: p.Ifindex,
+		MAC: p.MAC, MTU: p.MTU, State: state, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO}
+}
+
+func counters(c dataplane.Counters) control.Counters {
+	return control.Counters{RxPackets: c.RxPackets, RxBytes: c.RxBytes, TxPackets: c.TxPackets, TxBytes: c.TxBytes,
+		Forwarded: c.Forwarded, Dropped: c.Dropped(), Drops: c.Drops}
+}
+
+// engineNeighbors adapts package neigh to the control plane.
+type engineNeighbors struct{ t *neigh.Table }
+
+func (n *engineNeighbors) AddStatic(k adj.Key, mac adj.MAC) error { return n.t.AddStatic(k, mac) }
+
+func (n *engineNeighbors) DeleteStatic(k adj.Key) error {
+	err := n.t.DeleteStatic(k)
+	if errors.Is(err, neigh.ErrNotFound) {
+		return fmt.Errorf("%w: %w", control.ErrNeighborNotFound, err)
+	}
+	return err
+}
+
+func neighborInfo(e neigh.Entry) control.NeighborInfo {
+	return control.NeighborInfo{Key: e.Key, MAC: e.MAC, State: e.State.String(), Static: e.Static(), Updated: e.Updated}
+}
+
+func (n *engineNeighbors) Get(k adj.Key) (control.NeighborInfo, bool) {
+	var out control.NeighborInfo
+	found := false
+	n.t.List(k.FIB, func(e neigh.Entry) bool {
+		if e.Key == k {
+			out, found = neighborInfo(e), true
+			return false
+		}
+		return true
+	})
+	return out, found
+}
+
+func (n *engineNeighbors) List(fibID adj.FIBID, fn func(control.NeighborInfo) bool) {
+	n.t.List(fibID, func(e neigh.Entry) bool { return fn(neighborInfo(e)) })
+}
+
+func (n *engineNeighbors) Subscribe(fn func(control.NeighborEvent)) (cancel func()) {
+	sub := n.t.Subscribe(0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range sub.C {
+			typ := control.NeighborChanged
+			switch ev.Kind {
+			case neigh.EventAdded:
+				typ = control.NeighborAdded
+			case neigh.EventRemoved:
+				typ = control.NeighborRemoved
+			}
+			fn(control.NeighborEvent{Type: typ, Neighbor: neighborInfo(ev.Entry)})
+		}
+	}()
+	return func() {
+		sub.Close()
+		<-done
+	}
 }

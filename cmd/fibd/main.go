@@ -4,7 +4,7 @@
 // API from its state file, and drives the dataplane.
 //
 //	fibd [--socket /run/fibd/fibd.sock] [--state /var/lib/fibd/state.json]
-//	     [--config fibd.json] [--dataplane none] [--listen :50051 --tls-cert ... --tls-key ... --tls-client-ca ...]
+//	     [--config fibd.json] [--io auto|afpacket|xdp|none] [--listen :50051 --tls-cert ... --tls-key ... --tls-client-ca ...]
 //	     [--metrics-addr 127.0.0.1:9469]
 //
 // SIGTERM or SIGINT stop it cleanly: no new RPCs, running ones get a few
@@ -55,7 +55,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "CA (PEM) that client certificates must chain to, for --listen")
 	fs.StringVar(&f.config, "config", "", "config file (JSON) applied at start: FIBs, ports, addresses, static routes and neighbours")
 	fs.StringVar(&f.state, "state", "/var/lib/fibd/state.json", "state file: the configuration made through the API, saved on every change and restored at start; empty disables")
-	fs.StringVar(&f.dataplane, "dataplane", "none", "packet I/O: "+dataplaneKinds)
+	fs.StringVar(&f.dataplane, "io", "auto", "packet I/O: "+ioKinds)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9469); empty disables")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")

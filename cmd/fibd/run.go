@@ -42,10 +42,13 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 	}
 
 	reg := fib.NewRegistry(fib.Options{})
-	dp, nb, err := newDataplane(f.dataplane, reg, log)
+	dp, nb, stopDP, err := newDataplane(f.dataplane, reg, log)
 	if err != nil {
 		return err
 	}
+	// The engine releases the interfaces (their offloads, sysctls and XDP
+	// programs go back to how they were) when fibd stops.
+	defer stopDP()
 	srv, err := control.New(control.Options{Registry: reg, Dataplane: dp, Neighbors: nb, Logger: log, Version: version(),
 		Limits: control.Limits{Routes4: f.limits.routes4, Routes6: f.limits.routes6, PerSource: f.limits.perSource, Neighbors: f.limits.neighbors}})
 	if err != nil {
@@ -120,7 +123,7 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 		go func() { _ = metrics.Serve(ln) }()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
-	log.Info("fibd started", "epoch", srv.Epoch(), "dataplane", dp.Backend(), "version", version())
+	log.Info("fibd started", "epoch", srv.Epoch(), "io", dp.Backend(), "version", version())
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -1045,9 +1045,13 @@ type Port struct {
 	// state is the operational state ("up", "down", "unknown").
 	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
 	// backend is the packet-I/O backend of the port.
-	Backend       string    `protobuf:"bytes,9,opt,name=backend,proto3" json:"backend,omitempty"`
-	Counters      *Counters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
-	Addresses     []string  `protobuf:"bytes,11,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Backend   string    `protobuf:"bytes,9,opt,name=backend,proto3" json:"backend,omitempty"`
+	Counters  *Counters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
+	Addresses []string  `protobuf:"bytes,11,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// io_counters are the packet-I/O backend's own counters for the port's
+	// interface (e.g. xdp_rx_packets, afpacket_rx_kernel_drop): they show
+	// which path moved the packets.
+	IoCounters    map[string]uint64 `protobuf:"bytes,12,rep,name=io_counters,json=ioCounters,proto3" json:"io_counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1155,6 +1159,13 @@ func (x *Port) GetCounters() *Counters {
 func (x *Port) GetAddresses() []string {
 	if x != nil {
 		return x.Addresses
+	}
+	return nil
+}
+
+func (x *Port) GetIoCounters() map[string]uint64 {
+	if x != nil {
+		return x.IoCounters
 	}
 	return nil
 }
@@ -4115,7 +4126,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x9e\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x9d\x03\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x12\n" +
@@ -4128,7 +4139,12 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\abackend\x18\t \x01(\tR\abackend\x12-\n" +
 	"\bcounters\x18\n" +
 	" \x01(\v2\x11.fibd.v1.CountersR\bcounters\x12\x1c\n" +
-	"\taddresses\x18\v \x03(\tR\taddresses\"h\n" +
+	"\taddresses\x18\v \x03(\tR\taddresses\x12>\n" +
+	"\vio_counters\x18\f \x03(\v2\x1d.fibd.v1.Port.IoCountersEntryR\n" +
+	"ioCounters\x1a=\n" +
+	"\x0fIoCountersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"h\n" +
 	"\x0fBindPortRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
 	"\x04vlan\x18\x02 \x01(\rH\x00R\x04vlan\x88\x01\x01\x12\x15\n" +
@@ -4404,7 +4420,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(PathKind)(0),                  // 0: fibd.v1.PathKind
 	(RouteOpKind)(0),               // 1: fibd.v1.RouteOpKind
@@ -4474,94 +4490,96 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*GetStatsRequest)(nil),        // 65: fibd.v1.GetStatsRequest
 	(*GetStatsResponse)(nil),       // 66: fibd.v1.GetStatsResponse
 	nil,                            // 67: fibd.v1.Counters.DropsEntry
-	(*timestamppb.Timestamp)(nil),  // 68: google.protobuf.Timestamp
+	nil,                            // 68: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),  // 69: google.protobuf.Timestamp
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	68, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	69, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	8,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
 	8,  // 2: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
 	9,  // 3: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
 	67, // 4: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
 	16, // 5: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	17, // 6: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	17, // 7: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	24, // 8: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	0,  // 9: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	31, // 10: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	32, // 11: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	32, // 12: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	31, // 13: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	1,  // 14: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	39, // 15: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	40, // 16: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	2,  // 17: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	42, // 18: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
-	3,  // 19: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	4,  // 20: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	32, // 21: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	32, // 22: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	68, // 23: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	47, // 24: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	48, // 25: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	48, // 26: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	5,  // 27: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	48, // 28: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	60, // 29: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	16, // 30: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	16, // 31: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	63, // 32: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	64, // 33: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	6,  // 34: fibd.v1.Fibd.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	10, // 35: fibd.v1.Fibd.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	12, // 36: fibd.v1.Fibd.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	14, // 37: fibd.v1.Fibd.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	18, // 38: fibd.v1.Fibd.BindPort:input_type -> fibd.v1.BindPortRequest
-	20, // 39: fibd.v1.Fibd.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	22, // 40: fibd.v1.Fibd.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	25, // 41: fibd.v1.Fibd.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	27, // 42: fibd.v1.Fibd.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	29, // 43: fibd.v1.Fibd.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	33, // 44: fibd.v1.Fibd.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	35, // 45: fibd.v1.Fibd.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	37, // 46: fibd.v1.Fibd.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	41, // 47: fibd.v1.Fibd.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	44, // 48: fibd.v1.Fibd.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	46, // 49: fibd.v1.Fibd.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	50, // 50: fibd.v1.Fibd.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	52, // 51: fibd.v1.Fibd.EndResync:input_type -> fibd.v1.EndResyncRequest
-	54, // 52: fibd.v1.Fibd.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	56, // 53: fibd.v1.Fibd.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	58, // 54: fibd.v1.Fibd.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	61, // 55: fibd.v1.Fibd.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	65, // 56: fibd.v1.Fibd.GetStats:input_type -> fibd.v1.GetStatsRequest
-	7,  // 57: fibd.v1.Fibd.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	11, // 58: fibd.v1.Fibd.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	13, // 59: fibd.v1.Fibd.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	15, // 60: fibd.v1.Fibd.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	19, // 61: fibd.v1.Fibd.BindPort:output_type -> fibd.v1.BindPortResponse
-	21, // 62: fibd.v1.Fibd.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	23, // 63: fibd.v1.Fibd.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	26, // 64: fibd.v1.Fibd.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	28, // 65: fibd.v1.Fibd.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	30, // 66: fibd.v1.Fibd.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	34, // 67: fibd.v1.Fibd.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	36, // 68: fibd.v1.Fibd.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	38, // 69: fibd.v1.Fibd.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	43, // 70: fibd.v1.Fibd.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	45, // 71: fibd.v1.Fibd.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	49, // 72: fibd.v1.Fibd.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	51, // 73: fibd.v1.Fibd.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	53, // 74: fibd.v1.Fibd.EndResync:output_type -> fibd.v1.EndResyncResponse
-	55, // 75: fibd.v1.Fibd.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	57, // 76: fibd.v1.Fibd.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	59, // 77: fibd.v1.Fibd.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	62, // 78: fibd.v1.Fibd.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	66, // 79: fibd.v1.Fibd.GetStats:output_type -> fibd.v1.GetStatsResponse
-	57, // [57:80] is the sub-list for method output_type
-	34, // [34:57] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	68, // 6: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	17, // 7: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	17, // 8: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	24, // 9: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	0,  // 10: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	31, // 11: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	32, // 12: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	32, // 13: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	31, // 14: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	1,  // 15: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	39, // 16: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	40, // 17: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	2,  // 18: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	42, // 19: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
+	3,  // 20: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	4,  // 21: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	32, // 22: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	32, // 23: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	69, // 24: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	47, // 25: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	48, // 26: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	48, // 27: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	5,  // 28: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	48, // 29: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	60, // 30: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	16, // 31: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	16, // 32: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	63, // 33: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	64, // 34: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	6,  // 35: fibd.v1.Fibd.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	10, // 36: fibd.v1.Fibd.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	12, // 37: fibd.v1.Fibd.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	14, // 38: fibd.v1.Fibd.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	18, // 39: fibd.v1.Fibd.BindPort:input_type -> fibd.v1.BindPortRequest
+	20, // 40: fibd.v1.Fibd.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	22, // 41: fibd.v1.Fibd.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	25, // 42: fibd.v1.Fibd.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	27, // 43: fibd.v1.Fibd.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	29, // 44: fibd.v1.Fibd.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	33, // 45: fibd.v1.Fibd.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	35, // 46: fibd.v1.Fibd.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	37, // 47: fibd.v1.Fibd.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	41, // 48: fibd.v1.Fibd.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	44, // 49: fibd.v1.Fibd.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	46, // 50: fibd.v1.Fibd.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	50, // 51: fibd.v1.Fibd.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	52, // 52: fibd.v1.Fibd.EndResync:input_type -> fibd.v1.EndResyncRequest
+	54, // 53: fibd.v1.Fibd.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	56, // 54: fibd.v1.Fibd.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	58, // 55: fibd.v1.Fibd.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	61, // 56: fibd.v1.Fibd.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	65, // 57: fibd.v1.Fibd.GetStats:input_type -> fibd.v1.GetStatsRequest
+	7,  // 58: fibd.v1.Fibd.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	11, // 59: fibd.v1.Fibd.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	13, // 60: fibd.v1.Fibd.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	15, // 61: fibd.v1.Fibd.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	19, // 62: fibd.v1.Fibd.BindPort:output_type -> fibd.v1.BindPortResponse
+	21, // 63: fibd.v1.Fibd.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	23, // 64: fibd.v1.Fibd.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	26, // 65: fibd.v1.Fibd.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	28, // 66: fibd.v1.Fibd.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	30, // 67: fibd.v1.Fibd.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	34, // 68: fibd.v1.Fibd.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	36, // 69: fibd.v1.Fibd.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	38, // 70: fibd.v1.Fibd.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	43, // 71: fibd.v1.Fibd.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	45, // 72: fibd.v1.Fibd.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	49, // 73: fibd.v1.Fibd.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	51, // 74: fibd.v1.Fibd.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	53, // 75: fibd.v1.Fibd.EndResync:output_type -> fibd.v1.EndResyncResponse
+	55, // 76: fibd.v1.Fibd.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	57, // 77: fibd.v1.Fibd.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	59, // 78: fibd.v1.Fibd.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	62, // 79: fibd.v1.Fibd.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	66, // 80: fibd.v1.Fibd.GetStats:output_type -> fibd.v1.GetStatsResponse
+	58, // [58:81] is the sub-list for method output_type
+	35, // [35:58] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -4583,7 +4601,7 @@ func file_fibd_v1_fibd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   62,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

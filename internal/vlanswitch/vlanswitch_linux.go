@@ -1,0 +1,156 @@
+// Package vlanswitch is a tiny userspace 802.1Q access switch for tests and
+// the demo, standing in for the 8021q module this kernel lacks: frames from
+// each access port leave the trunk tagged with that port's VLAN, frames
+// from the trunk go untagged to the access port of their VLAN. It shares no
+// code with fibd's own VLAN handling, so it checks fibd against something
+// independent.
+//
+// Hosts behind it must compute their own transport checksums (ethtool -K
+// dev tx off): the switch copies frames through plain packet sockets and
+// would carry a veth's partial checksums unchanged.
+package vlanswitch
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Switch is a running switch.
+type Switch struct {
+	trunk  int
+	access map[uint16]int // VLAN → socket
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// Start opens the switch's sockets on the calling thread's network
+// namespace — call it from inside the namespace holding the interfaces —
+// and starts forwarding.
+func Start(trunk string, access map[uint16]string) (*Switch, error) {
+	s := &Switch{access: map[uint16]int{}, done: make(chan struct{})}
+	var err error
+	if s.trunk, err = socket(trunk); err != nil {
+		return nil, err
+	}
+	for vid, name := range access {
+		fd, err := socket(name)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.access[vid] = fd
+	}
+	s.wg.Add(1 + len(s.access))
+	go s.fromTrunk()
+	for vid, fd := range s.access {
+		go s.fromAccess(vid, fd)
+	}
+	return s, nil
+}
+
+// Stop ends forwarding and closes the sockets.
+func (s *Switch) Stop() {
+	close(s.done)
+	s.wg.Wait()
+	s.close()
+}
+
+func (s *Switch) close() {
+	if s.trunk > 0 {
+		unix.Close(s.trunk)
+	}
+	for _, fd := range s.access {
+		unix.Close(fd)
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func socket(ifname string) (int, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind %s: %w", ifname, err)
+	}
+	// The kernel strips VLAN tags into PACKET_AUXDATA; the switch must not
+	// see its own transmissions; and a receive timeout lets Stop end the
+	// loops.
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
+	return fd, nil
+}
+
+func (s *Switch) stopped() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Switch) fromAccess(vid uint16, fd int) {
+	defer s.wg.Done()
+	buf := make([]byte, 9216)
+	out := make([]byte, 9220)
+	for !s.stopped() {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil || n < 14 {
+			continue
+		}
+		copy(out, buf[:12])
+		binary.BigEndian.PutUint16(out[12:], 0x8100)
+		binary.BigEndian.PutUint16(out[14:], vid)
+		copy(out[16:], buf[12:n])
+		_, _ = unix.Write(s.trunk, out[:n+4])
+	}
+}
+
+func (s *Switch) fromTrunk() {
+	defer s.wg.Done()
+	buf := make([]byte, 9216)
+	oob := make([]byte, 256)
+	out := make([]byte, 9216)
+	for !s.stopped() {
+		n, oobn, _, _, err := unix.Recvmsg(s.trunk, buf, oob, 0)
+		if err != nil || n < 14 {
+			continue
+		}
+		var vid uint16
+		tagged := false
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA &&
+					len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+					aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+					if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
+						vid, tagged = aux.Vlan_tci&0xfff, true
+					}
+				}
+			}
+		}
+		frame := buf[:n]
+		if !tagged && binary.BigEndian.Uint16(frame[12:]) == 0x8100 {
+			vid = binary.BigEndian.Uint16(frame[14:]) & 0xfff
+			copy(out, frame[:12])
+			copy(out[12:], frame[16:])
+			frame = out[:n-4]
+		}
+		if fd, ok := s.access[vid]; ok {
+			_, _ = unix.Write(fd, frame)
+		}
+	}
+}
