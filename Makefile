@@ -36,8 +36,11 @@ build:
 # target, and the demo.
 test: lint protocheck unit benchsmoke fuzzsmoke demo
 
+# unit runs everything under the race detector; the few tests that only
+# check determinism and would take minutes under it run once more without.
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -run '^TestGenerateReproduces$$' ./bench/tables/gen/
 
 benchsmoke:
 	$(GO) test -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 20m $(PKGS)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/fibd/fibd/internal/race"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,9 @@ func sourceDir(t *testing.T) string {
 func TestGenerateReproduces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("regenerating the tables takes seconds; skipped with -short")
+	}
+	if race.Enabled {
+		t.Skip("regeneration is single-threaded and 10× slower under -race; make unit runs it without")
 	}
 	in := sourceDir(t)
 	if in == "" {
