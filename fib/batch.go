@@ -3,6 +3,8 @@ package fib
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
+	"sync/atomic"
 )
 
 // Result summarises an applied batch.
@@ -64,15 +66,52 @@ func (f *FIB) Delete(p netip.Prefix, source string) error {
 }
 
 type batchState struct {
-	res         Result
-	connChanged bool
-	srcDelta    map[uint16]*[2]int
-	lastSrc     uint16
-	lastDelta   *[2]int
+	res       Result
+	srcDelta  map[uint16]*[2]int
+	lastSrc   uint16
+	lastDelta *[2]int
 }
 
 func (f *FIB) applyLocked(changes []Change) (Result, error) {
 	return f.applyOutcomesLocked(changes, nil)
+}
+
+// connectedChangedLocked reports whether the batch added, changed or
+// removed a connected (attached) route, after which gateways resolved
+// through connected routes must be resolved again. It reads the entries the
+// batch referenced (new ones) and released (old ones), once the batch is
+// applied, so the apply itself never reads the entry table — which the
+// preparing goroutine is writing during a parallel batch.
+func (f *FIB) connectedChangedLocked(changes []Change, pre []prepared) bool {
+	t := &f.mu.nexts
+	for _, i := range t.pending {
+		if t.get(i).Kind == NextAttached {
+			return true
+		}
+	}
+	for i := range changes {
+		if changes[i].Op != OpDelete && t.get(pre[i].next).Kind == NextAttached {
+			return true
+		}
+	}
+	return false
+}
+
+// parallelMin is the batch size from which Apply runs the forwarding-trie
+// updates on a second goroutine, beside the authoritative tree's. Below it
+// the handoff costs more than it saves; above it a bulk load uses two cores
+// (the patricia tree is the bulk of the work, the trie runs alongside). A
+// variable so that tests can push small batches down the parallel path.
+var parallelMin = 512
+
+// prepared is a batch entry checked and resolved before it is applied: its
+// canonical prefix, source ID and, for additions, its forwarding entry.
+type prepared struct {
+	key  [16]byte
+	bits uint8
+	is4  bool
+	src  uint16
+	next uint32
 }
 
 func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, error) {
@@ -80,25 +119,30 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 		return Result{}, fmt.Errorf("fib %d: %w", f.id, ErrNoSuchFIB)
 	}
 	var st batchState
-	for i := range changes {
-		before := st.res
-		if err := f.applyOneLocked(&changes[i], &st); err != nil {
-			f.rollbackLocked()
-			return Result{}, &BatchError{Index: i, Change: changes[i], Err: err}
-		}
-		if out != nil {
-			// Each applied entry bumps exactly one counter.
-			switch {
-			case st.res.Added != before.Added:
-				out[i] = OutcomeAdded
-			case st.res.Updated != before.Updated:
-				out[i] = OutcomeUpdated
-			default:
-				out[i] = OutcomeDeleted
+	if cap(f.mu.prep) < len(changes) {
+		f.mu.prep = make([]prepared, len(changes))
+	}
+	pre := f.mu.prep[:len(changes)]
+	var bad int
+	var err error
+	if len(changes) >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+		bad, err = f.applyParallelLocked(changes, pre, out, &st)
+	} else {
+		for i := range changes {
+			if err = f.prepareLocked(&changes[i], &pre[i]); err == nil {
+				err = f.applyOneLocked(&changes[i], &pre[i], &st, out, i)
+			}
+			if err != nil {
+				bad = i
+				break
 			}
 		}
 	}
-	if st.connChanged {
+	if err != nil {
+		f.rollbackLocked()
+		return Result{}, &BatchError{Index: bad, Change: changes[bad], Err: err}
+	}
+	if f.connectedChangedLocked(changes, pre) {
 		f.reresolveLocked()
 	}
 	f.commitLocked(&st)
@@ -107,20 +151,105 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 	return st.res, nil
 }
 
-func (f *FIB) applyOneLocked(c *Change, st *batchState) error {
+// applyParallelLocked applies the authoritative-tree side of every entry on
+// a second goroutine while this one writes the forwarding trie. The trie
+// gets each addition's entry optimistically — right whenever the prefix has
+// one route, the common case —, and the tree side lists the prefixes where
+// that may be wrong (another source there, a deletion); once both are done
+// those prefixes are recomputed from the tree. The two goroutines share no
+// mutable state: the families' trees, records and logs on one side, their
+// builders on the other.
+func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcome, st *batchState) (int, error) {
+	fams := [2]interface{ setDefer(bool) }{f.v4Locked(), f.v6Locked()}
+	for _, fm := range fams {
+		fm.setDefer(true)
+	}
+	// This goroutine prepares entries (validation, path-set interning) a
+	// step ahead of the tree goroutine, which waits on ready; a failed
+	// preparation sets stop.
+	var ready atomic.Int64
+	var stop atomic.Bool
+	type result struct {
+		bad int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		for i := range changes {
+			for int(ready.Load()) <= i {
+				if stop.Load() {
+					done <- result{-1, nil}
+					return
+				}
+				runtime.Gosched()
+			}
+			if err := f.applyOneLocked(&changes[i], &pre[i], st, out, i); err != nil {
+				done <- result{i, err}
+				return
+			}
+		}
+		done <- result{-1, nil}
+	}()
+	bad, err := -1, error(nil)
+	for i := range changes {
+		if err = f.prepareLocked(&changes[i], &pre[i]); err != nil {
+			bad = i
+			stop.Store(true)
+			break
+		}
+		if i&63 == 63 || i == len(changes)-1 {
+			ready.Store(int64(i + 1))
+		}
+	}
+	if err == nil {
+		b4, b6 := f.mu.v4.b, f.mu.v6.b
+		for i := range changes {
+			if changes[i].Op == OpDelete {
+				continue
+			}
+			p := &pre[i]
+			if p.is4 {
+				b4.set([4]byte(p.key[:4]), int(p.bits), p.next)
+			} else {
+				b6.set(p.key, int(p.bits), p.next)
+			}
+		}
+	}
+	r := <-done
+	for _, fm := range fams {
+		fm.setDefer(false)
+	}
+	if err == nil && r.err != nil {
+		bad, err = r.bad, r.err
+	}
+	if err != nil {
+		f.mu.v4.dirty, f.mu.v6.dirty = f.mu.v4.dirty[:0], f.mu.v6.dirty[:0]
+		return bad, err
+	}
+	f.mu.v4.fixDirty()
+	f.mu.v6.fixDirty()
+	return -1, nil
+}
+
+// prepareLocked validates an entry and resolves what it needs: source ID
+// and, for additions, the forwarding entry of its path set.
+func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 	r := c.Route
 	if c.Op == OpDelete {
 		// Only the prefix and the source matter for a delete.
-		r.Paths = []Path{{Kind: PathBlackhole}}
+		r.Paths = deletePaths
 	}
 	if err := r.validate(f.id); err != nil {
 		return err
 	}
-	src := f.sourceLocked(r.Source)
-	is4 := r.Prefix.Addr().Is4()
-	fam := 1
-	if is4 {
-		fam = 0
+	*p = prepared{bits: uint8(r.Prefix.Bits()), is4: r.Prefix.Addr().Is4(), src: f.sourceLocked(r.Source)}
+	if p.is4 {
+		a := r.Prefix.Addr().As4()
+		copy(p.key[:], a[:])
+		f.v4Locked()
+	} else {
+		p.key = r.Prefix.Addr().As16()
+		f.v6Locked()
 	}
 	switch c.Op {
 	case OpAdd, OpReplace:
@@ -128,51 +257,70 @@ func (f *FIB) applyOneLocked(c *Change, st *batchState) error {
 		if err != nil {
 			return err
 		}
+		p.next = next
+	case OpDelete:
+	default:
+		return fmt.Errorf("%w: unknown operation %d", ErrInvalidRoute, c.Op)
+	}
+	return nil
+}
+
+var deletePaths = []Path{{Kind: PathBlackhole}}
+
+// applyOneLocked applies one prepared entry to the authoritative tree (and,
+// unless the family defers it, to the forwarding trie).
+func (f *FIB) applyOneLocked(c *Change, p *prepared, st *batchState, out []Outcome, i int) error {
+	fam := 1
+	if p.is4 {
+		fam = 0
+	}
+	src := p.src
+	switch c.Op {
+	case OpAdd, OpReplace:
+		next := p.next
 		var added, ok bool
 		var old uint32
 		stamp := f.mu.stamps[src]
-		if is4 {
-			added, old, ok = f.v4Locked().upsert(r.Prefix.Addr().As4(), r.Prefix.Bits(), src, r.Preference, next, stamp, c.Op == OpReplace)
+		if p.is4 {
+			added, old, ok = f.mu.v4.upsert([4]byte(p.key[:4]), int(p.bits), src, c.Route.Preference, next, stamp, c.Op == OpReplace)
 		} else {
-			added, old, ok = f.v6Locked().upsert(r.Prefix.Addr().As16(), r.Prefix.Bits(), src, r.Preference, next, stamp, c.Op == OpReplace)
+			added, old, ok = f.mu.v6.upsert(p.key, int(p.bits), src, c.Route.Preference, next, stamp, c.Op == OpReplace)
 		}
 		if !ok {
-			return fmt.Errorf("%w: %v from source %q", ErrNotFound, r.Prefix, r.Source)
-		}
-		if f.mu.nexts.get(next).Kind == NextAttached {
-			st.connChanged = true
+			return fmt.Errorf("%w: %v from source %q", ErrNotFound, c.Route.Prefix, c.Route.Source)
 		}
 		if !added {
-			if f.mu.nexts.get(old).Kind == NextAttached {
-				st.connChanged = true
-			}
 			f.mu.nexts.pending = append(f.mu.nexts.pending, old)
 			st.res.Updated++
+			if out != nil {
+				out[i] = OutcomeUpdated
+			}
 			return nil
 		}
 		st.res.Added++
+		if out != nil {
+			out[i] = OutcomeAdded
+		}
 		d := st.delta(src)
 		d[fam]++
-		return f.checkLimitsLocked(is4, src, d[fam])
+		return f.checkLimitsLocked(p.is4, src, d[fam])
 	case OpDelete:
 		var next uint32
 		var ok bool
-		if is4 {
-			if f.mu.v4 != nil {
-				next, ok = f.mu.v4.remove(r.Prefix.Addr().As4(), r.Prefix.Bits(), src)
-			}
-		} else if f.mu.v6 != nil {
-			next, ok = f.mu.v6.remove(r.Prefix.Addr().As16(), r.Prefix.Bits(), src)
+		if p.is4 {
+			next, ok = f.mu.v4.remove([4]byte(p.key[:4]), int(p.bits), src)
+		} else {
+			next, ok = f.mu.v6.remove(p.key, int(p.bits), src)
 		}
 		if !ok {
-			return fmt.Errorf("%w: %v from source %q", ErrNotFound, r.Prefix, r.Source)
-		}
-		if f.mu.nexts.get(next).Kind == NextAttached {
-			st.connChanged = true
+			return fmt.Errorf("%w: %v from source %q", ErrNotFound, c.Route.Prefix, c.Route.Source)
 		}
 		f.mu.nexts.pending = append(f.mu.nexts.pending, next)
 		st.res.Deleted++
 		st.delta(src)[fam]--
+		if out != nil {
+			out[i] = OutcomeDeleted
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: unknown operation %d", ErrInvalidRoute, c.Op)

@@ -37,6 +37,28 @@ type family[K key] struct {
 	// better orders two records of the same prefix; set by the FIB (it
 	// needs source names).
 	better func(a, b *record[K]) bool
+
+	// deferTrie, during a parallel batch, leaves the forwarding trie to the
+	// other goroutine: refresh only notes prefixes whose optimistic entry
+	// may be wrong, in dirty, for fixDirty afterwards.
+	deferTrie bool
+	dirty     []dirtyPrefix[K]
+}
+
+type dirtyPrefix[K key] struct {
+	k K
+	l int
+}
+
+func (f *family[K]) setDefer(on bool) { f.deferTrie = on }
+
+// fixDirty recomputes the forwarding trie for the prefixes a parallel batch
+// noted, from the tree's final state.
+func (f *family[K]) fixDirty() {
+	for _, d := range f.dirty {
+		f.refresh(d.k, d.l, 0)
+	}
+	f.dirty = f.dirty[:0]
 }
 
 type undoKind uint8
@@ -94,11 +116,16 @@ func (f *family[K]) upsert(k K, l int, src uint16, pref Preference, next, stamp 
 		if !found {
 			return false, 0, false
 		}
+		alone := len(f.buf) == 1 // find left the prefix's tags in buf
 		r := &f.recs[id]
 		f.undo = append(f.undo, undoEntry[K]{kind: undoModified, id: id, old: *r})
 		oldNext = r.next
 		r.pref, r.next, r.stamp = pref, next, stamp
-		f.refresh(k, l, 0)
+		only := uint32(0)
+		if alone {
+			only = id
+		}
+		f.refresh(k, l, only)
 		return false, oldNext, true
 	}
 	id := f.alloc()
@@ -143,6 +170,12 @@ func (f *family[K]) remove(k K, l int, src uint16) (next uint32, ok bool) {
 // only, when not 0, is known to be k/l's only route, which lets the common
 // single-source case skip the search.
 func (f *family[K]) refresh(k K, l int, only uint32) {
+	if f.deferTrie {
+		if only == 0 {
+			f.dirty = append(f.dirty, dirtyPrefix[K]{k, l})
+		}
+		return
+	}
 	if only != 0 {
 		f.b.set(k, l, f.recs[only].next)
 		return

@@ -49,6 +49,9 @@ type FIB struct {
 		lastSrc   string
 		lastSrcID uint16
 		deleted   bool
+		// prep is the batch scratch of prepared entries, kept between
+		// batches.
+		prep []prepared
 	}
 }
 

@@ -248,6 +248,16 @@ func TestGoldenRandom(t *testing.T) {
 	}
 }
 
+// The same sequences with every batch of two or more entries on the
+// parallel path (tree and trie on two goroutines, fixed up afterwards).
+func TestGoldenRandomParallel(t *testing.T) {
+	defer func(n int) { parallelMin = n }(parallelMin)
+	parallelMin = 2
+	for seed := uint64(31); seed <= 50; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runGolden(t, seed, 300) })
+	}
+}
+
 func FuzzGoldenSeed(f *testing.F) {
 	f.Add(uint64(1))
 	f.Add(uint64(42))
