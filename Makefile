@@ -34,7 +34,7 @@ build:
 # test is what CI runs: lint, every unit and root integration test under
 # the race detector, every benchmark once, a short run of every fuzz
 # target, and the demo.
-test: lint protocheck unit benchsmoke fuzzsmoke demo
+test: deps lint protocheck unit benchsmoke fuzzsmoke demo
 
 # unit runs everything under the race detector; the few tests that only
 # check determinism and would take minutes under it run once more without.
@@ -75,7 +75,7 @@ proto:
 protocheck:
 	sh control/gen.sh check
 
-demo: build
+demo: deps build
 	./scripts/demo.sh
 
 clean:
