@@ -158,11 +158,21 @@ func (f *family[K]) remove(k K, l int, src uint16) (next uint32, ok bool) {
 	if !found {
 		return 0, false
 	}
+	last := len(f.buf) == 1 // find left the prefix's tags in buf
 	f.tree.remove(f.buf[:0], k, l, id)
 	f.undo = append(f.undo, undoEntry[K]{kind: undoDeleted, id: id})
 	f.dead = append(f.dead, id)
 	f.count--
-	f.refresh(k, l, 0)
+	switch {
+	case !last:
+		f.refresh(k, l, 0)
+	case f.deferTrie:
+		f.dirty = append(f.dirty, dirtyPrefix[K]{k, l})
+	default:
+		// The prefix's only route went: its slots fall back to the
+		// longest covering prefix, with no search for another source.
+		f.b.clear(k, l, f.ancestor(k, l))
+	}
 	return f.recs[id].next, true
 }
 
