@@ -43,9 +43,6 @@ const (
 	DropTooBig
 	// DropFragment: fragmentation failed (bad options, MTU below 68).
 	DropFragment
-	// DropNeighborQueued: handed to neigh to wait for resolution; not lost
-	// unless neigh's queue bounds drop it (counted there).
-	DropNeighborQueued
 	// DropToRouter: addressed to the router but not something it answers
 	// (no host stack yet).
 	DropToRouter
@@ -75,7 +72,6 @@ var dropNames = [...]string{
 	DropTTL - DropUnknownVLAN:             "ttl-exceeded",
 	DropTooBig - DropUnknownVLAN:          "too-big",
 	DropFragment - DropUnknownVLAN:        "fragmentation-failed",
-	DropNeighborQueued - DropUnknownVLAN:  "neighbor-queued",
 	DropToRouter - DropUnknownVLAN:        "to-router",
 	DropTxFull - DropUnknownVLAN:          "tx-full",
 	DropTruncated - DropUnknownVLAN:       "truncated",
@@ -103,7 +99,11 @@ type counters struct {
 	local              atomic.Uint64 // delivered to the router itself
 	icmpSent           atomic.Uint64
 	icmpLimited        atomic.Uint64 // ICMP errors not sent: rate limit
-	drops              [NumDrops]atomic.Uint64
+	// queued counts packets handed to neigh to wait for their next hop's
+	// MAC: not drops (they go out once it resolves; neigh counts the ones
+	// its queue bounds or a failed resolution drop).
+	queued atomic.Uint64
+	drops  [NumDrops]atomic.Uint64
 }
 
 // Counters is a snapshot of counters.
@@ -114,6 +114,7 @@ type Counters struct {
 	Local              uint64
 	ICMPSent           uint64
 	ICMPRateLimited    uint64
+	NeighborQueued     uint64
 	// Drops maps a drop reason's name to its count; reasons that never
 	// happened are left out.
 	Drops map[string]uint64
@@ -124,7 +125,7 @@ func (c *counters) snapshot() Counters {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
 		Forwarded: c.forwarded.Load(), Local: c.local.Load(),
-		ICMPSent: c.icmpSent.Load(), ICMPRateLimited: c.icmpLimited.Load(),
+		ICMPSent: c.icmpSent.Load(), ICMPRateLimited: c.icmpLimited.Load(), NeighborQueued: c.queued.Load(),
 		Drops: map[string]uint64{},
 	}
 	for d := range c.drops {

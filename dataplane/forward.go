@@ -204,7 +204,7 @@ func (w *worker) send(in, out *Port, f *fib.FIB, a *adj.Adjacency, key adj.Key, 
 	default:
 		mac, ok := w.e.nb.Resolve(w.neighKey(f, a, key), frame)
 		if !ok {
-			w.drop(in, f, DropNeighborQueued)
+			in.ctr.queued.Add(1)
 			return
 		}
 		copy(frame[0:6], mac[:])
