@@ -107,18 +107,7 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.drop(in, f, Drop(r))
 		return
 	}
-	var a *adj.Adjacency
-	var key adj.Key
 	switch n.Kind {
-	case fib.NextGateway:
-		id := n.Adj
-		if n.Group != nil {
-			id = n.Pick(packet.FlowHash(p))
-		}
-		a = w.e.adjs.Get(id)
-		key.Port = a.Port()
-	case fib.NextAttached:
-		key = adj.Key{FIB: f.ID(), Port: n.Port, Addr: p.Dst}
 	case fib.NextMiss:
 		w.icmpError(in, f, frame, packet.ICMPNetUnreachable, 0)
 		w.drop(in, f, DropNoRoute)
@@ -131,12 +120,12 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.icmpError(in, f, frame, packet.ICMPAdminProhibited, 0)
 		w.drop(in, f, DropProhibited)
 		return
-	default: // NextBlackhole
+	case fib.NextBlackhole:
 		w.drop(in, f, DropBlackhole)
 		return
 	}
-	out, ok := w.e.Port(key.Port)
-	if !ok || !out.ifc.up.Load() {
+	h, ok := w.nextHop(f, n, p.Dst, p)
+	if !ok {
 		w.drop(in, f, DropEgressDown)
 		return
 	}
@@ -145,9 +134,9 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.drop(in, f, DropTTL)
 		return
 	}
-	mtu := int(out.ifc.mtu.Load())
-	if a != nil {
-		if am := int(a.MTU()); am != 0 && am < mtu {
+	mtu := int(h.out.ifc.mtu.Load())
+	if h.a != nil {
+		if am := int(h.a.MTU()); am != 0 && am < mtu {
 			mtu = am
 		}
 	}
@@ -157,22 +146,99 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 			w.drop(in, f, DropTooBig)
 			return
 		}
-		w.fragment(in, out, f, a, key, frame, mtu)
+		w.fragment(in, f, &h, frame, mtu)
 		return
 	}
 	packet.DecTTL(frame, p)
-	var mac adj.MAC
-	var st adj.State
-	if a != nil {
-		mac, st = a.LinkLayer()
-	} else {
-		var known bool
-		if mac, st, known = w.e.nb.Lookup(key); !known {
-			st = adj.Incomplete
+	mac, st := w.linkLayer(&h)
+	s := packet.RewriteL2(buf, start, p, mac, h.out.ifc.mac, h.out.tci())
+	w.forwarded(in, f, &h, st, buf[s:start+p.L3Off+p.L3Len])
+}
+
+// hop is where a packet goes next: its egress port, and the adjacency of a
+// gateway route or the neighbour key of a directly attached destination,
+// whichever holds the MAC it needs.
+type hop struct {
+	out *Port
+	a   *adj.Adjacency
+	key adj.Key
+}
+
+// nextHop resolves a gateway or attached forwarding entry for dst to its
+// hop (an ECMP member picked by p's flow hash, or the first member when p
+// is nil). It reports false when the egress port is gone or down.
+func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Parsed) (h hop, ok bool) {
+	switch n.Kind {
+	case fib.NextGateway:
+		id := n.Adj
+		if n.Group != nil {
+			var hash uint32
+			if p != nil {
+				hash = packet.FlowHash(p)
+			}
+			id = n.Pick(hash)
 		}
+		h.a = w.e.adjs.Get(id)
+		h.key.Port = h.a.Port()
+	case fib.NextAttached:
+		h.key = adj.Key{FIB: f.ID(), Port: n.Port, Addr: dst}
+	default:
+		return h, false
 	}
-	s := packet.RewriteL2(buf, start, p, mac, out.ifc.mac, out.tci())
-	w.send(in, out, f, a, key, st, buf[s:start+p.L3Off+p.L3Len])
+	h.out, ok = w.e.Port(h.key.Port)
+	return h, ok && h.out.ifc.up.Load()
+}
+
+// linkLayer returns the hop's MAC and its state: from the adjacency for a
+// gateway, from the neighbour table for an attached destination.
+func (w *worker) linkLayer(h *hop) (adj.MAC, adj.State) {
+	if h.a != nil {
+		return h.a.LinkLayer()
+	}
+	mac, st, known := w.e.nb.Lookup(h.key)
+	if !known {
+		st = adj.Incomplete
+	}
+	return mac, st
+}
+
+// emit stages a frame whose link-layer header is written (with the MAC
+// linkLayer gave, state st) for the hop's egress port, or hands it to
+// neigh when that MAC is not known yet; Env.Deliver sends it once it is.
+// It reports whether the frame went out now.
+func (w *worker) emit(h *hop, st adj.State, frame []byte) bool {
+	switch st {
+	case adj.Valid:
+	case adj.Stale:
+		// The first packet to a STALE neighbour starts its reachability
+		// check; the MAC is still good.
+		w.e.nb.Resolve(w.neighKey(h), frame)
+	default:
+		mac, ok := w.e.nb.Resolve(w.neighKey(h), frame)
+		if !ok {
+			return false
+		}
+		copy(frame[0:6], mac[:])
+	}
+	w.stage(h.out, frame)
+	return true
+}
+
+// forwarded emits a forwarded frame and counts it.
+func (w *worker) forwarded(in *Port, f *fib.FIB, h *hop, st adj.State, frame []byte) {
+	if !w.emit(h, st, frame) {
+		in.ctr.queued.Add(1)
+		return
+	}
+	in.ctr.forwarded.Add(1)
+	w.e.fibCounters(f.ID()).forwarded.Add(1)
+}
+
+func (w *worker) neighKey(h *hop) adj.Key {
+	if h.a != nil {
+		return h.a.Key()
+	}
+	return h.key
 }
 
 // lookup finds the forwarding entry for dst, following lookup-in-FIB routes
@@ -191,39 +257,9 @@ func (w *worker) lookup(f *fib.FIB, dst netip.Addr) (*fib.Next, *fib.FIB, bool) 
 	return n, f, true
 }
 
-// send transmits a rewritten frame to out, or hands it to neigh when the
-// next hop's MAC is not known yet (frame's destination MAC is then left for
-// Env.Deliver to fill in).
-func (w *worker) send(in, out *Port, f *fib.FIB, a *adj.Adjacency, key adj.Key, st adj.State, frame []byte) {
-	switch st {
-	case adj.Valid:
-	case adj.Stale:
-		// The first packet to a STALE neighbour starts its reachability
-		// check; the MAC is still good.
-		w.e.nb.Resolve(w.neighKey(f, a, key), frame)
-	default:
-		mac, ok := w.e.nb.Resolve(w.neighKey(f, a, key), frame)
-		if !ok {
-			in.ctr.queued.Add(1)
-			return
-		}
-		copy(frame[0:6], mac[:])
-	}
-	w.stage(out, frame)
-	in.ctr.forwarded.Add(1)
-	w.e.fibCounters(f.ID()).forwarded.Add(1)
-}
-
-func (w *worker) neighKey(f *fib.FIB, a *adj.Adjacency, key adj.Key) adj.Key {
-	if a != nil {
-		return a.Key()
-	}
-	return key
-}
-
 // fragment splits an IPv4 packet without DF for a smaller MTU (RFC 791),
 // decrementing its TTL first, and sends each fragment.
-func (w *worker) fragment(in, out *Port, f *fib.FIB, a *adj.Adjacency, key adj.Key, frame []byte, mtu int) {
+func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
 	p := &w.p
 	packet.DecTTL(frame, p)
 	if w.ngen+maxFragments > len(w.gen) {
@@ -239,19 +275,10 @@ func (w *worker) fragment(in, out *Port, f *fib.FIB, a *adj.Adjacency, key adj.K
 		return
 	}
 	w.ngen += k
-	var mac adj.MAC
-	var st adj.State
-	if a != nil {
-		mac, st = a.LinkLayer()
-	} else {
-		var known bool
-		if mac, st, known = w.e.nb.Lookup(key); !known {
-			st = adj.Incomplete
-		}
-	}
+	mac, st := w.linkLayer(h)
 	for i := 0; i < k; i++ {
-		s := packet.WriteL2(bufs[i], Headroom, mac, out.ifc.mac, out.tci(), packet.EtherTypeIPv4)
-		w.send(in, out, f, a, key, st, bufs[i][s:Headroom+len(w.frag[i])])
+		s := packet.WriteL2(bufs[i], Headroom, mac, h.out.ifc.mac, h.out.tci(), packet.EtherTypeIPv4)
+		w.forwarded(in, f, h, st, bufs[i][s:Headroom+len(w.frag[i])])
 	}
 }
 

@@ -127,49 +127,13 @@ func (w *worker) output(in *Port, f *fib.FIB, buf []byte, n int, via adj.MAC) {
 	if !ok {
 		return
 	}
-	var a *adj.Adjacency
-	var key adj.Key
-	switch nx.Kind {
-	case fib.NextGateway:
-		id := nx.Adj
-		if nx.Group != nil {
-			id = nx.Group[0]
-		}
-		a = w.e.adjs.Get(id)
-		key.Port = a.Port()
-	case fib.NextAttached:
-		key = adj.Key{FIB: f.ID(), Port: nx.Port, Addr: dst}
-	default:
-		// No route back, or one that drops: an answer is not worth an
-		// error of its own.
+	// No route back, or one that drops: an answer is not worth an error of
+	// its own, so nextHop's refusal ends it silently.
+	h, ok := w.nextHop(f, nx, dst, nil)
+	if !ok {
 		return
 	}
-	out, ok := w.e.Port(key.Port)
-	if !ok || !out.ifc.up.Load() {
-		return
-	}
-	var mac adj.MAC
-	var st adj.State
-	if a != nil {
-		mac, st = a.LinkLayer()
-	} else {
-		var known bool
-		if mac, st, known = w.e.nb.Lookup(key); !known {
-			st = adj.Incomplete
-		}
-	}
-	s := packet.WriteL2(buf, Headroom, mac, out.ifc.mac, out.tci(), etherType)
-	frame := buf[s : Headroom+n]
-	switch st {
-	case adj.Valid:
-	case adj.Stale:
-		w.e.nb.Resolve(w.neighKey(f, a, key), frame)
-	default:
-		m, ok := w.e.nb.Resolve(w.neighKey(f, a, key), frame)
-		if !ok {
-			return
-		}
-		copy(frame[0:6], m[:])
-	}
-	w.stage(out, frame)
+	mac, st := w.linkLayer(&h)
+	s := packet.WriteL2(buf, Headroom, mac, h.out.ifc.mac, h.out.tci(), etherType)
+	w.emit(&h, st, buf[s:Headroom+n])
 }
