@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 
 	"github.com/fibd/fibd/control"
@@ -23,7 +24,14 @@ const ioKinds = "auto (XDP where it attaches, else AF_PACKET), afpacket, xdp (ne
 func newDataplane(kind string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
 	switch kind {
 	case "none":
-		return newNoneDataplane(), newStaticNeighbors(reg), func() {}, nil
+		// No packets move, so nothing resolves: the neighbour table holds
+		// the static entries the admin adds, and publishes their MACs into
+		// the adjacencies routes use, which LookupRoute shows.
+		t, err := neigh.New(neigh.Config{Adj: reg.Adjacencies(), Env: quietEnv{reg}, Logger: log})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return newNoneDataplane(), &engineNeighbors{t: t}, func() {}, nil
 	case backend.AFPacket, backend.XDP, backend.Auto:
 	default:
 		return nil, nil, nil, fmt.Errorf("--io %q: want %s", kind, ioKinds)
@@ -175,3 +183,30 @@ func (n *engineNeighbors) Subscribe(fn func(control.NeighborEvent)) (cancel func
 		<-done
 	}
 }
+
+// quietEnv is neigh's environment when no packets move: the FIBs answer
+// address questions, and nothing is ever sent.
+type quietEnv struct{ reg *fib.Registry }
+
+func (quietEnv) PortMAC(adj.PortID) (adj.MAC, bool) { return adj.MAC{}, false }
+
+func (e quietEnv) SourceFor(id adj.FIBID, p adj.PortID, target netip.Addr) (netip.Addr, bool) {
+	if f, ok := e.reg.Get(id); ok {
+		return f.SourceFor(p, target)
+	}
+	return netip.Addr{}, false
+}
+
+func (e quietEnv) IsLocal(id adj.FIBID, p adj.PortID, a netip.Addr) bool {
+	f, ok := e.reg.Get(id)
+	return ok && f.IsLocal(p, a)
+}
+
+func (e quietEnv) OnLink(id adj.FIBID, p adj.PortID, a netip.Addr) bool {
+	f, ok := e.reg.Get(id)
+	return ok && f.OnLink(p, a)
+}
+
+func (quietEnv) Transmit(adj.PortID, adj.MAC, uint16, []byte) {}
+func (quietEnv) Deliver(adj.Key, adj.MAC, [][]byte)           {}
+func (quietEnv) Unreachable(adj.Key, [][]byte)                {}
