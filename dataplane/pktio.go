@@ -31,7 +31,7 @@ type RxMeta struct {
 	// when the frame never crossed a wire — a veth peer, a tap, the host's
 	// own stack. The checksum field at CsumStart+CsumOffset holds only the
 	// pseudo-header sum; the bytes from CsumStart to the end of the packet
-	// still have to be summed in. The forwarder must call CompleteChecksum
+	// still have to be summed in. The forwarder must complete it (packet.FillL4Checksum)
 	// before it sends such a frame out of a port, or the receiver drops it;
 	// a frame for the router itself may be taken as verified (its sender
 	// is on the same host).

@@ -62,7 +62,7 @@
 //     counted (Stats.RxGSODropped).
 //   - A partial checksum is reported in RxMeta.CsumPartial with
 //     CsumStart/CsumOffset, and the forwarder completes it with
-//     dataplane.CompleteChecksum on the frames it actually forwards
+//     packet.FillL4Checksum on the frames it actually forwards
 //     (cheaper than completing it here for frames the router drops or
 //     consumes).
 //

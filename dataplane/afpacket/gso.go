@@ -3,8 +3,9 @@ package afpacket
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
 
-	"github.com/fibd/fibd/internal/csum"
+	"github.com/fibd/fibd/dataplane/packet"
 )
 
 // vnetHdrLen is sizeof(struct virtio_net_hdr), the header PACKET_VNET_HDR
@@ -184,19 +185,19 @@ func (s *segmenter) segment(dst []byte) (int, error) {
 		binary.BigEndian.PutUint16(ip[2:], uint16(n-s.l3))
 		binary.BigEndian.PutUint16(ip[4:], s.ipID+uint16(s.idx))
 		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip[:ihl], 0))
+		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip[:ihl]))
 	}
 	l4 := dst[s.l4:n]
 	var pseudo uint64
 	if s.v6 {
-		pseudo = csum.PseudoV6(ip[8:24], ip[24:40], s.proto(), len(l4))
+		pseudo = pseudo6(ip[8:24], ip[24:40], s.proto(), len(l4))
 	} else {
-		pseudo = csum.PseudoV4(ip[12:16], ip[16:20], s.proto(), len(l4))
+		pseudo = pseudo4(ip[12:16], ip[16:20], s.proto(), len(l4))
 	}
 	if s.udp {
 		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
 		l4[6], l4[7] = 0, 0
-		c := csum.Checksum(l4, pseudo)
+		c := ^packet.Fold(packet.Sum(pseudo, l4))
 		if c == 0 {
 			c = 0xffff // RFC 768: a computed zero is sent as all ones
 		}
@@ -211,7 +212,7 @@ func (s *segmenter) segment(dst []byte) (int, error) {
 			l4[13] &^= cwr
 		}
 		l4[16], l4[17] = 0, 0
-		binary.BigEndian.PutUint16(l4[16:], csum.Checksum(l4, pseudo))
+		binary.BigEndian.PutUint16(l4[16:], ^packet.Fold(packet.Sum(pseudo, l4)))
 	}
 	s.next = stop
 	s.idx++
@@ -223,4 +224,14 @@ func (s *segmenter) proto() uint8 {
 		return protoUDP
 	}
 	return protoTCP
+}
+
+// pseudo4 and pseudo6 are the transport pseudo-header sums over addresses
+// still in the frame.
+func pseudo4(src, dst []byte, proto uint8, n int) uint64 {
+	return packet.PseudoHeaderSum(netip.AddrFrom4([4]byte(src)), netip.AddrFrom4([4]byte(dst)), proto, n)
+}
+
+func pseudo6(src, dst []byte, proto uint8, n int) uint64 {
+	return packet.PseudoHeaderSum(netip.AddrFrom16([16]byte(src)), netip.AddrFrom16([16]byte(dst)), proto, n)
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/fibd/fibd/internal/csum"
+	"github.com/fibd/fibd/dataplane/packet"
 )
 
 // superFrame builds an Ethernet + IPv4/IPv6 + TCP/UDP super-frame carrying
@@ -39,7 +39,7 @@ func superFrame(v6, udp bool, payload []byte) ([]byte, vnetHdr) {
 		ip[8], ip[9] = 64, proto
 		copy(ip[12:], []byte{192, 0, 2, 1})
 		copy(ip[16:], []byte{198, 51, 100, 1})
-		binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip, 0))
+		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip))
 	}
 	f = append(f, ip...)
 	l4 := make([]byte, l4len)
@@ -75,21 +75,21 @@ func verifyL4(t *testing.T, seg []byte, v6, udp bool) {
 	}
 	if v6 {
 		l4 = ip[40:]
-		pseudo = csum.PseudoV6(ip[8:24], ip[24:40], proto, len(l4))
+		pseudo = pseudo6(ip[8:24], ip[24:40], proto, len(l4))
 		if int(binary.BigEndian.Uint16(ip[4:])) != len(l4) {
 			t.Fatalf("IPv6 payload length %d, want %d", binary.BigEndian.Uint16(ip[4:]), len(l4))
 		}
 	} else {
 		l4 = ip[20:]
-		pseudo = csum.PseudoV4(ip[12:16], ip[16:20], proto, len(l4))
-		if csum.Checksum(ip[:20], 0) != 0 {
+		pseudo = pseudo4(ip[12:16], ip[16:20], proto, len(l4))
+		if packet.Checksum(ip[:20]) != 0 {
 			t.Fatal("IPv4 header checksum does not verify")
 		}
 		if int(binary.BigEndian.Uint16(ip[2:])) != len(ip) {
 			t.Fatalf("IPv4 total length %d, want %d", binary.BigEndian.Uint16(ip[2:]), len(ip))
 		}
 	}
-	if csum.Checksum(l4, pseudo) != 0 {
+	if ^packet.Fold(packet.Sum(pseudo, l4)) != 0 {
 		t.Fatal("transport checksum does not verify")
 	}
 }
@@ -227,7 +227,7 @@ func FuzzSegmenter(f *testing.F) {
 			}
 			if !s.v6 {
 				ihl := int(dst[s.l3]&0x0f) * 4
-				if csum.Checksum(dst[s.l3:s.l3+ihl], 0) != 0 {
+				if packet.Checksum(dst[s.l3:s.l3+ihl]) != 0 {
 					t.Fatal("IPv4 header checksum does not verify")
 				}
 			}

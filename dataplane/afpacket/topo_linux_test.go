@@ -3,6 +3,7 @@ package afpacket
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/fibd/fibd/dataplane/packet"
 	"net"
 	"sync"
 	"testing"
@@ -109,7 +110,8 @@ func forward(in, out dataplane.PacketIO, dstMAC, srcMAC net.HardwareAddr, st *fo
 			st.frames++
 			if meta[i].CsumPartial {
 				st.partial++
-				if dataplane.CompleteChecksum(f, meta[i]) {
+				var p packet.Parsed
+				if packet.Parse(f, false, 0, 0, &p) == packet.OK && packet.FillL4Checksum(f, &p) == packet.OK {
 					st.completed++
 				}
 			}
