@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/fibd/fibd/bench/installbench"
 )
 
 func TestEvaluateMetNotMetNotMeasured(t *testing.T) {
@@ -89,5 +91,25 @@ func TestScalarFieldsKeepOrderAndSkipNested(t *testing.T) {
 	}
 	if strings.Join(keys, ",") != "b,a,c" {
 		t.Errorf("keys %v", keys)
+	}
+}
+
+// TestInstallWithoutKernelIsNotMeasured: a run without root has no kernel
+// baseline, and its 0 ratio must not read as a missed target.
+func TestInstallWithoutKernelIsNotMeasured(t *testing.T) {
+	r := &Report{Install: &installbench.Result{Routes: 10, RoutesPerS: 600e3, ShuffledRoutesPerS: 100e3}}
+	if err := r.evaluate(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"routes_per_s ≥ 500,000": "met", "ratio_vs_kernel ≥ 3": "not measured", "shuffled_routes_per_s ≥ 300,000": "not met",
+	}
+	for _, tg := range r.Targets {
+		if tg.Section != SectionInstall {
+			continue
+		}
+		if tg.Status() != want[tg.Target] {
+			t.Errorf("%s: %s, want %s", tg.Target, tg.Status(), want[tg.Target])
+		}
 	}
 }
