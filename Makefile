@@ -13,7 +13,7 @@ DEB_PKGS  := iproute2 iputils-ping curl traceroute ethtool xz-utils protobuf-com
 FUZZTIME  ?= 5s
 BENCHTIME ?= 1x
 
-.PHONY: all deps build test unit bench benchsmoke fuzz fuzzsmoke lint proto protocheck demo clean
+.PHONY: all deps build test unit bench report benchsmoke fuzz fuzzsmoke lint proto protocheck demo clean
 
 all: build
 
@@ -62,6 +62,12 @@ fuzz:
 
 bench: build
 	$(BIN)/fibbench fib
+
+# report runs every benchmark (2–3 minutes, as root) and writes
+# bench/results/<date>/report.md, report.json and plots. Run it on a quiet
+# machine: the load average at start and end is in the report.
+report: build
+	$(BIN)/fibbench report
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \

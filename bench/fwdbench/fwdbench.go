@@ -12,9 +12,14 @@
 //   - the kernel (ip_forward=1, static route and neighbour): the baseline;
 //   - the bare loop: AF_PACKET RX → rewrite MACs and TTL → sendmmsg, through
 //     dataplane/afpacket, with no parsing beyond that and no lookup — the
-//     floor any userspace dataplane on this I/O pays;
+//     floor any userspace dataplane on this I/O pays (or another bare
+//     loop, e.g. BareXDP, for a dataplane on other I/O);
 //   - a forwarder under test: any Forwarder hook (fibd's dataplane), also
-//     with a full table loaded if the caller provides that variant.
+//     with a full table loaded if the caller provides that variant;
+//   - optionally a second forwarder to compare against (fibd on
+//     AF_PACKET when the one under test runs on AF_XDP).
+//
+// ForIO assembles the Options `fibbench forward --io=…` uses.
 //
 // Addresses: 192.0.2.0/24 on src↔router, 198.51.100.0/24 on router↔dst,
 // 198.18.0.0/15 as destinations; neighbours and routes are static, so
@@ -37,14 +42,21 @@ package fwdbench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/fibd/fibd/fib/adj"
 )
 
-// ErrNotSupported is returned by Run off Linux.
-var ErrNotSupported = errors.New("fwdbench: needs Linux network namespaces")
+// Sentinel errors.
+var (
+	// ErrNotSupported is returned by Run off Linux.
+	ErrNotSupported = errors.New("fwdbench: needs Linux network namespaces")
+	// ErrUnknownIO is returned by ForIO for an I/O that is neither
+	// "afpacket" nor "xdp".
+	ErrUnknownIO = errors.New("fwdbench: unknown packet I/O (want afpacket or xdp)")
+)
 
 // Fixed addressing of the topology.
 var (
@@ -84,6 +96,9 @@ type Forwarder func(ctx context.Context, env *Env) error
 // Options configure Run. The zero value runs the kernel and the bare loop
 // for 3 s each with one and two generators.
 type Options struct {
+	// IO labels the packet I/O of the dataplane under test in the result
+	// ("afpacket", "xdp"); it changes nothing else.
+	IO string
 	// Duration of each measured phase; default 3 s.
 	Duration time.Duration
 	// Destinations is how many distinct addresses of Dests the generator
@@ -97,6 +112,15 @@ type Options struct {
 	// FullTable, if set, is the same dataplane with the full IPv4 table
 	// loaded in two FIBs; it is measured with one generator.
 	FullTable Forwarder
+	// Bare is the reference loop the dataplane's CPU is compared with;
+	// nil is the AF_PACKET Bare loop.
+	Bare Forwarder
+	// AFPacket, if set, is a second forwarder measured with one generator
+	// for comparison — fibd's dataplane on AF_PACKET when the one under
+	// test runs on AF_XDP: afpacket_forwarded_pps and ratio_vs_afpacket.
+	AFPacket Forwarder
+	// AFPacketName labels it in the phases; default "afpacket".
+	AFPacketName string
 	// Sink chooses how the dst namespace disposes of the traffic.
 	Sink Sink
 	// Log, if set, receives progress lines.
@@ -119,6 +143,17 @@ const (
 	// packet at its input route lookup — the cheapest sink.
 	SinkBlackhole
 )
+
+// ParseSink parses a Sink's String form.
+func ParseSink(s string) (Sink, error) {
+	switch s {
+	case "discard", "":
+		return SinkDiscard, nil
+	case "blackhole":
+		return SinkBlackhole, nil
+	}
+	return 0, fmt.Errorf("fwdbench: unknown sink %q (want discard or blackhole)", s)
+}
 
 func (s Sink) String() string {
 	if s == SinkBlackhole {
@@ -153,6 +188,7 @@ type Phase struct {
 // the dataplane under test with one generator unless named _2gen.
 type Result struct {
 	Dataplane               string   `json:"dataplane"`
+	IO                      string   `json:"io,omitempty"`
 	Sink                    string   `json:"sink"`
 	FrameBytes              int      `json:"frame_bytes"`
 	Destinations            int      `json:"destinations"`
@@ -168,5 +204,7 @@ type Result struct {
 	FullTableForwardedPPS   *float64 `json:"full_table_forwarded_pps,omitempty"`
 	ForwardedPPS2Gen        float64  `json:"forwarded_pps_2gen"`
 	KernelForwardedPPS2Gen  float64  `json:"kernel_forwarded_pps_2gen"`
+	AFPacketForwardedPPS    *float64 `json:"afpacket_forwarded_pps,omitempty"`
+	RatioVsAFPacket         *float64 `json:"ratio_vs_afpacket,omitempty"`
 	Phases                  []Phase  `json:"phases"`
 }

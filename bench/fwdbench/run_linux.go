@@ -50,7 +50,7 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		return nil, err
 	}
 	gens := t.newGenerators(2, frames)
-	res := &Result{Dataplane: opt.DataplaneName, Sink: opt.Sink.String(), FrameBytes: FrameBytes, Destinations: opt.Destinations}
+	res := &Result{Dataplane: opt.DataplaneName, IO: opt.IO, Sink: opt.Sink.String(), FrameBytes: FrameBytes, Destinations: opt.Destinations}
 
 	measure := func(name string, ngen int, fwd Forwarder) (Phase, error) {
 		if err := ctx.Err(); err != nil {
@@ -83,12 +83,16 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	defer release()
 
-	bare, err := measure("bare", 1, Bare)
+	bareFwd := opt.Bare
+	if bareFwd == nil {
+		bareFwd = Bare
+	}
+	bare, err := measure("bare", 1, bareFwd)
 	if err != nil {
 		return nil, err
 	}
 	dp1 := bare
-	dp := Forwarder(Bare)
+	dp := bareFwd
 	if opt.Dataplane != nil {
 		dp = opt.Dataplane
 		if dp1, err = measure(opt.DataplaneName, 1, dp); err != nil {
@@ -106,6 +110,21 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		}
 		res.FullTableCPUUsPerPacket = &ft.CPUUsPerPacket
 		res.FullTableForwardedPPS = &ft.ForwardedPPS
+	}
+	if opt.AFPacket != nil {
+		name := opt.AFPacketName
+		if name == "" {
+			name = "afpacket"
+		}
+		ap, err := measure(name, 1, opt.AFPacket)
+		if err != nil {
+			return nil, err
+		}
+		res.AFPacketForwardedPPS = &ap.ForwardedPPS
+		if ap.ForwardedPPS > 0 {
+			r := dp1.ForwardedPPS / ap.ForwardedPPS
+			res.RatioVsAFPacket = &r
+		}
 	}
 	if n := t.sinkICMPUnreachables(); n != 0 {
 		return nil, fmt.Errorf("fwdbench: the sink sent %d ICMP destination unreachables", n)

@@ -4,40 +4,55 @@
 //	fibbench install   the full IPv4 table streamed into a running fibd
 //	                   through ModifyRoutes, against the kernel through
 //	                   batched netlink (bench/installbench)
+//	fibbench forward   60-byte UDP frames forwarded by fibd's dataplane on a
+//	                   src → router → dst namespace topology, against Linux
+//	                   forwarding and a bare loop (bench/fwdbench; root)
+//	fibbench report    all of the above into bench/results/<date>/: report.md,
+//	                   report.json and plots, with every target evaluated
+//	                   (bench/report)
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/fibd/fibd/bench/fibbench"
-	"github.com/fibd/fibd/bench/installbench"
 )
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: fibbench fib | install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel]")
-}
+const usageText = `usage:
+  fibbench fib
+  fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel]
+  fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink discard|blackhole] [--dests N]
+  fibbench report  [--out bench/results] [--quick] [--skip forward|install]... [--fibd PATH]`
+
+func usage() { fmt.Fprintln(os.Stderr, usageText) }
 
 func main() {
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
 	}
+	// Interrupting cancels a run; the harnesses still remove their
+	// namespaces and stop the fibd they started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var res any
 	var err error
 	switch os.Args[1] {
 	case "fib":
 		res, err = fibbench.Run(fibbench.Config{Logf: logf})
 	case "install":
-		res, err = install(os.Args[2:])
+		res, err = install(ctx, os.Args[2:])
+	case "forward":
+		res, err = forward(ctx, os.Args[2:])
+	case "report":
+		err = runReport(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -45,9 +60,15 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	if errors.Is(err, errUsage) {
+		os.Exit(2) // the flag package has printed why
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fibbench:", err)
 		os.Exit(1)
+	}
+	if res == nil {
+		return
 	}
 	e := json.NewEncoder(os.Stdout)
 	e.SetIndent("", "  ")
@@ -59,54 +80,11 @@ func main() {
 
 func logf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 
-func install(args []string) (installbench.Result, error) {
-	fs := flag.NewFlagSet("fibbench install", flag.ContinueOnError)
-	cfg := installbench.Config{Logf: logf}
-	fs.StringVar(&cfg.FibdPath, "fibd", "", "fibd binary (default: next to fibbench, then $PATH, else built with go build)")
-	fs.IntVar(&cfg.Batch, "batch", 4096, "routes per batch")
-	fs.IntVar(&cfg.InFlight, "in-flight", 8, "unacknowledged batches")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "shuffle seed")
-	fs.BoolVar(&cfg.NoKernel, "no-kernel", false, "skip the kernel baseline (it needs root)")
-	if err := fs.Parse(args); err != nil {
-		return installbench.Result{}, err
-	}
-	if cfg.FibdPath == "" {
-		p, cleanup, err := findFibd()
-		if err != nil {
-			return installbench.Result{}, err
-		}
-		defer cleanup()
-		cfg.FibdPath = p
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return installbench.Run(ctx, cfg)
+// warnLogger passes the dataplane's warnings (an XDP attach falling back
+// to generic mode, say) to stderr, where the progress lines go.
+func warnLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// findFibd looks for fibd next to this binary, then on $PATH, and builds
-// it from the module as a last resort.
-func findFibd() (string, func(), error) {
-	nop := func() {}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "fibd")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nop, nil
-		}
-	}
-	if p, err := exec.LookPath("fibd"); err == nil {
-		return p, nop, nil
-	}
-	dir, err := os.MkdirTemp("", "fibbench-")
-	if err != nil {
-		return "", nop, err
-	}
-	p := filepath.Join(dir, "fibd")
-	logf("building fibd into %s", p)
-	cmd := exec.Command("go", "build", "-o", p, "github.com/fibd/fibd/cmd/fibd")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(dir)
-		return "", nop, errors.New("no fibd binary found and go build failed: pass --fibd")
-	}
-	return p, func() { os.RemoveAll(dir) }, nil
-}
+// errUsage marks a bad command line: the flag package has already said why.
+var errUsage = errors.New("bad arguments")

@@ -29,6 +29,10 @@ type BareConfig struct {
 	// Options for the sockets on both interfaces. PassNonIP is always set:
 	// the router's kernel keeps answering ARP on both sides.
 	Options Options
+	// Ready, if set, is called once every socket is open and the loops
+	// run: from then on frames arriving on In are forwarded, so a
+	// benchmark can start its generator.
+	Ready func()
 	// Done, if set, receives the summed counters of the In and Out sockets
 	// when the loop stops.
 	Done func(in, out Stats)
@@ -83,6 +87,9 @@ func (c BareConfig) Run(ctx context.Context) error {
 			defer wg.Done()
 			errc <- bareLoop(rx, txs[i%len(txs)], &dst, &src)
 		}()
+	}
+	if c.Ready != nil {
+		c.Ready()
 	}
 	select {
 	case <-ctx.Done():

@@ -12,6 +12,7 @@ type BareConfig struct {
 	In, Out string
 	NextHop net.HardwareAddr
 	Options Options
+	Ready   func()
 	Done    func(in, out Stats)
 }
 

@@ -1,0 +1,44 @@
+package fwdbench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/fibd/fibd/dataplane/backend"
+	"github.com/fibd/fibd/dataplane/xdp"
+)
+
+// BareXDP is the bare loop on AF_XDP (xdp.BareConfig): every frame from In
+// gets its MACs and TTL rewritten and leaves by Out, with no parse beyond
+// that and no lookup — the floor for a dataplane on AF_XDP, as Bare is on
+// AF_PACKET. It calls env.Ready once its sockets are open.
+func BareXDP(ctx context.Context, env *Env) error {
+	return xdp.BareConfig{
+		In: env.In, Out: env.Out,
+		NextHop: net.HardwareAddr(env.NextHopMAC[:]),
+		Ready:   env.Ready,
+	}.Run(ctx)
+}
+
+// ForIO returns the Options `fibbench forward --io=io` runs: fibd's own
+// dataplane on that packet I/O with a few routes and with the full table,
+// against the bare loop on the same I/O. On XDP it also measures fibd on
+// AF_PACKET for ratio_vs_afpacket. The caller sets Duration, Sink and Log.
+func ForIO(io string, log *slog.Logger) (Options, error) {
+	o := Options{IO: io, DataplaneName: "fibd-" + io}
+	switch io {
+	case backend.AFPacket:
+		o.Dataplane = FIBD(backend.AFPacket, false, log)
+		o.FullTable = FIBD(backend.AFPacket, true, log)
+	case backend.XDP:
+		o.Dataplane = FIBD(backend.XDP, false, log)
+		o.FullTable = FIBD(backend.XDP, true, log)
+		o.Bare = BareXDP
+		o.AFPacket, o.AFPacketName = FIBD(backend.AFPacket, false, log), "fibd-afpacket"
+	default:
+		return Options{}, fmt.Errorf("%w: %q", ErrUnknownIO, io)
+	}
+	return o, nil
+}

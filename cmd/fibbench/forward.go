@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"time"
+
+	"github.com/fibd/fibd/bench/fwdbench"
+)
+
+// forward runs fibd's dataplane through the forwarding harness: on
+// --io=afpacket against Linux forwarding and the bare AF_PACKET loop, on
+// --io=xdp against Linux, the bare AF_XDP loop and fibd on AF_PACKET.
+func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
+	fs := flag.NewFlagSet("fibbench forward", flag.ContinueOnError)
+	io := fs.String("io", "afpacket", "packet I/O of fibd's dataplane: afpacket or xdp")
+	d := fs.Duration("duration", 3*time.Second, "length of each measured phase")
+	sink := fs.String("sink", "discard", "how the sink disposes of the traffic: discard (a never-read UDP socket) or blackhole (a blackhole route)")
+	dests := fs.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (at least 65536)")
+	if err := fs.Parse(args); err != nil {
+		return nil, errUsage
+	}
+	opt, err := fwdbench.ForIO(*io, warnLogger())
+	if err != nil {
+		return nil, err
+	}
+	if opt.Sink, err = fwdbench.ParseSink(*sink); err != nil {
+		return nil, err
+	}
+	opt.Duration, opt.Destinations, opt.Log = *d, *dests, logf
+	return fwdbench.Run(ctx, opt)
+}
