@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/fib/adj"
-	"github.com/fibd/fibd/internal/csum"
 )
 
 // FrameBytes is the size of every generated frame: the 60-byte minimum
@@ -43,13 +43,13 @@ func buildFrames(n int, dstMAC, srcMAC adj.MAC, src netip.Addr, dests netip.Pref
 		copy(ip[12:16], s4[:])
 		// Odd offsets: never the range's first address.
 		binary.BigEndian.PutUint32(ip[16:20], base+uint32(i*stride)+uint32(stride/2)|1)
-		binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip, 0))
+		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip))
 		udp := f[34:]
 		binary.BigEndian.PutUint16(udp[0:], uint16(1024+i%60000))
 		binary.BigEndian.PutUint16(udp[2:], DiscardPort)
 		binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
 		copy(udp[8:], "fibd benchmark")
-		c := csum.Checksum(udp, csum.PseudoV4(ip[12:16], ip[16:20], 17, len(udp)))
+		c := ^packet.Fold(packet.Sum(packet.PseudoHeaderSum(netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), 17, len(udp)), udp))
 		if c == 0 {
 			c = 0xffff
 		}

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/fib/adj"
-	"github.com/fibd/fibd/internal/csum"
 )
 
 func TestBuildFramesSpreadOverRange(t *testing.T) {
@@ -25,11 +25,11 @@ func TestBuildFramesSpreadOverRange(t *testing.T) {
 			t.Fatalf("frame %d goes to %v, outside %v", i, dst, DestPrefix)
 		}
 		seen[dst] = true
-		if csum.Checksum(ip, 0) != 0 {
+		if packet.Checksum(ip) != 0 {
 			t.Fatalf("frame %d: bad IPv4 checksum", i)
 		}
 		udp := f[34:]
-		if csum.Checksum(udp, csum.PseudoV4(ip[12:16], ip[16:20], 17, len(udp))) != 0 {
+		if ^packet.Fold(packet.Sum(packet.PseudoHeaderSum(netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), 17, len(udp)), udp)) != 0 {
 			t.Fatalf("frame %d: bad UDP checksum", i)
 		}
 		if binary.BigEndian.Uint16(udp[2:]) != DiscardPort {
