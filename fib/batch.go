@@ -66,10 +66,17 @@ func (f *FIB) Delete(p netip.Prefix, source string) error {
 }
 
 type batchState struct {
-	res       Result
-	srcDelta  map[uint16]*[2]int
-	lastSrc   uint16
-	lastDelta *[2]int
+	res Result
+	// deltas counts, per source, the routes the batch added (or removed)
+	// per family. A batch rarely has more than a few sources, so a short
+	// list beats a map; it is the FIB's scratch, reused between batches.
+	deltas *[]srcDelta
+	last   int
+}
+
+type srcDelta struct {
+	src uint16
+	n   [2]int
 }
 
 func (f *FIB) applyLocked(changes []Change) (Result, error) {
@@ -118,7 +125,8 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 	if f.mu.deleted {
 		return Result{}, fmt.Errorf("fib %d: %w", f.id, ErrNoSuchFIB)
 	}
-	var st batchState
+	f.mu.deltas = f.mu.deltas[:0]
+	st := batchState{deltas: &f.mu.deltas}
 	if cap(f.mu.prep) < len(changes) {
 		f.mu.prep = make([]prepared, len(changes))
 	}
@@ -327,19 +335,19 @@ func (f *FIB) applyOneLocked(c *Change, p *prepared, st *batchState, out []Outco
 }
 
 func (st *batchState) delta(src uint16) *[2]int {
-	if st.lastDelta != nil && st.lastSrc == src {
-		return st.lastDelta
+	ds := *st.deltas
+	if st.last < len(ds) && ds[st.last].src == src {
+		return &ds[st.last].n
 	}
-	if st.srcDelta == nil {
-		st.srcDelta = make(map[uint16]*[2]int, 1)
+	for i := range ds {
+		if ds[i].src == src {
+			st.last = i
+			return &ds[i].n
+		}
 	}
-	d := st.srcDelta[src]
-	if d == nil {
-		d = new([2]int)
-		st.srcDelta[src] = d
-	}
-	st.lastSrc, st.lastDelta = src, d
-	return d
+	*st.deltas = append(ds, srcDelta{src: src})
+	st.last = len(ds)
+	return &(*st.deltas)[st.last].n
 }
 
 // checkLimitsLocked refuses an addition that takes the family or the source
@@ -392,7 +400,8 @@ func (f *FIB) commitLocked(st *batchState) {
 	if f.mu.v6 != nil {
 		f.mu.v6.commit()
 	}
-	for src, d := range st.srcDelta {
+	for _, sd := range *st.deltas {
+		src, d := sd.src, sd.n
 		if f.mu.bySource == nil {
 			f.mu.bySource = make(map[uint16]*[2]int)
 		}

@@ -153,25 +153,40 @@ func (f *family[K]) upsert(k K, l int, src uint16, pref Preference, next, stamp 
 }
 
 // remove deletes src's route for k/l, returning the entry it referenced.
+// One walk of the tree finds both the route and, when it was the prefix's
+// only one, the covering prefix its trie slots fall back to.
 func (f *family[K]) remove(k K, l int, src uint16) (next uint32, ok bool) {
-	id, found := f.find(k, l, src)
-	if !found {
+	f.buf = f.tree.all(f.buf[:0], k, l)
+	var id uint32
+	others := 0
+	for _, t := range f.buf {
+		r := &f.recs[t]
+		if int(r.bits) != l {
+			continue
+		}
+		if r.src == src {
+			id = t
+		} else {
+			others++
+		}
+	}
+	if id == 0 {
 		return 0, false
 	}
-	last := len(f.buf) == 1 // find left the prefix's tags in buf
+	repl := f.ancestorIn(f.buf, l)
 	f.tree.remove(f.buf[:0], k, l, id)
 	f.undo = append(f.undo, undoEntry[K]{kind: undoDeleted, id: id})
 	f.dead = append(f.dead, id)
 	f.count--
 	switch {
-	case !last:
+	case others > 0:
 		f.refresh(k, l, 0)
 	case f.deferTrie:
 		f.dirty = append(f.dirty, dirtyPrefix[K]{k, l})
 	default:
 		// The prefix's only route went: its slots fall back to the
 		// longest covering prefix, with no search for another source.
-		f.b.clear(k, l, f.ancestor(k, l))
+		f.b.clear(k, l, repl)
 	}
 	return f.recs[id].next, true
 }
@@ -220,15 +235,21 @@ func (f *family[K]) ancestor(k K, l int) uint32 {
 	if l == 0 {
 		return 0
 	}
-	floor := 8 * ((l - 1) / 8)
-	if l-1 <= floor {
+	f.buf = f.tree.all(f.buf[:0], k, l-1)
+	return f.ancestorIn(f.buf, l)
+}
+
+// ancestorIn is ancestor over tags already collected along the path to
+// k/l; tags of k/l itself and of longer prefixes are ignored.
+func (f *family[K]) ancestorIn(tags []uint32, l int) uint32 {
+	if l == 0 {
 		return 0
 	}
-	f.buf = f.tree.all(f.buf[:0], k, l-1)
+	floor := 8 * ((l - 1) / 8)
 	var best uint32
-	for _, id := range f.buf {
+	for _, id := range tags {
 		r := &f.recs[id]
-		if int(r.bits) <= floor {
+		if int(r.bits) <= floor || int(r.bits) >= l {
 			continue
 		}
 		if best == 0 || r.bits > f.recs[best].bits || (r.bits == f.recs[best].bits && f.better(r, &f.recs[best])) {

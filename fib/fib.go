@@ -51,7 +51,8 @@ type FIB struct {
 		deleted   bool
 		// prep is the batch scratch of prepared entries, kept between
 		// batches.
-		prep []prepared
+		prep   []prepared
+		deltas []srcDelta
 	}
 }
 
