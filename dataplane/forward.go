@@ -29,8 +29,7 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 		w.ifc.unknown.Add(1)
 		return
 	}
-	in.ctr.rxPackets.Add(1)
-	in.ctr.rxBytes.Add(uint64(m.Len))
+	w.countRx(in, m.Len)
 	switch {
 	case m.Truncated:
 		w.drop(in, nil, DropTruncated)
@@ -230,8 +229,7 @@ func (w *worker) forwarded(in *Port, f *fib.FIB, h *hop, st adj.State, frame []b
 		in.ctr.queued.Add(1)
 		return
 	}
-	in.ctr.forwarded.Add(1)
-	w.e.fibCounters(f.ID()).forwarded.Add(1)
+	w.countForwarded(in, f)
 }
 
 func (w *worker) neighKey(h *hop) adj.Key {

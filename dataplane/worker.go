@@ -3,6 +3,8 @@ package dataplane
 import (
 	"errors"
 
+	"github.com/fibd/fibd/fib"
+
 	"github.com/fibd/fibd/dataplane/packet"
 )
 
@@ -38,6 +40,58 @@ type worker struct {
 
 	// tx stages frames per egress interface until the end of the batch.
 	tx []txQueue
+
+	// acc accumulates the hot counters of the port the batch's frames
+	// arrived on (a batch comes from one interface, usually one port) so
+	// the packet path adds to the shared atomics once per batch, not four
+	// times per packet.
+	acc struct {
+		port        *Port
+		fib         *fib.FIB
+		fibCtr      *counters
+		rx, rxBytes uint64
+		fwd, fibFwd uint64
+	}
+}
+
+// countRx counts a received frame on port p.
+func (w *worker) countRx(p *Port, n int) {
+	if w.acc.port != p {
+		w.flushCounters()
+		w.acc.port = p
+	}
+	w.acc.rx++
+	w.acc.rxBytes += uint64(n)
+}
+
+// countForwarded counts a forwarded packet on its ingress port and FIB.
+func (w *worker) countForwarded(in *Port, f *fib.FIB) {
+	if w.acc.port != in {
+		w.flushCounters()
+		w.acc.port = in
+	}
+	if w.acc.fib != f {
+		if w.acc.fibCtr != nil {
+			w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
+		}
+		w.acc.fib, w.acc.fibCtr, w.acc.fibFwd = f, w.e.fibCounters(f.ID()), 0
+	}
+	w.acc.fwd++
+	w.acc.fibFwd++
+}
+
+// flushCounters adds what acc holds to the shared counters.
+func (w *worker) flushCounters() {
+	if p := w.acc.port; p != nil {
+		p.ctr.rxPackets.Add(w.acc.rx)
+		p.ctr.rxBytes.Add(w.acc.rxBytes)
+		p.ctr.forwarded.Add(w.acc.fwd)
+	}
+	if w.acc.fibCtr != nil {
+		w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
+	}
+	w.acc.port, w.acc.rx, w.acc.rxBytes, w.acc.fwd = nil, 0, 0, 0
+	w.acc.fib, w.acc.fibCtr, w.acc.fibFwd = nil, nil, 0
 }
 
 // maxFragments bounds the fragments of one packet: a 1500-byte packet at
@@ -90,6 +144,7 @@ func (w *worker) batch(n int) {
 		w.frame(w.bufs[i], &w.meta[i])
 	}
 	w.flush()
+	w.flushCounters()
 }
 
 // genBuf returns a free buffer for a made packet, flushing the transmit

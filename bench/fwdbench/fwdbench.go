@@ -140,8 +140,13 @@ const (
 	// delivery, no ICMP.
 	SinkDiscard Sink = iota
 	// SinkBlackhole: a blackhole route for DestPrefix; the sink drops each
-	// packet at its input route lookup — the cheapest sink.
+	// packet at its input route lookup.
 	SinkBlackhole
+	// SinkXDP: the sink owns DestPrefix, and an XDP program on its
+	// interface counts and drops every frame before the IP stack — the
+	// cheapest sink, so the forwarder's CPU per packet is its own work and
+	// not the sink's input path (which on veth runs on the sender's core).
+	SinkXDP
 )
 
 // ParseSink parses a Sink's String form.
@@ -151,13 +156,18 @@ func ParseSink(s string) (Sink, error) {
 		return SinkDiscard, nil
 	case "blackhole":
 		return SinkBlackhole, nil
+	case "xdp":
+		return SinkXDP, nil
 	}
-	return 0, fmt.Errorf("fwdbench: unknown sink %q (want discard or blackhole)", s)
+	return 0, fmt.Errorf("fwdbench: unknown sink %q (want discard, blackhole or xdp)", s)
 }
 
 func (s Sink) String() string {
-	if s == SinkBlackhole {
+	switch s {
+	case SinkBlackhole:
 		return "blackhole"
+	case SinkXDP:
+		return "xdp"
 	}
 	return "discard"
 }
@@ -182,12 +192,28 @@ type Phase struct {
 	// GeneratorCPUUsPerPacket is the generator threads' CPU per offered
 	// packet (for the kernel phases it includes the forwarding).
 	GeneratorCPUUsPerPacket float64 `json:"generator_cpu_us_per_packet"`
+	// RatePPS is the paced rate the throughput search settled on; 0 when
+	// the forwarder kept up with the generators running flat out.
+	RatePPS float64 `json:"offered_rate_pps"`
+	// Unthrottled* are the one-second trial with the generators flat out.
+	UnthrottledOfferedPPS   float64 `json:"unthrottled_offered_pps"`
+	UnthrottledForwardedPPS float64 `json:"unthrottled_forwarded_pps"`
+	UnthrottledLossPct      float64 `json:"unthrottled_loss_pct"`
 }
+
+// method says how the headline figures were measured.
+const method = "throughput (RFC 2544 §26.1): the highest offered rate forwarded with loss ≤ 0.1 %, " +
+	"found by a binary search over paced one-second trials and then measured for the full duration; " +
+	"unthrottled_* are the generators flat out"
 
 // Result is what `fibbench forward` prints. The headline fields are for
 // the dataplane under test with one generator unless named _2gen.
 type Result struct {
 	Dataplane               string   `json:"dataplane"`
+	Method                  string   `json:"method"`
+	UnthrottledOfferedPPS   float64  `json:"unthrottled_offered_pps"`
+	UnthrottledForwardedPPS float64  `json:"unthrottled_forwarded_pps"`
+	UnthrottledLossPct      float64  `json:"unthrottled_loss_pct"`
 	IO                      string   `json:"io,omitempty"`
 	Sink                    string   `json:"sink"`
 	FrameBytes              int      `json:"frame_bytes"`

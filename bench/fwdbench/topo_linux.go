@@ -37,6 +37,7 @@ type topology struct {
 	src, router, dst *netnstest.NS
 	sinkNL           *netlink.Handle
 	sinkSock         int
+	sinkXDP          *xdpSink
 }
 
 func newTopology(tb netnstest.TB, sink Sink) *topology {
@@ -65,6 +66,12 @@ func newTopology(tb netnstest.TB, sink Sink) *topology {
 
 	t.dst.Exec("ip", "addr", "add", pfx(SinkAddr, SinkPrefix), "dev", ifSink)
 	switch sink {
+	case SinkXDP:
+		t.dst.Exec("ip", "route", "add", "local", DestPrefix.String(), "dev", "lo")
+		if err := t.dst.Do(func() (err error) { t.sinkXDP, err = attachXDPSink(ifSink); return err }); err != nil {
+			tb.Fatalf("sink: %v", err)
+		}
+		tb.Cleanup(t.sinkXDP.close)
 	case SinkBlackhole:
 		// The sink routes the range into a blackhole: dropped at the
 		// input route lookup (the sink does not forward, so no ICMP).
@@ -121,8 +128,16 @@ func (t *topology) noKernelRouting() {
 	t.router.Sysctl("net.ipv4.ip_forward", "0")
 }
 
-// sinkRx returns dst0's rx_packets.
+// sinkRx returns the frames the sink received: its XDP program's count,
+// or dst0's rx_packets.
 func (t *topology) sinkRx() uint64 {
+	if t.sinkXDP != nil {
+		n, err := t.sinkXDP.count()
+		if err != nil {
+			t.tb.Fatalf("sink count: %v", err)
+		}
+		return n
+	}
 	l, err := t.sinkNL.LinkByName(ifSink)
 	if err != nil {
 		t.tb.Fatalf("sink stats: %v", err)

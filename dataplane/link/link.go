@@ -103,6 +103,10 @@ type PrepareOptions struct {
 	// Force flushes kernel IPv4 addresses from the port instead of
 	// refusing. Release puts them back.
 	Force bool
+	// KeepStack leaves the kernel's IP stack seeing the port's incoming
+	// frames (by default a tcx ingress program drops them after fibd's
+	// packet socket has its copy).
+	KeepStack bool
 	// KeepOffloads leaves the device's offload features alone. fibd's
 	// AF_PACKET port copes with super-frames and partial checksums anyway
 	// (at a cost); this is for devices whose driver refuses the change.

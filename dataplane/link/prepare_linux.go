@@ -23,6 +23,7 @@ type Prepared struct {
 	sysctls  []sysctlUndo
 	offloads []ethtool.Change
 	setUp    bool
+	drop     *stackDrop
 }
 
 type sysctlUndo struct{ path, old string }
@@ -104,6 +105,17 @@ func (p *Prepared) apply(l netlink.Link, addrs []netlink.Addr, opt PrepareOption
 			p.do("%s (%s: %s → %s)", s.why, path, old, s.value)
 		}
 	}
+	if !opt.KeepStack {
+		err := m.inNS(func() (err error) { p.drop, err = attachStackDrop(name); return err })
+		if err != nil {
+			// Not fatal: without it the kernel's stack sees the port's
+			// frames and drops them (no addresses, no forwarding), at a
+			// cost per frame.
+			p.do("kernel IP stack still sees incoming frames: %v", err)
+		} else {
+			p.do("kernel IP stack kept off incoming frames (tcx ingress drop, after packet sockets)")
+		}
+	}
 	if !opt.KeepOffloads {
 		want := map[string]bool{}
 		for _, f := range ethtool.ForwardingOff {
@@ -153,6 +165,10 @@ func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
 // error. An interface that has disappeared meanwhile is not an error.
 func (p *Prepared) Release() error {
 	m := p.m
+	if p.drop != nil {
+		p.drop.close()
+		p.drop = nil
+	}
 	l, err := m.linkByName(p.name)
 	if errors.Is(err, ErrNotFound) {
 		return nil
