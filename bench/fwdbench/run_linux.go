@@ -3,6 +3,7 @@ package fwdbench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,49 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		res.FullTableCPUUsPerPacket = &ft.CPUUsPerPacket
 		res.FullTableForwardedPPS = &ft.ForwardedPPS
 	}
+	// CPU per packet of the bare loop, the dataplane and the full-table
+	// dataplane, all at one offered rate that each of them forwards, in
+	// cpuRounds interleaved rounds: the median of each is kept, since on a
+	// shared machine one run can be 10-20 % off.
+	rate := 0.95 * dp1.ForwardedPPS
+	if opt.FullTable != nil {
+		rate = 0.95 * min(dp1.ForwardedPPS, *res.FullTableForwardedPPS)
+	}
+	res.CPURatePPS = rate
+	type cpuRun struct {
+		name string
+		fwd  Forwarder
+		out  *float64
+		runs []float64
+	}
+	ft := new(float64)
+	runs := []*cpuRun{{name: "bare", fwd: bareFwd, out: &res.BareCPUUsPerPacket},
+		{name: opt.DataplaneName, fwd: dp, out: &res.DataplaneCPUUsPerPacket},
+		{name: opt.DataplaneName + "-fulltable", fwd: opt.FullTable, out: ft}}
+	for round := 0; round < cpuRounds && opt.Dataplane != nil; round++ {
+		for _, c := range runs {
+			if c.fwd == nil {
+				continue
+			}
+			p, err := t.cpuAt(ctx, c.name, gens[:1], opt.Duration, rate, c.fwd)
+			if err != nil {
+				return nil, err
+			}
+			opt.Log("%-10s cpu at %7.0f pps (round %d): forwarded %7.0f pps, loss %4.2f%%, cpu %.3f µs/pkt (%.0f%% sys)",
+				c.name, rate, round+1, p.ForwardedPPS, p.LossPct, p.CPUUsPerPacket, p.CPUSysPct)
+			res.Phases = append(res.Phases, p)
+			c.runs = append(c.runs, p.CPUUsPerPacket)
+		}
+	}
+	for _, c := range runs {
+		if len(c.runs) > 0 {
+			slices.Sort(c.runs)
+			*c.out = c.runs[len(c.runs)/2]
+		}
+	}
+	if opt.FullTable != nil && opt.Dataplane != nil {
+		res.FullTableCPUUsPerPacket = ft
+	}
 	if opt.AFPacket != nil {
 		name := opt.AFPacketName
 		if name == "" {
@@ -132,15 +176,20 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("fwdbench: the sink sent %d ICMP destination unreachables", n)
 	}
 
+	if opt.Dataplane == nil || res.DataplaneCPUUsPerPacket == 0 {
+		res.DataplaneCPUUsPerPacket = dp1.CPUUsPerPacket
+	}
+	if res.BareCPUUsPerPacket == 0 {
+		res.BareCPUUsPerPacket = bare.CPUUsPerPacket
+	}
 	res.OfferedPPS, res.ForwardedPPS, res.LossPct = dp1.OfferedPPS, dp1.ForwardedPPS, dp1.LossPct
 	res.UnthrottledOfferedPPS, res.UnthrottledForwardedPPS, res.UnthrottledLossPct = dp1.UnthrottledOfferedPPS, dp1.UnthrottledForwardedPPS, dp1.UnthrottledLossPct
 	res.Method = method
-	res.DataplaneCPUUsPerPacket = dp1.CPUUsPerPacket
 	res.KernelForwardedPPS, res.KernelForwardedPPS2Gen = k1.ForwardedPPS, k2.ForwardedPPS
 	if k1.ForwardedPPS > 0 {
 		res.RatioVsKernel = dp1.ForwardedPPS / k1.ForwardedPPS
 	}
-	res.BareForwardedPPS, res.BareCPUUsPerPacket = bare.ForwardedPPS, bare.CPUUsPerPacket
+	res.BareForwardedPPS = bare.ForwardedPPS
 	res.ForwardedPPS2Gen = dp2.ForwardedPPS
 	return res, nil
 }
@@ -177,6 +226,9 @@ func (t *topology) preparePorts() (func(), error) {
 // and the phase is measured for its full duration at that rate. The
 // unthrottled figures are kept in the result too.
 const (
+	// cpuRounds is how many times each forwarder's CPU per packet is
+	// measured at the common rate; the median counts.
+	cpuRounds = 3
 	// lossTarget is the loss a passing trial may show: a handful of frames
 	// lost at the edges of a trial are not the forwarder's capacity.
 	lossTarget = 0.1
@@ -221,9 +273,12 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 		}
 	}
 	p, err := t.trial(ctx, gens, d, rate, fwd != nil)
-	for tries := 0; err == nil && rate > 0 && p.LossPct > lossTarget && tries < 3; tries++ {
-		// The long run lost a little more than its trial: back off.
-		rate *= 0.97
+	for tries := 0; err == nil && p.LossPct > lossTarget && tries < 8; tries++ {
+		// The long run lost more than its one-second trial: back off.
+		if rate == 0 {
+			rate = p.ForwardedPPS
+		}
+		rate *= 0.95
 		p, err = t.trial(ctx, gens, d, rate, fwd != nil)
 	}
 	p.Name, p.Generators = name, len(gens)
@@ -231,6 +286,24 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 	p.UnthrottledOfferedPPS, p.UnthrottledForwardedPPS, p.UnthrottledLossPct = u.OfferedPPS, u.ForwardedPPS, u.LossPct
 	if err := stop(); err != nil {
 		return p, fmt.Errorf("fwdbench: %s: %w", name, err)
+	}
+	return p, err
+}
+
+// cpuAt measures fwd's CPU per packet with the generators paced to rate:
+// forwarders compared at one offered rate are compared on the same
+// batching (a ring or socket batch holds more frames at higher rates, and
+// the kernel's cost per frame falls with it).
+func (t *topology) cpuAt(ctx context.Context, name string, gens []*generator, d time.Duration, rate float64, fwd Forwarder) (Phase, error) {
+	stop, err := t.startForwarder(ctx, name, fwd)
+	if err != nil {
+		return Phase{Name: name}, err
+	}
+	defer stop()
+	p, err := t.trial(ctx, gens, d, rate, true)
+	p.Name, p.Generators, p.RatePPS = name+"@rate", len(gens), rate
+	if err == nil {
+		err = stop()
 	}
 	return p, err
 }
