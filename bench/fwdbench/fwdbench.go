@@ -101,6 +101,12 @@ type Options struct {
 	IO string
 	// Duration of each measured phase; default 3 s.
 	Duration time.Duration
+	// Trial is the length of each trial of the throughput search; default
+	// 1 s.
+	Trial time.Duration
+	// CPURounds is how many interleaved rounds measure CPU per packet at
+	// the common rate (the median counts); default 3.
+	CPURounds int
 	// Destinations is how many distinct addresses of Dests the generator
 	// cycles through; default and minimum 65536.
 	Destinations int

@@ -90,7 +90,7 @@ func TestFIBDForwards(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opt.Duration, opt.Log = time.Second, t.Logf
+			opt.Duration, opt.Trial, opt.CPURounds, opt.Log = 500*time.Millisecond, 300*time.Millisecond, 1, t.Logf
 			if race.Enabled {
 				opt.FullTable = nil
 			}
@@ -128,6 +128,10 @@ func TestFIBDForwards(t *testing.T) {
 			wantPhases := 5 // kernel ×2, bare, dataplane ×2
 			if opt.FullTable != nil {
 				wantPhases++
+			}
+			wantPhases += opt.CPURounds * 2 // bare and dataplane at the common rate
+			if opt.FullTable != nil {
+				wantPhases += opt.CPURounds
 			}
 			if opt.AFPacket != nil {
 				wantPhases++

@@ -23,6 +23,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Duration <= 0 {
 		opt.Duration = 3 * time.Second
 	}
+	if opt.Trial <= 0 {
+		opt.Trial = time.Second
+	}
+	if opt.CPURounds <= 0 {
+		opt.CPURounds = 3
+	}
 	if opt.Destinations < 65536 {
 		opt.Destinations = 65536
 	}
@@ -58,7 +64,7 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return Phase{}, err
 		}
-		p, err := t.phase(ctx, name, gens[:ngen], opt.Duration, fwd)
+		p, err := t.phase(ctx, name, gens[:ngen], opt.Duration, opt.Trial, fwd)
 		if err == nil {
 			opt.Log("%-10s %d gen: throughput: offered %7.0f pps, forwarded %7.0f pps, loss %4.2f%%, cpu %.3f µs/pkt (%.0f%% sys), generator %.3f µs/pkt; unthrottled: offered %7.0f, forwarded %7.0f, loss %4.1f%%",
 				name, ngen, p.OfferedPPS, p.ForwardedPPS, p.LossPct, p.CPUUsPerPacket, p.CPUSysPct, p.GeneratorCPUUsPerPacket,
@@ -116,7 +122,7 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	// CPU per packet of the bare loop, the dataplane and the full-table
 	// dataplane, all at one offered rate that each of them forwards, in
-	// cpuRounds interleaved rounds: the median of each is kept, since on a
+	// opt.CPURounds interleaved rounds: the median of each is kept, since on a
 	// shared machine one run can be 10-20 % off.
 	rate := 0.95 * dp1.ForwardedPPS
 	if opt.FullTable != nil {
@@ -133,7 +139,7 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	runs := []*cpuRun{{name: "bare", fwd: bareFwd, out: &res.BareCPUUsPerPacket},
 		{name: opt.DataplaneName, fwd: dp, out: &res.DataplaneCPUUsPerPacket},
 		{name: opt.DataplaneName + "-fulltable", fwd: opt.FullTable, out: ft}}
-	for round := 0; round < cpuRounds && opt.Dataplane != nil; round++ {
+	for round := 0; round < opt.CPURounds && opt.Dataplane != nil; round++ {
 		for _, c := range runs {
 			if c.fwd == nil {
 				continue
@@ -226,14 +232,9 @@ func (t *topology) preparePorts() (func(), error) {
 // and the phase is measured for its full duration at that rate. The
 // unthrottled figures are kept in the result too.
 const (
-	// cpuRounds is how many times each forwarder's CPU per packet is
-	// measured at the common rate; the median counts.
-	cpuRounds = 3
 	// lossTarget is the loss a passing trial may show: a handful of frames
 	// lost at the edges of a trial are not the forwarder's capacity.
 	lossTarget = 0.1
-	// searchTrial is the length of each trial of the search.
-	searchTrial = time.Second
 	// searchSteps bounds the binary search (the interval halves each time:
 	// 6 steps resolve the rate to ~1.5 %).
 	searchSteps = 6
@@ -241,13 +242,13 @@ const (
 
 // phase runs fwd (nil: the kernel forwards) in the router namespace and
 // measures its throughput with the generators.
-func (t *topology) phase(ctx context.Context, name string, gens []*generator, d time.Duration, fwd Forwarder) (Phase, error) {
+func (t *topology) phase(ctx context.Context, name string, gens []*generator, d, trial time.Duration, fwd Forwarder) (Phase, error) {
 	stop, err := t.startForwarder(ctx, name, fwd)
 	if err != nil {
 		return Phase{Name: name, Generators: len(gens)}, err
 	}
 	defer stop()
-	u, err := t.trial(ctx, gens, searchTrial, 0, fwd != nil)
+	u, err := t.trial(ctx, gens, trial, 0, fwd != nil)
 	if err != nil {
 		return u, err
 	}
@@ -256,7 +257,7 @@ func (t *topology) phase(ctx context.Context, name string, gens []*generator, d 
 		lo, hi := 0.0, u.OfferedPPS
 		guess := u.ForwardedPPS * 0.98
 		for i := 0; i < searchSteps; i++ {
-			tr, err := t.trial(ctx, gens, searchTrial, guess, fwd != nil)
+			tr, err := t.trial(ctx, gens, trial, guess, fwd != nil)
 			if err != nil {
 				return tr, err
 			}

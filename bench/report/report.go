@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		}
 		opt.Duration, opt.Log = 3*time.Second, cfg.Logf
 		if cfg.Quick {
-			opt.Duration = 500 * time.Millisecond
+			opt.Duration, opt.Trial, opt.CPURounds = 500*time.Millisecond, 300*time.Millisecond, 1
 		}
 		if res, err := fwdbench.Run(ctx, opt); err != nil {
 			fail(fw.section, err)
