@@ -27,7 +27,9 @@ func BareXDP(ctx context.Context, env *Env) error {
 // against the bare loop on the same I/O. On XDP it also measures fibd on
 // AF_PACKET for ratio_vs_afpacket. The caller sets Duration, Sink and Log.
 func ForIO(io string, log *slog.Logger) (Options, error) {
-	o := Options{IO: io, DataplaneName: "fibd-" + io}
+	// The XDP sink counts and drops before the sink's IP stack, so the
+	// forwarder's CPU per packet is its own work, not the sink's input path.
+	o := Options{IO: io, DataplaneName: "fibd-" + io, Sink: SinkXDP}
 	switch io {
 	case backend.AFPacket:
 		o.Dataplane = FIBD(backend.AFPacket, false, log)

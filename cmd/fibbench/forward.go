@@ -15,7 +15,8 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 	fs := flag.NewFlagSet("fibbench forward", flag.ContinueOnError)
 	io := fs.String("io", "afpacket", "packet I/O of fibd's dataplane: afpacket or xdp")
 	d := fs.Duration("duration", 3*time.Second, "length of each measured phase")
-	sink := fs.String("sink", "discard", "how the sink disposes of the traffic: discard (a never-read UDP socket) or blackhole (a blackhole route)")
+	sink := fs.String("sink", "xdp", "how the sink disposes of the traffic: xdp (an XDP program counts and drops it), "+
+		"discard (a never-read UDP socket) or blackhole (a blackhole route)")
 	dests := fs.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (at least 65536)")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
