@@ -1,6 +1,7 @@
 package fibbench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+	"github.com/kentik/patricia"
+	"github.com/kentik/patricia/uint32_tree"
 
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/fib"
@@ -83,6 +86,11 @@ type Result struct {
 	DeleteV4PerS         float64 `json:"delete_v4_routes_per_s"`
 	InsertV6PerS         float64 `json:"insert_v6_routes_per_s"`
 	RefInsertV4PerS      float64 `json:"ref_insert_v4_routes_per_s"`
+	// The authoritative store alone — kentik/patricia's uint32 tree, tags
+	// added as fib adds them — in the same run: the ceiling for fib's
+	// insert rates, whose every route also goes through it.
+	KentikInsertV4PerS         float64 `json:"kentik_insert_v4_routes_per_s"`
+	KentikInsertV4ShuffledPerS float64 `json:"kentik_insert_v4_shuffled_routes_per_s"`
 
 	UpdateP99UsAt10k float64 `json:"update_p99_us_at_10k"`
 	UpdateP99Us      float64 `json:"update_p99_us"`
@@ -151,6 +159,10 @@ func Run(cfg Config) (Result, error) {
 	cfg.Logf("insert: v6 file order")
 	_, f6 := NewFIB()
 	res.InsertV6PerS = rate(len(v6), func() { must(Apply(f6, Changes(v6, fib.OpAdd), cfg.Batch)) })
+	cfg.Logf("insert: v4 into kentik/patricia alone")
+	res.KentikInsertV4PerS = rate(len(v4), func() { kentikOf(v4) })
+	shuffled := tables.Shuffled(v4, cfg.Seed)
+	res.KentikInsertV4ShuffledPerS = rate(len(v4), func() { kentikOf(shuffled) })
 	cfg.Logf("insert: v4 into bart")
 	res.RefInsertV4PerS = rate(len(v4), func() { bartOf(v4) })
 
@@ -363,4 +375,17 @@ func updateLatency(f *fib.FIB, routes []tables.Route, probes []netip.Addr, n int
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	us := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) / 1e3 }
 	return us(0.99), us(0.50)
+}
+
+// kentikOf adds every route to a kentik/patricia uint32 tree the way fib
+// does: AddOrUpdate with a match function (one tag per source).
+func kentikOf(routes []tables.Route) *uint32_tree.TreeV4 {
+	t := uint32_tree.NewTreeV4()
+	match := func(a, b uint32) bool { return a == b }
+	update := func(a uint32) uint32 { return a }
+	for i, r := range routes {
+		a := r.Prefix.Addr().As4()
+		t.AddOrUpdate(patricia.NewIPv4Address(binary.BigEndian.Uint32(a[:]), uint(r.Prefix.Bits())), uint32(i+1), match, update)
+	}
+	return t
 }
