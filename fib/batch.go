@@ -174,15 +174,16 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 	}
 	// This goroutine prepares entries (validation, path-set interning) a
 	// step ahead of the tree goroutine, which waits on ready; a failed
-	// preparation sets stop.
-	var ready atomic.Int64
-	var stop atomic.Bool
+	// preparation sets stop. applied is how far the tree goroutine got.
+	var ready, applied atomic.Int64
+	var stop, exited atomic.Bool
 	type result struct {
 		bad int
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
+		defer exited.Store(true)
 		for i := range changes {
 			for int(ready.Load()) <= i {
 				if stop.Load() {
@@ -195,11 +196,25 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 				done <- result{i, err}
 				return
 			}
+			applied.Store(int64(i + 1))
 		}
 		done <- result{-1, nil}
 	}()
+	// Interning a new path set whose gateway is resolved through a
+	// connected route reads the tree: first let the tree goroutine apply
+	// every entry before this one (and wait for the next), so the read sees
+	// exactly what a sequential batch would, and nothing else touches the
+	// tree meanwhile.
+	cur := 0
+	f.mu.quiesce = func() {
+		ready.Store(int64(cur))
+		for applied.Load() < int64(cur) && !exited.Load() {
+			runtime.Gosched()
+		}
+	}
 	bad, err := -1, error(nil)
 	for i := range changes {
+		cur = i
 		if err = f.prepareLocked(&changes[i], &pre[i]); err != nil {
 			bad = i
 			stop.Store(true)
@@ -209,6 +224,7 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 			ready.Store(int64(i + 1))
 		}
 	}
+	f.mu.quiesce = nil
 	if err == nil {
 		b4, b6 := f.mu.v4.b, f.mu.v6.b
 		for i := range changes {

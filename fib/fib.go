@@ -53,6 +53,10 @@ type FIB struct {
 		// batches.
 		prep   []prepared
 		deltas []srcDelta
+		// quiesce, during a parallel batch, waits until the tree goroutine
+		// has applied every entry prepared so far, before anything on the
+		// preparing side reads the tree.
+		quiesce func()
 	}
 }
 

@@ -263,3 +263,42 @@ func FuzzGoldenSeed(f *testing.F) {
 	f.Add(uint64(42))
 	f.Fuzz(func(t *testing.T, seed uint64) { runGolden(t, seed, 60) })
 }
+
+// A parallel batch resolves gateways through connected routes exactly as a
+// sequential one: each new path set sees the connected routes the entries
+// before it added, and nothing else touches the tree meanwhile.
+func TestParallelBatchResolvesLikeSequential(t *testing.T) {
+	build := func(min int) *fixture {
+		defer func(n int) { parallelMin = n }(parallelMin)
+		parallelMin = min
+		fx := newFixture(t)
+		var ch []Change
+		attached := func(p string, port adj.PortID) {
+			ch = append(ch, Change{Op: OpAdd, Route: Route{Prefix: mustPrefix(p), Source: "static", Paths: []Path{{Kind: PathAttached, Port: port}}}})
+		}
+		attached("192.0.2.0/24", 1)
+		for i := 0; i < 3000; i++ {
+			gw := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%200)})
+			if i >= 1500 {
+				gw = netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + i%200)})
+			}
+			if i == 1500 {
+				attached("203.0.113.0/24", 2)
+			}
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 32)
+			ch = append(ch, Change{Op: OpAdd, Route: Route{Prefix: p, Source: "bgp", Paths: []Path{{Kind: PathGateway, Gateway: gw}}}})
+		}
+		if _, err := fx.f.Apply(ch); err != nil {
+			t.Fatalf("parallelMin %d: %v", min, err)
+		}
+		return fx
+	}
+	seq, par := build(1<<30), build(2)
+	for i := 0; i < 3000; i++ {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		s, p := seq.f.Lookup(a), par.f.Lookup(a)
+		if s.Kind != p.Kind || s.Port != p.Port || seq.reg.Adjacencies().Get(s.Adj).Key() != par.reg.Adjacencies().Get(p.Adj).Key() {
+			t.Fatalf("%v: sequential %v port %d, parallel %v port %d", a, s.Kind, s.Port, p.Kind, p.Port)
+		}
+	}
+}

@@ -168,6 +168,9 @@ func (f *FIB) checkPortLocked(p adj.PortID) error {
 // resolveLocked finds the port of the longest connected route covering gw
 // in this FIB's working state.
 func (f *FIB) resolveLocked(gw netip.Addr) (adj.PortID, bool) {
+	if f.mu.quiesce != nil {
+		f.mu.quiesce()
+	}
 	if gw.Is4() {
 		if f.mu.v4 == nil {
 			return 0, false
