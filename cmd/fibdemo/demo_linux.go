@@ -20,6 +20,7 @@ import (
 )
 
 type demo struct {
+	ctx            context.Context
 	bin, table, io string
 	scope          *netnstest.Scope
 	router         *netnstest.NS
@@ -73,6 +74,7 @@ func (d *demo) run(ctx context.Context) int {
 			_ = d.fibd.Process.Signal(syscall.SIGTERM)
 		}
 	}()
+	d.ctx = ctx
 	err := d.scope.Run(func() { d.script(ctx) })
 	if ctx.Err() != nil {
 		fmt.Println("\ninterrupted")
@@ -237,9 +239,10 @@ func (d *demo) serveHTTP(ns *netnstest.NS, body string) {
 // fibctl runs one fibctl command, printing it and its output; a failure
 // is a failed check.
 func (d *demo) fibctl(args ...string) {
+	d.stopIfInterrupted()
 	full := append([]string{"--socket", d.sock}, args...)
 	fmt.Printf("\n$ fibctl %s\n", strings.Join(args, " "))
-	cmd := exec.Command(filepath.Join(d.bin, "fibctl"), full...)
+	cmd := exec.CommandContext(d.ctx, filepath.Join(d.bin, "fibctl"), full...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	err := cmd.Run()
 	d.check("fibctl "+strings.Join(args, " "), err == nil, fmt.Sprint(err))
@@ -248,8 +251,11 @@ func (d *demo) fibctl(args ...string) {
 // expect runs a command in a host, prints it and its output, and checks
 // that it succeeded and printed want.
 func (d *demo) expect(name string, ns *netnstest.NS, want string, args ...string) {
+	d.stopIfInterrupted()
 	fmt.Printf("\n[%s] $ %s\n", strings.TrimPrefix(ns.Name, "fibd-"), strings.Join(args, " "))
-	out, err := ns.Try(args...)
+	b, err := exec.CommandContext(d.ctx, "ip", append([]string{"netns", "exec", ns.Name}, args...)...).CombinedOutput()
+	out := string(b)
+	d.stopIfInterrupted()
 	fmt.Print(indent(out))
 	ok := err == nil && strings.Contains(out, want)
 	why := ""
@@ -257,6 +263,14 @@ func (d *demo) expect(name string, ns *netnstest.NS, want string, args ...string
 		why = fmt.Sprintf("want %q in the output (err %v)", want, err)
 	}
 	d.check(name, ok, why)
+}
+
+// stopIfInterrupted ends the script at once on Ctrl-C: the scope unwinds
+// and the teardown runs.
+func (d *demo) stopIfInterrupted() {
+	if d.ctx.Err() != nil {
+		d.scope.Fatalf("interrupted")
+	}
 }
 
 func (d *demo) check(name string, ok bool, why string) {
