@@ -87,13 +87,7 @@ func newAddrCmd(a *app) *cobra.Command {
 				return err
 			}
 			if a.json {
-				j := newJSONList(a.out)
-				for _, x := range list {
-					if err := j.add(x); err != nil {
-						return err
-					}
-				}
-				return j.close()
+				return writeJSONList(a.out, list)
 			}
 			t := newTable(a.out, "PORT", "FIB", "ADDRESS")
 			for _, x := range list {

@@ -87,13 +87,7 @@ func newFIBCmd(a *app) *cobra.Command {
 				return err
 			}
 			if a.json {
-				j := newJSONList(a.out)
-				for _, f := range fibs {
-					if err := j.add(f); err != nil {
-						return err
-					}
-				}
-				return j.close()
+				return writeJSONList(a.out, fibs)
 			}
 			t := newTable(a.out, "FIB", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "VERSION")
 			for _, f := range fibs {

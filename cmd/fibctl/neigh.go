@@ -78,13 +78,7 @@ func newNeighCmd(a *app) *cobra.Command {
 				return err
 			}
 			if a.json {
-				j := newJSONList(a.out)
-				for _, n := range list {
-					if err := j.add(n); err != nil {
-						return err
-					}
-				}
-				return j.close()
+				return writeJSONList(a.out, list)
 			}
 			t := newTable(a.out, "FIB", "ADDRESS", "DEV", "LLADDR", "STATE", "STATIC")
 			for _, n := range list {

@@ -26,38 +26,54 @@ func (t *table) row(cols ...string) {
 func (t *table) flush() error { return t.tw.Flush() }
 
 // jsonList prints messages as one JSON array, field names as in the
-// .proto file.
+// .proto file. Like bufio.Writer it keeps the first error, so a caller
+// that streams messages from a callback checks once, at close.
 type jsonList struct {
-	w     io.Writer
-	n     int
-	multi bool
+	w   io.Writer
+	n   int
+	err error
 }
 
 func newJSONList(w io.Writer) *jsonList { return &jsonList{w: w} }
 
 var jsonOpts = protojson.MarshalOptions{UseProtoNames: true}
 
-func (j *jsonList) add(m proto.Message) error {
+func (j *jsonList) add(m proto.Message) {
+	if j.err != nil {
+		return
+	}
 	b, err := jsonOpts.Marshal(m)
 	if err != nil {
-		return err
+		j.err = err
+		return
 	}
 	sep := "[\n  "
 	if j.n > 0 {
 		sep = ",\n  "
 	}
 	j.n++
-	_, err = fmt.Fprintf(j.w, "%s%s", sep, b)
-	return err
+	_, j.err = fmt.Fprintf(j.w, "%s%s", sep, b)
 }
 
 func (j *jsonList) close() error {
-	if j.n == 0 {
-		_, err := fmt.Fprintln(j.w, "[]")
-		return err
+	if j.err != nil {
+		return j.err
 	}
-	_, err := fmt.Fprintln(j.w, "\n]")
+	end := "\n]"
+	if j.n == 0 {
+		end = "[]"
+	}
+	_, err := fmt.Fprintln(j.w, end)
 	return err
+}
+
+// writeJSONList prints a whole list as one JSON array.
+func writeJSONList[M proto.Message](w io.Writer, list []M) error {
+	j := newJSONList(w)
+	for _, m := range list {
+		j.add(m)
+	}
+	return j.close()
 }
 
 // printJSON prints one message.

@@ -80,13 +80,7 @@ func newPortCmd(a *app) *cobra.Command {
 				return err
 			}
 			if a.json {
-				j := newJSONList(a.out)
-				for _, p := range ports {
-					if err := j.add(p); err != nil {
-						return err
-					}
-				}
-				return j.close()
+				return writeJSONList(a.out, ports)
 			}
 			t := newTable(a.out, "PORT", "FIB", "STATE", "MTU", "MAC", "BACKEND", "RX", "TX", "DROPPED", "IO-RX/TX", "ADDRESSES")
 			for _, p := range ports {

@@ -45,7 +45,7 @@ func newRouteShowCmd(a *app) *cobra.Command {
 				j := newJSONList(a.out)
 				err := recvAll(stream.Recv, func(r *fibdpb.ListRoutesResponse) {
 					for _, rt := range r.GetRoutes() {
-						_ = j.add(rt)
+						j.add(rt)
 					}
 				})
 				if err != nil {
