@@ -27,11 +27,10 @@ func newAddrCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: port, Prefix: args[0]})
 			return err
@@ -47,11 +46,10 @@ func newAddrCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.DeleteAddress(ctx, &fibdpb.DeleteAddressRequest{Port: port, Prefix: args[0]})
 			return err
@@ -72,11 +70,10 @@ func newAddrCmd(a *app) *cobra.Command {
 				}
 				req.Port = port
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			stream, err := cl.ListAddresses(ctx, req)
 			if err != nil {

@@ -23,11 +23,10 @@ func newFIBCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id, Limits: &l})
 			return err
@@ -47,11 +46,10 @@ func newFIBCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.DeleteFib(ctx, &fibdpb.DeleteFibRequest{FibId: id})
 			return err
@@ -71,11 +69,10 @@ func newFIBCmd(a *app) *cobra.Command {
 				}
 				req.FibId = &id
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			stream, err := cl.ListFibs(ctx, req)
 			if err != nil {

@@ -15,11 +15,10 @@ func newInfoCmd(a *app) *cobra.Command {
 		Short: "Show fibd's version, dataplane and instance epoch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			resp, err := cl.GetInfo(ctx, &fibdpb.GetInfoRequest{})
 			if err != nil {

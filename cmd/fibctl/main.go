@@ -63,6 +63,17 @@ func (a *app) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), a.timeout)
 }
 
+// dial connects and bounds one unary call or listing by --timeout; the
+// caller defers cancel.
+func (a *app) dial() (context.Context, context.CancelFunc, *client.Conn, error) {
+	cl, err := a.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := a.ctx()
+	return ctx, cancel, cl, nil
+}
+
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "fibctl",

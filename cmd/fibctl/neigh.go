@@ -18,11 +18,10 @@ func newNeighCmd(a *app) *cobra.Command {
 			if args[1] != "lladdr" || args[3] != "dev" {
 				return fmt.Errorf("want ADDRESS lladdr MAC dev PORT, got %q", args)
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.AddNeighbor(ctx, &fibdpb.AddNeighborRequest{Address: args[0], Mac: args[2], Port: args[4]})
 			return err
@@ -38,11 +37,10 @@ func newNeighCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.DeleteNeighbor(ctx, &fibdpb.DeleteNeighborRequest{Address: args[0], Port: port})
 			return err
@@ -63,11 +61,10 @@ func newNeighCmd(a *app) *cobra.Command {
 				}
 				req.Port = port
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			stream, err := cl.ListNeighbors(ctx, req)
 			if err != nil {

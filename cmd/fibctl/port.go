@@ -22,11 +22,10 @@ func newPortCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("vlan") {
 				req.Vlan = &vlan
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			resp, err := cl.BindPort(ctx, req)
 			if err != nil {
@@ -44,11 +43,10 @@ func newPortCmd(a *app) *cobra.Command {
 		Short: "Unbind a port (eth1 or eth1.100): its addresses and routes go",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.UnbindPort(ctx, &fibdpb.UnbindPortRequest{Port: args[0]})
 			return err
@@ -65,11 +63,10 @@ func newPortCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				req.Port = args[0]
 			}
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			stream, err := cl.ListPorts(ctx, req)
 			if err != nil {

@@ -19,11 +19,10 @@ func newResyncCmd(a *app) *cobra.Command {
 			Short: map[string]string{"begin": "Start a resync", "end": "Remove the source's routes not pushed since begin"}[verb],
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := a.client()
+				ctx, cancel, cl, err := a.dial()
 				if err != nil {
 					return err
 				}
-				ctx, cancel := a.ctx()
 				defer cancel()
 				if verb == "begin" {
 					_, err = cl.BeginResync(ctx, &fibdpb.BeginResyncRequest{FibId: rf.fib, Source: rf.source})

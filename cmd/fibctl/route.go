@@ -41,11 +41,10 @@ func newRouteCmd(a *app) *cobra.Command {
 					return err
 				}
 				r.FibId, r.Source, r.Preference = rf.fib, rf.source, rf.pref
-				cl, err := a.client()
+				ctx, cancel, cl, err := a.dial()
 				if err != nil {
 					return err
 				}
-				ctx, cancel := a.ctx()
 				defer cancel()
 				if verb == "add" {
 					_, err = cl.AddRoute(ctx, &fibdpb.AddRouteRequest{Route: r})
@@ -66,11 +65,10 @@ func newRouteCmd(a *app) *cobra.Command {
 		Short:   "Delete this source's route for the prefix",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			_, err = cl.DeleteRoute(ctx, &fibdpb.DeleteRouteRequest{FibId: df.fib, Prefix: args[0], Source: df.source})
 			return err

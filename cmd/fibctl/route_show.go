@@ -84,11 +84,10 @@ func newRouteGetCmd(a *app) *cobra.Command {
 		Short: "Show where a packet to ADDRESS goes: matched route, leaks, ECMP member, neighbour, egress port",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			resp, err := cl.LookupRoute(ctx, &fibdpb.LookupRouteRequest{FibId: fib, Address: args[0], FlowHash: hash})
 			if err != nil {

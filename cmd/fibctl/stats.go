@@ -17,11 +17,10 @@ func newStatsCmd(a *app) *cobra.Command {
 		Short: "Packet counters per port and per FIB, with drops by reason",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
+			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.ctx()
 			defer cancel()
 			resp, err := cl.GetStats(ctx, &fibdpb.GetStatsRequest{FibId: fib.ptr()})
 			if err != nil {
