@@ -17,7 +17,7 @@ import (
 // messages to domain types and back, and errors to status codes (codeOf).
 // It holds no state of its own beyond per-stream buffers.
 type GRPCService struct {
-	fibdpb.UnimplementedFibdServer
+	fibdpb.UnimplementedFibdServiceServer
 	s *Server
 	// beforeApply, when set (by tests), runs before each ModifyRoutes
 	// batch is applied.
@@ -28,7 +28,7 @@ type GRPCService struct {
 func NewGRPCService(s *Server) *GRPCService { return &GRPCService{s: s} }
 
 // Register registers the service on a gRPC server.
-func (g *GRPCService) Register(gs *grpc.Server) { fibdpb.RegisterFibdServer(gs, g) }
+func (g *GRPCService) Register(gs *grpc.Server) { fibdpb.RegisterFibdServiceServer(gs, g) }
 
 // MaxMessageSize bounds one gRPC message fibd receives: a ModifyRoutes
 // batch of MaxBatch entries with long IPv6 prefixes fits with room to spare.

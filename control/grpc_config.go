@@ -35,7 +35,7 @@ func (g *GRPCService) DeleteFib(_ context.Context, req *fibdpb.DeleteFibRequest)
 	return &fibdpb.DeleteFibResponse{Epoch: g.s.Epoch()}, nil
 }
 
-func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.Fibd_ListFibsServer) error {
+func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.FibdService_ListFibsServer) error {
 	resp := &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}
 	var sendErr error
 	err := g.s.FIBs(optFIB(req.FibId), func(f FIBInfo) bool {
@@ -98,7 +98,7 @@ func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	return out
 }
 
-func (g *GRPCService) ListPorts(req *fibdpb.ListPortsRequest, stream fibdpb.Fibd_ListPortsServer) error {
+func (g *GRPCService) ListPorts(req *fibdpb.ListPortsRequest, stream fibdpb.FibdService_ListPortsServer) error {
 	resp := &fibdpb.ListPortsResponse{Epoch: g.s.Epoch()}
 	var sendErr error
 	err := g.s.Ports(optFIB(req.FibId), req.GetPort(), func(p PortDetail) bool {
@@ -134,7 +134,7 @@ func (g *GRPCService) DeleteAddress(_ context.Context, req *fibdpb.DeleteAddress
 	return &fibdpb.DeleteAddressResponse{Epoch: g.s.Epoch()}, nil
 }
 
-func (g *GRPCService) ListAddresses(req *fibdpb.ListAddressesRequest, stream fibdpb.Fibd_ListAddressesServer) error {
+func (g *GRPCService) ListAddresses(req *fibdpb.ListAddressesRequest, stream fibdpb.FibdService_ListAddressesServer) error {
 	resp := &fibdpb.ListAddressesResponse{Epoch: g.s.Epoch()}
 	var sendErr error
 	err := g.s.Addresses(req.GetPort(), optFIB(req.FibId), func(a AddressInfo) bool {

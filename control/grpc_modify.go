@@ -33,7 +33,7 @@ const ReadAhead = 2
 // entry and changes nothing; the stream goes on. With
 // DISCONNECT_POLICY_FLUSH the source's routes in the batch's FIB are
 // removed when the stream ends.
-func (g *GRPCService) ModifyRoutes(stream fibdpb.Fibd_ModifyRoutesServer) error {
+func (g *GRPCService) ModifyRoutes(stream fibdpb.FibdService_ModifyRoutesServer) error {
 	ctx := stream.Context()
 	reqs := make(chan *fibdpb.ModifyRoutesRequest, ReadAhead)
 	recvErr := make(chan error, 1)

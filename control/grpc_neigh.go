@@ -33,7 +33,7 @@ func (g *GRPCService) DeleteNeighbor(_ context.Context, req *fibdpb.DeleteNeighb
 	return &fibdpb.DeleteNeighborResponse{Epoch: g.s.Epoch()}, nil
 }
 
-func (g *GRPCService) ListNeighbors(req *fibdpb.ListNeighborsRequest, stream fibdpb.Fibd_ListNeighborsServer) error {
+func (g *GRPCService) ListNeighbors(req *fibdpb.ListNeighborsRequest, stream fibdpb.FibdService_ListNeighborsServer) error {
 	resp := &fibdpb.ListNeighborsResponse{Epoch: g.s.Epoch()}
 	var sendErr error
 	err := g.s.Neighbors(optFIB(req.FibId), req.GetPort(), func(n NeighborInfo) bool {
@@ -53,7 +53,7 @@ var eventTypesPB = map[NeighborEventType]fibdpb.NeighborEventType{
 	NeighborRemoved: fibdpb.NeighborEventType_NEIGHBOR_EVENT_TYPE_REMOVED,
 }
 
-func (g *GRPCService) WatchNeighbors(req *fibdpb.WatchNeighborsRequest, stream fibdpb.Fibd_WatchNeighborsServer) error {
+func (g *GRPCService) WatchNeighbors(req *fibdpb.WatchNeighborsRequest, stream fibdpb.FibdService_WatchNeighborsServer) error {
 	// Headers go out at once, so a client knows the watch is in place
 	// before the first event.
 	if err := stream.SendHeader(nil); err != nil {

@@ -50,7 +50,7 @@ func (g *GRPCService) DeleteRoute(_ context.Context, req *fibdpb.DeleteRouteRequ
 // millions.
 const routeChunk = 1024
 
-func (g *GRPCService) ListRoutes(req *fibdpb.ListRoutesRequest, stream fibdpb.Fibd_ListRoutesServer) error {
+func (g *GRPCService) ListRoutes(req *fibdpb.ListRoutesRequest, stream fibdpb.FibdService_ListRoutesServer) error {
 	flt := RouteFilter{FIB: optFIB(req.FibId), Source: req.GetSource(), BestOnly: req.GetBestOnly()}
 	switch req.GetFamily() {
 	case fibdpb.Family_FAMILY_IPV4:

@@ -37,7 +37,7 @@ type Options struct {
 // Conn is a connection to fibd.
 type Conn struct {
 	*grpc.ClientConn
-	fibdpb.FibdClient
+	fibdpb.FibdServiceClient
 }
 
 // Dial connects to fibd (lazily: the first call reports a refused
@@ -68,7 +68,7 @@ func Dial(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to fibd: %w", err)
 	}
-	return &Conn{ClientConn: cc, FibdClient: fibdpb.NewFibdClient(cc)}, nil
+	return &Conn{ClientConn: cc, FibdServiceClient: fibdpb.NewFibdServiceClient(cc)}, nil
 }
 
 // TLSConfig builds the client side of mTLS from o.

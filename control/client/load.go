@@ -62,7 +62,7 @@ func (e *BatchError) Error() string {
 // Load adds routes to a FIB through one ModifyRoutes stream, in batches,
 // keeping up to InFlight batches unacknowledged, and stops at the first
 // refused batch (earlier batches stay applied).
-func Load(ctx context.Context, c fibdpb.FibdClient, pathSets []*fibdpb.PathSet, routes []Route, o LoadOptions) (LoadResult, error) {
+func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.PathSet, routes []Route, o LoadOptions) (LoadResult, error) {
 	if o.Batch <= 0 {
 		o.Batch = 4096
 	}
