@@ -5,19 +5,29 @@ SHELL     := /bin/bash
 GO        ?= go
 BIN       := bin
 PKGS      := ./...
-# Debian packages the tests and the demo use: iproute2 (ip, namespaces,
-# veth), iputils-ping, curl, traceroute and ethtool (the integration tests
-# and the demo act as real hosts with them), xz-utils (regenerating the
-# tables), protobuf-compiler (make proto and its freshness check).
-DEB_PKGS  := iproute2 iputils-ping curl traceroute ethtool xz-utils protobuf-compiler ca-certificates
+# Every external command the tests, the benchmarks and the demo run, with
+# its Debian package, is listed in internal/testenv/tools.txt (a test keeps
+# the list complete). The proto tooling (buf, protoc-gen-go, -grpc) comes
+# from pinned Go modules through control/gen.sh, not from Debian.
+TOOLS     := internal/testenv/tools.txt
+DEB_PKGS  := $(sort $(shell awk '!/^\#/ && NF >= 2 { print $$2 }' $(TOOLS)) ca-certificates)
 FUZZTIME  ?= 5s
 BENCHTIME ?= 1x
+# The RouteViews source data that TestGenerateReproduces regenerates the
+# tables from: the shared folder beside the clone, as CI has it.
+FIBD_ROUTEVIEWS_DIR ?= $(abspath ../shared/data/routeviews-asn)
+export FIBD_ROUTEVIEWS_DIR
+# Every go test run of `make test` appends to TALLY; `make tally` prints
+# one line counting what ran and what skipped.
+TALLY     := $(BIN)/test-tally.txt
+GOTEST     = $(BIN)/testtally -tally $(TALLY) -- $(GO) test -json
 
-.PHONY: all deps build test unit bench report benchsmoke fuzz fuzzsmoke lint proto protocheck demo clean
+.PHONY: all deps build test unit bench report benchsmoke fuzz fuzzsmoke lint buflint breaking proto proto-baseline protocheck demo clean tally tally-reset testtally
 
 all: build
 
-# deps installs what is missing, and nothing when everything is there.
+# deps installs what is missing (nothing when everything is there), then
+# checks that every listed command is on the PATH.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
@@ -26,24 +36,41 @@ deps:
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@bad=0; while read -r cmd pkg _; do \
+		case "$$cmd" in ""|\#*) continue;; esac; \
+		command -v "$$cmd" >/dev/null 2>&1 || { echo "deps: $$cmd is not on the PATH (Debian package $$pkg)"; bad=1; }; \
+	done < $(TOOLS); \
+	command -v $(GO) >/dev/null 2>&1 || { echo "deps: $(GO) is not on the PATH (Go 1.26, /usr/local/go/bin)"; bad=1; }; \
+	[ $$bad = 0 ] && echo "deps: every command in $(TOOLS) is on the PATH"; exit $$bad
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# test is what CI runs: lint, every unit and root integration test under
-# the race detector, every benchmark once, a short run of every fuzz
-# target, and the demo.
-test: deps lint protocheck unit benchsmoke fuzzsmoke demo
+# test is what CI runs: lint, the API's lint, breaking-change check and
+# generated-code freshness, every unit and root integration test under the
+# race detector, every benchmark once, a short run of every fuzz target,
+# and the demo; it ends with one line counting the tests run and skipped.
+test: deps tally-reset lint buflint breaking protocheck unit benchsmoke fuzzsmoke demo tally
+
+testtally:
+	@mkdir -p $(BIN)
+	@$(GO) build -o $(BIN)/testtally ./internal/cmd/testtally
+
+tally-reset: testtally
+	@rm -f $(TALLY)
+
+tally: testtally
+	@$(BIN)/testtally -tally $(TALLY) -summary
 
 # unit runs everything under the race detector; the few tests that only
 # check determinism and would take minutes under it run once more without.
-unit:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -run '^TestGenerateReproduces$$' ./bench/tables/gen/
+unit: testtally
+	$(GOTEST) -race -count=1 -timeout 20m $(PKGS)
+	$(GOTEST) -count=1 -run '^TestGenerateReproduces$$' ./bench/tables/gen/
 
-benchsmoke:
-	$(GO) test -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 20m $(PKGS)
+benchsmoke: testtally
+	$(GOTEST) -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 20m $(PKGS)
 
 # fuzzsmoke runs every fuzz target for FUZZTIME (go test -fuzz takes one
 # target at a time).
@@ -52,8 +79,9 @@ fuzzsmoke:
 		dir=$$(dirname $$f); \
 		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir >/dev/null \
-				|| { $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir; exit 1; }; \
+			if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir >/dev/null; then \
+				mkdir -p $(BIN); echo "pass github.com/fibd/fibd/$${dir#./} $$t/fuzzing" >> $(TALLY); \
+			else $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir; exit 1; fi; \
 		done; \
 	done
 
@@ -74,12 +102,26 @@ lint:
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# The proto tooling is buf and the protoc plugins at pinned versions,
+# built from their Go modules into a cache by control/gen.sh.
 proto:
-	sh control/gen.sh
+	sh control/gen.sh gen
 
 # protocheck fails when the committed generated gRPC code is stale.
 protocheck:
 	sh control/gen.sh check
+
+buflint:
+	sh control/gen.sh lint
+
+# breaking compares fibd.v1 with control/proto/breaking/fibd.v1.txtpb.
+breaking:
+	sh control/gen.sh breaking
+
+# proto-baseline rewrites the baseline: only for a deliberate break, in the
+# same commit, named in its message.
+proto-baseline:
+	sh control/gen.sh baseline
 
 demo: deps build
 	./scripts/demo.sh

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 	"github.com/fibd/fibd/internal/netnstest"
+	"github.com/fibd/fibd/internal/testenv"
 	"github.com/fibd/fibd/internal/vlanswitch"
 )
 
@@ -35,11 +35,7 @@ type topo struct {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	netnstest.Require(t)
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (make deps installs it)", tool)
-		}
-	}
+	testenv.RequireTool(t, tools...)
 }
 
 func newTopo(t *testing.T, kind string) *topo {

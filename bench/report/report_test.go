@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fibd/fibd/internal/race"
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 // TestRunQuick makes a whole quick report into a temporary directory, the
@@ -21,7 +22,7 @@ import (
 // files exist and the Markdown has the target table, every target in it.
 func TestRunQuick(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs every benchmark briefly and builds fibd")
+		testenv.Skip(t, "runs every benchmark briefly and builds fibd")
 	}
 	bin := filepath.Join(t.TempDir(), "fibd")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/fibd/fibd/cmd/fibd").CombinedOutput(); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 // The end-to-end tests build the real fibd and fibctl binaries and use
@@ -33,7 +34,7 @@ var (
 func binaries(t *testing.T) (fibd, fibctl string) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds binaries")
+		testenv.Skip(t, "builds binaries")
 	}
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "fibd-e2e-")

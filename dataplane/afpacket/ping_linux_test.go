@@ -1,12 +1,12 @@
 package afpacket
 
 import (
-	"os/exec"
 	"regexp"
 	"strconv"
 	"testing"
 
 	"github.com/fibd/fibd/internal/netnstest"
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 // TestPingLatency: at a trickle rate every frame waits for the ring's
@@ -15,9 +15,7 @@ import (
 // for shared CI machines; the logged RTTs are the numbers to look at.
 func TestPingLatency(t *testing.T) {
 	netnstest.Require(t)
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("needs ping (Debian iputils-ping)")
-	}
+	testenv.RequireTool(t, "ping")
 	rt := newRouted(t)
 	rt.runRouter(t)
 	out, err := rt.src.Try("ping", "-c", "20", "-i", "0.05", "-W", "2", "198.51.100.1")

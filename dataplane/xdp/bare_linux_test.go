@@ -16,6 +16,7 @@ import (
 
 	"github.com/fibd/fibd/dataplane"
 	"github.com/fibd/fibd/internal/netnstest"
+	"github.com/fibd/fibd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,7 +86,7 @@ func (tp *topo) sinkRx(t *testing.T) uint64 {
 func TestHelperProcessGenerate(t *testing.T) {
 	ifname := os.Getenv("FIBD_XDP_GEN_IF")
 	if ifname == "" {
-		t.Skip("helper process for TestBareForward")
+		testenv.Skip(t, "helper process for TestBareForward")
 	}
 	dst, err := net.ParseMAC(os.Getenv("FIBD_XDP_GEN_DST"))
 	if err != nil {

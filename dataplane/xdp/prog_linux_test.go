@@ -1,15 +1,14 @@
 package xdp
 
 import (
-	"os"
 	"testing"
+
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 // TestProgramLoads has the kernel verifier accept both program variants.
 func TestProgramLoads(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loads BPF programs")
-	}
+	testenv.RequireRoot(t, "loads BPF programs")
 	for _, passNonIP := range []bool{false, true} {
 		l, err := load(4, passNonIP)
 		if err != nil {

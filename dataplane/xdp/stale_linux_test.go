@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ import (
 func TestHelperProcessHoldXDP(t *testing.T) {
 	ifname := os.Getenv("FIBD_XDP_HOLD_IF")
 	if ifname == "" {
-		t.Skip("helper process for TestStaleProgramReplaced")
+		testenv.Skip(t, "helper process for TestStaleProgramReplaced")
 	}
 	mode := AttachNative
 	if os.Getenv("FIBD_XDP_HOLD_MODE") == "generic" {

@@ -6,7 +6,7 @@
 // only the documentation/benchmarking addresses the test gives it.
 //
 // Tests that need it call Require first: without root or iproute2 they skip
-// with the reason instead of failing.
+// with the reason, or fail naming it when CI=true (internal/testenv).
 package netnstest
 
 import (
@@ -20,17 +20,16 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fibd/fibd/internal/testenv"
 )
 
-// Require skips t unless the process is root and `ip` is on the PATH.
+// Require skips t (fails it under CI) unless the process is root and `ip`
+// is on the PATH.
 func Require(t TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and veth links")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip (make deps installs it)")
-	}
+	testenv.RequireRoot(t, "creates network namespaces and veth links")
+	testenv.RequireTool(t, "ip")
 }
 
 // Name returns a fresh namespace or link name "fibd-<tag>-<random>" that fits

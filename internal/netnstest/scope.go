@@ -11,6 +11,7 @@ import (
 // through a Scope. Every testing.TB satisfies it.
 type TB interface {
 	Helper()
+	Name() string
 	Cleanup(func())
 	Fatalf(format string, args ...any)
 	Skip(args ...any)
@@ -39,6 +40,9 @@ type scopeAbort struct{ err error }
 
 // Helper implements TB.
 func (s *Scope) Helper() {}
+
+// Name implements TB.
+func (s *Scope) Name() string { return "netnstest.Scope" }
 
 // Cleanup implements TB.
 func (s *Scope) Cleanup(f func()) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fibd/fibd/bench/tables"
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 func TestParseRows(t *testing.T) {
@@ -76,14 +77,15 @@ func sourceDir(t *testing.T) string {
 // what the documented command makes.
 func TestGenerateReproduces(t *testing.T) {
 	if testing.Short() {
-		t.Skip("regenerating the tables takes seconds; skipped with -short")
+		testenv.Skip(t, "regenerating the tables takes seconds; skipped with -short")
 	}
 	if race.Enabled {
-		t.Skip("regeneration is single-threaded and 10× slower under -race; make unit runs it without")
+		testenv.Skip(t, "regeneration is single-threaded and 10× slower under -race; make unit runs it without")
 	}
 	in := sourceDir(t)
 	if in == "" {
-		t.Skip("source data not found: set FIBD_ROUTEVIEWS_DIR to the routeviews-asn folder")
+		testenv.Missing(t, "source data not found: set FIBD_ROUTEVIEWS_DIR to the routeviews-asn folder "+
+			"(make test sets it to ../shared/data/routeviews-asn beside the clone)")
 	}
 	out := t.TempDir()
 	if _, err := generate(in, out); err != nil {
