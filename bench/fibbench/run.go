@@ -22,8 +22,11 @@ import (
 
 // Config tunes a run. The zero value gives the documented workload.
 type Config struct {
-	Probes  int    // probe-set size; default 1<<20 (the "1M addresses")
-	Passes  int    // timed passes per lookup figure, the median is kept; default 5
+	Probes int // probe-set size; default 1<<20 (the "1M addresses")
+	// Rounds of interleaved lookup timing (every contender once per
+	// round, see rounds.go); each figure is the median over the rounds.
+	// Default 7; fewer than MinRounds is raised to it.
+	Rounds  int
 	Updates int    // single-route updates timed for update_p99_us; default 20000
 	Small   int    // table size of the *_at_10k figures; default 10000
 	Batch   int    // routes per batch when loading; default 4096
@@ -36,9 +39,10 @@ func (c *Config) defaults() {
 	if c.Probes == 0 {
 		c.Probes = 1 << 20
 	}
-	if c.Passes == 0 {
-		c.Passes = 5
+	if c.Rounds == 0 {
+		c.Rounds = 7
 	}
+	c.Rounds = max(c.Rounds, MinRounds)
 	if c.Updates == 0 {
 		c.Updates = 20000
 	}
@@ -58,28 +62,37 @@ func (c *Config) defaults() {
 
 // Result is the JSON object `fibbench fib` prints. Times are ns per lookup,
 // rates per second, sizes in bytes.
+//
+// Lookups are timed in Rounds interleaved rounds (rounds.go): fibd and
+// bart, full table and 10k sample, on the same probes in every round. A
+// time is the median over the rounds; a ratio is the median of the
+// per-round ratios, and ratio_*_min / ratio_*_max are the smallest and the
+// largest per-round ratio.
 type Result struct {
 	RoutesV4 int `json:"routes_v4"`
 	RoutesV6 int `json:"routes_v6"`
 
-	// lookup_v*_ns are independent lookups as the dataplane makes them: a
-	// batch of packets' destinations at a time (FIB.LookupBatch, 64 per
-	// call). lookup_v*_single_ns makes one Lookup call per address.
-	LookupV4Ns       float64 `json:"lookup_v4_ns"`
-	LookupV4SingleNs float64 `json:"lookup_v4_single_ns"`
-	LookupV4DepNs    float64 `json:"lookup_v4_dep_ns"`
-	LookupV6Ns       float64 `json:"lookup_v6_ns"`
-	LookupV6SingleNs float64 `json:"lookup_v6_single_ns"`
-	LookupV6DepNs    float64 `json:"lookup_v6_dep_ns"`
+	// lookup_v*_ns is FIB.Lookup, one call per address: the lookup the
+	// dataplane makes for every packet today (dataplane/forward.go,
+	// worker.lookup). lookup_v*_batch_ns is FIB.LookupBatch over 64
+	// addresses at a time, which interleaves their cache misses; the
+	// dataplane does not look up in batches yet. lookup_v*_dep_ns is a
+	// chain where each address depends on the previous answer: latency.
+	LookupV4Ns      float64 `json:"lookup_v4_ns"`
+	LookupV4BatchNs float64 `json:"lookup_v4_batch_ns"`
+	LookupV4DepNs   float64 `json:"lookup_v4_dep_ns"`
+	LookupV6Ns      float64 `json:"lookup_v6_ns"`
+	LookupV6BatchNs float64 `json:"lookup_v6_batch_ns"`
+	LookupV6DepNs   float64 `json:"lookup_v6_dep_ns"`
 
 	RefLookupV4Ns    float64 `json:"ref_lookup_v4_ns"`
 	RefLookupV4DepNs float64 `json:"ref_lookup_v4_dep_ns"`
 	RefLookupV6Ns    float64 `json:"ref_lookup_v6_ns"`
 	RefLookupV6DepNs float64 `json:"ref_lookup_v6_dep_ns"`
 
-	LookupV4NsAt10k       float64 `json:"lookup_v4_ns_at_10k"`
-	LookupV4SingleNsAt10k float64 `json:"lookup_v4_single_ns_at_10k"`
-	RefLookupV4NsAt10k    float64 `json:"ref_lookup_v4_ns_at_10k"`
+	LookupV4NsAt10k      float64 `json:"lookup_v4_ns_at_10k"`
+	LookupV4BatchNsAt10k float64 `json:"lookup_v4_batch_ns_at_10k"`
+	RefLookupV4NsAt10k   float64 `json:"ref_lookup_v4_ns_at_10k"`
 
 	InsertV4PerS         float64 `json:"insert_v4_routes_per_s"`
 	InsertV4ShuffledPerS float64 `json:"insert_v4_shuffled_routes_per_s"`
@@ -101,17 +114,42 @@ type Result struct {
 	RefBytesPerRouteV4 float64 `json:"ref_bytes_per_route_v4"`
 	BytesPerEmptyFIB   float64 `json:"bytes_per_empty_fib"`
 
-	// Ratios against the targets' baselines, for the report.
-	RatioLookupV4    float64 `json:"ratio_lookup_v4_vs_ref"`
-	RatioLookupV4Dep float64 `json:"ratio_lookup_v4_dep_vs_ref"`
-	RatioLookupV6    float64 `json:"ratio_lookup_v6_vs_ref"`
-	ScaleLookupV4    float64 `json:"scale_lookup_v4_full_over_10k"`
-	RefScaleLookupV4 float64 `json:"ref_scale_lookup_v4_full_over_10k"`
-	BatchRoutes      int     `json:"batch_routes"`
-	ProbeAddresses   int     `json:"probe_addresses"`
-	GoMaxProcs       int     `json:"gomaxprocs"`
-	TrieMaxLevelsV4  int     `json:"trie_max_levels_v4"`
-	TrieMaxLevelsV6  int     `json:"trie_max_levels_v6"`
+	// Ratios against bart (ref_*), each the median of the per-round ratios
+	// with its spread. The targets compare ratio_lookup_v*_vs_ref: the
+	// lookup the dataplane makes.
+	RatioLookupV4         float64 `json:"ratio_lookup_v4_vs_ref"`
+	RatioLookupV4Min      float64 `json:"ratio_lookup_v4_vs_ref_min"`
+	RatioLookupV4Max      float64 `json:"ratio_lookup_v4_vs_ref_max"`
+	RatioLookupV4Batch    float64 `json:"ratio_lookup_v4_batch_vs_ref"`
+	RatioLookupV4BatchMin float64 `json:"ratio_lookup_v4_batch_vs_ref_min"`
+	RatioLookupV4BatchMax float64 `json:"ratio_lookup_v4_batch_vs_ref_max"`
+	RatioLookupV4Dep      float64 `json:"ratio_lookup_v4_dep_vs_ref"`
+	RatioLookupV4DepMin   float64 `json:"ratio_lookup_v4_dep_vs_ref_min"`
+	RatioLookupV4DepMax   float64 `json:"ratio_lookup_v4_dep_vs_ref_max"`
+	RatioLookupV6         float64 `json:"ratio_lookup_v6_vs_ref"`
+	RatioLookupV6Min      float64 `json:"ratio_lookup_v6_vs_ref_min"`
+	RatioLookupV6Max      float64 `json:"ratio_lookup_v6_vs_ref_max"`
+	RatioLookupV6Batch    float64 `json:"ratio_lookup_v6_batch_vs_ref"`
+	RatioLookupV6BatchMin float64 `json:"ratio_lookup_v6_batch_vs_ref_min"`
+	RatioLookupV6BatchMax float64 `json:"ratio_lookup_v6_batch_vs_ref_max"`
+	RatioLookupV6Dep      float64 `json:"ratio_lookup_v6_dep_vs_ref"`
+	RatioLookupV6DepMin   float64 `json:"ratio_lookup_v6_dep_vs_ref_min"`
+	RatioLookupV6DepMax   float64 `json:"ratio_lookup_v6_dep_vs_ref_max"`
+	// scale_*: lookup_v4_ns over lookup_v4_ns_at_10k (growth from 10k routes
+	// to the full table), per round, for fibd and for bart.
+	ScaleLookupV4       float64 `json:"scale_lookup_v4_full_over_10k"`
+	ScaleLookupV4Min    float64 `json:"scale_lookup_v4_full_over_10k_min"`
+	ScaleLookupV4Max    float64 `json:"scale_lookup_v4_full_over_10k_max"`
+	RefScaleLookupV4    float64 `json:"ref_scale_lookup_v4_full_over_10k"`
+	RefScaleLookupV4Min float64 `json:"ref_scale_lookup_v4_full_over_10k_min"`
+	RefScaleLookupV4Max float64 `json:"ref_scale_lookup_v4_full_over_10k_max"`
+
+	Rounds          int `json:"rounds"`
+	BatchRoutes     int `json:"batch_routes"`
+	ProbeAddresses  int `json:"probe_addresses"`
+	GoMaxProcs      int `json:"gomaxprocs"`
+	TrieMaxLevelsV4 int `json:"trie_max_levels_v4"`
+	TrieMaxLevelsV6 int `json:"trie_max_levels_v6"`
 }
 
 // Run measures everything on the shipped tables.
@@ -166,38 +204,13 @@ func Run(cfg Config) (Result, error) {
 	cfg.Logf("insert: v4 into bart")
 	res.RefInsertV4PerS = rate(len(v4), func() { bartOf(v4) })
 
-	// Lookups on the full tables.
-	b4, b6 := bartOf(v4), bartOf(v6)
-	for _, c := range []struct {
-		name             string
-		routes           []tables.Route
-		f                *fib.FIB
-		b                *bart.Table[uint32]
-		ind, single, dep *float64
-		refInd, refDep   *float64
-	}{
-		{"v4", v4, f4, b4, &res.LookupV4Ns, &res.LookupV4SingleNs, &res.LookupV4DepNs, &res.RefLookupV4Ns, &res.RefLookupV4DepNs},
-		{"v6", v6, f6, b6, &res.LookupV6Ns, &res.LookupV6SingleNs, &res.LookupV6DepNs, &res.RefLookupV6Ns, &res.RefLookupV6DepNs},
-	} {
-		cfg.Logf("lookup: %s", c.name)
-		probes := tables.Probes(c.routes, cfg.Probes, cfg.Seed)
-		*c.ind = median(cfg.Passes, func() float64 { return fibBatched(c.f, probes) })
-		*c.single = median(cfg.Passes, func() float64 { return fibIndependent(c.f, probes) })
-		*c.refInd = median(cfg.Passes, func() float64 { return bartIndependent(c.b, probes) })
-		*c.dep = median(cfg.Passes, func() float64 { return fibDependent(c.f, probes) })
-		*c.refDep = median(cfg.Passes, func() float64 { return bartDependent(c.b, probes) })
-	}
-
-	// The same workload on a 10k-route sample of the v4 table.
-	cfg.Logf("lookup: v4 at %d routes", cfg.Small)
+	// Lookups, interleaved: both families' full tables, and a 10k-route
+	// sample of the v4 one, fibd and bart in every round.
+	cfg.Logf("lookup: %d interleaved rounds", cfg.Rounds)
 	small := sample(v4, cfg.Small, cfg.Seed)
 	_, fsmall := NewFIB()
 	must(Apply(fsmall, Changes(small, fib.OpAdd), cfg.Batch))
-	bsmall := bartOf(small)
-	sp := tables.Probes(small, cfg.Probes, cfg.Seed)
-	res.LookupV4NsAt10k = median(cfg.Passes, func() float64 { return fibBatched(fsmall, sp) })
-	res.LookupV4SingleNsAt10k = median(cfg.Passes, func() float64 { return fibIndependent(fsmall, sp) })
-	res.RefLookupV4NsAt10k = median(cfg.Passes, func() float64 { return bartIndependent(bsmall, sp) })
+	lookups(&res, cfg, lookupSet{v4, f4, bartOf(v4)}, lookupSet{v6, f6, bartOf(v6)}, lookupSet{small, fsmall, bartOf(small)})
 
 	// Single-route update latency with a reader running.
 	cfg.Logf("updates: at %d routes", cfg.Small)
@@ -209,11 +222,7 @@ func Run(cfg Config) (Result, error) {
 	del := Changes(v4, fib.OpDelete)
 	res.DeleteV4PerS = rate(len(v4), func() { must(Apply(f4, del, cfg.Batch)) })
 
-	res.RatioLookupV4 = res.LookupV4Ns / res.RefLookupV4Ns
-	res.RatioLookupV4Dep = res.LookupV4DepNs / res.RefLookupV4DepNs
-	res.RatioLookupV6 = res.LookupV6Ns / res.RefLookupV6Ns
-	res.ScaleLookupV4 = res.LookupV4Ns / res.LookupV4NsAt10k
-	res.RefScaleLookupV4 = res.RefLookupV4Ns / res.RefLookupV4NsAt10k
+	res.Rounds = cfg.Rounds
 	return res, nil
 }
 
@@ -241,15 +250,6 @@ func rate(n int, fn func()) float64 {
 	start := time.Now()
 	fn()
 	return float64(n) / time.Since(start).Seconds()
-}
-
-func median(passes int, fn func() float64) float64 {
-	v := make([]float64, passes)
-	for i := range v {
-		v[i] = fn()
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
 }
 
 func bartOf(routes []tables.Route) *bart.Table[uint32] {

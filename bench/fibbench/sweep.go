@@ -2,6 +2,7 @@ package fibbench
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -16,16 +17,21 @@ import (
 var SweepSizes = []int{1000, 4000, 16000, 64000, 256000, 0}
 
 // SweepPoint is one table size's figures. Lookups are measured exactly as
-// Result's lookup_v4_ns (batched), lookup_v4_single_ns and
-// ref_lookup_v4_ns are; updates as update_p50_us / update_p99_us (one
-// route deleted or re-added per Apply, a reader running).
+// Result's lookup_v4_ns (single, as the dataplane looks up),
+// lookup_v4_batch_ns and ref_lookup_v4_ns are, in interleaved rounds, with
+// the ratio to bart and its spread; updates as update_p50_us /
+// update_p99_us (one route deleted or re-added per Apply, a reader
+// running).
 type SweepPoint struct {
-	Routes         int     `json:"routes"`
-	LookupNs       float64 `json:"lookup_v4_ns"`
-	LookupSingleNs float64 `json:"lookup_v4_single_ns"`
-	RefLookupNs    float64 `json:"ref_lookup_v4_ns"`
-	UpdateP50Us    float64 `json:"update_p50_us"`
-	UpdateP99Us    float64 `json:"update_p99_us"`
+	Routes        int     `json:"routes"`
+	LookupNs      float64 `json:"lookup_v4_ns"`
+	LookupBatchNs float64 `json:"lookup_v4_batch_ns"`
+	RefLookupNs   float64 `json:"ref_lookup_v4_ns"`
+	Ratio         float64 `json:"ratio_lookup_v4_vs_ref"`
+	RatioMin      float64 `json:"ratio_lookup_v4_vs_ref_min"`
+	RatioMax      float64 `json:"ratio_lookup_v4_vs_ref_max"`
+	UpdateP50Us   float64 `json:"update_p50_us"`
+	UpdateP99Us   float64 `json:"update_p99_us"`
 	// RefUpdate* time bart's DeletePersist and InsertPersist of one route:
 	// the copy-on-write update that lets readers go on without a lock, so
 	// the nearest equivalent of fibd's published single update (without
@@ -39,13 +45,13 @@ type SweepPoint struct {
 type SweepResult struct {
 	Points         []SweepPoint `json:"points"`
 	ProbeAddresses int          `json:"probe_addresses"`
-	Passes         int          `json:"passes"`
+	Rounds         int          `json:"rounds"`
 	Updates        int          `json:"updates_per_size"`
 }
 
 // Sweep measures fibd and bart on IPv4 tables of each size in sizes (nil:
 // SweepSizes), in one run so the two are measured under the same
-// conditions. cfg's Probes, Passes, Updates, Batch and Seed apply as in
+// conditions. cfg's Probes, Rounds, Updates, Batch and Seed apply as in
 // Run.
 func Sweep(cfg Config, sizes []int) (SweepResult, error) {
 	cfg.defaults()
@@ -57,7 +63,7 @@ func Sweep(cfg Config, sizes []int) (SweepResult, error) {
 	if err != nil {
 		return SweepResult{}, err
 	}
-	res := SweepResult{ProbeAddresses: cfg.Probes, Passes: cfg.Passes, Updates: cfg.Updates}
+	res := SweepResult{ProbeAddresses: cfg.Probes, Rounds: cfg.Rounds, Updates: cfg.Updates}
 	for _, n := range sizes {
 		routes := v4
 		if n > 0 && n < len(v4) {
@@ -71,9 +77,13 @@ func Sweep(cfg Config, sizes []int) (SweepResult, error) {
 		b := bartOf(routes)
 		probes := tables.Probes(routes, cfg.Probes, cfg.Seed)
 		pt := SweepPoint{Routes: len(routes)}
-		pt.LookupNs = median(cfg.Passes, func() float64 { return fibBatched(f, probes) })
-		pt.LookupSingleNs = median(cfg.Passes, func() float64 { return fibIndependent(f, probes) })
-		pt.RefLookupNs = median(cfg.Passes, func() float64 { return bartIndependent(b, probes) })
+		t := interleaveChunks(cfg.Rounds, probes,
+			func(p []netip.Addr) float64 { return fibIndependent(f, p) },
+			func(p []netip.Addr) float64 { return bartIndependent(b, p) },
+			func(p []netip.Addr) float64 { return fibBatched(f, p) })
+		pt.LookupNs, pt.RefLookupNs, pt.LookupBatchNs = medianOf(t[0]), medianOf(t[1]), medianOf(t[2])
+		r := ratioOf(t[0], t[1])
+		pt.Ratio, pt.RatioMin, pt.RatioMax = r.Median, r.Min, r.Max
 		probes = nil // the update reader uses its own, smaller set
 		pt.UpdateP99Us, pt.UpdateP50Us = updateLatency(f, routes, tables.Probes(routes, 1<<16, cfg.Seed), cfg.Updates, cfg.Seed)
 		pt.RefUpdateP99Us, pt.RefUpdateP50Us = bartUpdateLatency(b, routes, cfg.Updates, cfg.Seed)

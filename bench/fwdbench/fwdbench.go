@@ -104,8 +104,13 @@ type Options struct {
 	// Trial is the length of each trial of the throughput search; default
 	// 1 s.
 	Trial time.Duration
+	// Rounds is how many interleaved rounds measure the one-generator
+	// throughput of the kernel and the dataplane (and AF_PACKET); the
+	// median counts, and each ratio is the median of the per-round ratios
+	// with its range. Default MinRounds; tests of the tooling use fewer.
+	Rounds int
 	// CPURounds is how many interleaved rounds measure CPU per packet at
-	// the common rate (the median counts); default 3.
+	// the common rate (the median counts); default MinRounds.
 	CPURounds int
 	// Destinations is how many distinct addresses of Dests the generator
 	// cycles through; default and minimum 65536.
@@ -207,9 +212,15 @@ type Phase struct {
 	UnthrottledLossPct      float64 `json:"unthrottled_loss_pct"`
 }
 
+// MinRounds is the default number of interleaved rounds behind a ratio.
+const MinRounds = 5
+
 // method says how the headline figures were measured.
 const method = "throughput (RFC 2544 §26.1): the highest offered rate forwarded with loss ≤ 0.1 %, " +
 	"found by a binary search over paced one-second trials and then measured for the full duration; " +
+	"one-generator throughputs are searched in interleaved rounds (kernel and dataplane alternately first), " +
+	"the headline is the median round and each ratio the median of the per-round ratios with _min/_max their range; " +
+	"CPU per packet is compared at one offered rate in interleaved rounds the same way; " +
 	"unthrottled_* are the generators flat out"
 
 // Result is what `fibbench forward` prints. The headline fields are for
@@ -233,14 +244,28 @@ type Result struct {
 	LossPct                 float64  `json:"loss_pct"`
 	KernelForwardedPPS      float64  `json:"kernel_forwarded_pps"`
 	RatioVsKernel           float64  `json:"ratio_vs_kernel"`
+	RatioVsKernelMin        float64  `json:"ratio_vs_kernel_min"`
+	RatioVsKernelMax        float64  `json:"ratio_vs_kernel_max"`
+	Rounds                  int      `json:"rounds"`
 	DataplaneCPUUsPerPacket float64  `json:"dataplane_cpu_us_per_packet"`
 	BareForwardedPPS        float64  `json:"bare_forwarded_pps"`
 	BareCPUUsPerPacket      float64  `json:"bare_cpu_us_per_packet"`
 	FullTableCPUUsPerPacket *float64 `json:"full_table_cpu_us_per_packet,omitempty"`
 	FullTableForwardedPPS   *float64 `json:"full_table_forwarded_pps,omitempty"`
-	ForwardedPPS2Gen        float64  `json:"forwarded_pps_2gen"`
-	KernelForwardedPPS2Gen  float64  `json:"kernel_forwarded_pps_2gen"`
-	AFPacketForwardedPPS    *float64 `json:"afpacket_forwarded_pps,omitempty"`
-	RatioVsAFPacket         *float64 `json:"ratio_vs_afpacket,omitempty"`
-	Phases                  []Phase  `json:"phases"`
+	// CPU per packet of the dataplane over the bare loop's, and of the
+	// full-table dataplane over the dataplane's: medians of the per-round
+	// ratios at the common rate, with their range.
+	CPURatioVsBare         float64  `json:"ratio_dataplane_vs_bare_cpu"`
+	CPURatioVsBareMin      float64  `json:"ratio_dataplane_vs_bare_cpu_min"`
+	CPURatioVsBareMax      float64  `json:"ratio_dataplane_vs_bare_cpu_max"`
+	FullTableCPURatio      *float64 `json:"ratio_full_table_vs_dataplane_cpu,omitempty"`
+	FullTableCPURatioMin   *float64 `json:"ratio_full_table_vs_dataplane_cpu_min,omitempty"`
+	FullTableCPURatioMax   *float64 `json:"ratio_full_table_vs_dataplane_cpu_max,omitempty"`
+	ForwardedPPS2Gen       float64  `json:"forwarded_pps_2gen"`
+	KernelForwardedPPS2Gen float64  `json:"kernel_forwarded_pps_2gen"`
+	AFPacketForwardedPPS   *float64 `json:"afpacket_forwarded_pps,omitempty"`
+	RatioVsAFPacket        *float64 `json:"ratio_vs_afpacket,omitempty"`
+	RatioVsAFPacketMin     *float64 `json:"ratio_vs_afpacket_min,omitempty"`
+	RatioVsAFPacketMax     *float64 `json:"ratio_vs_afpacket_max,omitempty"`
+	Phases                 []Phase  `json:"phases"`
 }

@@ -90,7 +90,9 @@ func TestFIBDForwards(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opt.Duration, opt.Trial, opt.CPURounds, opt.Log = 500*time.Millisecond, 300*time.Millisecond, 1, t.Logf
+			// Two rounds each: enough to exercise the interleaving; the
+			// benchmark itself runs MinRounds.
+			opt.Duration, opt.Trial, opt.Rounds, opt.CPURounds, opt.Log = 500*time.Millisecond, 300*time.Millisecond, 2, 2, t.Logf
 			if race.Enabled {
 				opt.FullTable = nil
 			}
@@ -109,7 +111,7 @@ func TestFIBDForwards(t *testing.T) {
 			if m["io"] != io {
 				t.Errorf("io = %v, want %q", m["io"], io)
 			}
-			positive := []string{"offered_pps", "forwarded_pps", "kernel_forwarded_pps", "ratio_vs_kernel",
+			positive := []string{"offered_pps", "forwarded_pps", "kernel_forwarded_pps", "ratio_vs_kernel", "ratio_dataplane_vs_bare_cpu",
 				"dataplane_cpu_us_per_packet", "bare_cpu_us_per_packet", "forwarded_pps_2gen", "kernel_forwarded_pps_2gen"}
 			if !race.Enabled {
 				positive = append(positive, "full_table_cpu_us_per_packet", "full_table_forwarded_pps")
@@ -125,7 +127,7 @@ func TestFIBDForwards(t *testing.T) {
 			if _, ok := m["loss_pct"].(float64); !ok {
 				t.Errorf("loss_pct missing")
 			}
-			wantPhases := 5 // kernel ×2, bare, dataplane ×2
+			wantPhases := 2*opt.Rounds + 3 // kernel and dataplane per round, kernel 2-gen, bare, dataplane 2-gen
 			if opt.FullTable != nil {
 				wantPhases++
 			}
@@ -134,7 +136,16 @@ func TestFIBDForwards(t *testing.T) {
 				wantPhases += opt.CPURounds
 			}
 			if opt.AFPacket != nil {
-				wantPhases++
+				wantPhases += opt.Rounds
+			}
+			for _, r := range []string{"ratio_vs_kernel", "ratio_dataplane_vs_bare_cpu", "ratio_vs_afpacket"} {
+				if _, ok := m[r]; !ok {
+					continue
+				}
+				lo, hi, med := m[r+"_min"].(float64), m[r+"_max"].(float64), m[r].(float64)
+				if !(lo <= med && med <= hi) || lo <= 0 {
+					t.Errorf("%s = %v, its range %v–%v does not hold it", r, med, lo, hi)
+				}
 			}
 			if len(res.Phases) != wantPhases {
 				t.Errorf("%d phases, want %d", len(res.Phases), wantPhases)

@@ -1,6 +1,7 @@
 package fwdbench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -27,7 +28,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		opt.Trial = time.Second
 	}
 	if opt.CPURounds <= 0 {
-		opt.CPURounds = 3
+		opt.CPURounds = MinRounds
+	}
+	if opt.Rounds <= 0 {
+		opt.Rounds = MinRounds
 	}
 	if opt.Destinations < 65536 {
 		opt.Destinations = 65536
@@ -74,11 +78,83 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		return p, err
 	}
 
-	t.kernelRouting()
-	k1, err := measure("kernel", 1, nil)
-	if err != nil {
-		return nil, err
+	bareFwd := opt.Bare
+	if bareFwd == nil {
+		bareFwd = Bare
 	}
+	dp := bareFwd
+	if opt.Dataplane != nil {
+		dp = opt.Dataplane
+	}
+	apName := opt.AFPacketName
+	if apName == "" {
+		apName = "afpacket"
+	}
+
+	// Throughput with one generator, in opt.Rounds interleaved rounds: the
+	// kernel and the dataplane (and AF_PACKET, for comparison) each
+	// searched once per round, the kernel first in even rounds and last in
+	// odd ones, so a change in machine speed during the run moves both
+	// sides of a ratio together. Each ratio is the median of the per-round
+	// ratios, with their range.
+	var k1s, d1s, aps []Phase
+	kernelRound := func() error {
+		t.kernelRouting()
+		defer t.noKernelRouting()
+		k, err := measure("kernel", 1, nil)
+		k1s = append(k1s, k)
+		return err
+	}
+	userRound := func() error {
+		release, err := t.preparePorts()
+		if err != nil {
+			return err
+		}
+		defer release()
+		d, err := measure(opt.DataplaneName, 1, dp)
+		if err != nil {
+			return err
+		}
+		d1s = append(d1s, d)
+		if opt.AFPacket != nil {
+			a, err := measure(apName, 1, opt.AFPacket)
+			if err != nil {
+				return err
+			}
+			aps = append(aps, a)
+		}
+		return nil
+	}
+	for r := 0; r < opt.Rounds; r++ {
+		first, second := kernelRound, userRound
+		if r%2 == 1 {
+			first, second = userRound, kernelRound
+		}
+		if err := first(); err != nil {
+			return nil, err
+		}
+		if err := second(); err != nil {
+			return nil, err
+		}
+	}
+	pps := func(ps []Phase) []float64 {
+		v := make([]float64, len(ps))
+		for i, p := range ps {
+			v[i] = p.ForwardedPPS
+		}
+		return v
+	}
+	dp1 := medianPhase(d1s)
+	res.Rounds = opt.Rounds
+	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = ratioSpread(pps(d1s), pps(k1s))
+	if opt.AFPacket != nil {
+		ap := medianPhase(aps).ForwardedPPS
+		res.AFPacketForwardedPPS = &ap
+		r, lo, hi := ratioSpread(pps(d1s), pps(aps))
+		res.RatioVsAFPacket, res.RatioVsAFPacketMin, res.RatioVsAFPacketMax = &r, &lo, &hi
+	}
+
+	t.kernelRouting()
 	k2, err := measure("kernel", 2, nil)
 	if err != nil {
 		return nil, err
@@ -92,21 +168,9 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	defer release()
 
-	bareFwd := opt.Bare
-	if bareFwd == nil {
-		bareFwd = Bare
-	}
 	bare, err := measure("bare", 1, bareFwd)
 	if err != nil {
 		return nil, err
-	}
-	dp1 := bare
-	dp := bareFwd
-	if opt.Dataplane != nil {
-		dp = opt.Dataplane
-		if dp1, err = measure(opt.DataplaneName, 1, dp); err != nil {
-			return nil, err
-		}
 	}
 	dp2, err := measure(opt.DataplaneName, 2, dp)
 	if err != nil {
@@ -122,8 +186,9 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	// CPU per packet of the bare loop, the dataplane and the full-table
 	// dataplane, all at one offered rate that each of them forwards, in
-	// opt.CPURounds interleaved rounds: the median of each is kept, since on a
-	// shared machine one run can be 10-20 % off.
+	// opt.CPURounds interleaved rounds: the median of each is kept, and the
+	// ratios are medians of the per-round ratios, since on a shared machine
+	// one run can be 10-20 % off.
 	rate := 0.95 * dp1.ForwardedPPS
 	if opt.FullTable != nil {
 		rate = 0.95 * min(dp1.ForwardedPPS, *res.FullTableForwardedPPS)
@@ -140,7 +205,11 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 		{name: opt.DataplaneName, fwd: dp, out: &res.DataplaneCPUUsPerPacket},
 		{name: opt.DataplaneName + "-fulltable", fwd: opt.FullTable, out: ft}}
 	for round := 0; round < opt.CPURounds && opt.Dataplane != nil; round++ {
-		for _, c := range runs {
+		for k := range runs {
+			c := runs[k]
+			if round%2 == 1 {
+				c = runs[len(runs)-1-k]
+			}
 			if c.fwd == nil {
 				continue
 			}
@@ -156,27 +225,18 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	for _, c := range runs {
 		if len(c.runs) > 0 {
-			slices.Sort(c.runs)
-			*c.out = c.runs[len(c.runs)/2]
+			*c.out = median(c.runs)
+		}
+	}
+	if len(runs[1].runs) > 0 {
+		res.CPURatioVsBare, res.CPURatioVsBareMin, res.CPURatioVsBareMax = ratioSpread(runs[1].runs, runs[0].runs)
+		if len(runs[2].runs) > 0 {
+			r, lo, hi := ratioSpread(runs[2].runs, runs[1].runs)
+			res.FullTableCPURatio, res.FullTableCPURatioMin, res.FullTableCPURatioMax = &r, &lo, &hi
 		}
 	}
 	if opt.FullTable != nil && opt.Dataplane != nil {
 		res.FullTableCPUUsPerPacket = ft
-	}
-	if opt.AFPacket != nil {
-		name := opt.AFPacketName
-		if name == "" {
-			name = "afpacket"
-		}
-		ap, err := measure(name, 1, opt.AFPacket)
-		if err != nil {
-			return nil, err
-		}
-		res.AFPacketForwardedPPS = &ap.ForwardedPPS
-		if ap.ForwardedPPS > 0 {
-			r := dp1.ForwardedPPS / ap.ForwardedPPS
-			res.RatioVsAFPacket = &r
-		}
 	}
 	if n := t.sinkICMPUnreachables(); n != 0 {
 		return nil, fmt.Errorf("fwdbench: the sink sent %d ICMP destination unreachables", n)
@@ -191,13 +251,38 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	res.OfferedPPS, res.ForwardedPPS, res.LossPct = dp1.OfferedPPS, dp1.ForwardedPPS, dp1.LossPct
 	res.UnthrottledOfferedPPS, res.UnthrottledForwardedPPS, res.UnthrottledLossPct = dp1.UnthrottledOfferedPPS, dp1.UnthrottledForwardedPPS, dp1.UnthrottledLossPct
 	res.Method = method
-	res.KernelForwardedPPS, res.KernelForwardedPPS2Gen = k1.ForwardedPPS, k2.ForwardedPPS
-	if k1.ForwardedPPS > 0 {
-		res.RatioVsKernel = dp1.ForwardedPPS / k1.ForwardedPPS
-	}
+	res.KernelForwardedPPS, res.KernelForwardedPPS2Gen = medianPhase(k1s).ForwardedPPS, k2.ForwardedPPS
 	res.BareForwardedPPS = bare.ForwardedPPS
 	res.ForwardedPPS2Gen = dp2.ForwardedPPS
 	return res, nil
+}
+
+// medianPhase returns the phase with the median forwarded rate (the upper
+// one of an even count).
+func medianPhase(ps []Phase) Phase {
+	s := slices.Clone(ps)
+	slices.SortFunc(s, func(a, b Phase) int { return cmp.Compare(a.ForwardedPPS, b.ForwardedPPS) })
+	return s[len(s)/2]
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// ratioSpread returns the median, smallest and largest of num[i]/den[i].
+func ratioSpread(num, den []float64) (med, lo, hi float64) {
+	q := make([]float64, 0, len(num))
+	for i := range num {
+		if den[i] > 0 {
+			q = append(q, num[i]/den[i])
+		}
+	}
+	if len(q) == 0 {
+		return 0, 0, 0
+	}
+	return median(q), slices.Min(q), slices.Max(q)
 }
 
 // preparePorts hands r0 and r1 to userspace with dataplane/link (addresses

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/client"
@@ -33,10 +34,20 @@ type Config struct {
 	// Routes, when not 0, uses only the first Routes routes of the table
 	// (for quick runs and tests); 0 is the whole shipped table.
 	Routes int
+	// Rounds of interleaved installs (fibd file order, fibd shuffled, the
+	// kernel; the order alternates): each figure is the median over the
+	// rounds, ratio_vs_kernel the median of the per-round ratios with
+	// their range. Default and minimum MinRounds.
+	Rounds int
 	Logf   func(format string, args ...any)
 }
 
-// Result is the JSON `fibbench install` prints.
+// MinRounds is the fewest interleaved rounds a run makes.
+const MinRounds = 5
+
+// Result is the JSON `fibbench install` prints. Rates and times are
+// medians over the rounds; the ratio is the median of the per-round
+// ratios, with the smallest and largest beside it.
 type Result struct {
 	Routes             int     `json:"routes"`
 	Seconds            float64 `json:"seconds"`
@@ -45,11 +56,15 @@ type Result struct {
 	KernelRoutesPerS   float64 `json:"kernel_routes_per_s"`
 	KernelSeconds      float64 `json:"kernel_seconds"`
 	RatioVsKernel      float64 `json:"ratio_vs_kernel"`
-	FibdRSSBytesAfter  int64   `json:"fibd_rss_bytes_after"`
-	FibdRSSBytesEmpty  int64   `json:"fibd_rss_bytes_empty"`
-	Batch              int     `json:"batch_routes"`
-	InFlight           int     `json:"in_flight_batches"`
-	GoMaxProcs         int     `json:"gomaxprocs"`
+	RatioVsKernelMin   float64 `json:"ratio_vs_kernel_min"`
+	RatioVsKernelMax   float64 `json:"ratio_vs_kernel_max"`
+	Rounds             int     `json:"rounds"`
+	// RSS of fibd with both FIBs full, after the first round, and empty.
+	FibdRSSBytesAfter int64 `json:"fibd_rss_bytes_after"`
+	FibdRSSBytesEmpty int64 `json:"fibd_rss_bytes_empty"`
+	Batch             int   `json:"batch_routes"`
+	InFlight          int   `json:"in_flight_batches"`
+	GoMaxProcs        int   `json:"gomaxprocs"`
 }
 
 // FIBs the run uses, and the gateways' subnet.
@@ -68,6 +83,7 @@ func (c *Config) defaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	c.Rounds = max(c.Rounds, MinRounds)
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
@@ -91,48 +107,99 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer d.stop()
-	if err := setup(ctx, d.conn); err != nil {
-		return res, fmt.Errorf("setting up fibd: %w", err)
-	}
 	res.FibdRSSBytesEmpty, _ = d.rss()
 	sets := pathSets()
 	opts := client.LoadOptions{Source: "bench", Batch: cfg.Batch, InFlight: cfg.InFlight}
+	shuffled := toClient(tables.Shuffled(v4, cfg.Seed))
+	inOrder := toClient(v4)
 
-	cfg.Logf("install: %d routes, file order, into fib %d", len(v4), FileOrderFIB)
-	opts.FIB = FileOrderFIB
-	lr, err := client.Load(ctx, d.conn, sets, toClient(v4), opts)
-	if err != nil {
-		return res, fmt.Errorf("file-order install: %w", err)
+	var fileSecs, shufSecs, kernSecs, ratios []float64
+	fibdRound := func(r int) error {
+		if err := setup(ctx, d.conn); err != nil {
+			return fmt.Errorf("setting up fibd: %w", err)
+		}
+		cfg.Logf("round %d: install %d routes, file order, into fib %d", r, len(v4), FileOrderFIB)
+		opts.FIB = FileOrderFIB
+		lr, err := client.Load(ctx, d.conn, sets, inOrder, opts)
+		if err != nil {
+			return fmt.Errorf("file-order install: %w", err)
+		}
+		fileSecs = append(fileSecs, lr.Duration.Seconds())
+		cfg.Logf("round %d: shuffled (seed %d) into fib %d", r, cfg.Seed, ShuffledFIB)
+		opts.FIB = ShuffledFIB
+		if lr, err = client.Load(ctx, d.conn, sets, shuffled, opts); err != nil {
+			return fmt.Errorf("shuffled install: %w", err)
+		}
+		shufSecs = append(shufSecs, lr.Duration.Seconds())
+		if err := checkCounts(ctx, d.conn, len(v4)); err != nil {
+			return err
+		}
+		if r == 0 {
+			if res.FibdRSSBytesAfter, err = d.rss(); err != nil {
+				return err
+			}
+		}
+		return teardown(ctx, d.conn)
 	}
-	res.Seconds = lr.Duration.Seconds()
-	res.RoutesPerS = float64(len(v4)) / res.Seconds
-
-	cfg.Logf("install: shuffled (seed %d) into fib %d", cfg.Seed, ShuffledFIB)
-	opts.FIB = ShuffledFIB
-	lr, err = client.Load(ctx, d.conn, sets, toClient(tables.Shuffled(v4, cfg.Seed)), opts)
-	if err != nil {
-		return res, fmt.Errorf("shuffled install: %w", err)
+	kernelRound := func(r int) error {
+		if cfg.NoKernel {
+			return nil
+		}
+		cfg.Logf("round %d: kernel, %d routes through batched netlink into table %d of a scratch namespace", r, len(v4), KernelTable)
+		secs, err := kernelInstall(v4, cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("kernel baseline: %w", err)
+		}
+		kernSecs = append(kernSecs, secs)
+		return nil
 	}
-	res.ShuffledRoutesPerS = float64(len(v4)) / lr.Duration.Seconds()
-	if res.FibdRSSBytesAfter, err = d.rss(); err != nil {
-		return res, err
-	}
-	if err := checkCounts(ctx, d.conn, len(v4)); err != nil {
-		return res, err
+	for r := 0; r < cfg.Rounds; r++ {
+		first, second := fibdRound, kernelRound
+		if r%2 == 1 {
+			first, second = kernelRound, fibdRound
+		}
+		if err := first(r); err != nil {
+			return res, err
+		}
+		if err := second(r); err != nil {
+			return res, err
+		}
+		if !cfg.NoKernel {
+			ratios = append(ratios, kernSecs[r]/fileSecs[r]) // (n/fibd s) / (n/kernel s)
+		}
 	}
 	d.stop()
 
+	res.Rounds = cfg.Rounds
+	res.Seconds = median(fileSecs)
+	res.RoutesPerS = float64(len(v4)) / res.Seconds
+	res.ShuffledRoutesPerS = float64(len(v4)) / median(shufSecs)
 	if !cfg.NoKernel {
-		cfg.Logf("kernel: %d routes through batched netlink into table %d of a scratch namespace", len(v4), KernelTable)
-		secs, err := kernelInstall(v4, cfg.Batch)
-		if err != nil {
-			return res, fmt.Errorf("kernel baseline: %w", err)
-		}
-		res.KernelSeconds = secs
-		res.KernelRoutesPerS = float64(len(v4)) / secs
-		res.RatioVsKernel = res.RoutesPerS / res.KernelRoutesPerS
+		res.KernelSeconds = median(kernSecs)
+		res.KernelRoutesPerS = float64(len(v4)) / res.KernelSeconds
+		res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = median(ratios), slices.Min(ratios), slices.Max(ratios)
 	}
 	return res, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// teardown removes the two FIBs and their routes, so the next round
+// installs into empty ones as the first did.
+func teardown(ctx context.Context, c *client.Conn) error {
+	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+		if _, err := c.UnbindPort(ctx, &fibdpb.UnbindPortRequest{Port: fmt.Sprintf("lo.%d", id)}); err != nil {
+			return fmt.Errorf("unbind lo.%d: %w", id, err)
+		}
+		if _, err := c.DeleteFib(ctx, &fibdpb.DeleteFibRequest{FibId: id}); err != nil {
+			return fmt.Errorf("delete fib %d: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // setup makes the two FIBs, each with a port and an address in

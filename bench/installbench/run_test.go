@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/fibd/fibd/internal/testenv"
 )
 
 // TestRunSmall runs the whole measurement on 20,000 routes against a real
@@ -12,13 +14,14 @@ import (
 // `fibbench install` cannot rot.
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs fibd")
+		testenv.Skip(t, "builds and runs fibd")
 	}
 	bin := filepath.Join(t.TempDir(), "fibd")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/fibd/fibd/cmd/fibd").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cfg := Config{FibdPath: bin, Routes: 20000, NoKernel: os.Geteuid() != 0, Logf: t.Logf}
+	kernel := testenv.Partial(t, os.Geteuid() == 0, "the kernel baseline needs root")
+	cfg := Config{FibdPath: bin, Routes: 20000, Rounds: MinRounds, NoKernel: !kernel, Logf: t.Logf}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +29,12 @@ func TestRunSmall(t *testing.T) {
 	if res.Routes != 20000 || res.RoutesPerS <= 0 || res.ShuffledRoutesPerS <= 0 || res.FibdRSSBytesAfter <= res.FibdRSSBytesEmpty {
 		t.Fatalf("result %+v", res)
 	}
-	if !cfg.NoKernel && (res.KernelRoutesPerS <= 0 || res.RatioVsKernel <= 0) {
-		t.Fatalf("kernel figures missing: %+v", res)
+	if !cfg.NoKernel && (res.KernelRoutesPerS <= 0 || res.RatioVsKernel <= 0 ||
+		res.RatioVsKernelMin > res.RatioVsKernel || res.RatioVsKernel > res.RatioVsKernelMax) {
+		t.Fatalf("kernel figures missing or their spread does not hold the median: %+v", res)
+	}
+	if res.Rounds != MinRounds {
+		t.Errorf("rounds %d", res.Rounds)
 	}
 	t.Logf("%+v", res)
 }

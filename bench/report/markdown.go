@@ -103,7 +103,11 @@ func (r *Report) targetsMarkdown(p func(string, ...any)) {
 	for _, t := range r.Targets {
 		var vals, limits []string
 		for _, c := range t.Checks {
-			vals = append(vals, fmt.Sprintf("%s = %s", c.Field, fmtNum(c.Value)))
+			v := fmt.Sprintf("%s = %s", c.Field, fmtNum(c.Value))
+			if c.Spread != nil {
+				v += fmt.Sprintf(" (rounds %s–%s)", fmtNum(c.Spread[0]), fmtNum(c.Spread[1]))
+			}
+			vals = append(vals, v)
 			op := "≤"
 			if c.Op == ">=" {
 				op = "≥"
@@ -122,14 +126,16 @@ func (r *Report) targetsMarkdown(p func(string, ...any)) {
 func (r *Report) sweepMarkdown(p func(string, ...any)) {
 	s := r.Sweep
 	p("## Table-size sweep (IPv4; seeded random samples of the full table)\n\n")
-	p("Lookups over %s probe addresses (median of %d timed passes); %s single-route updates per size, half deletes and half re-adds\n",
-		thousands(int64(s.ProbeAddresses)), s.Passes, thousands(int64(s.Updates)))
+	p("Lookups over %s probe addresses, median of %d interleaved rounds (fibd and bart back to back in each); the ratio is the median\n",
+		thousands(int64(s.ProbeAddresses)), s.Rounds)
+	p("of the per-round ratios with their range. %s single-route updates per size, half deletes and half re-adds\n", thousands(int64(s.Updates)))
 	p("(fibd: one Apply each with a reader running; bart: DeletePersist / InsertPersist, its copy-on-write updates).\n\n")
-	p("| Routes | fibd lookup ns (batched) | fibd lookup ns (single) | bart lookup ns | fibd update p50 µs | fibd update p99 µs | bart update p50 µs | bart update p99 µs |\n")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| Routes | fibd lookup ns (single, as the dataplane) | fibd lookup ns (batched) | bart lookup ns | fibd/bart (range) | fibd update p50 µs | fibd update p99 µs | bart update p50 µs | bart update p99 µs |\n")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, pt := range s.Points {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", fmtNum(float64(pt.Routes)), fmtNum(pt.LookupNs), fmtNum(pt.LookupSingleNs),
-			fmtNum(pt.RefLookupNs), fmtNum(pt.UpdateP50Us), fmtNum(pt.UpdateP99Us), fmtNum(pt.RefUpdateP50Us), fmtNum(pt.RefUpdateP99Us))
+		p("| %s | %s | %s | %s | %s (%s–%s) | %s | %s | %s | %s |\n", fmtNum(float64(pt.Routes)), fmtNum(pt.LookupNs), fmtNum(pt.LookupBatchNs),
+			fmtNum(pt.RefLookupNs), fmtNum(pt.Ratio), fmtNum(pt.RatioMin), fmtNum(pt.RatioMax),
+			fmtNum(pt.UpdateP50Us), fmtNum(pt.UpdateP99Us), fmtNum(pt.RefUpdateP50Us), fmtNum(pt.RefUpdateP99Us))
 	}
 	p("\n")
 }
@@ -142,10 +148,22 @@ func figuresMarkdown(p func(string, ...any), title string, v any) error {
 		return err
 	}
 	p("## %s\n\n| Figure | Value | Unit |\n|---|---:|---|\n", title)
+	vals := make(map[string]any, len(fields))
 	for _, f := range fields {
+		vals[f.key] = f.val
+	}
+	for _, f := range fields {
+		if spreadOf(f.key) != "" {
+			continue // shown beside its ratio
+		}
 		val := fmt.Sprint(f.val)
 		if x, ok := f.val.(float64); ok {
 			val = fmtNum(x)
+			lo, lok := vals[f.key+"_min"].(float64)
+			hi, hok := vals[f.key+"_max"].(float64)
+			if lok && hok {
+				val += fmt.Sprintf(" (%s–%s)", fmtNum(lo), fmtNum(hi))
+			}
 		}
 		p("| %s | %s | %s |\n", f.key, val, unit(f.key))
 	}
@@ -166,6 +184,17 @@ func phasesMarkdown(p func(string, ...any), phases []fwdbench.Phase) {
 			fmtNum(ph.ForwardedPPS), fmtNum(ph.LossPct), cpu, sys, fmtNum(ph.GeneratorCPUUsPerPacket))
 	}
 	p("\n")
+}
+
+// spreadOf returns the ratio a "…_min" or "…_max" field is the spread of,
+// or "" for any other field.
+func spreadOf(key string) string {
+	for _, suf := range []string{"_min", "_max"} {
+		if base, ok := strings.CutSuffix(key, suf); ok && (strings.HasPrefix(base, "ratio") || strings.Contains(base, "scale")) {
+			return base
+		}
+	}
+	return ""
 }
 
 type field struct {

@@ -54,11 +54,11 @@ func writePlots(dir string, r *Report, logf func(string, ...any)) []Plot {
 			var fb, fs, bt plotter.XYs
 			for _, pt := range s.Points {
 				x := float64(pt.Routes)
-				fb = append(fb, plotter.XY{X: x, Y: pt.LookupNs})
-				fs = append(fs, plotter.XY{X: x, Y: pt.LookupSingleNs})
+				fb = append(fb, plotter.XY{X: x, Y: pt.LookupBatchNs})
+				fs = append(fs, plotter.XY{X: x, Y: pt.LookupNs})
 				bt = append(bt, plotter.XY{X: x, Y: pt.RefLookupNs})
 			}
-			return plotutil.AddLinePoints(p, "fibd (batched)", fb, "fibd (single)", fs, "bart", bt)
+			return plotutil.AddLinePoints(p, "fibd (single, as the dataplane)", fs, "fibd (batched)", fb, "bart", bt)
 		})
 		add(PlotUpdate, "Single-route update cost vs table size", func(p *plot.Plot) error {
 			logX(p, "routes in the table")

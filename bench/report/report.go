@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 	fc := fibbench.Config{Logf: cfg.Logf}
 	sizes := fibbench.SweepSizes
 	if cfg.Quick {
-		fc.Probes, fc.Passes, fc.Updates = 1<<16, 1, 2000
+		fc.Probes, fc.Rounds, fc.Updates = 1<<16, fibbench.MinRounds, 2000
 		sizes = []int{1000, 4000, 16000}
 	}
 	cfg.Logf("== fib")
@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		}
 		opt.Duration, opt.Log = 3*time.Second, cfg.Logf
 		if cfg.Quick {
-			opt.Duration, opt.Trial, opt.CPURounds = 500*time.Millisecond, 300*time.Millisecond, 1
+			opt.Duration, opt.Trial, opt.Rounds, opt.CPURounds = 500*time.Millisecond, 300*time.Millisecond, 1, 1
 		}
 		if res, err := fwdbench.Run(ctx, opt); err != nil {
 			fail(fw.section, err)

@@ -10,8 +10,9 @@ import (
 
 func TestEvaluateMetNotMetNotMeasured(t *testing.T) {
 	sections := map[string]json.RawMessage{
-		// lookup_v4_ns 10 ≤ 0.3 × 40 = 12: met; dep 30 > 0.65 × 40 = 26: not met.
-		SectionFib: json.RawMessage(`{"lookup_v4_ns": 10, "ref_lookup_v4_ns": 40, "lookup_v4_dep_ns": 30, "ref_lookup_v4_dep_ns": 40,
+		// ratio 0.25 ≤ 0.3: met (its spread is carried); dep 0.75 > 0.65: not met.
+		SectionFib: json.RawMessage(`{"ratio_lookup_v4_vs_ref": 0.25, "ratio_lookup_v4_vs_ref_min": 0.2, "ratio_lookup_v4_vs_ref_max": 0.31,
+			"ratio_lookup_v4_dep_vs_ref": 0.75,
 			"insert_v4_routes_per_s": 1500000, "update_p99_us": 21, "update_p99_us_at_10k": 11}`),
 		// ratio met, loss not: the combined target is not met.
 		SectionForwardAFPacket: json.RawMessage(`{"ratio_vs_kernel": 1.2, "loss_pct": 0.5}`),
@@ -21,8 +22,8 @@ func TestEvaluateMetNotMetNotMeasured(t *testing.T) {
 		got[tg.Section+": "+tg.Target] = tg
 	}
 	for key, want := range map[string]string{
-		"fib: lookup_v4_ns ≤ 0.3 × ref_lookup_v4_ns":                  "met",
-		"fib: lookup_v4_dep_ns ≤ 0.65 × ref_lookup_v4_dep_ns":         "not met",
+		"fib: ratio_lookup_v4_vs_ref ≤ 0.3":                           "met",
+		"fib: ratio_lookup_v4_dep_vs_ref ≤ 0.65":                      "not met",
 		"fib: insert_v4_routes_per_s ≥ 1,500,000":                     "met", // the limit itself meets ≥
 		"fib: update_p99_us ≤ 20":                                     "not met",
 		"fib: update_p99_us ≤ 2 × update_p99_us_at_10k":               "met",
@@ -39,6 +40,12 @@ func TestEvaluateMetNotMetNotMeasured(t *testing.T) {
 		if tg.Status() != want {
 			t.Errorf("%s: %s, want %s (%+v)", key, tg.Status(), want, tg.Checks)
 		}
+	}
+	if sp := got["fib: ratio_lookup_v4_vs_ref ≤ 0.3"].Checks[0].Spread; sp == nil || *sp != [2]float64{0.2, 0.31} {
+		t.Errorf("spread of the v4 ratio: %v", sp)
+	}
+	if sp := got["fib: ratio_lookup_v4_dep_vs_ref ≤ 0.65"].Checks[0].Spread; sp != nil {
+		t.Errorf("a ratio without _min/_max has spread %v", sp)
 	}
 	fwd := got["forward afpacket: ratio_vs_kernel ≥ 1.1 with loss_pct ≤ 0.1"]
 	if len(fwd.Checks) != 2 || !fwd.Checks[0].Met || fwd.Checks[1].Met || fwd.Checks[1].Limit != 0.1 {

@@ -18,6 +18,7 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 	sink := fs.String("sink", "xdp", "how the sink disposes of the traffic: xdp (an XDP program counts and drops it), "+
 		"discard (a never-read UDP socket) or blackhole (a blackhole route)")
 	dests := fs.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (at least 65536)")
+	rounds := fs.Int("rounds", fwdbench.MinRounds, "interleaved rounds of the throughput and CPU comparisons")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
 	}
@@ -28,6 +29,6 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 	if opt.Sink, err = fwdbench.ParseSink(*sink); err != nil {
 		return nil, err
 	}
-	opt.Duration, opt.Destinations, opt.Log = *d, *dests, logf
+	opt.Duration, opt.Destinations, opt.Rounds, opt.CPURounds, opt.Log = *d, *dests, *rounds, *rounds, logf
 	return fwdbench.Run(ctx, opt)
 }

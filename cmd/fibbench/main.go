@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,9 +27,9 @@ import (
 )
 
 const usageText = `usage:
-  fibbench fib
-  fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel]
-  fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink discard|blackhole] [--dests N]
+  fibbench fib     [--rounds N] [--probes N]
+  fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel] [--rounds N]
+  fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
   fibbench report  [--out bench/results] [--quick] [--skip forward|install]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
@@ -46,7 +47,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "fib":
-		res, err = fibbench.Run(fibbench.Config{Logf: logf})
+		res, err = fib(os.Args[2:])
 	case "install":
 		res, err = install(ctx, os.Args[2:])
 	case "forward":
@@ -76,6 +77,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fibbench:", err)
 		os.Exit(1)
 	}
+}
+
+func fib(args []string) (fibbench.Result, error) {
+	fs := flag.NewFlagSet("fibbench fib", flag.ContinueOnError)
+	cfg := fibbench.Config{Logf: logf}
+	fs.IntVar(&cfg.Rounds, "rounds", 7, "interleaved rounds of the lookup timings (at least 5)")
+	fs.IntVar(&cfg.Probes, "probes", 1<<20, "probe addresses per lookup timing")
+	if err := fs.Parse(args); err != nil {
+		return fibbench.Result{}, errUsage
+	}
+	return fibbench.Run(cfg)
 }
 
 func logf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
