@@ -27,10 +27,12 @@ GOTEST     = $(BIN)/testtally -tally $(TALLY) -- $(GO) test -json
 all: build
 
 # deps installs what is missing (nothing when everything is there), then
-# checks that every listed command is on the PATH.
+# checks that every listed command is on the PATH. A package counts as
+# present only when installed: `dpkg -s` also answers for a removed one
+# whose configuration files remain.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
-		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+		[ "$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
