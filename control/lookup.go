@@ -2,14 +2,15 @@ package control
 
 import (
 	"net/netip"
+	"runtime"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
 
 // MaxLeakHops bounds how many times a lookup may move to another FIB
-// through lookup routes before it counts as a loop.
-const MaxLeakHops = 8
+// through lookup routes before it counts as a loop: the dataplane's bound.
+const MaxLeakHops = fib.MaxLeakHops
 
 // LookupHop is one FIB a lookup went through and the route it matched
 // there (Matched false: none).
@@ -53,7 +54,7 @@ func (s *Server) Lookup(id adj.FIBID, a netip.Addr, flowHash uint32) (LookupResu
 		return LookupResult{}, fieldErr("address", a.String(), "not an IP address")
 	}
 	var res LookupResult
-	for range MaxLeakHops {
+	for range MaxLeakHops + 1 {
 		f, err := s.fib(id)
 		if err != nil {
 			return LookupResult{}, err
@@ -73,6 +74,7 @@ func (s *Server) Lookup(id adj.FIBID, a netip.Addr, flowHash uint32) (LookupResu
 				res.Members = append(res.Members, Member{Gateway: k.Addr, Port: k.Port})
 			}
 			k := s.reg.Adjacencies().Get(n.Pick(flowHash)).Key()
+			runtime.KeepAlive(n) // n holds the IDs read above from reuse
 			res.NextHop, res.Egress = k.Addr, k.Port
 			res.Neighbor, res.HasNeighbor = s.nb.Get(k)
 		case fib.NextAttached:
@@ -87,19 +89,6 @@ func (s *Server) Lookup(id adj.FIBID, a netip.Addr, flowHash uint32) (LookupResu
 	return res, nil
 }
 
-// members lists the distinct adjacencies of a gateway entry in group
+// members lists the distinct adjacencies of a gateway entry, in path
 // order.
-func members(n *fib.Next) []adj.ID {
-	if n.Group == nil {
-		return []adj.ID{n.Adj}
-	}
-	var out []adj.ID
-	seen := map[adj.ID]bool{}
-	for _, id := range n.Group {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
+func members(n *fib.Next) []adj.ID { return n.Adjacencies() }

@@ -79,13 +79,19 @@ func (s *Server) BindPort(ifname string, vlan uint16, id adj.FIBID) (PortInfo, e
 		return PortInfo{}, fmt.Errorf("bind %s: %w", name, err)
 	}
 	if err := s.reg.BindPort(info.ID, id); err != nil {
-		// Undo in the dataplane so the refusal changes nothing.
+		// Undo in the dataplane so the refusal changes nothing; an undo
+		// that fails too is reported with it, never dropped.
+		var undo error
 		if had {
-			_, _ = s.dp.BindPort(ifname, vlan, oldFIB)
+			_, undo = s.dp.BindPort(ifname, vlan, oldFIB)
 		} else {
-			_ = s.dp.UnbindPort(info.ID)
+			undo = s.dp.UnbindPort(info.ID)
 		}
 		s.mu.Unlock()
+		if undo != nil {
+			s.log.Error("undoing a refused port bind failed", "port", name, "err", undo)
+			return PortInfo{}, errors.Join(err, fmt.Errorf("undoing the bind of %s: %w", name, undo))
+		}
 		return PortInfo{}, err
 	}
 	info.Name, info.Interface, info.VLAN, info.FIB = name, ifname, vlan, id

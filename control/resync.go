@@ -18,7 +18,10 @@ func (s *Server) BeginResync(id adj.FIBID, source string) error {
 		return err
 	}
 	s.mu.Lock()
-	f.BeginResync(source)
+	if err := f.BeginResync(source); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	s.mu.resync[resyncKey{id, source}] = true
 	s.mu.Unlock()
 	s.log.Info("resync begun", "fib", id, "source", source)
@@ -66,7 +69,9 @@ func (s *Server) FlushSource(id adj.FIBID, source string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.BeginResync(source)
+	if err := f.BeginResync(source); err != nil {
+		return 0, err
+	}
 	n, err := f.EndResync(source)
 	if err != nil {
 		return n, err

@@ -18,6 +18,9 @@ func checkSource(field, source string) error {
 		return &FieldError{Field: field, Value: source,
 			Err: fmt.Errorf("%w: %q routes belong to interface addresses", ErrReservedSource, source)}
 	}
+	if err := fib.CheckSourceName(source); err != nil {
+		return &FieldError{Field: field, Value: source, Err: err}
+	}
 	return nil
 }
 

@@ -11,6 +11,10 @@ import (
 // are the forwarding loop's own. Dense, so [NumDrops] arrays count them.
 type Drop uint8
 
+// dropNone is packet.OK as a Drop: "not dropped", where a function returns
+// why it cannot go on.
+const dropNone = Drop(packet.OK)
+
 const (
 	// DropUnknownVLAN: a frame tagged with a VLAN no port is bound to (or
 	// untagged on an interface whose untagged traffic has no port).
@@ -36,6 +40,9 @@ const (
 	DropLeakLoop
 	// DropEgressDown: the egress port is down or gone.
 	DropEgressDown
+	// DropPortMoved: the route's egress port has moved to another FIB; the
+	// old FIB's routes through it are being purged.
+	DropPortMoved
 	// DropTTL: TTL or hop limit expired (ICMP time exceeded sent).
 	DropTTL
 	// DropTooBig: larger than the path MTU with DF set, or IPv6 (ICMP
@@ -69,6 +76,7 @@ var dropNames = [...]string{
 	DropUnresolved - DropUnknownVLAN:      "unresolved",
 	DropLeakLoop - DropUnknownVLAN:        "leak-loop",
 	DropEgressDown - DropUnknownVLAN:      "egress-down",
+	DropPortMoved - DropUnknownVLAN:       "port-moved",
 	DropTTL - DropUnknownVLAN:             "ttl-exceeded",
 	DropTooBig - DropUnknownVLAN:          "too-big",
 	DropFragment - DropUnknownVLAN:        "fragmentation-failed",

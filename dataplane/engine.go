@@ -186,13 +186,24 @@ func (e *Engine) BindPort(ifname string, vlan uint16, fibID adj.FIBID) (adj.Port
 		if old.ID() == fibID {
 			return p.id, nil
 		}
-		if err := e.reg.BindPort(p.id, fibID); err != nil {
+		// The move is one step, and this store is it: from here every
+		// frame arriving on p is looked up in the new FIB, and no packet
+		// of the old FIB leaves through p (nextHop and Env compare the
+		// port's FIB with the route's), while the old FIB's routes and
+		// neighbours through p are removed below.
+		e.fibCountersLocked(fibID)
+		p.fib.Store(f)
+		err := e.reg.BindPort(p.id, fibID)
+		if bound, _ := e.reg.PortFIB(p.id); bound != fibID {
+			p.fib.Store(old) // the binding did not change: neither does the port
 			return 0, err
 		}
 		e.nb.Flush(old.ID(), p.id)
-		p.fib.Store(f)
-		e.fibCountersLocked(fibID)
 		e.log.Info("port moved", "port", p.name, "from_fib", old.ID(), "to_fib", fibID)
+		if err != nil {
+			e.log.Error("port moved, but its old FIB kept routes through it", "port", p.name, "from_fib", old.ID(), "err", err)
+			return p.id, err
+		}
 		return p.id, nil
 	}
 	id := e.allocPortLocked()

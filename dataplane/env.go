@@ -44,12 +44,18 @@ func (v envOf) OnLink(fibID adj.FIBID, p adj.PortID, a netip.Addr) bool {
 // rare next to forwarded traffic and come from any goroutine.
 var txPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// Transmit sends an ARP body or an IPv6 ND packet out of port p. It writes
-// directly under the interface's transmit lock rather than through a worker,
-// because neigh may call it from inside Resolve on any goroutine.
-func (v envOf) Transmit(p adj.PortID, dst adj.MAC, etherType uint16, payload []byte) {
+// Transmit sends an ARP body or an IPv6 ND packet out of port p for FIB
+// fibID. It writes directly under the interface's transmit lock rather than
+// through a worker, because neigh may call it from inside Resolve on any
+// goroutine. A frame for a FIB the port has left is dropped: a port move
+// is one step, after which nothing of the old FIB leaves through it.
+func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType uint16, payload []byte) {
 	port, ok := v.e.Port(p)
 	if !ok || !port.ifc.up.Load() || len(payload) > MaxFrame-packet.MaxL2Header {
+		return
+	}
+	if port.fib.Load().ID() != fibID {
+		port.ctr.drops[DropPortMoved].Add(1)
 		return
 	}
 	bp := txPool.Get().(*[]byte)
@@ -80,6 +86,10 @@ func (v envOf) Transmit(p adj.PortID, dst adj.MAC, etherType uint16, payload []b
 func (v envOf) Deliver(k adj.Key, mac adj.MAC, pkts [][]byte) {
 	port, ok := v.e.Port(k.Port)
 	if !ok {
+		return
+	}
+	if port.fib.Load().ID() != k.FIB {
+		port.ctr.drops[DropPortMoved].Add(uint64(len(pkts)))
 		return
 	}
 	e := v.e

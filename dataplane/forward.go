@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"runtime"
 
 	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/fib"
@@ -9,9 +10,9 @@ import (
 )
 
 // MaxLeakHops bounds how many lookup-in-FIB routes one packet may follow.
-// fib refuses a route that leaks into its own FIB; longer cycles across
-// FIBs are cut here and counted (DropLeakLoop).
-const MaxLeakHops = 4
+// fib refuses a route that closes a leak cycle; a longer chain is cut here
+// and counted (DropLeakLoop), a second guard.
+const MaxLeakHops = fib.MaxLeakHops
 
 // frame handles one received frame in buf[Headroom:Headroom+m.Len]: classify
 // it to a port by (interface, VLAN), then forward it, deliver it to the
@@ -92,6 +93,9 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.drop(in, f, DropLeakLoop)
 		return
 	}
+	// The entry holds its adjacency IDs from reuse while it lives
+	// (fib/adj): keep it alive until this packet is done with them.
+	defer runtime.KeepAlive(n)
 	if n.Kind == fib.NextLocal {
 		if r == packet.OK || r == packet.LinkLocalSource {
 			w.local(in, f, frame)
@@ -123,9 +127,9 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.drop(in, f, DropBlackhole)
 		return
 	}
-	h, ok := w.nextHop(f, n, p.Dst, p)
-	if !ok {
-		w.drop(in, f, DropEgressDown)
+	h, why := w.nextHop(f, n, p.Dst, p)
+	if why != dropNone {
+		w.drop(in, f, why)
 		return
 	}
 	if p.TTL <= 1 {
@@ -163,10 +167,12 @@ type hop struct {
 	key adj.Key
 }
 
-// nextHop resolves a gateway or attached forwarding entry for dst to its
-// hop (an ECMP member picked by p's flow hash, or the first member when p
-// is nil). It reports false when the egress port is gone or down.
-func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Parsed) (h hop, ok bool) {
+// nextHop resolves a gateway or attached forwarding entry of f for dst to
+// its hop (an ECMP member picked by p's flow hash, or the first member when
+// p is nil). It returns why it cannot: the egress port is gone or down
+// (DropEgressDown), or no longer in f (DropPortMoved: a port move has begun
+// and f's routes through it are on their way out); dropNone when it can.
+func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Parsed) (h hop, why Drop) {
 	switch n.Kind {
 	case fib.NextGateway:
 		id := n.Adj
@@ -182,10 +188,16 @@ func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Pars
 	case fib.NextAttached:
 		h.key = adj.Key{FIB: f.ID(), Port: n.Port, Addr: dst}
 	default:
-		return h, false
+		return h, DropEgressDown
 	}
-	h.out, ok = w.e.Port(h.key.Port)
-	return h, ok && h.out.ifc.up.Load()
+	var ok bool
+	if h.out, ok = w.e.Port(h.key.Port); !ok || !h.out.ifc.up.Load() {
+		return h, DropEgressDown
+	}
+	if h.out.fib.Load() != f {
+		return h, DropPortMoved
+	}
+	return h, dropNone
 }
 
 // linkLayer returns the hop's MAC and its state: from the adjacency for a

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"runtime"
 
 	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/fib"
@@ -129,11 +130,12 @@ func (w *worker) output(in *Port, f *fib.FIB, buf []byte, n int, via adj.MAC) {
 	}
 	// No route back, or one that drops: an answer is not worth an error of
 	// its own, so nextHop's refusal ends it silently.
-	h, ok := w.nextHop(f, nx, dst, nil)
-	if !ok {
+	h, why := w.nextHop(f, nx, dst, nil)
+	if why != dropNone {
 		return
 	}
 	mac, st := w.linkLayer(&h)
 	s := packet.WriteL2(buf, Headroom, mac, h.out.ifc.mac, h.out.tci(), etherType)
 	w.emit(&h, st, buf[s:Headroom+n])
+	runtime.KeepAlive(nx) // it holds the adjacency ID h came from
 }

@@ -186,13 +186,16 @@ func (f *FIB) SourceFor(p adj.PortID, dst netip.Addr) (netip.Addr, bool) {
 		return ll, true
 	}
 	var best netip.Addr
+	var bestPort adj.PortID
 	for port, list := range v.byPort {
 		for _, o := range list {
 			if a := o.Addr(); a.Is4() == dst.Is4() && !isLinkLocal(a) {
-				// Lowest port first, so the choice is stable.
-				if !best.IsValid() || port < p {
-					best = a
+				// The lowest port's first address, so the choice does not
+				// depend on map order.
+				if !best.IsValid() || port < bestPort {
+					best, bestPort = a, port
 				}
+				break
 			}
 		}
 	}

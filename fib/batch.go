@@ -148,12 +148,16 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 	}
 	if err != nil {
 		f.rollbackLocked()
+		f.rollbackLeaksLocked()
+		f.endBatchSourcesLocked()
 		return Result{}, &BatchError{Index: bad, Change: changes[bad], Err: err}
 	}
 	if f.connectedChangedLocked(changes, pre) {
 		f.reresolveLocked()
 	}
+	f.settleLeaksLocked(changes, pre)
 	f.commitLocked(&st)
+	f.endBatchSourcesLocked()
 	f.publishLocked()
 	st.res.Version = f.mu.version
 	return st.res, nil
@@ -186,7 +190,11 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 		defer exited.Store(true)
 		for i := range changes {
 			for int(ready.Load()) <= i {
-				if stop.Load() {
+				// stop is set after ready's last store, so once stop is
+				// seen a second look at ready is final: every entry before
+				// the one that failed preparation is still applied, and
+				// an earlier failure of its own is found.
+				if stop.Load() && int(ready.Load()) <= i {
 					done <- result{-1, nil}
 					return
 				}
@@ -217,6 +225,7 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 		cur = i
 		if err = f.prepareLocked(&changes[i], &pre[i]); err != nil {
 			bad = i
+			ready.Store(int64(i))
 			stop.Store(true)
 			break
 		}
@@ -243,7 +252,10 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 	for _, fm := range fams {
 		fm.setDefer(false)
 	}
-	if err == nil && r.err != nil {
+	// Both sides may have failed: the preparing side runs ahead, so the
+	// tree side's failure can be the earlier entry. Report the first, as a
+	// sequential batch would.
+	if r.err != nil && (err == nil || r.bad < bad) {
 		bad, err = r.bad, r.err
 	}
 	if err != nil {
@@ -266,7 +278,19 @@ func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 	if err := r.validate(f.id); err != nil {
 		return err
 	}
-	*p = prepared{bits: uint8(r.Prefix.Bits()), is4: r.Prefix.Addr().Is4(), src: f.sourceLocked(r.Source)}
+	var src uint16
+	if c.Op == OpDelete {
+		var ok bool
+		if src, ok = f.existingSourceLocked(r.Source); !ok {
+			return fmt.Errorf("%w: %v from source %q (no such source)", ErrNotFound, r.Prefix, r.Source)
+		}
+	} else {
+		var err error
+		if src, err = f.sourceLocked(r.Source); err != nil {
+			return err
+		}
+	}
+	*p = prepared{bits: uint8(r.Prefix.Bits()), is4: r.Prefix.Addr().Is4(), src: src}
 	if p.is4 {
 		a := r.Prefix.Addr().As4()
 		copy(p.key[:], a[:])
@@ -282,6 +306,9 @@ func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 			return err
 		}
 		p.next = next
+		if err := f.noteLeakLocked(p, f.mu.nexts.get(next)); err != nil {
+			return err
+		}
 	case OpDelete:
 	default:
 		return fmt.Errorf("%w: unknown operation %d", ErrInvalidRoute, c.Op)
@@ -290,6 +317,14 @@ func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 }
 
 var deletePaths = []Path{{Kind: PathBlackhole}}
+
+// prefix returns the entry's canonical prefix.
+func (p *prepared) prefix() netip.Prefix {
+	if p.is4 {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte(p.key[:4])), int(p.bits))
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(p.key), int(p.bits))
+}
 
 // applyOneLocked applies one prepared entry to the authoritative tree (and,
 // unless the family defers it, to the forwarding trie).
@@ -421,6 +456,7 @@ func (f *FIB) commitLocked(st *batchState) {
 		if f.mu.bySource == nil {
 			f.mu.bySource = make(map[uint16]*[2]int)
 		}
+		was := f.sourceUsedLocked(src)
 		c := f.mu.bySource[src]
 		if c == nil {
 			c = new([2]int)
@@ -431,18 +467,8 @@ func (f *FIB) commitLocked(st *batchState) {
 		if c[0] == 0 && c[1] == 0 {
 			delete(f.mu.bySource, src)
 		}
+		f.sourceUseChangedLocked(src, was)
 	}
 	f.mu.nexts.commit(f)
 	f.mu.nexts.memo = [16]pathMemo{}
-}
-
-// sourceLocked interns a source name; consecutive routes of one source (the
-// bulk case) skip the registry.
-func (f *FIB) sourceLocked(name string) uint16 {
-	if f.mu.lastSrcID != 0 && name == f.mu.lastSrc {
-		return f.mu.lastSrcID
-	}
-	id := f.reg.internSource(name)
-	f.mu.lastSrc, f.mu.lastSrcID = name, id
-	return id
 }

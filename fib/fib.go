@@ -39,15 +39,23 @@ type FIB struct {
 		v6     *family[[16]byte]
 		nexts  nextTable
 		limits Limits
-		// stamps is each source's current resync generation.
-		stamps map[uint16]uint32
+		// stamps is each source's current resync generation; resyncing
+		// holds the sources whose resync is running.
+		stamps    map[uint16]uint32
+		resyncing map[uint16]struct{}
 		// bySource counts routes per source and family, for limits and
 		// listings.
 		bySource  map[uint16]*[2]int
 		addrs     map[adj.PortID][]netip.Prefix
 		version   uint64
+		// lastSrc caches the last source the running batch pinned;
+		// batchSrcs lists every source it pinned (sources.go).
 		lastSrc   string
 		lastSrcID uint16
+		batchSrcs []uint16
+		// leakUndo lists the leak routes the running batch recorded
+		// (leaks.go).
+		leakUndo []leakUndo
 		deleted   bool
 		// prep is the batch scratch of prepared entries, kept between
 		// batches.
@@ -86,13 +94,18 @@ func newFIB(id adj.FIBID, reg *Registry, l Limits) *FIB {
 func (f *FIB) ID() adj.FIBID { return f.id }
 
 // Lookup returns the forwarding entry for a. It never returns nil: no
-// matching route gives the NextMiss entry. Lock-free and allocation-free.
+// matching route gives the NextMiss entry. An IPv4-mapped address is looked
+// up as the IPv4 address it is, as LookupRoute does. Lock-free and
+// allocation-free.
 func (f *FIB) Lookup(a netip.Addr) *Next {
 	s := f.snap.Load()
 	var v uint32
-	if a.Is4() {
+	switch {
+	case a.Is4():
 		v = lookup(&s.v4, a.As4())
-	} else {
+	case a.Is4In6():
+		v = lookup(&s.v4, a.Unmap().As4())
+	default:
 		v = lookup(&s.v6, a.As16())
 	}
 	i := v >> 4

@@ -12,41 +12,92 @@ import (
 )
 
 // golden is the slow, obviously correct reference: a slice of routes and a
-// linear scan.
+// linear scan, with the FIB's limits.
 type golden struct {
 	routes []Route
+	limits Limits
+	// fixed are routes the golden run never touches (its interface
+	// addresses): the generator's changes must not delete them.
+	fixed int
 }
+
+// goldenError is the refusal golden expects: which entry, and why.
+type goldenError struct {
+	index int
+	err   error
+}
+
+func (e *goldenError) Error() string { return fmt.Sprintf("entry %d: %v", e.index, e.err) }
 
 func (g *golden) index(p netip.Prefix, src string) int {
 	return slices.IndexFunc(g.routes, func(r Route) bool { return r.Prefix == p && r.Source == src })
 }
 
-// apply mirrors FIB.Apply: all or nothing.
+// apply mirrors FIB.Apply: all or nothing, entries checked in order, each
+// first for itself (duplicate gateway paths), then against the table (a
+// missing route, a limit passed).
 func (g *golden) apply(changes []Change) error {
 	next := slices.Clone(g.routes)
 	for i, c := range changes {
+		if c.Op != OpDelete && hasDuplicatePaths(c.Route.Paths) {
+			return &goldenError{i, ErrInvalidRoute}
+		}
 		j := slices.IndexFunc(next, func(r Route) bool { return r.Prefix == c.Route.Prefix && r.Source == c.Route.Source })
 		switch c.Op {
 		case OpAdd:
 			if j >= 0 {
 				next[j] = c.Route
-			} else {
-				next = append(next, c.Route)
+				continue
+			}
+			next = append(next, c.Route)
+			if g.overLimit(next, c.Route) {
+				return &goldenError{i, ErrLimit}
 			}
 		case OpReplace:
 			if j < 0 {
-				return fmt.Errorf("entry %d: %w", i, ErrNotFound)
+				return &goldenError{i, ErrNotFound}
 			}
 			next[j] = c.Route
 		case OpDelete:
 			if j < 0 {
-				return fmt.Errorf("entry %d: %w", i, ErrNotFound)
+				return &goldenError{i, ErrNotFound}
 			}
 			next = slices.Delete(next, j, j+1)
 		}
 	}
 	g.routes = next
 	return nil
+}
+
+func hasDuplicatePaths(ps []Path) bool {
+	for i := range ps {
+		for j := range i {
+			if ps[i].Kind == PathGateway && ps[j].Kind == PathGateway &&
+				ps[i].Gateway.Unmap() == ps[j].Gateway.Unmap() && ps[i].Port == ps[j].Port {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// overLimit reports whether adding r (the last of routes) passed a limit:
+// the family's routes, or the source's in the family.
+func (g *golden) overLimit(routes []Route, r Route) bool {
+	fam, src := 0, 0
+	for _, o := range routes {
+		if o.Prefix.Addr().Is4() == r.Prefix.Addr().Is4() {
+			fam++
+			if o.Source == r.Source {
+				src++
+			}
+		}
+	}
+	famLimit := g.limits.Routes6
+	if r.Prefix.Addr().Is4() {
+		famLimit = g.limits.Routes4
+	}
+	return (famLimit > 0 && fam > famLimit) || (g.limits.PerSource > 0 && src > g.limits.PerSource)
 }
 
 // lookup returns the paths of the route that should forward a, or nil.
@@ -89,6 +140,33 @@ func newFixture(t testing.TB) *fixture {
 	return &fixture{reg: reg, f: f}
 }
 
+// goldenLimits are low enough that random batches hit them.
+var goldenLimits = Limits{Routes4: 120, Routes6: 120, PerSource: 60}
+
+// newGoldenFixture is newFixture with what the generator needs around
+// FIB 10: interface addresses whose connected routes resolve gateways
+// given without a port, FIB 20 to leak into, and goldenLimits. It returns
+// the golden table holding the addresses' routes.
+func newGoldenFixture(t testing.TB) (*fixture, *golden) {
+	fx := newFixture(t)
+	if _, err := fx.reg.Create(20); err != nil {
+		t.Fatal(err)
+	}
+	g := &golden{limits: goldenLimits}
+	for _, a := range []string{"192.0.2.254/24", "2001:db8::fe/64"} {
+		p := mustPrefix(a)
+		if err := fx.f.AddAddress(1, p); err != nil {
+			t.Fatal(err)
+		}
+		g.routes = append(g.routes,
+			Route{Prefix: p.Masked(), Source: SourceConnected, Preference: PrefConnected, Paths: []Path{{Kind: PathAttached, Port: 1}}},
+			Route{Prefix: netip.PrefixFrom(p.Addr(), p.Addr().BitLen()), Source: SourceLocal, Preference: PrefConnected, Paths: []Path{{Kind: PathLocal, Port: 1}}})
+	}
+	g.fixed = len(g.routes)
+	fx.f.SetLimits(goldenLimits)
+	return fx, g
+}
+
 var sources = []string{"bgp", "ospf", "static"}
 
 func randPaths(r *rand.Rand, v6 bool) []Path {
@@ -98,16 +176,20 @@ func randPaths(r *rand.Rand, v6 bool) []Path {
 		}
 		return netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + r.IntN(8))})
 	}
+	// Port 0 leaves the gateway to be resolved through the connected
+	// routes of newGoldenFixture's addresses, which hold every gateway.
+	port := func() adj.PortID { return adj.PortID(r.IntN(3)) }
 	switch x := r.IntN(20); {
 	case x < 12:
-		return []Path{{Kind: PathGateway, Gateway: gw(), Port: adj.PortID(1 + r.IntN(2))}}
+		return []Path{{Kind: PathGateway, Gateway: gw(), Port: port()}}
 	case x < 14:
 		n := 2 + r.IntN(3)
 		var ps []Path
 		seen := map[netip.Addr]bool{}
+		dupOK := r.IntN(6) == 0 // now and then a duplicate, which is refused
 		for len(ps) < n {
 			g := gw()
-			if seen[g] {
+			if seen[g] && !dupOK {
 				continue
 			}
 			seen[g] = true
@@ -124,6 +206,9 @@ func randPaths(r *rand.Rand, v6 bool) []Path {
 		return []Path{{Kind: PathLocal, Port: 2}}
 	case x < 19:
 		return []Path{{Kind: PathAttached, Port: adj.PortID(1 + r.IntN(2))}}
+	}
+	if r.IntN(2) == 0 {
+		return []Path{{Kind: PathLookup, FIB: 20}}
 	}
 	return []Path{{Kind: PathLookup, FIB: 0}}
 }
@@ -174,8 +259,9 @@ func goldenProbes(r *rand.Rand, g *golden, v6 bool, n int) []netip.Addr {
 // the FIB with the golden table after every step.
 func runGolden(t testing.TB, seed uint64, steps int) {
 	r := rand.New(rand.NewPCG(seed, 2))
-	fx := newFixture(t)
-	g := &golden{}
+	fx, g := newGoldenFixture(t)
+	// pick returns one of the routes the generator may change.
+	pick := func() Route { return g.routes[g.fixed+r.IntN(len(g.routes)-g.fixed)] }
 	for step := 0; step < steps; step++ {
 		v6 := r.IntN(2) == 0
 		var changes []Change
@@ -185,10 +271,10 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 		}
 		for i := 0; i < n; i++ {
 			switch x := r.IntN(10); {
-			case x < 6 || len(g.routes) == 0:
+			case x < 6 || len(g.routes) == g.fixed:
 				changes = append(changes, Change{Op: OpAdd, Route: randRoute(r, v6)})
 			case x < 8:
-				old := g.routes[r.IntN(len(g.routes))]
+				old := pick()
 				nr := randRoute(r, old.Prefix.Addr().Is6())
 				nr.Prefix, nr.Source = old.Prefix, old.Source
 				op := OpReplace
@@ -197,7 +283,7 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 				}
 				changes = append(changes, Change{Op: op, Route: nr})
 			default:
-				old := g.routes[r.IntN(len(g.routes))]
+				old := pick()
 				if r.IntN(8) == 0 {
 					old.Source = "nobody"
 				}
@@ -211,9 +297,10 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 			t.Fatalf("step %d: Apply error %v, golden error %v", step, err, wantErr)
 		}
 		if err != nil {
+			want := wantErr.(*goldenError)
 			var be *BatchError
-			if !errors.As(err, &be) || !errors.Is(err, ErrNotFound) {
-				t.Fatalf("step %d: error %v is not a BatchError wrapping ErrNotFound", step, err)
+			if !errors.As(err, &be) || be.Index != want.index || !errors.Is(err, want.err) {
+				t.Fatalf("step %d: error %v, want a BatchError for entry %d wrapping %v", step, err, want.index, want.err)
 			}
 			if fx.f.Version() != before {
 				t.Fatalf("step %d: a refused batch published a new version", step)
@@ -225,7 +312,7 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 	fx.check(t, g, goldenProbes(r, g, true, 100))
 	// Remove everything; the FIB must release every entry and adjacency.
 	var all []Change
-	for _, rt := range g.routes {
+	for _, rt := range g.routes[g.fixed:] {
 		all = append(all, Change{Op: OpDelete, Route: Route{Prefix: rt.Prefix, Source: rt.Source}})
 	}
 	if _, err := fx.f.Apply(all); err != nil {
@@ -234,11 +321,19 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 	if n := fx.reg.Adjacencies().Len(); n != 0 {
 		t.Fatalf("%d adjacencies left after deleting every route", n)
 	}
-	if v4, v6 := fx.f.Counts(); v4 != 0 || v6 != 0 {
-		t.Fatalf("counts %d/%d after deleting every route", v4, v6)
+	if v4, v6 := fx.f.Counts(); v4 != 2 || v6 != 2 {
+		t.Fatalf("counts %d/%d after deleting every route but the addresses'", v4, v6)
 	}
-	if fx.reg.mu.leakRefs[0] != 0 {
-		t.Fatalf("leak references to FIB 0 left: %d", fx.reg.mu.leakRefs[0])
+	for _, id := range []adj.FIBID{0, 20} {
+		if fx.reg.mu.leakRefs[id] != 0 {
+			t.Fatalf("leak references to FIB %d left: %d", id, fx.reg.mu.leakRefs[id])
+		}
+	}
+	if fx.reg.hasLeaks(10) {
+		t.Fatal("leak routes of FIB 10 still recorded")
+	}
+	if n := fx.reg.SourceCount(); n != 2 {
+		t.Fatalf("%d sources left, want the addresses' connected and local", n)
 	}
 }
 

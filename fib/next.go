@@ -70,7 +70,16 @@ type Next struct {
 	// Paths are the route's paths as configured (gateways unmapped, weights
 	// defaulted), for the control plane.
 	Paths []Path
+
+	// adjs are the distinct adjacencies of a NextGateway: the FIB holds one
+	// reference on each while the entry is in its working table, and the
+	// entry object holds each ID while it lives (holdAdjs).
+	adjs []adj.ID
 }
+
+// Adjacencies returns the distinct adjacencies of a gateway entry. The
+// slice must not be modified.
+func (n *Next) Adjacencies() []adj.ID { return n.adjs }
 
 // Pick returns the adjacency a flow with the given hash takes. The hash is
 // mapped onto the group by multiply-shift, which keeps every flow on one

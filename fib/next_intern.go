@@ -3,6 +3,8 @@ package fib
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/fibd/fibd/fib/adj"
@@ -94,11 +96,12 @@ func (f *FIB) buildNextLocked(paths []Path) (n *Next, auto bool, err error) {
 // buildGatewayLocked resolves every gateway to a port and an adjacency.
 // When lenient is set (re-resolution after a connected route changed),
 // unresolvable members are dropped instead of failing, and an entry with no
-// member left becomes NextUnresolved.
+// member left becomes NextUnresolved. Paths that resolve to one adjacency
+// ("via A" and "via A port P" when A is on P) are one member whose weight
+// is their sum, holding one reference.
 func (f *FIB) buildGatewayLocked(paths []Path, lenient bool) (*Next, bool, error) {
 	members := make([]adj.ID, 0, len(paths))
 	weights := make([]uint32, 0, len(paths))
-	var port adj.PortID
 	auto := false
 	for _, p := range paths {
 		pp := p.Port
@@ -120,17 +123,39 @@ func (f *FIB) buildGatewayLocked(paths []Path, lenient bool) (*Next, bool, error
 			f.releaseAdjs(members)
 			return nil, false, err
 		}
-		port = pp
-		members = append(members, f.reg.adjs.Acquire(adj.Key{FIB: f.id, Port: pp, Addr: p.Gateway}))
+		id := f.reg.adjs.Acquire(adj.Key{FIB: f.id, Port: pp, Addr: p.Gateway})
+		if j := slices.Index(members, id); j >= 0 {
+			f.reg.adjs.Release(id)
+			weights[j] += p.Weight
+			continue
+		}
+		members = append(members, id)
 		weights = append(weights, p.Weight)
 	}
+	var n *Next
 	switch len(members) {
 	case 0:
 		return &Next{Kind: NextUnresolved, Paths: paths}, auto, nil
 	case 1:
-		return &Next{Kind: NextGateway, Port: port, Adj: members[0], Paths: paths}, auto, nil
+		n = &Next{Kind: NextGateway, Port: f.reg.adjs.Get(members[0]).Port(), Adj: members[0], Paths: paths}
+	default:
+		n = &Next{Kind: NextGateway, Group: buckets(members, weights), Paths: paths}
 	}
-	return &Next{Kind: NextGateway, Group: buckets(members, weights), Paths: paths}, auto, nil
+	n.adjs = members
+	f.holdAdjs(n)
+	return n, auto, nil
+}
+
+// holdAdjs marks the adjacencies of a new forwarding entry as held for as
+// long as the entry object lives. A published snapshot, or a reader that
+// loaded the entry from one, keeps them from being reused for another key
+// even after the FIB has released them (a re-point, a purge, a deleted
+// FIB); the garbage collector ends the holds once the last of them lets go,
+// which no reader can outrun.
+func (f *FIB) holdAdjs(n *Next) {
+	t := f.reg.adjs
+	t.Hold(n.adjs...)
+	runtime.AddCleanup(n, func(ids []adj.ID) { t.Unhold(ids...) }, n.adjs)
 }
 
 func (f *FIB) releaseAdjs(ids []adj.ID) {
@@ -144,18 +169,7 @@ func adjsOf(n *Next) []adj.ID {
 	if n.Kind != NextGateway {
 		return nil
 	}
-	if n.Group == nil {
-		return []adj.ID{n.Adj}
-	}
-	seen := make(map[adj.ID]bool, len(n.Paths))
-	var out []adj.ID
-	for _, id := range n.Group {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
+	return n.adjs
 }
 
 func (f *FIB) checkPortLocked(p adj.PortID) error {

@@ -26,8 +26,14 @@ type Registry struct {
 		sync.Mutex
 		limits   Limits
 		leakRefs map[adj.FIBID]int
-		sources  map[string]uint16
-		names    []string // names[id]; names[0] is unused
+		// leaks holds every FIB's lookup-in-FIB routes (leaks.go).
+		leaks map[adj.FIBID]map[leakKey]adj.FIBID
+		// Route sources (sources.go): name → ID, ID → name, uses per ID,
+		// freed IDs.
+		sources map[string]uint16
+		names   []string // names[id]; names[0] is unused
+		srcUses []int32
+		srcFree []uint16
 	}
 	// names is published for betterFunc, which runs under FIB mutexes.
 	names atomic.Pointer[[]string]
@@ -50,6 +56,7 @@ func NewRegistry(o Options) *Registry {
 	r.mu.limits = o.Limits
 	r.mu.sources = map[string]uint16{}
 	r.mu.names = []string{""}
+	r.mu.srcUses = []int32{0}
 	names := r.mu.names
 	r.names.Store(&names)
 	fibs := map[adj.FIBID]*FIB{adj.DefaultFIB: newFIB(adj.DefaultFIB, r, o.Limits)}
@@ -132,7 +139,8 @@ func (r *Registry) Delete(id adj.FIBID) error {
 
 // BindPort binds a port to a FIB. A port already bound elsewhere moves: its
 // addresses and every route through it are removed from the old FIB (they
-// are not carried over).
+// are not carried over). An error after the binding changed (the old FIB's
+// purge failed) says so; the port is bound to id then.
 func (r *Registry) BindPort(p adj.PortID, id adj.FIBID) error {
 	if p == adj.NoPort {
 		return fmt.Errorf("%w: port 0", ErrPortNotBound)
@@ -149,7 +157,9 @@ func (r *Registry) BindPort(p adj.PortID, id adj.FIBID) error {
 	r.mu.Unlock()
 	if had && prev != id {
 		if f, ok := r.Get(prev); ok {
-			f.PurgePort(p)
+			if err := f.PurgePort(p); err != nil {
+				return fmt.Errorf("port %d moved to fib %d: %w", p, id, err)
+			}
 		}
 	}
 	return nil
@@ -169,7 +179,9 @@ func (r *Registry) UnbindPort(p adj.PortID) error {
 	r.ports.Store(&ports)
 	r.mu.Unlock()
 	if f, ok := r.Get(prev); ok {
-		f.PurgePort(p)
+		if err := f.PurgePort(p); err != nil {
+			return fmt.Errorf("port %d unbound: %w", p, err)
+		}
 	}
 	return nil
 }
@@ -212,40 +224,4 @@ func (r *Registry) leakRelease(id adj.FIBID) {
 	if r.mu.leakRefs[id] <= 0 {
 		delete(r.mu.leakRefs, id)
 	}
-}
-
-// internSource returns the ID of a source name, allocating one if needed.
-func (r *Registry) internSource(name string) uint16 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if id, ok := r.mu.sources[name]; ok {
-		return id
-	}
-	if len(r.mu.names) > 0xffff {
-		// 65535 distinct sources is far beyond any router; share the last
-		// ID rather than fail a batch.
-		return 0xffff
-	}
-	id := uint16(len(r.mu.names))
-	r.mu.sources[name] = id
-	r.mu.names = append(r.mu.names, name)
-	names := slices.Clip(r.mu.names)
-	r.names.Store(&names)
-	return id
-}
-
-func (r *Registry) sourceName(id uint16) string {
-	names := *r.names.Load()
-	if int(id) < len(names) {
-		return names[id]
-	}
-	return ""
-}
-
-// lookupSource returns a source's ID without allocating one.
-func (r *Registry) lookupSource(name string) (uint16, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	id, ok := r.mu.sources[name]
-	return id, ok
 }

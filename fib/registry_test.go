@@ -236,7 +236,20 @@ func TestECMPSpreadsAndKeepsFlows(t *testing.T) {
 			t.Errorf("member with weight %d got %d flows, want ≈%d", w, c, want)
 		}
 	}
-	if n.Pick(12345) != n.Pick(12345) {
-		t.Fatal("one flow hash picked two members")
+	// A flow stays on its member across other changes to the FIB: an
+	// unrelated batch republishes the table, and the route's entry (and so
+	// every flow's member) is the same.
+	before := map[uint32]adj.Key{}
+	for h := uint32(0); h < 1000; h++ {
+		before[h*2654435761] = fx.reg.Adjacencies().Get(n.Pick(h * 2654435761)).Key()
+	}
+	if err := fx.f.Add(Route{Prefix: mustPrefix("203.0.113.0/24"), Source: "bgp", Paths: paths[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	after := fx.f.Lookup(mustAddr("198.51.100.1"))
+	for h, k := range before {
+		if got := fx.reg.Adjacencies().Get(after.Pick(h)).Key(); got != k {
+			t.Fatalf("flow hash %#x moved from %v to %v after an unrelated change", h, k, got)
+		}
 	}
 }

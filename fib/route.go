@@ -143,8 +143,8 @@ func (r *Route) validate(self adj.FIBID) error {
 	if r.Prefix.Masked() != r.Prefix {
 		return fmt.Errorf("%w: prefix %v has host bits set (did you mean %v?)", ErrInvalidPrefix, r.Prefix, r.Prefix.Masked())
 	}
-	if r.Source == "" {
-		return fmt.Errorf("%w: empty source", ErrInvalidRoute)
+	if err := CheckSourceName(r.Source); err != nil {
+		return err
 	}
 	if len(r.Paths) == 0 {
 		return fmt.Errorf("%w: %v has no path", ErrInvalidRoute, r.Prefix)
@@ -174,6 +174,12 @@ func (r *Route) validate(self adj.FIBID) error {
 			}
 			if gw.IsLinkLocalUnicast() && p.Port == adj.NoPort {
 				return fmt.Errorf("%w: %v: path %d: link-local gateway %v needs a port", ErrInvalidRoute, r.Prefix, i, gw)
+			}
+			for j := range i {
+				if q := r.Paths[j]; q.Gateway.Unmap() == gw && q.Port == p.Port {
+					return fmt.Errorf("%w: %v: path %d duplicates path %d (%v): give one path its summed weight",
+						ErrInvalidRoute, r.Prefix, i, j, p)
+				}
 			}
 		case PathAttached:
 			if p.Port == adj.NoPort {

@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/fibd/fibd/fib/adj"
@@ -85,13 +86,16 @@ func (f *FIB) infoLocked(p netip.Prefix, src uint16, pref Preference, next uint3
 
 // Get returns source's route for exactly p.
 func (f *FIB) Get(p netip.Prefix, source string) (RouteInfo, bool) {
-	src, ok := f.reg.lookupSource(source)
-	if !ok || !p.IsValid() {
+	if !p.IsValid() {
 		return RouteInfo{}, false
 	}
 	p = p.Masked()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	src, ok := f.reg.lookupSource(source)
+	if !ok {
+		return RouteInfo{}, false
+	}
 	if p.Addr().Is4() {
 		return getIn(f, f.mu.v4, p.Addr().As4(), p.Bits(), src)
 	}
@@ -152,25 +156,51 @@ func lookupRouteIn[K key](f *FIB, fam *family[K], k K, l int) (RouteInfo, bool) 
 // marked, and EndResync removes the source's routes that were not. Nothing
 // is removed in between, so the source's surviving prefixes never stop
 // forwarding while it re-sends its table.
-func (f *FIB) BeginResync(source string) {
-	src := f.reg.internSource(source)
+//
+// It fails only for a bad source name or a full source table.
+func (f *FIB) BeginResync(source string) error {
+	if err := CheckSourceName(source); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mu.deleted {
+		return fmt.Errorf("fib %d: %w", f.id, ErrNoSuchFIB)
+	}
+	src, err := f.sourceLocked(source)
+	if err != nil {
+		return err
+	}
+	defer f.endBatchSourcesLocked()
 	if f.mu.stamps == nil {
 		f.mu.stamps = map[uint16]uint32{}
 	}
+	if f.mu.resyncing == nil {
+		f.mu.resyncing = map[uint16]struct{}{}
+	}
+	was := f.sourceUsedLocked(src)
 	f.mu.stamps[src]++
+	f.mu.resyncing[src] = struct{}{}
+	f.sourceUseChangedLocked(src, was)
+	return nil
 }
 
 // EndResync removes, in one batch, the routes of source that were not
 // pushed since BeginResync, and returns how many it removed.
 func (f *FIB) EndResync(source string) (int, error) {
-	src, ok := f.reg.lookupSource(source)
-	if !ok {
-		return 0, nil
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	src, ok := f.reg.lookupSource(source)
+	if !ok || !f.sourceUsedLocked(src) {
+		return 0, nil // the source has nothing here: nothing to sweep
+	}
+	// Whatever the sweep does, the resync is over; the source stays alive
+	// while the sweep runs because this FIB still uses it.
+	defer func() {
+		was := f.sourceUsedLocked(src)
+		delete(f.mu.resyncing, src)
+		f.sourceUseChangedLocked(src, was)
+	}()
 	stamp := f.mu.stamps[src]
 	var changes []Change
 	stale := func(p netip.Prefix) {
@@ -199,9 +229,12 @@ func (f *FIB) EndResync(source string) (int, error) {
 
 // PurgePort removes a port from this FIB: its addresses, and every route
 // through it. ECMP routes lose only their members on the port.
-func (f *FIB) PurgePort(p adj.PortID) {
+func (f *FIB) PurgePort(p adj.PortID) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mu.deleted {
+		return nil
+	}
 	// The walk runs before anything changes, while every entry still shows
 	// the port it leads to; the connected and local routes of the port's
 	// addresses go with the rest.
@@ -234,14 +267,19 @@ func (f *FIB) PurgePort(p adj.PortID) {
 		}
 	}
 	if len(changes) > 0 {
-		// Cannot fail: deletes of existing routes and upserts of paths that
-		// were valid before, minus some.
-		_, _ = f.applyLocked(changes)
+		// Deletes of existing routes and upserts of paths that were valid
+		// before, minus some: a failure is a bug, and the caller hears of
+		// it (the routes through p stay, and the dataplane drops their
+		// packets since p is no longer this FIB's).
+		if _, err := f.applyLocked(changes); err != nil {
+			return fmt.Errorf("fib %d: removing the routes through port %d: %w", f.id, p, err)
+		}
 	}
 	if _, ok := f.mu.addrs[p]; ok {
 		delete(f.mu.addrs, p)
 		f.publishAddrsLocked()
 	}
+	return nil
 }
 
 // pathsAvoidingLocked returns the paths of n that do not leave through port
@@ -279,6 +317,16 @@ func (f *FIB) destroy() {
 			t.destroy(f, uint32(i))
 		}
 	}
+	for src := range f.mu.bySource {
+		f.reg.unpinSource(src)
+	}
+	for src := range f.mu.resyncing {
+		if _, routes := f.mu.bySource[src]; !routes {
+			f.reg.unpinSource(src)
+		}
+	}
+	f.mu.bySource, f.mu.resyncing, f.mu.stamps = nil, nil, nil
+	f.reg.dropLeaks(f.id)
 	f.mu.v4, f.mu.v6 = nil, nil
 	f.mu.addrs = nil
 	f.mu.deleted = true

@@ -30,9 +30,11 @@ type Env interface {
 	// on-link by definition (RFC 4861 §5.2) and are not asked about.
 	OnLink(fib adj.FIBID, p adj.PortID, a netip.Addr) bool
 	// Transmit sends an L2 payload — an ARP body or a whole IPv6 packet —
-	// to dst on p; the dataplane adds the Ethernet (and VLAN) header.
-	// payload is only valid during the call.
-	Transmit(p adj.PortID, dst adj.MAC, etherType uint16, payload []byte)
+	// to dst on p for FIB fib; the dataplane adds the Ethernet (and VLAN)
+	// header, and drops the frame if p is no longer in fib (a port moved
+	// to another FIB while the frame was being made). payload is only
+	// valid during the call.
+	Transmit(fib adj.FIBID, p adj.PortID, dst adj.MAC, etherType uint16, payload []byte)
 	// Deliver hands back, in arrival order, the packets that were queued
 	// while k was being resolved, now that its MAC is known. The bytes are
 	// only valid during the call.

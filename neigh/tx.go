@@ -128,7 +128,7 @@ func (t *Table) transmit(r *txReq) {
 				return
 			}
 			ctr.inc(ARPTxRequests)
-			t.env.Transmit(k.Port, dst, EtherTypeARP, buf[:n])
+			t.env.Transmit(k.FIB, k.Port, dst, EtherTypeARP, buf[:n])
 			return
 		}
 		ns := NS{Src: src, Dst: SolicitedNode(k.Addr), Target: k.Addr, SourceLL: own, HasSourceLL: true}
@@ -142,7 +142,7 @@ func (t *Table) transmit(r *txReq) {
 			return
 		}
 		ctr.inc(NSTx)
-		t.env.Transmit(k.Port, dst, EtherTypeIPv6, buf[:n])
+		t.env.Transmit(k.FIB, k.Port, dst, EtherTypeIPv6, buf[:n])
 
 	case txARPReply:
 		n, err := BuildARP(buf[:], ARP{Op: ARPReply, SenderMAC: own, SenderIP: r.local, TargetMAC: r.dst, TargetIP: k.Addr})
@@ -150,7 +150,7 @@ func (t *Table) transmit(r *txReq) {
 			return
 		}
 		ctr.inc(ARPTxReplies)
-		t.env.Transmit(k.Port, r.dst, EtherTypeARP, buf[:n])
+		t.env.Transmit(k.FIB, k.Port, r.dst, EtherTypeARP, buf[:n])
 
 	case txNAReply:
 		// We are a router (R=1) and never an anycast or proxy responder,
@@ -162,6 +162,6 @@ func (t *Table) transmit(r *txReq) {
 			return
 		}
 		ctr.inc(NATx)
-		t.env.Transmit(k.Port, r.dst, EtherTypeIPv6, buf[:n])
+		t.env.Transmit(k.FIB, k.Port, r.dst, EtherTypeIPv6, buf[:n])
 	}
 }

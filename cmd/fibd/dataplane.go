@@ -207,6 +207,6 @@ func (e quietEnv) OnLink(id adj.FIBID, p adj.PortID, a netip.Addr) bool {
 	return ok && f.OnLink(p, a)
 }
 
-func (quietEnv) Transmit(adj.PortID, adj.MAC, uint16, []byte) {}
+func (quietEnv) Transmit(adj.FIBID, adj.PortID, adj.MAC, uint16, []byte) {}
 func (quietEnv) Deliver(adj.Key, adj.MAC, [][]byte)           {}
 func (quietEnv) Unreachable(adj.Key, [][]byte)                {}

@@ -114,10 +114,11 @@ func (k Key) String() string {
 
 // Adjacency is the shared next-hop object. Its link-layer word and MTU are
 // atomics: neigh and the control plane store, the dataplane loads, and a
-// reader always sees a MAC together with the state it was stored with.
+// reader always sees a MAC together with the state it was stored with. Its
+// key and port never change while anyone can hold its ID (see Table), so a
+// reader sees the port and the MAC of one adjacency, never a mix of two.
 type Adjacency struct {
-	// key is replaced (not written) when a freed ID is reused, so a reader
-	// racing with the reuse sees one whole key or the other.
+	// key is replaced (not written) when a freed ID is reused.
 	key  atomic.Pointer[Key]
 	port atomic.Uint32
 	// ll packs MAC (bits 0–47) and State (bits 48–55) so one load is
@@ -170,16 +171,30 @@ type chunk [chunkSize]Adjacency
 
 // Table allocates adjacencies by key and finds them by ID.
 //
+// An ID has two kinds of users. Owners (routes through the FIB's working
+// state, neighbour entries) take references with Acquire and give them back
+// with Release; the last Release ends the key: Lookup no longer finds it
+// and the next Acquire of that key makes a new adjacency. Holders are
+// readers that may still use the ID after its owners let go — a forwarding
+// entry of a published FIB snapshot that a dataplane worker is halfway
+// through, the in-kernel fast path's copy of the FIB — and mark that with
+// Hold and Unhold. An ID is reused for another key only when it has neither
+// owners nor holders, so whoever holds an ID keeps seeing the adjacency it
+// was given: another FIB's neighbour can never appear behind it.
+//
 // Concurrency: Get is lock-free and safe from any goroutine, including the
-// packet path. Acquire, Release and Lookup serialise on an internal mutex and
-// are meant for the control plane and neigh. The zero value is ready to use.
+// packet path. Acquire, Release, Hold, Unhold and Lookup serialise on an
+// internal mutex and are meant for the control plane, neigh and the
+// garbage collector's cleanups. The zero value is ready to use.
 type Table struct {
 	chunks atomic.Pointer[[]*chunk]
 
 	mu struct {
 		sync.Mutex
 		byKey map[Key]ID
-		refs  []int32 // refs[id]; 0 means free
+		refs  []int32 // refs[id]: owners
+		holds []int32 // holds[id]: holders
+		live  []bool  // live[id]: allocated, not yet reusable
 		free  []ID
 		next  ID // next never-used ID; starts at 1 because 0 is None
 	}
@@ -216,6 +231,7 @@ func (t *Table) Acquire(k Key) ID {
 	}
 	t.mu.byKey[k] = id
 	t.mu.refs[id] = 1
+	t.mu.live[id] = true
 	return id
 }
 
@@ -223,6 +239,8 @@ func (t *Table) Acquire(k Key) ID {
 func (t *Table) growLocked(id ID) {
 	for int(id) >= len(t.mu.refs) {
 		t.mu.refs = append(t.mu.refs, make([]int32, chunkSize)...)
+		t.mu.holds = append(t.mu.holds, make([]int32, chunkSize)...)
+		t.mu.live = append(t.mu.live, make([]bool, chunkSize)...)
 	}
 	var cur []*chunk
 	if p := t.chunks.Load(); p != nil {
@@ -237,9 +255,10 @@ func (t *Table) growLocked(id ID) {
 	t.chunks.Store(&next)
 }
 
-// Release drops a reference taken by Acquire; the last one frees the ID. It
-// returns whether the adjacency was freed. Releasing an ID with no reference
-// panics: it is a bookkeeping bug that would hand one adjacency to two keys.
+// Release drops a reference taken by Acquire. The last one ends the key (it
+// returns true): Lookup stops finding it, and the ID is reused once no
+// holder is left either. Releasing an ID with no reference panics: it is a
+// bookkeeping bug that would hand one adjacency to two keys.
 func (t *Table) Release(id ID) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -252,8 +271,64 @@ func (t *Table) Release(id ID) bool {
 	}
 	a := t.Get(id)
 	delete(t.mu.byKey, a.Key())
-	t.mu.free = append(t.mu.free, id)
+	t.freeIfUnusedLocked(id)
 	return true
+}
+
+// Hold marks id as possibly in use by a reader that holds no reference:
+// until the matching Unhold, the ID is not reused for another key (its
+// adjacency may still lose its key, and its MAC go stale). The caller must
+// hold a reference, or a hold, while calling Hold.
+func (t *Table) Hold(ids ...ID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if id == None || int(id) >= len(t.mu.live) || !t.mu.live[id] {
+			panic(fmt.Sprintf("adj: hold of free adjacency %d", id))
+		}
+		t.mu.holds[id]++
+	}
+}
+
+// Unhold ends holds taken by Hold.
+func (t *Table) Unhold(ids ...ID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if id == None || int(id) >= len(t.mu.holds) || t.mu.holds[id] <= 0 {
+			panic(fmt.Sprintf("adj: unhold of unheld adjacency %d", id))
+		}
+		t.mu.holds[id]--
+		t.freeIfUnusedLocked(id)
+	}
+}
+
+func (t *Table) freeIfUnusedLocked(id ID) {
+	if t.mu.refs[id] == 0 && t.mu.holds[id] == 0 && t.mu.live[id] {
+		t.mu.live[id] = false
+		t.mu.free = append(t.mu.free, id)
+	}
+}
+
+// Reclaimable returns how many IDs are free for reuse.
+func (t *Table) Reclaimable() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mu.free)
+}
+
+// Held returns how many IDs have no owner left but are still held, so are
+// not yet reusable.
+func (t *Table) Held() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for id, live := range t.mu.live {
+		if live && t.mu.refs[id] == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Lookup finds the adjacency for k without taking a reference.
@@ -265,9 +340,9 @@ func (t *Table) Lookup(k Key) (ID, bool) {
 }
 
 // Get returns the adjacency with the given ID. The pointer stays valid for the
-// life of the table; after the ID is released its contents may be reused for
-// another key, which is why routes hold references. Get of None or of an ID
-// never allocated returns nil.
+// life of the table; once the ID has neither owners nor holders its contents
+// may be reused for another key, which is why readers hold their IDs. Get
+// of None or of an ID never allocated returns nil.
 func (t *Table) Get(id ID) *Adjacency {
 	p := t.chunks.Load()
 	if p == nil || id == None {

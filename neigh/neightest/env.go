@@ -145,7 +145,7 @@ func (e *Env) OnLink(fib adj.FIBID, p adj.PortID, a netip.Addr) bool {
 }
 
 // Transmit implements neigh.Env.
-func (e *Env) Transmit(p adj.PortID, dst adj.MAC, etherType uint16, payload []byte) {
+func (e *Env) Transmit(_ adj.FIBID, p adj.PortID, dst adj.MAC, etherType uint16, payload []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.mu.frames = append(e.mu.frames, Frame{Port: p, Dst: dst, EtherType: etherType, Payload: slices.Clone(payload)})
