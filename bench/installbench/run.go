@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/fibd/fibd/bench/fibdproc"
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
@@ -102,12 +103,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{Routes: len(v4), Batch: cfg.Batch, InFlight: cfg.InFlight, GoMaxProcs: runtime.GOMAXPROCS(0)}
 
 	cfg.Logf("starting %s", cfg.FibdPath)
-	d, err := startFibd(ctx, cfg.FibdPath)
+	d, err := fibdproc.Start(ctx, fibdproc.Options{Path: cfg.FibdPath})
 	if err != nil {
 		return res, err
 	}
-	defer d.stop()
-	res.FibdRSSBytesEmpty, _ = d.rss()
+	defer d.Stop()
+	res.FibdRSSBytesEmpty, _ = d.RSS()
 	sets := pathSets()
 	opts := client.LoadOptions{Source: "bench", Batch: cfg.Batch, InFlight: cfg.InFlight}
 	shuffled := toClient(tables.Shuffled(v4, cfg.Seed))
@@ -115,31 +116,31 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	var fileSecs, shufSecs, kernSecs, ratios []float64
 	fibdRound := func(r int) error {
-		if err := setup(ctx, d.conn); err != nil {
+		if err := setup(ctx, d.Conn); err != nil {
 			return fmt.Errorf("setting up fibd: %w", err)
 		}
 		cfg.Logf("round %d: install %d routes, file order, into fib %d", r, len(v4), FileOrderFIB)
 		opts.FIB = FileOrderFIB
-		lr, err := client.Load(ctx, d.conn, sets, inOrder, opts)
+		lr, err := client.Load(ctx, d.Conn, sets, inOrder, opts)
 		if err != nil {
 			return fmt.Errorf("file-order install: %w", err)
 		}
 		fileSecs = append(fileSecs, lr.Duration.Seconds())
 		cfg.Logf("round %d: shuffled (seed %d) into fib %d", r, cfg.Seed, ShuffledFIB)
 		opts.FIB = ShuffledFIB
-		if lr, err = client.Load(ctx, d.conn, sets, shuffled, opts); err != nil {
+		if lr, err = client.Load(ctx, d.Conn, sets, shuffled, opts); err != nil {
 			return fmt.Errorf("shuffled install: %w", err)
 		}
 		shufSecs = append(shufSecs, lr.Duration.Seconds())
-		if err := checkCounts(ctx, d.conn, len(v4)); err != nil {
+		if err := checkCounts(ctx, d.Conn, len(v4)); err != nil {
 			return err
 		}
 		if r == 0 {
-			if res.FibdRSSBytesAfter, err = d.rss(); err != nil {
+			if res.FibdRSSBytesAfter, err = d.RSS(); err != nil {
 				return err
 			}
 		}
-		return teardown(ctx, d.conn)
+		return teardown(ctx, d.Conn)
 	}
 	kernelRound := func(r int) error {
 		if cfg.NoKernel {
@@ -168,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			ratios = append(ratios, kernSecs[r]/fileSecs[r]) // (n/fibd s) / (n/kernel s)
 		}
 	}
-	d.stop()
+	d.Stop()
 
 	res.Rounds = cfg.Rounds
 	res.Seconds = median(fileSecs)

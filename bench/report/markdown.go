@@ -81,6 +81,11 @@ func (r *Report) Markdown() ([]byte, error) {
 		}
 		phasesMarkdown(p, f.res.Phases)
 	}
+	if r.Isolation != nil {
+		if err := figuresMarkdown(p, "isolation (`fibbench isolation`)", r.Isolation); err != nil {
+			return nil, err
+		}
+	}
 	return b.Bytes(), nil
 }
 

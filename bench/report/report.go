@@ -23,6 +23,7 @@ import (
 	"github.com/fibd/fibd/bench/fibbench"
 	"github.com/fibd/fibd/bench/fwdbench"
 	"github.com/fibd/fibd/bench/installbench"
+	"github.com/fibd/fibd/bench/isolation"
 	"github.com/fibd/fibd/dataplane/backend"
 )
 
@@ -42,10 +43,10 @@ type Config struct {
 	// sweep, 20,000 routes to install, 0.5 s forwarding phases): for
 	// tests and development, not for figures anyone should quote.
 	Quick bool
-	// SkipInstall and SkipForward leave those sections out (they need
-	// a fibd binary and root, respectively); their targets read "not
-	// measured".
-	SkipInstall, SkipForward bool
+	// SkipInstall, SkipForward and SkipIsolation leave those sections out
+	// (install needs a fibd binary, forward root, isolation both); their
+	// targets read "not measured".
+	SkipInstall, SkipForward, SkipIsolation bool
 	// FibdPath is the fibd binary `install` starts; required unless
 	// SkipInstall.
 	FibdPath string
@@ -86,6 +87,7 @@ type Report struct {
 	Install         *installbench.Result  `json:"install,omitempty"`
 	ForwardAFPacket *fwdbench.Result      `json:"forward_afpacket,omitempty"`
 	ForwardXDP      *fwdbench.Result      `json:"forward_xdp,omitempty"`
+	Isolation       *isolation.Result     `json:"isolation,omitempty"`
 
 	// Skipped names the sections left out on request; Errors holds the
 	// sections that failed, with why.
@@ -106,8 +108,8 @@ var ErrSectionsFailed = errors.New("report: some benchmarks failed")
 // and its directory with an error wrapping ErrSectionsFailed.
 func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 	cfg.defaults()
-	if !cfg.SkipInstall && cfg.FibdPath == "" {
-		return nil, "", errors.New("report: install needs FibdPath (or skip install)")
+	if (!cfg.SkipInstall || !cfg.SkipIsolation) && cfg.FibdPath == "" {
+		return nil, "", errors.New("report: install and isolation need FibdPath (or skip them)")
 	}
 	start := cfg.Now()
 	dir := filepath.Join(cfg.Out, start.Format(time.DateOnly))
@@ -191,6 +193,24 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		return nil, "", err
 	}
 
+	if cfg.SkipIsolation {
+		r.Skipped = append(r.Skipped, SectionIsolation)
+	} else {
+		cfg.Logf("== isolation")
+		ic := isolation.Config{FibdPath: cfg.FibdPath, Log: cfg.Logf}
+		if cfg.Quick {
+			ic.Routes, ic.Settle = 20000, 500*time.Millisecond
+		}
+		if res, err := isolation.Run(ctx, ic); err != nil {
+			fail(SectionIsolation, err)
+		} else {
+			r.Isolation = res
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+
 	r.Machine.LoadEnd = loadAvg()
 	r.Seconds = time.Since(start).Seconds()
 	if err := r.evaluate(); err != nil {
@@ -221,7 +241,7 @@ func catch[T any](fn func() (T, error)) (res T, err error) {
 func (r *Report) sections() (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	for name, v := range map[string]any{SectionFib: r.Fib, SectionInstall: r.Install,
-		SectionForwardAFPacket: r.ForwardAFPacket, SectionForwardXDP: r.ForwardXDP} {
+		SectionForwardAFPacket: r.ForwardAFPacket, SectionForwardXDP: r.ForwardXDP, SectionIsolation: r.Isolation} {
 		if isNil(v) {
 			continue
 		}

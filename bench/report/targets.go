@@ -13,6 +13,7 @@ const (
 	SectionInstall         = "install"
 	SectionForwardAFPacket = "forward afpacket"
 	SectionForwardXDP      = "forward xdp"
+	SectionIsolation       = "isolation"
 )
 
 // cond is one comparison of a JSON figure with a constant (ref == "") or
@@ -83,6 +84,9 @@ var targets = []struct {
 	{SectionForwardXDP, []cond{ge("ratio_vs_afpacket", 1.15, "")}},
 	{SectionForwardXDP, []cond{le("ratio_dataplane_vs_bare_cpu", 1.15, "")}},
 	{SectionForwardXDP, []cond{le("ratio_full_table_vs_dataplane_cpu", 1.1, "")}},
+
+	{SectionIsolation, []cond{le("misdelivered_frames", 0, "")}},
+	{SectionIsolation, []cond{le("unchanged_prefix_loss_pct", 0.1, "")}},
 }
 
 // Check is one condition of a target, evaluated.

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"os"
-	"os/exec"
-	"path/filepath"
 
+	"github.com/fibd/fibd/bench/fibdproc"
 	"github.com/fibd/fibd/bench/installbench"
 )
 
@@ -24,7 +21,7 @@ func install(ctx context.Context, args []string) (installbench.Result, error) {
 		return installbench.Result{}, errUsage
 	}
 	if cfg.FibdPath == "" {
-		p, cleanup, err := findFibd()
+		p, cleanup, err := fibdproc.Find(logf)
 		if err != nil {
 			return installbench.Result{}, err
 		}
@@ -32,32 +29,4 @@ func install(ctx context.Context, args []string) (installbench.Result, error) {
 		cfg.FibdPath = p
 	}
 	return installbench.Run(ctx, cfg)
-}
-
-// findFibd looks for fibd next to this binary, then on $PATH, and builds
-// it from the module as a last resort.
-func findFibd() (string, func(), error) {
-	nop := func() {}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "fibd")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nop, nil
-		}
-	}
-	if p, err := exec.LookPath("fibd"); err == nil {
-		return p, nop, nil
-	}
-	dir, err := os.MkdirTemp("", "fibbench-")
-	if err != nil {
-		return "", nop, err
-	}
-	p := filepath.Join(dir, "fibd")
-	logf("building fibd into %s", p)
-	cmd := exec.Command("go", "build", "-o", p, "github.com/fibd/fibd/cmd/fibd")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(dir)
-		return "", nop, errors.New("no fibd binary found and go build failed: pass --fibd")
-	}
-	return p, func() { os.RemoveAll(dir) }, nil
 }

@@ -7,6 +7,9 @@
 //	fibbench forward   60-byte UDP frames forwarded by fibd's dataplane on a
 //	                   src → router → dst namespace topology, against Linux
 //	                   forwarding and a bare loop (bench/fwdbench; root)
+//	fibbench isolation FIB 10 attacks FIB 20 (bench/isolation; root): live
+//	                   flows of both counted at their sinks while FIB 10
+//	                   churns, scans or floods
 //	fibbench report    all of the above into bench/results/<date>/: report.md,
 //	                   report.json and plots, with every target evaluated
 //	                   (bench/report)
@@ -30,7 +33,8 @@ const usageText = `usage:
   fibbench fib     [--rounds N] [--probes N]
   fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel] [--rounds N]
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
-  fibbench report  [--out bench/results] [--quick] [--skip forward|install]... [--fibd PATH]`
+  fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn] [--routes N] [--repoints N] [--flow-pps N] [--fibd PATH]
+  fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
 
@@ -52,6 +56,8 @@ func main() {
 		res, err = install(ctx, os.Args[2:])
 	case "forward":
 		res, err = forward(ctx, os.Args[2:])
+	case "isolation":
+		res, err = isolationCmd(ctx, os.Args[2:])
 	case "report":
 		err = runReport(ctx, os.Args[2:])
 	case "-h", "--help", "help":

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fibd/fibd/bench/fibdproc"
 	"github.com/fibd/fibd/bench/report"
 )
 
@@ -19,15 +20,17 @@ func runReport(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Out, "out", "bench/results", "the report goes into OUT/<date>/")
 	fs.BoolVar(&cfg.Quick, "quick", false, "short durations and a small sweep: for testing the tooling, not for figures")
 	fs.StringVar(&cfg.FibdPath, "fibd", "", "fibd binary for install (default: next to fibbench, then $PATH, else built with go build)")
-	fs.Func("skip", "leave out forward or install (repeatable, or comma-separated): for machines without root", func(s string) error {
+	fs.Func("skip", "leave out forward, install or isolation (repeatable, or comma-separated): for machines without root", func(s string) error {
 		for _, v := range strings.Split(s, ",") {
 			switch strings.TrimSpace(v) {
 			case "forward":
 				cfg.SkipForward = true
 			case "install":
 				cfg.SkipInstall = true
+			case "isolation":
+				cfg.SkipIsolation = true
 			default:
-				return fmt.Errorf("can skip forward or install, not %q", v)
+				return fmt.Errorf("can skip forward, install or isolation, not %q", v)
 			}
 		}
 		return nil
@@ -39,8 +42,8 @@ func runReport(ctx context.Context, args []string) error {
 		return fmt.Errorf("report: unexpected argument %q", fs.Arg(0))
 	}
 	cfg.Command = command()
-	if !cfg.SkipInstall && cfg.FibdPath == "" {
-		p, cleanup, err := findFibd()
+	if (!cfg.SkipInstall || !cfg.SkipIsolation) && cfg.FibdPath == "" {
+		p, cleanup, err := fibdproc.Find(logf)
 		if err != nil {
 			return err
 		}

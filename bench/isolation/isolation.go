@@ -1,0 +1,102 @@
+// Package isolation measures whether one tenant of fibd can hurt another:
+// `fibbench isolation` builds two customers, FIB 10 and FIB 20, on separate
+// router interfaces with identical addressing, runs a live flow for each at
+// a fixed rate to a server behind its gateway, and then lets FIB 10 do
+// something harsh (scenarios) while both flows are counted at their sinks.
+//
+// Every frame a flow sends carries its FIB's marker, its flow and a
+// sequence number in the UDP payload, and every sink checks each frame it
+// receives: the marker must be its own FIB's, the source MAC the router
+// port it is wired to, the destination MAC its own. A frame that fails is
+// misdelivered — another tenant's traffic, or a rewrite with another
+// port's addresses — and any one is a failure of fibd's isolation.
+//
+// The topology, per tenant T (10 and 20), with the same addresses in both:
+//
+//	cT (192.0.2.2) ── cT port of FIB T (192.0.2.1) [fibd] (198.51.100.1) sT port ── sT (198.51.100.2)
+//
+// sT is the gateway and the server: it owns 203.0.113.10 and, for the
+// churn flow, 198.18.0.0/16 (benchmarking addresses), and discards what it
+// receives on a UDP socket that is never read. fibd runs in a namespace
+// of its own, configured through its API like any daemon would.
+package isolation
+
+import (
+	"time"
+)
+
+// Scenario names.
+const (
+	ScenarioChurn = "churn"
+)
+
+// Config tunes a run. The zero value runs every scenario at full size.
+type Config struct {
+	// FibdPath is the fibd binary; required.
+	FibdPath string
+	// IO is fibd's --io (default "auto": XDP where it attaches).
+	IO string
+	// Scenarios to run; nil runs all.
+	Scenarios []string
+	// Routes bounds the table the churn scenario re-points (0: the whole
+	// shipped IPv4 table, 615,151 routes).
+	Routes int
+	// Repoints is how many times churn re-points the table; default 3.
+	Repoints int
+	// FlowPPS is each live flow's rate; default 10,000.
+	FlowPPS int
+	// Settle is how long flows run before and after a scenario's harsh
+	// part; default 1 s.
+	Settle time.Duration
+	// Log receives progress lines.
+	Log func(format string, args ...any)
+}
+
+func (c *Config) defaults() {
+	if c.IO == "" {
+		c.IO = "auto"
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = []string{ScenarioChurn}
+	}
+	if c.Repoints == 0 {
+		c.Repoints = 3
+	}
+	if c.FlowPPS == 0 {
+		c.FlowPPS = 10000
+	}
+	if c.Settle == 0 {
+		c.Settle = time.Second
+	}
+	if c.Log == nil {
+		c.Log = func(string, ...any) {}
+	}
+}
+
+// Result is what `fibbench isolation` prints: one flat object, each
+// scenario's figures named after it, plus misdelivered_frames over the
+// whole run.
+type Result struct {
+	IO      string  `json:"io"`
+	FlowPPS int     `json:"flow_pps"`
+	Seconds float64 `json:"seconds"`
+	// MisdeliveredFrames counts, over every scenario, frames that reached
+	// the wrong sink, or the right one with another port's MAC.
+	MisdeliveredFrames uint64 `json:"misdelivered_frames"`
+
+	// churn: the table re-pointed Repoints times in FIB 10 (new gateways
+	// each time, whose static neighbours are added before and the old
+	// ones deleted after, so adjacencies are freed and reused), while
+	// FIB 20 churns neighbours of its own.
+	ChurnRoutes            int       `json:"churn_routes,omitempty"`
+	ChurnRepoints          int       `json:"churn_repoints,omitempty"`
+	ChurnRepointSeconds    []float64 `json:"churn_repoint_seconds,omitempty"`
+	ChurnSeconds           float64   `json:"churn_seconds,omitempty"`
+	ChurnNeighborOps       int       `json:"churn_fib20_neighbor_ops,omitempty"`
+	ChurnMisdelivered      uint64    `json:"churn_misdelivered_frames"`
+	UnchangedPrefixLossPct float64   `json:"unchanged_prefix_loss_pct"`
+	ChurnVictimLossPct     float64   `json:"churn_victim_loss_pct"`
+	ChurnOwnLossPct        float64   `json:"churn_own_loss_pct"`
+	RepointedPrefixLossPct float64   `json:"repointed_prefix_loss_pct"`
+	ChurnFramesCounted     uint64    `json:"churn_frames_counted"`
+}

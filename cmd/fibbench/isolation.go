@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"strings"
+	"time"
+
+	"github.com/fibd/fibd/bench/fibdproc"
+	"github.com/fibd/fibd/bench/isolation"
+)
+
+// isolationCmd runs the tenant-isolation scenarios (bench/isolation).
+func isolationCmd(ctx context.Context, args []string) (*isolation.Result, error) {
+	fs := flag.NewFlagSet("fibbench isolation", flag.ContinueOnError)
+	cfg := isolation.Config{Log: logf}
+	fs.StringVar(&cfg.FibdPath, "fibd", "", "fibd binary (default: next to fibbench, then $PATH, else built with go build)")
+	fs.StringVar(&cfg.IO, "io", "auto", "fibd's packet I/O: auto, afpacket or xdp")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (default all: "+isolation.ScenarioChurn+")")
+	fs.IntVar(&cfg.Routes, "routes", 0, "routes the churn scenario re-points (0: the whole IPv4 table)")
+	fs.IntVar(&cfg.Repoints, "repoints", 3, "re-points of the table in the churn scenario")
+	fs.IntVar(&cfg.FlowPPS, "flow-pps", 10000, "rate of each live flow")
+	fs.DurationVar(&cfg.Settle, "settle", time.Second, "how long flows run before and after each scenario's harsh part")
+	if err := fs.Parse(args); err != nil {
+		return nil, errUsage
+	}
+	if *scenarios != "" {
+		cfg.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if cfg.FibdPath == "" {
+		p, cleanup, err := fibdproc.Find(logf)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		cfg.FibdPath = p
+	}
+	return isolation.Run(ctx, cfg)
+}
