@@ -77,13 +77,13 @@ benchsmoke: testtally
 # fuzzsmoke runs every fuzz target for FUZZTIME (go test -fuzz takes one
 # target at a time).
 fuzzsmoke:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	@mkdir -p $(BIN); set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
 		dir=$$(dirname $$f); \
 		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-			if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir >/dev/null; then \
-				mkdir -p $(BIN); echo "pass github.com/fibd/fibd/$${dir#./} $$t/fuzzing" >> $(TALLY); \
-			else $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir; exit 1; fi; \
+			if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$dir >$(BIN)/fuzz.log 2>&1; then \
+				echo "pass github.com/fibd/fibd/$${dir#./} $$t/fuzzing" >> $(TALLY); \
+			else cat $(BIN)/fuzz.log; echo "fuzz $$dir $$t failed"; exit 1; fi; \
 		done; \
 	done
 

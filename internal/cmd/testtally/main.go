@@ -116,6 +116,13 @@ func follow(r io.Reader, w io.Writer, tally io.Writer) (bad []string) {
 				continue
 			}
 			buffered[key] = append(buffered[key], ev.Output)
+		case "run":
+			// test2json reports a benchmark's start but not its pass:
+			// count benchmarks when they start, and their failures and
+			// skips as they come.
+			if strings.HasPrefix(ev.Test, "Benchmark") {
+				fmt.Fprintf(tally, "run %s %s\n", ev.Package, ev.Test)
+			}
 		case "pass", "fail", "skip":
 			if ev.Test == "" {
 				continue
@@ -148,6 +155,9 @@ func printSummary(path string) int {
 			continue
 		}
 		action, name := f[0], f[2]
+		if strings.HasPrefix(name, "Benchmark") && action == "pass" {
+			continue // counted at "run"
+		}
 		kind := "test"
 		if strings.HasSuffix(name, "/fuzzing") {
 			count["fuzzed"]++ // make fuzzsmoke's line for a target it fuzzed
@@ -171,7 +181,12 @@ func printSummary(path string) int {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	ran := func(kind string) int { return count[kind+" pass"] + count[kind+" fail"] }
+	ran := func(kind string) int {
+		if strings.HasSuffix(kind, "benchmark") {
+			return count[kind+" run"] - count[kind+" skip"]
+		}
+		return count[kind+" pass"] + count[kind+" fail"]
+	}
 	fmt.Printf("tests: %d run (%d failed), %d skipped%s; %d subtests run, %d skipped; %d benchmarks run, %d skipped; %d fuzz targets fuzzed\n",
 		ran("test")+ran("fuzz"), count["test fail"]+count["fuzz fail"], count["test skip"]+count["fuzz skip"], listed(names),
 		ran("subtest")+ran("subfuzz"), count["subtest skip"]+count["subfuzz skip"],
