@@ -45,9 +45,9 @@ type FIB struct {
 		resyncing map[uint16]struct{}
 		// bySource counts routes per source and family, for limits and
 		// listings.
-		bySource  map[uint16]*[2]int
-		addrs     map[adj.PortID][]netip.Prefix
-		version   uint64
+		bySource map[uint16]*[2]int
+		addrs    map[adj.PortID][]netip.Prefix
+		version  uint64
 		// lastSrc caches the last source the running batch pinned;
 		// batchSrcs lists every source it pinned (sources.go).
 		lastSrc   string
@@ -56,7 +56,7 @@ type FIB struct {
 		// leakUndo lists the leak routes the running batch recorded
 		// (leaks.go).
 		leakUndo []leakUndo
-		deleted   bool
+		deleted  bool
 		// prep is the batch scratch of prepared entries, kept between
 		// batches.
 		prep   []prepared

@@ -208,5 +208,5 @@ func (e quietEnv) OnLink(id adj.FIBID, p adj.PortID, a netip.Addr) bool {
 }
 
 func (quietEnv) Transmit(adj.FIBID, adj.PortID, adj.MAC, uint16, []byte) {}
-func (quietEnv) Deliver(adj.Key, adj.MAC, [][]byte)           {}
-func (quietEnv) Unreachable(adj.Key, [][]byte)                {}
+func (quietEnv) Deliver(adj.Key, adj.MAC, [][]byte)                      {}
+func (quietEnv) Unreachable(adj.Key, [][]byte)                           {}
