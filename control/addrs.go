@@ -30,6 +30,9 @@ func (s *Server) AddAddress(port string, a netip.Prefix) error {
 	if err := f.AddAddress(id, a); err != nil {
 		return err
 	}
+	// Neighbours that cached another MAC for this address (a replaced
+	// router, a moved address) learn this one now.
+	s.nb.Announce(adj.Key{FIB: fibID, Port: id, Addr: a.Addr()})
 	s.log.Info("address added", "port", port, "address", a)
 	return s.saveState()
 }

@@ -2,10 +2,12 @@ package control
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
@@ -32,10 +34,83 @@ type Config struct {
 	Neighbors []ConfigNeighbor `json:"neighbors,omitempty"`
 }
 
-// ConfigFIB is a FIB and its limits (absent: the daemon's defaults).
+// ConfigFIB is a FIB, its limits (absent: the daemon's defaults) and its
+// neighbour-table settings (each absent field: the default).
 type ConfigFIB struct {
-	ID     adj.FIBID     `json:"id"`
-	Limits *ConfigLimits `json:"limits,omitempty"`
+	ID        adj.FIBID        `json:"id"`
+	Limits    *ConfigLimits    `json:"limits,omitempty"`
+	Neighbors *ConfigNeighbors `json:"neighbors,omitempty"`
+}
+
+// ConfigNeighbors are NeighborSettings in JSON; durations as Go durations
+// ("30s", "1m").
+type ConfigNeighbors struct {
+	MaxEntries           *int      `json:"max_entries,omitempty"`
+	ARPAccept            *bool     `json:"arp_accept,omitempty"`
+	GCStaleTime          *Duration `json:"gc_stale_time,omitempty"`
+	BaseReachableTime    *Duration `json:"base_reachable_time,omitempty"`
+	DelayFirstProbeTime  *Duration `json:"delay_first_probe_time,omitempty"`
+	RetransTimer         *Duration `json:"retrans_timer,omitempty"`
+	SolicitRate          *int      `json:"solicit_rate,omitempty"`
+	SolicitBurst         *int      `json:"solicit_burst,omitempty"`
+	ReservedSolicitRate  *int      `json:"reserved_solicit_rate,omitempty"`
+	ReservedSolicitBurst *int      `json:"reserved_solicit_burst,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as "30s".
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func durPtr(d *Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := time.Duration(*d)
+	return &v
+}
+
+func configDur(d *time.Duration) *Duration {
+	if d == nil {
+		return nil
+	}
+	v := Duration(*d)
+	return &v
+}
+
+func (c *ConfigNeighbors) settings() NeighborSettings {
+	if c == nil {
+		return NeighborSettings{}
+	}
+	return NeighborSettings{MaxEntries: c.MaxEntries, ARPAccept: c.ARPAccept, GCStaleTime: durPtr(c.GCStaleTime),
+		BaseReachableTime: durPtr(c.BaseReachableTime), DelayFirstProbeTime: durPtr(c.DelayFirstProbeTime),
+		RetransTimer: durPtr(c.RetransTimer), SolicitRate: c.SolicitRate, SolicitBurst: c.SolicitBurst,
+		ReservedSolicitRate: c.ReservedSolicitRate, ReservedSolicitBurst: c.ReservedSolicitBurst}
+}
+
+func configNeighbors(n NeighborSettings) *ConfigNeighbors {
+	if n.empty() {
+		return nil
+	}
+	return &ConfigNeighbors{MaxEntries: n.MaxEntries, ARPAccept: n.ARPAccept, GCStaleTime: configDur(n.GCStaleTime),
+		BaseReachableTime: configDur(n.BaseReachableTime), DelayFirstProbeTime: configDur(n.DelayFirstProbeTime),
+		RetransTimer: configDur(n.RetransTimer), SolicitRate: n.SolicitRate, SolicitBurst: n.SolicitBurst,
+		ReservedSolicitRate: n.ReservedSolicitRate, ReservedSolicitBurst: n.ReservedSolicitBurst}
 }
 
 // ConfigLimits are Limits in JSON.
@@ -108,6 +183,11 @@ func (s *Server) ApplyConfig(c *Config, ensure bool) error {
 		}
 		if err != nil {
 			return fmt.Errorf("fibs[%d] (fib %d): %w", i, cf.ID, err)
+		}
+		if n := cf.Neighbors.settings(); !n.empty() {
+			if _, err := s.SetFIBSettings(cf.ID, FIBSettings{Neighbors: n}); err != nil {
+				return fmt.Errorf("fibs[%d] (fib %d): %w", i, cf.ID, err)
+			}
 		}
 	}
 	for i, cp := range c.Ports {
@@ -189,7 +269,12 @@ func (s *Server) Snapshot() *Config {
 		if l := in.Limits; l != (Limits{}) {
 			cf.Limits = &ConfigLimits{RoutesV4: l.Routes4, RoutesV6: l.Routes6, RoutesPerSource: l.PerSource, Neighbors: l.Neighbors}
 		}
-		if f.ID() != adj.DefaultFIB || cf.Limits != nil {
+		s.mu.Lock()
+		if st, ok := s.savedSettingsLocked(f.ID()); ok {
+			cf.Neighbors = configNeighbors(st.Neighbors)
+		}
+		s.mu.Unlock()
+		if f.ID() != adj.DefaultFIB || cf.Limits != nil || cf.Neighbors != nil {
 			c.FIBs = append(c.FIBs, cf)
 		}
 		for p, list := range f.AllAddresses() {

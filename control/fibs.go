@@ -18,6 +18,7 @@ type FIBInfo struct {
 	Ports                  []string
 	Limits                 Limits
 	Version                uint64
+	Settings               FIBSettings
 }
 
 // CreateFIB makes an empty FIB. Zero fields of l take the Server's default
@@ -90,6 +91,7 @@ func (s *Server) DeleteFIB(id adj.FIBID) error {
 	err := s.reg.Delete(id)
 	if err == nil {
 		delete(s.mu.nbrLimits, id)
+		delete(s.mu.settings, id)
 		for k := range s.mu.resync {
 			if k.fib == id {
 				delete(s.mu.resync, k)
@@ -145,6 +147,7 @@ func (s *Server) fibInfo(f *fib.FIB) FIBInfo {
 		}
 		return true
 	})
+	in.Settings = FIBSettings{Neighbors: s.nb.Settings(f.ID())}
 	return in
 }
 

@@ -42,7 +42,8 @@ func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.FibdSe
 		resp.Fibs = append(resp.Fibs, &fibdpb.Fib{FibId: uint32(f.ID), RoutesV4: uint64(f.Routes4), RoutesV6: uint64(f.Routes6),
 			NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
 			Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
-				RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)}})
+				RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)},
+			Settings: settingsToPB(f.Settings)})
 		if len(resp.Fibs) == listChunk {
 			sendErr = stream.Send(resp)
 			resp = &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}

@@ -24,6 +24,13 @@ type Neighbors interface {
 	// fn runs on the table's goroutine and must not block; after cancel
 	// returns fn is not called again.
 	Subscribe(fn func(NeighborEvent)) (cancel func())
+	// Announce tells the link that k.Addr, an address of the router on
+	// port k.Port of FIB k.FIB, is here (gratuitous ARP, unsolicited NA).
+	Announce(k adj.Key)
+	// Settings returns a FIB's effective neighbour settings, every field
+	// set; SetSettings replaces them (nil fields: the defaults).
+	Settings(fib adj.FIBID) NeighborSettings
+	SetSettings(fib adj.FIBID, s NeighborSettings) error
 }
 
 // NeighborInfo is one neighbour.

@@ -90,7 +90,9 @@ type Server struct {
 		byName    map[string]adj.PortID
 		byID      map[adj.PortID]portRec
 		nbrLimits map[adj.FIBID]int
-		resync    map[resyncKey]bool
+		// settings holds the FIB settings an admin set (only those).
+		settings map[adj.FIBID]FIBSettings
+		resync   map[resyncKey]bool
 	}
 }
 
@@ -120,6 +122,7 @@ func New(o Options) (*Server, error) {
 	s.mu.byName = map[string]adj.PortID{}
 	s.mu.byID = map[adj.PortID]portRec{}
 	s.mu.nbrLimits = map[adj.FIBID]int{}
+	s.mu.settings = map[adj.FIBID]FIBSettings{}
 	s.mu.resync = map[resyncKey]bool{}
 	for _, p := range s.dp.Ports() {
 		s.recordPortLocked(p)

@@ -85,10 +85,11 @@ type Engine struct {
 	fibCtr atomic.Pointer[map[adj.FIBID]*counters]
 	icmp   rateLimiters
 
-	// slow is the worker context of neigh's callbacks (Deliver,
-	// Unreachable), which run on neigh's goroutines.
-	slowMu sync.Mutex
-	slow   *worker
+	// slow holds worker contexts for neigh's callbacks (Deliver,
+	// Unreachable), which run on neigh's goroutines: each call takes one
+	// of its own, so one FIB's flood of unanswered neighbours never waits
+	// for, or holds up, another FIB's queued packets.
+	slow sync.Pool
 
 	watchStop chan struct{}
 
@@ -125,7 +126,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.nb = nb
-	e.slow = newWorker(e, nil)
+	e.slow.New = func() any { return newWorker(e, nil) }
 	e.watchStop = make(chan struct{})
 	go func() {
 		if err := e.lnk.Watch(e.watchStop, e.linkChanged); err != nil {
@@ -361,11 +362,19 @@ func (e *Engine) linkChanged(li LinkInfo, deleted bool) {
 		return
 	}
 	e.log.Info("link state", "iface", li.Name, "up", up, "deleted", deleted)
-	if !up {
-		for _, p := range ifc.vlans.Load() {
-			if p != nil {
-				e.nb.Flush(p.fib.Load().ID(), p.id)
-			}
+	for _, p := range ifc.vlans.Load() {
+		if p == nil {
+			continue
+		}
+		f := p.fib.Load()
+		if !up {
+			e.nb.Flush(f.ID(), p.id)
+			continue
+		}
+		// Back up: tell the link every address of the port is here, as
+		// Linux does on carrier up (arp_notify, unsolicited NA).
+		for _, a := range f.Addresses(p.id) {
+			e.nb.Announce(f.ID(), p.id, a.Addr())
 		}
 	}
 }

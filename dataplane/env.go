@@ -93,9 +93,8 @@ func (v envOf) Deliver(k adj.Key, mac adj.MAC, pkts [][]byte) {
 		return
 	}
 	e := v.e
-	e.slowMu.Lock()
-	defer e.slowMu.Unlock()
-	w := e.slow
+	w := e.slow.Get().(*worker)
+	defer e.slow.Put(w)
 	for _, pkt := range pkts {
 		if len(pkt) > MaxFrame {
 			continue
@@ -121,9 +120,8 @@ func (v envOf) Unreachable(k adj.Key, pkts [][]byte) {
 		return
 	}
 	e := v.e
-	e.slowMu.Lock()
-	defer e.slowMu.Unlock()
-	w := e.slow
+	w := e.slow.Get().(*worker)
+	defer e.slow.Put(w)
 	for _, pkt := range pkts {
 		p := &w.p
 		if packet.Parse(pkt, false, 0, 0, p) != packet.OK {

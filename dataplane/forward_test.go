@@ -311,7 +311,24 @@ func TestPortDownDrops(t *testing.T) {
 	}
 	r.links.setUp("eth1", true)
 	r.inject("eth0", build(t, frameSpec{src: "192.0.2.10", dst: "198.51.100.10", dstMAC: ifMAC(0)}), dataplane.RxMeta{})
-	r.expect("eth1", 1)
+	// Coming up, the port announces its addresses (a gratuitous ARP, an
+	// unsolicited NA), then forwards again.
+	var garp, na, fwd int
+	for _, p := range r.expect("eth1", 3) {
+		if a, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && a.Operation == layers.ARPRequest &&
+			string(a.SourceProtAddress) == string(a.DstProtAddress) {
+			garp++
+		}
+		if p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement) != nil {
+			na++
+		}
+		if p.Layer(layers.LayerTypeUDP) != nil {
+			fwd++
+		}
+	}
+	if garp != 1 || na != 1 || fwd != 1 {
+		t.Fatalf("after the port came up: %d gratuitous ARP, %d NA, %d forwarded, want 1 each", garp, na, fwd)
+	}
 }
 
 // The whole per-batch forwarding function — parse, classify, look up,

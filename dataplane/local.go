@@ -83,7 +83,7 @@ func (w *worker) icmpError(in *Port, f *fib.FIB, frame []byte, kind packet.ICMPK
 	if ok, _ := packet.ShouldSendError(p, kind); !ok {
 		return
 	}
-	if !w.e.icmp.allow(f.ID()) {
+	if !w.e.icmp.allow(f.ID(), w.clock()) {
 		in.ctr.icmpLimited.Add(1)
 		return
 	}

@@ -1,8 +1,9 @@
 package dataplane
 
 import (
+	"maps"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/fibd/fibd/fib/adj"
 )
@@ -10,19 +11,21 @@ import (
 // rateLimiters holds one token bucket per FIB for the ICMP errors the
 // router sends (RFC 1812 §4.3.2.8): a flood of TTL-expired or unroutable
 // packets must not turn the router into a flood source, and one customer's
-// flood must not use up another customer's budget.
+// flood must not use up another customer's budget — nor slow it: each
+// bucket has its own lock, found without one, so a FIB's flood contends
+// only with itself.
 type rateLimiters struct {
 	rate  float64 // tokens per second
 	burst float64
-	mu    struct {
-		sync.Mutex
-		buckets map[adj.FIBID]*bucket
-	}
+	// buckets is copy-on-write; mu serialises the rare additions.
+	buckets atomic.Pointer[map[adj.FIBID]*bucket]
+	mu      sync.Mutex
 }
 
 type bucket struct {
+	mu     sync.Mutex
 	tokens float64
-	last   time.Time
+	last   int64 // ns
 }
 
 func (r *rateLimiters) init(rate float64, burst int) {
@@ -33,24 +36,40 @@ func (r *rateLimiters) init(rate float64, burst int) {
 		burst = 200
 	}
 	r.rate, r.burst = rate, float64(burst)
-	r.mu.buckets = map[adj.FIBID]*bucket{}
+	m := map[adj.FIBID]*bucket{}
+	r.buckets.Store(&m)
 }
 
-// allow takes a token from the FIB's bucket.
-func (r *rateLimiters) allow(id adj.FIBID) bool {
-	now := time.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b := r.mu.buckets[id]
+// allow takes a token from the FIB's bucket; now is the caller's clock in
+// ns (a worker reads it once per batch, not per candidate error).
+func (r *rateLimiters) allow(id adj.FIBID, now int64) bool {
+	b := (*r.buckets.Load())[id]
 	if b == nil {
-		b = &bucket{tokens: r.burst, last: now}
-		r.mu.buckets[id] = b
+		b = r.add(id, now)
 	}
-	b.tokens = min(r.burst, b.tokens+now.Sub(b.last).Seconds()*r.rate)
-	b.last = now
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if el := now - b.last; el > 0 {
+		b.tokens = min(r.burst, b.tokens+float64(el)/1e9*r.rate)
+		b.last = now
+	}
 	if b.tokens < 1 {
 		return false
 	}
 	b.tokens--
 	return true
+}
+
+func (r *rateLimiters) add(id adj.FIBID, now int64) *bucket {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.buckets.Load()
+	if b, ok := old[id]; ok {
+		return b
+	}
+	b := &bucket{tokens: r.burst, last: now}
+	m := maps.Clone(old)
+	m[id] = b
+	r.buckets.Store(&m)
+	return b
 }

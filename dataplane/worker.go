@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 
@@ -40,6 +41,10 @@ type worker struct {
 
 	// tx stages frames per egress interface until the end of the batch.
 	tx []txQueue
+
+	// now is the time, read at most once per batch (clock), for the rate
+	// limiters; 0 until read.
+	now int64
 
 	// acc accumulates the hot counters of the port the batch's frames
 	// arrived on (a batch comes from one interface, usually one port) so
@@ -140,11 +145,22 @@ func (w *worker) run(io PacketIO) {
 
 // batch handles n received frames and transmits the result.
 func (w *worker) batch(n int) {
+	w.now = 0
 	for i := 0; i < n; i++ {
 		w.frame(w.bufs[i], &w.meta[i])
 	}
 	w.flush()
 	w.flushCounters()
+}
+
+// clock returns the batch's time in ns, reading the clock on first use: a
+// flood of ICMP candidates costs one clock read per batch, not one each.
+// The slow-path contexts (neigh's callbacks) read it afresh every call.
+func (w *worker) clock() int64 {
+	if w.now == 0 || w.ifc == nil {
+		w.now = time.Now().UnixNano()
+	}
+	return w.now
 }
 
 // genBuf returns a free buffer for a made packet, flushing the transmit

@@ -76,7 +76,7 @@ func TestQueueDroppedWhenEntryRemoved(t *testing.T) {
 // addr4 numbers neighbours in 192.0.2.0/24.
 func addr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}) }
 
-func TestTableBoundEvictsFailedThenStaleThenOldest(t *testing.T) {
+func TestTableBoundEvictsFailedThenIncompleteThenStaleThenOldest(t *testing.T) {
 	h := newHarness(t, neigh.FIBConfig{MaxEntries: 4})
 	f := families[0]
 	kA, kB, kC, kD := key(fibA, port1, addr4(0)), key(fibA, port1, addr4(1)), key(fibA, port1, addr4(2)), key(fibA, port1, addr4(3))
@@ -95,13 +95,16 @@ func TestTableBoundEvictsFailedThenStaleThenOldest(t *testing.T) {
 	// A is REACHABLE for 30 s, so still active; a static entry does not count.
 	h.tab.AddStatic(key(fibA, port1, addr4(100)), macN3)
 
-	order := []adj.Key{kC, kB, kA, kD}
+	// FAILED first, then INCOMPLETE strangers (what a scan leaves), then
+	// STALE, then the oldest of the rest. Each newcomer is answered at once
+	// (REACHABLE), so it is not the next INCOMPLETE victim itself.
+	order := []adj.Key{kC, kD, kB, kA}
 	for i, victim := range order {
-		// New entries come in INCOMPLETE, so they are not the STALE
-		// entries evicted first.
 		k := key(fibA, port1, addr4(20+i))
 		h.tab.Resolve(k, nil)
 		h.wantState(k, neigh.Incomplete)
+		f.advertise(h, fibA, port1, k.Addr, macN2, true, true)
+		h.wantState(k, neigh.Reachable)
 		if _, _, ok := h.tab.Lookup(victim); ok {
 			t.Fatalf("step %d: %v not evicted", i, victim)
 		}

@@ -52,10 +52,23 @@ const (
 	// router into a broadcast amplifier.
 	DefaultSolicitRate  = 200 // per second
 	DefaultSolicitBurst = 100
-	// DefaultFailedLifetime is how long a FAILED entry is kept so the
-	// dataplane keeps answering with ICMP unreachable; then it is removed
-	// and the next packet starts a fresh resolution.
+	// DefaultReservedSolicitRate and DefaultReservedSolicitBurst are a
+	// second budget per FIB that only neighbours that matter may use: an
+	// entry a route uses (a gateway), and a known neighbour whose
+	// reachability is being checked (PROBE, or one that had a MAC). A scan
+	// empties the first budget and never this one.
+	DefaultReservedSolicitRate  = 100 // per second
+	DefaultReservedSolicitBurst = 50
+	// DefaultFailedLifetime is how long a FAILED entry is kept (listed,
+	// its adjacency marked failed so routes through it answer ICMP
+	// unreachable); then it is removed. Traffic to a FAILED entry starts a
+	// fresh resolution at once, as Linux's NUD_FAILED does, within the
+	// FIB's solicitation budget.
 	DefaultFailedLifetime = 20 * time.Second
+	// DefaultGCStaleTime is how long an unreferenced STALE entry is kept
+	// (Linux: gc_stale_time, 60 s): nothing has used it since its last
+	// confirmation, and a scan's learned senders must not stay forever.
+	DefaultGCStaleTime = 60 * time.Second
 )
 
 // FIBConfig holds one FIB's timers and limits. A zero field means "the
@@ -82,6 +95,19 @@ type FIBConfig struct {
 	// from the FIB. Replies to solicitations are not limited.
 	SolicitRate  float64
 	SolicitBurst int
+	// ReservedSolicitRate and ReservedSolicitBurst are the budget that only
+	// neighbours that matter may use (see DefaultReservedSolicitRate);
+	// when it is spent they use the general one too.
+	ReservedSolicitRate  float64
+	ReservedSolicitBurst int
+	// GCStaleTime is how long an unreferenced STALE entry lives.
+	GCStaleTime time.Duration
+	// ARPAccept, like Linux's arp_accept, lets an ARP reply or gratuitous
+	// ARP from a sender the router has no entry for create one (STALE).
+	// Off by default: only a request for one of the router's addresses
+	// (RFC 826's merge rule) or the router's own resolution creates
+	// entries, so a flood of replies cannot fill the table.
+	ARPAccept bool
 }
 
 // DefaultFIBConfig returns the RFC 4861 constants and fibd's default limits.
@@ -99,6 +125,10 @@ func DefaultFIBConfig() FIBConfig {
 		QueueBytesPerFIB:    DefaultQueueBytesPerFIB,
 		SolicitRate:         DefaultSolicitRate,
 		SolicitBurst:        DefaultSolicitBurst,
+
+		ReservedSolicitRate:  DefaultReservedSolicitRate,
+		ReservedSolicitBurst: DefaultReservedSolicitBurst,
+		GCStaleTime:          DefaultGCStaleTime,
 	}
 }
 
@@ -116,6 +146,7 @@ func (c FIBConfig) withDefaults(def FIBConfig) (FIBConfig, error) {
 		{"RetransTimer", &c.RetransTimer, def.RetransTimer},
 		{"DelayFirstProbeTime", &c.DelayFirstProbeTime, def.DelayFirstProbeTime},
 		{"FailedLifetime", &c.FailedLifetime, def.FailedLifetime},
+		{"GCStaleTime", &c.GCStaleTime, def.GCStaleTime},
 	}
 	for _, d := range durs {
 		if *d.v < 0 {
@@ -137,6 +168,7 @@ func (c FIBConfig) withDefaults(def FIBConfig) (FIBConfig, error) {
 		{"QueuePerFIB", &c.QueuePerFIB, def.QueuePerFIB},
 		{"QueueBytesPerFIB", &c.QueueBytesPerFIB, def.QueueBytesPerFIB},
 		{"SolicitBurst", &c.SolicitBurst, def.SolicitBurst},
+		{"ReservedSolicitBurst", &c.ReservedSolicitBurst, def.ReservedSolicitBurst},
 	}
 	for _, i := range ints {
 		if *i.v < 0 {
@@ -146,11 +178,17 @@ func (c FIBConfig) withDefaults(def FIBConfig) (FIBConfig, error) {
 			*i.v = i.def
 		}
 	}
-	if c.SolicitRate < 0 {
-		return c, fmt.Errorf("%w: SolicitRate %v is negative", ErrInvalidConfig, c.SolicitRate)
-	}
-	if c.SolicitRate == 0 {
-		c.SolicitRate = def.SolicitRate
+	for _, r := range []struct {
+		name string
+		v    *float64
+		def  float64
+	}{{"SolicitRate", &c.SolicitRate, def.SolicitRate}, {"ReservedSolicitRate", &c.ReservedSolicitRate, def.ReservedSolicitRate}} {
+		if *r.v < 0 {
+			return c, fmt.Errorf("%w: %s %v is negative", ErrInvalidConfig, r.name, *r.v)
+		}
+		if *r.v == 0 {
+			*r.v = r.def
+		}
 	}
 	return c, nil
 }

@@ -86,7 +86,7 @@ func (t *Table) createLocked(f *fibState, k adj.Key, static bool) *entry {
 		e.class = classStatic
 	}
 	f.lists[e.class].pushBack(e)
-	t.idx.insertLocked(e)
+	f.idx.insertLocked(e)
 	t.publishLocked(e)
 	return e
 }
@@ -108,8 +108,8 @@ func (t *Table) removeLocked(e *entry) {
 	t.publishLocked(e)
 	t.adjs.Release(e.adjID)
 	e.adjID = adj.None
-	t.idx.deleteLocked(e)
-	t.idx.shrinkLocked()
+	e.fib.idx.deleteLocked(e)
+	e.fib.idx.shrinkLocked()
 	e.fib.lists[e.class].remove(e)
 	if last.State != None {
 		// An entry that never entered the machine was never announced.
@@ -151,8 +151,11 @@ func (t *Table) setStateLocked(e *entry, next State, w *work) {
 			w.handoffs = append(w.handoffs, handoff{key: e.key, pkts: pkts, failed: true})
 		}
 		t.armLocked(e, cfg.FailedLifetime)
-	case Stale, Permanent, None:
-		// No timer: STALE waits for traffic, PERMANENT for an operator.
+	case Stale:
+		// STALE waits for traffic, and is collected if none comes.
+		t.armLocked(e, cfg.GCStaleTime)
+	case Permanent, None:
+		// No timer: PERMANENT waits for an operator.
 	}
 	if next != Failed && next != Incomplete && next != None {
 		if pkts := t.takeQueueLocked(e); pkts != nil {
@@ -181,7 +184,10 @@ func (t *Table) setMACLocked(e *entry, mac adj.MAC) {
 // factor in [MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR) (RFC 4861 §6.3.2), drawn
 // per transition so that entries learned together do not expire together.
 func (t *Table) reachableTimeLocked(cfg *FIBConfig) time.Duration {
-	f := MinRandomFactor + (MaxRandomFactor-MinRandomFactor)*t.mu.rand.Float64()
+	t.mu.Lock()
+	r := t.mu.rand.Float64()
+	t.mu.Unlock()
+	f := MinRandomFactor + (MaxRandomFactor-MinRandomFactor)*r
 	return time.Duration(float64(cfg.BaseReachableTime) * f)
 }
 
@@ -204,13 +210,13 @@ func (t *Table) stopTimerLocked(e *entry) {
 // fire runs e's timer event unless the timer was superseded.
 func (t *Table) fire(e *entry, gen uint64) {
 	var w work
-	t.mu.Lock()
+	e.fib.mu.Lock()
 	if e.timerGen != gen || e.adjID == adj.None {
-		t.mu.Unlock()
+		e.fib.mu.Unlock()
 		return
 	}
 	e.timer = nil
 	t.handleTimerLocked(e, &w)
-	t.mu.Unlock()
+	e.fib.mu.Unlock()
 	t.run(&w)
 }

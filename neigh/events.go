@@ -74,10 +74,12 @@ func (s *Subscription) Close() {
 	close(s.ch)
 }
 
-// emitLocked offers ev to every subscriber without blocking. Sending under
-// the lock keeps events in order; it never waits, so it is not a callback
-// in the sense of the Env rule.
+// emitLocked offers ev to every subscriber without blocking; the caller
+// holds the entry's FIB mutex, so one FIB's events stay in order. It never
+// waits, so it is not a callback in the sense of the Env rule.
 func (t *Table) emitLocked(kind EventKind, e Entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for s := range t.mu.subs {
 		select {
 		case s.ch <- Event{Kind: kind, Entry: e}:

@@ -22,7 +22,8 @@ func (t *Table) handlePacketQueuedLocked(e *entry, pkt []byte, w *work) (adj.MAC
 		t.enqueueLocked(e, pkt)
 		return adj.MAC{}, false
 	case Failed:
-		// Like Linux's NUD_FAILED: new traffic starts a fresh resolution.
+		// Like Linux's NUD_FAILED: new traffic starts a fresh resolution
+		// (within the FIB's solicitation budget; see DefaultFailedLifetime).
 		t.enqueueLocked(e, pkt)
 		t.setStateLocked(e, Incomplete, w)
 		return adj.MAC{}, false
@@ -79,9 +80,8 @@ type confirmation struct {
 func (t *Table) handleConfirmationLocked(e *entry, c confirmation, w *work) {
 	switch e.state {
 	case None:
-		// Only ARP creates entries from replies (RFC 826 merge rule, a
-		// reply to one of our addresses); nothing was solicited, so the
-		// address is unconfirmed.
+		// Only ARP with arp_accept creates entries from replies; nothing
+		// was solicited, so the address is unconfirmed.
 		if !c.hasMAC {
 			return
 		}
@@ -102,18 +102,18 @@ func (t *Table) handleConfirmationLocked(e *entry, c confirmation, w *work) {
 			t.setStateLocked(e, Stale, w)
 		}
 	case Reachable, Stale, Delay, Probe:
-		e.router = c.router
 		differs := c.hasMAC && c.mac != e.mac
 		if !c.override && differs {
 			// "If the Override flag is clear and the supplied link-layer
 			// address differs …: if the state of the entry is REACHABLE,
 			// set it to STALE, but do not update the entry in any other
-			// way." Otherwise ignore.
+			// way." Otherwise ignore — the router flag included.
 			if e.state == Reachable {
 				t.setStateLocked(e, Stale, w)
 			}
 			return
 		}
+		e.router = c.router
 		if differs {
 			e.mac = c.mac
 		}
@@ -173,7 +173,16 @@ func (t *Table) handleTimerLocked(e *entry, w *work) {
 		// Failed long enough: forget it, so the adjacency goes back to
 		// Incomplete and the next packet resolves afresh.
 		t.removeLocked(e)
-	case None, Stale, Permanent:
+	case Stale:
+		// Unused since its last confirmation for GCStaleTime: collect it,
+		// unless a route depends on it (then its next packet checks it).
+		if t.referencedLocked(e) {
+			t.armLocked(e, cfg.GCStaleTime)
+			return
+		}
+		e.fib.ctr.inc(StaleCollected)
+		t.removeLocked(e)
+	case None, Permanent:
 		e.fib.ctr.inc(UnexpectedTimer)
 	}
 }

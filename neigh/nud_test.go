@@ -222,6 +222,12 @@ func TestReachableToReachableOnSolicitedAdvertisementRestartsTimer(t *testing.T)
 		h.clk.Advance(neigh.ReachableTime / 2)
 		f.advertise(h, fibA, port1, f.neighbor, macN1, true, true)
 		h.clk.Advance(neigh.ReachableTime/2 + time.Second)
+		if f.name == "arp" {
+			// ARP has no S flag: a reply with no request out confirms
+			// nothing, so the timer was not restarted.
+			h.wantState(k, neigh.Stale)
+			return
+		}
 		h.wantState(k, neigh.Reachable)
 	})
 }
@@ -282,6 +288,10 @@ func TestStaleToReachableOnSolicitedAdvertisement(t *testing.T) {
 		h := newHarness(t, neigh.FIBConfig{})
 		k := toStale(t, h, f)
 		f.advertise(h, fibA, port1, f.neighbor, macN1, true, true)
+		if f.name == "arp" {
+			h.wantState(k, neigh.Stale) // nobody asked: no confirmation
+			return
+		}
 		h.wantState(k, neigh.Reachable)
 	})
 }
@@ -328,6 +338,14 @@ func TestDelayToReachableOnSolicitedAdvertisement(t *testing.T) {
 		h := newHarness(t, neigh.FIBConfig{})
 		k := toDelay(t, h, f)
 		f.advertise(h, fibA, port1, f.neighbor, macN1, true, true)
+		if f.name == "arp" {
+			// DELAY has sent nothing yet: the reply is not an answer,
+			// and the probe goes out as planned.
+			h.wantState(k, neigh.Delay)
+			h.clk.Advance(neigh.DelayFirstProbeTime)
+			h.wantState(k, neigh.Probe)
+			return
+		}
 		h.wantState(k, neigh.Reachable)
 		h.clk.Advance(neigh.DelayFirstProbeTime)
 		h.wantState(k, neigh.Reachable)
@@ -442,7 +460,7 @@ func TestNoneStaysNoneOnUnsolicitedAdvertisement(t *testing.T) {
 		k := key(fibA, port1, f.neighbor)
 		f.advertise(h, fibA, port1, f.neighbor, macN1, false, true)
 		h.wantState(k, neigh.None)
-		c := neigh.ARPRxNotCached
+		c := neigh.ARPRxUnsolicited
 		if f.name == "nd" {
 			c = neigh.NARxNoEntry
 		}
@@ -450,10 +468,11 @@ func TestNoneStaysNoneOnUnsolicitedAdvertisement(t *testing.T) {
 	})
 }
 
-func TestNoneToStaleOnARPReplyForUs(t *testing.T) {
-	// The merge rule's other half: a reply that targets one of our
-	// addresses is learned even without a request outstanding.
-	h := newHarness(t, neigh.FIBConfig{})
+func TestNoneToStaleOnARPReplyForUsWithARPAccept(t *testing.T) {
+	// With arp_accept, a reply that targets one of our addresses is
+	// learned without a request outstanding (off by default: see
+	// TestUnsolicitedARPReplyCreatesNothing).
+	h := newHarness(t, neigh.FIBConfig{ARPAccept: true})
 	k := key(fibA, port1, v4N)
 	families[0].advertise(h, fibA, port1, v4N, macN1, true, true)
 	h.wantState(k, neigh.Stale)

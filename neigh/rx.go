@@ -41,26 +41,39 @@ func (t *Table) HandleARP(fib adj.FIBID, p adj.PortID, srcMAC adj.MAC, b []byte)
 	var w work
 	if learn {
 		k := adj.Key{FIB: fib, Port: p, Addr: a.SenderIP}
-		t.mu.Lock()
-		f := t.fibLocked(fib)
-		e := t.idx.find(k)
-		if e == nil && targetsUs {
+		f := t.lockFIB(fib)
+		e := f.idx.find(k)
+		// RFC 826's merge rule creates an entry for a request to one of
+		// our addresses; a reply or a gratuitous ARP creates one only with
+		// arp_accept (Linux's default is off), so a flood of them cannot
+		// fill the table.
+		create := targetsUs && (a.Op == ARPRequest || f.cfg.ARPAccept)
+		if e == nil && a.Gratuitous() && f.cfg.ARPAccept {
+			create = true
+		}
+		if e == nil && create {
 			e = t.createLocked(f, k, false)
 		}
 		switch {
-		case e == nil && targetsUs:
+		case e == nil && create:
 			// Table full: counted by createLocked; still answer.
+		case e == nil && (a.Op == ARPReply || a.Gratuitous()):
+			ctr.inc(ARPRxUnsolicited)
 		case e == nil:
 			ctr.inc(ARPRxNotCached)
 		case a.Op == ARPReply && targetsUs:
-			t.handleConfirmationLocked(e, confirmation{mac: a.SenderMAC, hasMAC: true, solicited: true, override: true}, &w)
+			// A reply answers us only if we asked: INCOMPLETE or PROBE
+			// has a request out. Otherwise it is news, not a
+			// confirmation: STALE with the MAC it gives.
+			asked := e.state == Incomplete || e.state == Probe
+			t.handleConfirmationLocked(e, confirmation{mac: a.SenderMAC, hasMAC: true, solicited: asked, override: true}, &w)
 		default:
 			t.handleProbeLocked(e, a.SenderMAC, &w)
 		}
 		if e != nil && e.state == None {
 			t.removeLocked(e)
 		}
-		t.mu.Unlock()
+		f.mu.Unlock()
 	}
 	if a.Op == ARPRequest && targetsUs {
 		w.tx = append(w.tx, txReq{kind: txARPReply, key: adj.Key{FIB: fib, Port: p, Addr: a.SenderIP},
@@ -130,16 +143,15 @@ func (t *Table) handleNS(ctr *counters, fib adj.FIBID, p adj.PortID, srcMAC adj.
 		ctr.inc(NSRxOffLink)
 	default:
 		k := adj.Key{FIB: fib, Port: p, Addr: ns.Src}
-		t.mu.Lock()
-		f := t.fibLocked(fib)
-		e := t.idx.find(k)
+		f := t.lockFIB(fib)
+		e := f.idx.find(k)
 		if e == nil {
 			e = t.createLocked(f, k, false)
 		}
 		if e != nil {
 			t.handleProbeLocked(e, ns.SourceLL, &w)
 		}
-		t.mu.Unlock()
+		f.mu.Unlock()
 	}
 	if !unicastMAC(reply.dst) && !dad {
 		ctr.inc(NDRxBadLinkAddr)
@@ -170,20 +182,21 @@ func (t *Table) handleNA(ctr *counters, fib adj.FIBID, p adj.PortID, pkt []byte)
 		return
 	}
 	k := adj.Key{FIB: fib, Port: p, Addr: na.Target}
-	if t.idx.find(k) == nil {
+	f := t.lookupFIB(fib)
+	if f == nil || f.idx.find(k) == nil {
 		// "If no entry exists, the advertisement SHOULD be silently
 		// discarded" (RFC 4861 §7.2.5).
 		ctr.inc(NARxNoEntry)
 		return
 	}
 	var w work
-	t.mu.Lock()
-	if e := t.idx.find(k); e != nil {
+	f.mu.Lock()
+	if e := f.idx.find(k); e != nil {
 		t.handleConfirmationLocked(e, confirmation{mac: na.TargetLL, hasMAC: na.HasTargetLL,
 			solicited: na.Solicited, override: na.Override, router: na.Router}, &w)
 	} else {
 		ctr.inc(NARxNoEntry)
 	}
-	t.mu.Unlock()
+	f.mu.Unlock()
 	t.run(&w)
 }

@@ -40,15 +40,14 @@ func (t *Table) AddStatic(k adj.Key, mac adj.MAC) error {
 		return fmt.Errorf("%w: %v is not a unicast MAC", ErrInvalid, mac)
 	}
 	var w work
-	t.mu.Lock()
-	f := t.fibLocked(k.FIB)
-	e := t.idx.find(k)
+	f := t.lockFIB(k.FIB)
+	e := f.idx.find(k)
 	if e == nil {
 		e = t.createLocked(f, k, true)
 	}
 	e.mac = mac
 	t.setStateLocked(e, Permanent, &w)
-	t.mu.Unlock()
+	f.mu.Unlock()
 	t.run(&w)
 	return nil
 }
@@ -56,9 +55,9 @@ func (t *Table) AddStatic(k adj.Key, mac adj.MAC) error {
 // DeleteStatic removes a static neighbour; ErrNotFound if k has none.
 func (t *Table) DeleteStatic(k adj.Key) error {
 	k = canon(k)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.idx.find(k)
+	f := t.lockFIB(k.FIB)
+	defer f.mu.Unlock()
+	e := f.idx.find(k)
 	if e == nil || e.state != Permanent {
 		return fmt.Errorf("%w: no static entry for %v", ErrNotFound, k)
 	}
@@ -69,9 +68,9 @@ func (t *Table) DeleteStatic(k adj.Key) error {
 // Delete removes any neighbour entry, static or dynamic (ip neigh del).
 func (t *Table) Delete(k adj.Key) error {
 	k = canon(k)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.idx.find(k)
+	f := t.lockFIB(k.FIB)
+	defer f.mu.Unlock()
+	e := f.idx.find(k)
 	if e == nil {
 		return fmt.Errorf("%w: %v", ErrNotFound, k)
 	}
@@ -83,8 +82,8 @@ func (t *Table) Delete(k adj.Key) error {
 // returns false. fn runs without neigh's lock held and may call back.
 func (t *Table) List(fib adj.FIBID, fn func(Entry) bool) {
 	var snap []Entry
-	t.mu.Lock()
-	if f, ok := (*t.fibs.Load())[fib]; ok {
+	if f := t.lookupFIB(fib); f != nil {
+		f.mu.Lock()
 		for c := range f.lists {
 			for e := f.lists[c].head; e != nil; e = e.next {
 				if e.state != None {
@@ -92,8 +91,8 @@ func (t *Table) List(fib adj.FIBID, fn func(Entry) bool) {
 				}
 			}
 		}
+		f.mu.Unlock()
 	}
-	t.mu.Unlock()
 	for _, e := range snap {
 		if !fn(e) {
 			return
@@ -105,14 +104,14 @@ func (t *Table) List(fib adj.FIBID, fn func(Entry) bool) {
 // adj.NoPort), as on link down; static entries stay. It returns how many
 // entries were removed.
 func (t *Table) Flush(fib adj.FIBID, p adj.PortID) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := (*t.fibs.Load())[fib]
-	if !ok {
+	f := t.lookupFIB(fib)
+	if f == nil {
 		return 0
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	n := 0
-	for _, c := range [...]class{classFailed, classStale, classActive} {
+	for _, c := range evictionOrder {
 		for e := f.lists[c].head; e != nil; {
 			next := e.next
 			if p == adj.NoPort || e.key.Port == p {
@@ -128,13 +127,11 @@ func (t *Table) Flush(fib adj.FIBID, p adj.PortID) int {
 // DeleteFIB removes every entry of fib, static ones too, with its
 // configuration and counters.
 func (t *Table) DeleteFIB(fib adj.FIBID) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old := *t.fibs.Load()
-	f, ok := old[fib]
-	if !ok {
+	f := t.lookupFIB(fib)
+	if f == nil {
 		return
 	}
+	f.mu.Lock()
 	for c := range f.lists {
 		for e := f.lists[c].head; e != nil; {
 			next := e.next
@@ -142,7 +139,14 @@ func (t *Table) DeleteFIB(fib adj.FIBID) {
 			e = next
 		}
 	}
+	// Whoever holds f from before waits on its mutex and then sees it
+	// retired (lockFIB looks again), so nothing is created in it.
+	f.mu.deleted = true
+	f.mu.Unlock()
 	t.log.Info("neigh: FIB deleted", "fib", fib)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.fibs.Load()
 	next := make(map[adj.FIBID]*fibState, len(old))
 	for k, v := range old {
 		if k != fib {
@@ -157,12 +161,14 @@ func (t *Table) DeleteFIB(fib adj.FIBID) {
 // evicts down to the new bound at once.
 func (t *Table) SetConfig(fib adj.FIBID, c FIBConfig) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, err := c.withDefaults(t.mu.defaults)
+	def := t.mu.defaults
+	t.mu.Unlock()
+	c, err := c.withDefaults(def)
 	if err != nil {
 		return err
 	}
-	f := t.fibLocked(fib)
+	f := t.lockFIB(fib)
+	defer f.mu.Unlock()
 	f.cfg = c
 	t.log.Info("neigh: FIB configured", "fib", fib, "base_reachable_time", c.BaseReachableTime,
 		"retrans_timer", c.RetransTimer, "max_entries", c.MaxEntries)
@@ -173,20 +179,21 @@ func (t *Table) SetConfig(fib adj.FIBID, c FIBConfig) error {
 
 // Config returns fib's effective configuration.
 func (t *Table) Config(fib adj.FIBID) FIBConfig {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f, ok := (*t.fibs.Load())[fib]; ok {
+	if f := t.lookupFIB(fib); f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		return f.cfg
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return t.mu.defaults
 }
 
 // Stats returns every FIB's counters and gauges.
 func (t *Table) Stats() Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var s Stats
 	for id, f := range *t.fibs.Load() {
+		f.mu.Lock()
 		fs := FIBStats{FIB: id, Counters: f.ctr.snapshot(), QueuedPackets: f.queuedPkts, QueuedBytes: f.queuedBytes}
 		fs.Dynamic = f.dynamicLocked()
 		fs.Static = f.lists[classStatic].n
@@ -195,9 +202,12 @@ func (t *Table) Stats() Stats {
 				fs.ByState[e.state]++
 			}
 		}
+		f.mu.Unlock()
 		s.FIBs = append(s.FIBs, fs)
 	}
 	slices.SortFunc(s.FIBs, func(a, b FIBStats) int { return cmp.Compare(a.FIB, b.FIB) })
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	s.EventsDropped = t.mu.eventsDropped
 	for sub := range t.mu.subs {
 		s.EventsDropped += sub.dropped.Load()

@@ -62,6 +62,10 @@ const (
 	TxNoSource         // no router address to solicit from
 	TxNoPortMAC        // port has no MAC (gone?)
 	UnexpectedTimer    // a timer fired in a state without timers (a bug)
+	StaleCollected     // unreferenced STALE entries removed after GCStaleTime
+	ARPTxAnnouncements // gratuitous ARP sent for an address of ours
+	NATxAnnouncements  // unsolicited NA sent for an address of ours
+	ARPRxUnsolicited   // ARP replies and gratuitous ARP from senders without an entry (arp_accept off)
 
 	NumCounters
 )
@@ -116,6 +120,10 @@ var counterNames = [NumCounters]string{
 	TxNoSource:           "tx_no_source",
 	TxNoPortMAC:          "tx_no_port_mac",
 	UnexpectedTimer:      "unexpected_timer",
+	StaleCollected:       "stale_collected",
+	ARPTxAnnouncements:   "arp_tx_announcements",
+	NATxAnnouncements:    "na_tx_announcements",
+	ARPRxUnsolicited:     "arp_rx_unsolicited",
 }
 
 // Name is the counter's snake_case name, e.g. "arp_rx_off_link".

@@ -15,19 +15,24 @@ import (
 //
 // Concurrency: Lookup and the resolved path of Resolve are lock-free and
 // allocation-free and may be called from any number of packet goroutines.
-// Everything else serialises on mu, which is only held for in-memory work:
-// Env is never called with mu held. Timers fire on their own goroutines and
-// take mu like any other event.
+// Everything else about a FIB's entries serialises on that FIB's own mutex
+// (fibState.mu), which is only held for in-memory work: Env is never called
+// with it held, and one FIB's ARP flood, scan or churn never waits on, or
+// makes wait, another FIB's slow path. Timers fire on their own goroutines
+// and take their FIB's mutex like any other event. The table's mutex (mu)
+// guards what all FIBs share — defaults, subscribers, the random source,
+// the creation of a FIB's state — and may be taken while a FIB's is held,
+// never the other way round.
 type Table struct {
 	adjs  *adj.Table
 	env   Env
 	clock Clock
 	log   *slog.Logger
+	// seed randomises every FIB's index hash; immutable after New.
+	seed uint64
 
-	// idx is read lock-free; its writers hold mu.
-	idx index
-	// fibs is a copy-on-write map so that counters can be bumped from the
-	// packet path without mu; it is replaced only with mu held.
+	// fibs is a copy-on-write map so that the packet path finds a FIB's
+	// state without a lock; it is replaced only with mu held.
 	fibs atomic.Pointer[map[adj.FIBID]*fibState]
 
 	mu struct {
@@ -40,23 +45,33 @@ type Table struct {
 	}
 }
 
-// fibState is one FIB's configuration, counters, LRU lists and queue totals.
+// fibState is one FIB's entries, configuration, counters, LRU lists and
+// queue totals.
 type fibState struct {
 	id  adj.FIBID
 	ctr counters // lock-free
+	// idx is read lock-free; its writers hold mu.
+	idx index
 
-	// Guarded by Table.mu.
+	mu struct {
+		sync.Mutex
+		deleted bool
+	}
+	// Guarded by mu.
 	cfg         FIBConfig
 	lists       [numClasses]entryList
 	queuedPkts  int
 	queuedBytes int
-	tokens      float64 // solicitation token bucket
-	refilled    int64   // clock time of the last refill, ns
+	budget      solicitBudget
 }
 
 // dynamicLocked counts the FIB's entries that MaxEntries bounds.
 func (f *fibState) dynamicLocked() int {
-	return f.lists[classFailed].n + f.lists[classStale].n + f.lists[classActive].n
+	n := 0
+	for _, c := range evictionOrder {
+		n += f.lists[c].n
+	}
+	return n
 }
 
 // Sentinel errors of the control-path API; they are wrapped with details.
@@ -87,7 +102,7 @@ func New(cfg Config) (*Table, error) {
 	}
 	t.mu.defaults = def
 	t.mu.subs = make(map[*Subscription]struct{})
-	t.idx.seed = rand.Uint64()
+	t.seed = rand.Uint64()
 	empty := map[adj.FIBID]*fibState{}
 	t.fibs.Store(&empty)
 	return t, nil
@@ -108,23 +123,41 @@ func validKey(k adj.Key) bool {
 }
 
 // counters returns fib's counters, creating the FIB's state on first use.
-func (t *Table) counters(fib adj.FIBID) *counters {
-	if f, ok := (*t.fibs.Load())[fib]; ok {
-		return &f.ctr
+func (t *Table) counters(fib adj.FIBID) *counters { return &t.fib(fib).ctr }
+
+// lookupFIB returns fib's state, or nil. Lock-free.
+func (t *Table) lookupFIB(fib adj.FIBID) *fibState { return (*t.fibs.Load())[fib] }
+
+// fib returns fib's state, creating it with the default config.
+func (t *Table) fib(fib adj.FIBID) *fibState {
+	if f := t.lookupFIB(fib); f != nil {
+		return f
 	}
 	t.mu.Lock()
-	f := t.fibLocked(fib)
-	t.mu.Unlock()
-	return &f.ctr
+	defer t.mu.Unlock()
+	return t.fibCreateLocked(fib)
 }
 
-// fibLocked returns fib's state, creating it with the default config.
-func (t *Table) fibLocked(fib adj.FIBID) *fibState {
+// lockFIB returns fib's state with its mutex held, creating it if needed;
+// it retries when it meets a state DeleteFIB has just retired.
+func (t *Table) lockFIB(fib adj.FIBID) *fibState {
+	for {
+		f := t.fib(fib)
+		f.mu.Lock()
+		if !f.mu.deleted {
+			return f
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (t *Table) fibCreateLocked(fib adj.FIBID) *fibState {
 	old := *t.fibs.Load()
 	if f, ok := old[fib]; ok {
 		return f
 	}
 	f := &fibState{id: fib, cfg: t.mu.defaults}
+	f.idx.seed = t.seed
 	next := make(map[adj.FIBID]*fibState, len(old)+1)
 	for k, v := range old {
 		next[k] = v
@@ -138,7 +171,11 @@ func (t *Table) fibLocked(fib adj.FIBID) *fibState {
 // ok is false when there is no entry. Lock-free; allocates nothing.
 func (t *Table) Lookup(k adj.Key) (mac adj.MAC, st adj.State, ok bool) {
 	k = canon(k)
-	e := t.idx.find(k)
+	f := t.lookupFIB(k.FIB)
+	if f == nil {
+		return adj.MAC{}, adj.Incomplete, false
+	}
+	e := f.idx.find(k)
 	if e == nil {
 		return adj.MAC{}, adj.Incomplete, false
 	}
@@ -161,9 +198,11 @@ func (t *Table) Lookup(k adj.Key) (mac adj.MAC, st adj.State, ok bool) {
 // (Incomplete or Failed). pkt is opaque to neigh.
 func (t *Table) Resolve(k adj.Key, pkt []byte) (mac adj.MAC, ok bool) {
 	k = canon(k)
-	if e := t.idx.find(k); e != nil {
-		if mac, s := e.load(); s.usable() {
-			return mac, true
+	if f := t.lookupFIB(k.FIB); f != nil {
+		if e := f.idx.find(k); e != nil {
+			if mac, s := e.load(); s.usable() {
+				return mac, true
+			}
 		}
 	}
 	return t.resolveSlow(k, pkt)
@@ -179,11 +218,10 @@ func (t *Table) resolveSlow(k adj.Key, pkt []byte) (adj.MAC, bool) {
 	checked := false
 	for {
 		var w work
-		t.mu.Lock()
-		f := t.fibLocked(k.FIB)
-		e := t.idx.find(k)
+		f := t.lockFIB(k.FIB)
+		e := f.idx.find(k)
 		if e == nil && !checked {
-			t.mu.Unlock()
+			f.mu.Unlock()
 			if !t.onLink(k.FIB, k.Port, k.Addr) {
 				f.ctr.inc(ResolveOffLink)
 				return adj.MAC{}, false
@@ -193,12 +231,12 @@ func (t *Table) resolveSlow(k adj.Key, pkt []byte) (adj.MAC, bool) {
 		}
 		if e == nil {
 			if e = t.createLocked(f, k, false); e == nil {
-				t.mu.Unlock()
+				f.mu.Unlock()
 				return adj.MAC{}, false
 			}
 		}
 		mac, ok := t.handlePacketQueuedLocked(e, pkt, &w)
-		t.mu.Unlock()
+		f.mu.Unlock()
 		t.run(&w)
 		return mac, ok
 	}
@@ -218,14 +256,15 @@ func (t *Table) onLink(fib adj.FIBID, p adj.PortID, a netip.Addr) bool {
 // entry with a MAC to REACHABLE without a probe.
 func (t *Table) Confirm(k adj.Key) {
 	k = canon(k)
-	if t.idx.find(k) == nil {
+	f := t.lookupFIB(k.FIB)
+	if f == nil || f.idx.find(k) == nil {
 		return
 	}
 	var w work
-	t.mu.Lock()
-	if e := t.idx.find(k); e != nil {
+	f.mu.Lock()
+	if e := f.idx.find(k); e != nil {
 		t.handleUpperLayerConfirmationLocked(e, &w)
 	}
-	t.mu.Unlock()
+	f.mu.Unlock()
 	t.run(&w)
 }

@@ -372,6 +372,34 @@ func TestSolicitationsRateLimited(t *testing.T) {
 	if n := len(h.takeSolicits()); n != 1 {
 		t.Fatalf("%d retransmissions after 1s, want 1", n)
 	}
+	// A held-back solicitation is not a try: every neighbour still gets its
+	// MaxMulticastSolicit solicitations before it fails, however long the
+	// budget makes it wait (15 in all, the 3 sent so far included).
+	sent := 3
+	for i := 0; i < 20 && sent < 15; i++ {
+		h.clk.Advance(time.Second)
+		sent += len(h.takeSolicits())
+	}
+	if sent != 15 {
+		t.Fatalf("%d solicitations for 5 neighbours, want 3 each", sent)
+	}
+	h.clk.Advance(2 * time.Second)
+	for i := 10; i < 15; i++ {
+		h.wantState(key(fibA, port1, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})), neigh.Failed)
+	}
+	// A neighbour a route uses is asked about from the reserve while
+	// strangers have emptied the general budget.
+	for i := 20; i < 25; i++ {
+		h.tab.Resolve(key(fibA, port1, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})), []byte("x"))
+	}
+	h.takeSolicits()
+	gw := key(fibA, port3, netip.MustParseAddr("198.51.100.2"))
+	id := h.adjs.Acquire(gw) // the route
+	defer h.adjs.Release(id)
+	h.tab.Resolve(gw, []byte("x"))
+	if s := h.takeSolicits(); len(s) != 1 || s[0].target != gw.Addr {
+		t.Fatalf("the gateway's solicitation: %+v", s)
+	}
 	// FIB B has its own bucket.
 	h.tab.Resolve(key(fibB, port2, v4N), []byte("x"))
 	if n := len(h.takeSolicits()); n != 1 {

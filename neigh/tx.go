@@ -29,6 +29,7 @@ const (
 	txProbe                  // unicast NS / ARP request to the cached MAC
 	txARPReply               // answer to an ARP request for our address
 	txNAReply                // answer to an NS for our address
+	txAnnounce               // gratuitous ARP / unsolicited NA for our address
 )
 
 // txReq describes one packet to build and send. key is the neighbour (FIB,
@@ -56,15 +57,18 @@ func (t *Table) run(w *work) {
 	}
 }
 
-// solicitLocked counts a solicitation for e and, if the FIB's rate limit
-// allows, schedules it. The state machine advances either way: a
-// suppressed solicitation still uses up one of the RFC's tries.
+// solicitLocked schedules a solicitation for e if the FIB's budget allows.
+// A solicitation the budget holds back was not sent, so it is not one of
+// the RFC's tries: e keeps its count and its retransmission timer asks
+// again. Neighbours that matter (mattersLocked) draw on a reserve that
+// strangers cannot touch, so a scan of unused addresses costs the FIB
+// its general budget and never a gateway's reachability check.
 func (t *Table) solicitLocked(e *entry, unicast bool, w *work) {
-	e.probes++
-	if !t.allowSolicitLocked(e.fib) {
+	if !t.allowSolicitLocked(e.fib, t.mattersLocked(e)) {
 		e.fib.ctr.inc(SolicitRateLimited)
 		return
 	}
+	e.probes++
 	r := txReq{kind: txSolicit, key: e.key}
 	if unicast {
 		r.kind, r.dst = txProbe, e.mac
@@ -72,23 +76,71 @@ func (t *Table) solicitLocked(e *entry, unicast bool, w *work) {
 	w.tx = append(w.tx, r)
 }
 
-// allowSolicitLocked is a token bucket of SolicitBurst tokens refilled at
-// SolicitRate per second.
-func (t *Table) allowSolicitLocked(f *fibState) bool {
-	now := t.clock.Now().UnixNano()
-	burst := float64(f.cfg.SolicitBurst)
-	if f.refilled == 0 {
-		f.tokens, f.refilled = burst, now
+// Announce tells port p's link that addr (one of the router's addresses in
+// fib) is here, with the port's MAC: a gratuitous ARP for IPv4, an
+// unsolicited NA for IPv6. The control plane calls it when an address is
+// added and the dataplane when a port comes up, so neighbours with a stale
+// cache (a replaced router, a moved address) update at once rather than
+// after their own timers.
+func (t *Table) Announce(fib adj.FIBID, p adj.PortID, addr netip.Addr) {
+	addr = addr.Unmap()
+	if !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || p == adj.NoPort {
+		return
 	}
-	if el := now - f.refilled; el > 0 {
-		f.tokens = min(burst, f.tokens+float64(el)/1e9*f.cfg.SolicitRate)
-		f.refilled = now
+	t.transmit(&txReq{kind: txAnnounce, key: adj.Key{FIB: fib, Port: p, Addr: addr}})
+}
+
+// solicitBudget is a FIB's two token buckets for solicitations: the
+// general one, and the reserve for neighbours that matter.
+type solicitBudget struct{ general, reserved bucket }
+
+// bucket is a token bucket; refilled is the clock time of its last refill.
+type bucket struct {
+	tokens   float64
+	refilled int64
+}
+
+// take refills b at rate per second up to burst and takes a token.
+func (b *bucket) take(now int64, rate float64, burst int) bool {
+	if b.refilled == 0 {
+		b.tokens, b.refilled = float64(burst), now
 	}
-	if f.tokens < 1 {
+	if el := now - b.refilled; el > 0 {
+		b.tokens = min(float64(burst), b.tokens+float64(el)/1e9*rate)
+		b.refilled = now
+	}
+	if b.tokens < 1 {
 		return false
 	}
-	f.tokens--
+	b.tokens--
 	return true
+}
+
+// allowSolicitLocked takes a token from the FIB's budget: neighbours that
+// matter from the reserve first, then, like everyone, from the general
+// bucket.
+func (t *Table) allowSolicitLocked(f *fibState, matters bool) bool {
+	now := t.clock.Now().UnixNano()
+	if matters && f.budget.reserved.take(now, f.cfg.ReservedSolicitRate, f.cfg.ReservedSolicitBurst) {
+		return true
+	}
+	return f.budget.general.take(now, f.cfg.SolicitRate, f.cfg.SolicitBurst)
+}
+
+// mattersLocked reports whether e is a neighbour worth the reserved
+// budget and worth keeping at the table's bound: a route or another owner
+// besides neigh holds its adjacency (a gateway), or it is known — it had a
+// MAC, so it answered once and is being re-checked (PROBE, or resolving
+// again after FAILED). Strangers — addresses a scan or a flood brought —
+// are neither.
+func (t *Table) mattersLocked(e *entry) bool {
+	return e.state == Probe || e.state == Permanent || e.mac != (adj.MAC{}) || t.referencedLocked(e)
+}
+
+// referencedLocked reports whether anything besides neigh owns e's
+// adjacency: a route through the neighbour.
+func (t *Table) referencedLocked(e *entry) bool {
+	return e.adjID != adj.None && t.adjs.Refs(e.adjID) > 1
 }
 
 // txBufLen fits the largest message neigh sends (an NS or NA with a
@@ -143,6 +195,28 @@ func (t *Table) transmit(r *txReq) {
 		}
 		ctr.inc(NSTx)
 		t.env.Transmit(k.FIB, k.Port, dst, EtherTypeIPv6, buf[:n])
+
+	case txAnnounce:
+		if k.Addr.Is4() {
+			// RFC 5227 §3: an ARP request whose sender and target are the
+			// announced address, broadcast.
+			n, err := BuildARP(buf[:], ARP{Op: ARPRequest, SenderMAC: own, SenderIP: k.Addr, TargetIP: k.Addr})
+			if err != nil {
+				return
+			}
+			ctr.inc(ARPTxAnnouncements)
+			t.env.Transmit(k.FIB, k.Port, BroadcastMAC, EtherTypeARP, buf[:n])
+			return
+		}
+		// RFC 4861 §7.2.6: an unsolicited NA to all-nodes, O=1, with our
+		// link-layer address.
+		na := NA{Src: k.Addr, Dst: AllNodes, Target: k.Addr, Router: true, Override: true, TargetLL: own, HasTargetLL: true}
+		n, err := BuildNA(buf[:], na)
+		if err != nil {
+			return
+		}
+		ctr.inc(NATxAnnouncements)
+		t.env.Transmit(k.FIB, k.Port, MulticastMAC(AllNodes), EtherTypeIPv6, buf[:n])
 
 	case txARPReply:
 		n, err := BuildARP(buf[:], ARP{Op: ARPReply, SenderMAC: own, SenderIP: r.local, TargetMAC: r.dst, TargetIP: k.Addr})

@@ -12,7 +12,7 @@ import (
 )
 
 func newFIBCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, show"}
+	c := &cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, set, show"}
 	var l fibdpb.Limits
 	add := &cobra.Command{
 		Use:   "add ID",
@@ -91,10 +91,17 @@ func newFIBCmd(a *app) *cobra.Command {
 				t.row(u(f.GetFibId()), u(f.GetRoutesV4()), u(f.GetRoutesV6()), u(f.GetNeighborsV4()), u(f.GetNeighborsV6()),
 					orDash(strings.Join(f.GetPorts(), ",")), u(f.GetVersion()))
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(args) == 1 && len(fibs) == 1 {
+				fmt.Fprintln(a.out)
+				return printSettings(a, fibs[0].GetFibId(), fibs[0].GetSettings())
+			}
+			return nil
 		},
 	}
-	c.AddCommand(add, del, addJSON(a, show))
+	c.AddCommand(add, del, newFIBSetCmd(a), addJSON(a, show))
 	return c
 }
 

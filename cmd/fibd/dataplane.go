@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/fibd/fibd/control"
 	"github.com/fibd/fibd/dataplane"
@@ -182,6 +183,52 @@ func (n *engineNeighbors) Subscribe(fn func(control.NeighborEvent)) (cancel func
 		sub.Close()
 		<-done
 	}
+}
+
+func (n *engineNeighbors) Announce(k adj.Key) { n.t.Announce(k.FIB, k.Port, k.Addr) }
+
+func (n *engineNeighbors) Settings(fibID adj.FIBID) control.NeighborSettings {
+	c := n.t.Config(fibID)
+	i := func(v int) *int { return &v }
+	d := func(v time.Duration) *time.Duration { return &v }
+	return control.NeighborSettings{MaxEntries: i(c.MaxEntries), ARPAccept: &c.ARPAccept, GCStaleTime: d(c.GCStaleTime),
+		BaseReachableTime: d(c.BaseReachableTime), DelayFirstProbeTime: d(c.DelayFirstProbeTime), RetransTimer: d(c.RetransTimer),
+		SolicitRate: i(int(c.SolicitRate)), SolicitBurst: i(c.SolicitBurst),
+		ReservedSolicitRate: i(int(c.ReservedSolicitRate)), ReservedSolicitBurst: i(c.ReservedSolicitBurst)}
+}
+
+// SetSettings replaces the FIB's neighbour configuration: the fields s
+// sets, the defaults for the rest.
+func (n *engineNeighbors) SetSettings(fibID adj.FIBID, s control.NeighborSettings) error {
+	var c neigh.FIBConfig
+	if s.MaxEntries != nil {
+		c.MaxEntries = *s.MaxEntries
+	}
+	if s.ARPAccept != nil {
+		c.ARPAccept = *s.ARPAccept
+	}
+	for _, d := range []struct {
+		src *time.Duration
+		dst *time.Duration
+	}{{s.GCStaleTime, &c.GCStaleTime}, {s.BaseReachableTime, &c.BaseReachableTime},
+		{s.DelayFirstProbeTime, &c.DelayFirstProbeTime}, {s.RetransTimer, &c.RetransTimer}} {
+		if d.src != nil {
+			*d.dst = *d.src
+		}
+	}
+	if s.SolicitRate != nil {
+		c.SolicitRate = float64(*s.SolicitRate)
+	}
+	if s.SolicitBurst != nil {
+		c.SolicitBurst = *s.SolicitBurst
+	}
+	if s.ReservedSolicitRate != nil {
+		c.ReservedSolicitRate = float64(*s.ReservedSolicitRate)
+	}
+	if s.ReservedSolicitBurst != nil {
+		c.ReservedSolicitBurst = *s.ReservedSolicitBurst
+	}
+	return n.t.SetConfig(fibID, c)
 }
 
 // quietEnv is neigh's environment when no packets move: the FIBs answer

@@ -19,9 +19,11 @@ type Neighbors struct {
 
 	mu struct {
 		sync.Mutex
-		entries map[adj.Key]control.NeighborInfo
-		subs    map[int]func(control.NeighborEvent)
-		nextSub int
+		entries   map[adj.Key]control.NeighborInfo
+		subs      map[int]func(control.NeighborEvent)
+		nextSub   int
+		announced []adj.Key
+		settings  map[adj.FIBID]control.NeighborSettings
 	}
 }
 
@@ -30,7 +32,66 @@ func NewNeighbors() *Neighbors {
 	n := &Neighbors{}
 	n.mu.entries = map[adj.Key]control.NeighborInfo{}
 	n.mu.subs = map[int]func(control.NeighborEvent){}
+	n.mu.settings = map[adj.FIBID]control.NeighborSettings{}
 	return n
+}
+
+// Announce implements control.Neighbors: it records k.
+func (n *Neighbors) Announce(k adj.Key) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mu.announced = append(n.mu.announced, k)
+}
+
+// Announced returns the keys Announce was called with, and forgets them.
+func (n *Neighbors) Announced() []adj.Key {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.mu.announced
+	n.mu.announced = nil
+	return out
+}
+
+// DefaultSettings are what Settings reports for fields never set.
+var DefaultSettings = func() control.NeighborSettings {
+	i := func(v int) *int { return &v }
+	d := func(v time.Duration) *time.Duration { return &v }
+	f := false
+	return control.NeighborSettings{MaxEntries: i(16384), ARPAccept: &f, GCStaleTime: d(time.Minute),
+		BaseReachableTime: d(30 * time.Second), DelayFirstProbeTime: d(5 * time.Second), RetransTimer: d(time.Second),
+		SolicitRate: i(200), SolicitBurst: i(100), ReservedSolicitRate: i(100), ReservedSolicitBurst: i(50)}
+}()
+
+// Settings implements control.Neighbors.
+func (n *Neighbors) Settings(fib adj.FIBID) control.NeighborSettings {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.mu.settings[fib]
+	out := DefaultSettings
+	for _, f := range []struct{ dst, src **int }{{&out.MaxEntries, &s.MaxEntries}, {&out.SolicitRate, &s.SolicitRate},
+		{&out.SolicitBurst, &s.SolicitBurst}, {&out.ReservedSolicitRate, &s.ReservedSolicitRate}, {&out.ReservedSolicitBurst, &s.ReservedSolicitBurst}} {
+		if *f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	for _, f := range []struct{ dst, src **time.Duration }{{&out.GCStaleTime, &s.GCStaleTime}, {&out.BaseReachableTime, &s.BaseReachableTime},
+		{&out.DelayFirstProbeTime, &s.DelayFirstProbeTime}, {&out.RetransTimer, &s.RetransTimer}} {
+		if *f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if s.ARPAccept != nil {
+		out.ARPAccept = s.ARPAccept
+	}
+	return out
+}
+
+// SetSettings implements control.Neighbors.
+func (n *Neighbors) SetSettings(fib adj.FIBID, s control.NeighborSettings) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mu.settings[fib] = s
+	return nil
 }
 
 func (n *Neighbors) now() time.Time {

@@ -28,6 +28,7 @@ package fibdpb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -570,7 +571,9 @@ type Fib struct {
 	Ports       []string               `protobuf:"bytes,6,rep,name=ports,proto3" json:"ports,omitempty"`
 	Limits      *Limits                `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
 	// version counts the route batches published in this FIB.
-	Version       uint64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	// settings are the FIB's effective settings, every field present.
+	Settings      *FibSettings `protobuf:"bytes,9,opt,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -661,6 +664,297 @@ func (x *Fib) GetVersion() uint64 {
 	return 0
 }
 
+func (x *Fib) GetSettings() *FibSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+// FibSettings are what a FIB is configured with besides its routes and
+// ports. In SetFibSettings an absent field is left as it is.
+type FibSettings struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Neighbors     *NeighborSettings      `protobuf:"bytes,1,opt,name=neighbors,proto3" json:"neighbors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FibSettings) Reset() {
+	*x = FibSettings{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FibSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FibSettings) ProtoMessage() {}
+
+func (x *FibSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FibSettings.ProtoReflect.Descriptor instead.
+func (*FibSettings) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FibSettings) GetNeighbors() *NeighborSettings {
+	if x != nil {
+		return x.Neighbors
+	}
+	return nil
+}
+
+// NeighborSettings configure a FIB's ARP/ND table (RFC 4861 names where
+// there are some). Zero values are invalid where a zero makes no sense.
+type NeighborSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// max_entries bounds the dynamic entries; at the bound the least useful
+	// entry no route uses is evicted (FAILED, then INCOMPLETE, STALE, the
+	// rest). Static entries do not count.
+	MaxEntries *uint32 `protobuf:"varint,1,opt,name=max_entries,json=maxEntries,proto3,oneof" json:"max_entries,omitempty"`
+	// arp_accept lets an ARP reply or gratuitous ARP from a sender without an
+	// entry create one (Linux's arp_accept). Off by default.
+	ArpAccept *bool `protobuf:"varint,2,opt,name=arp_accept,json=arpAccept,proto3,oneof" json:"arp_accept,omitempty"`
+	// gc_stale_time is how long an unreferenced STALE entry lives (Linux's
+	// gc_stale_time; 60 s).
+	GcStaleTime *durationpb.Duration `protobuf:"bytes,3,opt,name=gc_stale_time,json=gcStaleTime,proto3" json:"gc_stale_time,omitempty"`
+	// base_reachable_time is BaseReachableTime (30 s).
+	BaseReachableTime *durationpb.Duration `protobuf:"bytes,4,opt,name=base_reachable_time,json=baseReachableTime,proto3" json:"base_reachable_time,omitempty"`
+	// delay_first_probe_time is DELAY_FIRST_PROBE_TIME (5 s).
+	DelayFirstProbeTime *durationpb.Duration `protobuf:"bytes,5,opt,name=delay_first_probe_time,json=delayFirstProbeTime,proto3" json:"delay_first_probe_time,omitempty"`
+	// retrans_timer is RetransTimer (1 s).
+	RetransTimer *durationpb.Duration `protobuf:"bytes,6,opt,name=retrans_timer,json=retransTimer,proto3" json:"retrans_timer,omitempty"`
+	// solicit_rate (per second) and solicit_burst bound the solicitations of
+	// the FIB (200, 100).
+	SolicitRate  *uint32 `protobuf:"varint,7,opt,name=solicit_rate,json=solicitRate,proto3,oneof" json:"solicit_rate,omitempty"`
+	SolicitBurst *uint32 `protobuf:"varint,8,opt,name=solicit_burst,json=solicitBurst,proto3,oneof" json:"solicit_burst,omitempty"`
+	// reserved_solicit_rate and reserved_solicit_burst are the budget only
+	// neighbours that matter may use: those routes use and known ones being
+	// re-checked, so a scan cannot starve them (100, 50).
+	ReservedSolicitRate  *uint32 `protobuf:"varint,9,opt,name=reserved_solicit_rate,json=reservedSolicitRate,proto3,oneof" json:"reserved_solicit_rate,omitempty"`
+	ReservedSolicitBurst *uint32 `protobuf:"varint,10,opt,name=reserved_solicit_burst,json=reservedSolicitBurst,proto3,oneof" json:"reserved_solicit_burst,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *NeighborSettings) Reset() {
+	*x = NeighborSettings{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NeighborSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NeighborSettings) ProtoMessage() {}
+
+func (x *NeighborSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NeighborSettings.ProtoReflect.Descriptor instead.
+func (*NeighborSettings) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NeighborSettings) GetMaxEntries() uint32 {
+	if x != nil && x.MaxEntries != nil {
+		return *x.MaxEntries
+	}
+	return 0
+}
+
+func (x *NeighborSettings) GetArpAccept() bool {
+	if x != nil && x.ArpAccept != nil {
+		return *x.ArpAccept
+	}
+	return false
+}
+
+func (x *NeighborSettings) GetGcStaleTime() *durationpb.Duration {
+	if x != nil {
+		return x.GcStaleTime
+	}
+	return nil
+}
+
+func (x *NeighborSettings) GetBaseReachableTime() *durationpb.Duration {
+	if x != nil {
+		return x.BaseReachableTime
+	}
+	return nil
+}
+
+func (x *NeighborSettings) GetDelayFirstProbeTime() *durationpb.Duration {
+	if x != nil {
+		return x.DelayFirstProbeTime
+	}
+	return nil
+}
+
+func (x *NeighborSettings) GetRetransTimer() *durationpb.Duration {
+	if x != nil {
+		return x.RetransTimer
+	}
+	return nil
+}
+
+func (x *NeighborSettings) GetSolicitRate() uint32 {
+	if x != nil && x.SolicitRate != nil {
+		return *x.SolicitRate
+	}
+	return 0
+}
+
+func (x *NeighborSettings) GetSolicitBurst() uint32 {
+	if x != nil && x.SolicitBurst != nil {
+		return *x.SolicitBurst
+	}
+	return 0
+}
+
+func (x *NeighborSettings) GetReservedSolicitRate() uint32 {
+	if x != nil && x.ReservedSolicitRate != nil {
+		return *x.ReservedSolicitRate
+	}
+	return 0
+}
+
+func (x *NeighborSettings) GetReservedSolicitBurst() uint32 {
+	if x != nil && x.ReservedSolicitBurst != nil {
+		return *x.ReservedSolicitBurst
+	}
+	return 0
+}
+
+type SetFibSettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	Settings      *FibSettings           `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFibSettingsRequest) Reset() {
+	*x = SetFibSettingsRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFibSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFibSettingsRequest) ProtoMessage() {}
+
+func (x *SetFibSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFibSettingsRequest.ProtoReflect.Descriptor instead.
+func (*SetFibSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetFibSettingsRequest) GetFibId() uint32 {
+	if x != nil {
+		return x.FibId
+	}
+	return 0
+}
+
+func (x *SetFibSettingsRequest) GetSettings() *FibSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type SetFibSettingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// settings are the FIB's effective settings after the change.
+	Settings      *FibSettings `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFibSettingsResponse) Reset() {
+	*x = SetFibSettingsResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFibSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFibSettingsResponse) ProtoMessage() {}
+
+func (x *SetFibSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFibSettingsResponse.ProtoReflect.Descriptor instead.
+func (*SetFibSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetFibSettingsResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SetFibSettingsResponse) GetSettings() *FibSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 type CreateFibRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
@@ -671,7 +965,7 @@ type CreateFibRequest struct {
 
 func (x *CreateFibRequest) Reset() {
 	*x = CreateFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +977,7 @@ func (x *CreateFibRequest) String() string {
 func (*CreateFibRequest) ProtoMessage() {}
 
 func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +990,7 @@ func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibRequest.ProtoReflect.Descriptor instead.
 func (*CreateFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateFibRequest) GetFibId() uint32 {
@@ -722,7 +1016,7 @@ type CreateFibResponse struct {
 
 func (x *CreateFibResponse) Reset() {
 	*x = CreateFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +1028,7 @@ func (x *CreateFibResponse) String() string {
 func (*CreateFibResponse) ProtoMessage() {}
 
 func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +1041,7 @@ func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibResponse.ProtoReflect.Descriptor instead.
 func (*CreateFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateFibResponse) GetEpoch() uint64 {
@@ -766,7 +1060,7 @@ type DeleteFibRequest struct {
 
 func (x *DeleteFibRequest) Reset() {
 	*x = DeleteFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +1072,7 @@ func (x *DeleteFibRequest) String() string {
 func (*DeleteFibRequest) ProtoMessage() {}
 
 func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +1085,7 @@ func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteFibRequest) GetFibId() uint32 {
@@ -810,7 +1104,7 @@ type DeleteFibResponse struct {
 
 func (x *DeleteFibResponse) Reset() {
 	*x = DeleteFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1116,7 @@ func (x *DeleteFibResponse) String() string {
 func (*DeleteFibResponse) ProtoMessage() {}
 
 func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1129,7 @@ func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteFibResponse) GetEpoch() uint64 {
@@ -855,7 +1149,7 @@ type ListFibsRequest struct {
 
 func (x *ListFibsRequest) Reset() {
 	*x = ListFibsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1161,7 @@ func (x *ListFibsRequest) String() string {
 func (*ListFibsRequest) ProtoMessage() {}
 
 func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1174,7 @@ func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsRequest.ProtoReflect.Descriptor instead.
 func (*ListFibsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListFibsRequest) GetFibId() uint32 {
@@ -900,7 +1194,7 @@ type ListFibsResponse struct {
 
 func (x *ListFibsResponse) Reset() {
 	*x = ListFibsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1206,7 @@ func (x *ListFibsResponse) String() string {
 func (*ListFibsResponse) ProtoMessage() {}
 
 func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1219,7 @@ func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsResponse.ProtoReflect.Descriptor instead.
 func (*ListFibsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListFibsResponse) GetEpoch() uint64 {
@@ -958,7 +1252,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1264,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1277,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Counters) GetRxPackets() uint64 {
@@ -1062,7 +1356,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1368,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1381,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Port) GetName() string {
@@ -1187,7 +1481,7 @@ type BindPortRequest struct {
 
 func (x *BindPortRequest) Reset() {
 	*x = BindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1493,7 @@ func (x *BindPortRequest) String() string {
 func (*BindPortRequest) ProtoMessage() {}
 
 func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1506,7 @@ func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortRequest.ProtoReflect.Descriptor instead.
 func (*BindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BindPortRequest) GetInterface() string {
@@ -1246,7 +1540,7 @@ type BindPortResponse struct {
 
 func (x *BindPortResponse) Reset() {
 	*x = BindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1552,7 @@ func (x *BindPortResponse) String() string {
 func (*BindPortResponse) ProtoMessage() {}
 
 func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1565,7 @@ func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortResponse.ProtoReflect.Descriptor instead.
 func (*BindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BindPortResponse) GetEpoch() uint64 {
@@ -1297,7 +1591,7 @@ type UnbindPortRequest struct {
 
 func (x *UnbindPortRequest) Reset() {
 	*x = UnbindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1603,7 @@ func (x *UnbindPortRequest) String() string {
 func (*UnbindPortRequest) ProtoMessage() {}
 
 func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1616,7 @@ func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortRequest.ProtoReflect.Descriptor instead.
 func (*UnbindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UnbindPortRequest) GetPort() string {
@@ -1341,7 +1635,7 @@ type UnbindPortResponse struct {
 
 func (x *UnbindPortResponse) Reset() {
 	*x = UnbindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1647,7 @@ func (x *UnbindPortResponse) String() string {
 func (*UnbindPortResponse) ProtoMessage() {}
 
 func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1660,7 @@ func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortResponse.ProtoReflect.Descriptor instead.
 func (*UnbindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnbindPortResponse) GetEpoch() uint64 {
@@ -1387,7 +1681,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1693,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1706,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListPortsRequest) GetFibId() uint32 {
@@ -1439,7 +1733,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1745,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1758,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPortsResponse) GetEpoch() uint64 {
@@ -1493,7 +1787,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1799,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1812,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Address) GetPort() string {
@@ -1552,7 +1846,7 @@ type AddAddressRequest struct {
 
 func (x *AddAddressRequest) Reset() {
 	*x = AddAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1858,7 @@ func (x *AddAddressRequest) String() string {
 func (*AddAddressRequest) ProtoMessage() {}
 
 func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1871,7 @@ func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressRequest.ProtoReflect.Descriptor instead.
 func (*AddAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddAddressRequest) GetPort() string {
@@ -1603,7 +1897,7 @@ type AddAddressResponse struct {
 
 func (x *AddAddressResponse) Reset() {
 	*x = AddAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1909,7 @@ func (x *AddAddressResponse) String() string {
 func (*AddAddressResponse) ProtoMessage() {}
 
 func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1922,7 @@ func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressResponse.ProtoReflect.Descriptor instead.
 func (*AddAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddAddressResponse) GetEpoch() uint64 {
@@ -1648,7 +1942,7 @@ type DeleteAddressRequest struct {
 
 func (x *DeleteAddressRequest) Reset() {
 	*x = DeleteAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1954,7 @@ func (x *DeleteAddressRequest) String() string {
 func (*DeleteAddressRequest) ProtoMessage() {}
 
 func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1967,7 @@ func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteAddressRequest) GetPort() string {
@@ -1699,7 +1993,7 @@ type DeleteAddressResponse struct {
 
 func (x *DeleteAddressResponse) Reset() {
 	*x = DeleteAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +2005,7 @@ func (x *DeleteAddressResponse) String() string {
 func (*DeleteAddressResponse) ProtoMessage() {}
 
 func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +2018,7 @@ func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteAddressResponse) GetEpoch() uint64 {
@@ -1744,7 +2038,7 @@ type ListAddressesRequest struct {
 
 func (x *ListAddressesRequest) Reset() {
 	*x = ListAddressesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +2050,7 @@ func (x *ListAddressesRequest) String() string {
 func (*ListAddressesRequest) ProtoMessage() {}
 
 func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +2063,7 @@ func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesRequest.ProtoReflect.Descriptor instead.
 func (*ListAddressesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAddressesRequest) GetPort() string {
@@ -1796,7 +2090,7 @@ type ListAddressesResponse struct {
 
 func (x *ListAddressesResponse) Reset() {
 	*x = ListAddressesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2102,7 @@ func (x *ListAddressesResponse) String() string {
 func (*ListAddressesResponse) ProtoMessage() {}
 
 func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2115,7 @@ func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesResponse.ProtoReflect.Descriptor instead.
 func (*ListAddressesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListAddressesResponse) GetEpoch() uint64 {
@@ -1852,7 +2146,7 @@ type Path struct {
 
 func (x *Path) Reset() {
 	*x = Path{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +2158,7 @@ func (x *Path) String() string {
 func (*Path) ProtoMessage() {}
 
 func (x *Path) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +2171,7 @@ func (x *Path) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Path.ProtoReflect.Descriptor instead.
 func (*Path) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Path) GetKind() PathKind {
@@ -1938,7 +2232,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2244,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2257,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Route) GetFibId() uint32 {
@@ -2024,7 +2318,7 @@ type AddRouteRequest struct {
 
 func (x *AddRouteRequest) Reset() {
 	*x = AddRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2330,7 @@ func (x *AddRouteRequest) String() string {
 func (*AddRouteRequest) ProtoMessage() {}
 
 func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2343,7 @@ func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteRequest.ProtoReflect.Descriptor instead.
 func (*AddRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddRouteRequest) GetRoute() *Route {
@@ -2069,7 +2363,7 @@ type AddRouteResponse struct {
 
 func (x *AddRouteResponse) Reset() {
 	*x = AddRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2375,7 @@ func (x *AddRouteResponse) String() string {
 func (*AddRouteResponse) ProtoMessage() {}
 
 func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2388,7 @@ func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteResponse.ProtoReflect.Descriptor instead.
 func (*AddRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AddRouteResponse) GetEpoch() uint64 {
@@ -2120,7 +2414,7 @@ type ReplaceRouteRequest struct {
 
 func (x *ReplaceRouteRequest) Reset() {
 	*x = ReplaceRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2426,7 @@ func (x *ReplaceRouteRequest) String() string {
 func (*ReplaceRouteRequest) ProtoMessage() {}
 
 func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2439,7 @@ func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReplaceRouteRequest) GetRoute() *Route {
@@ -2165,7 +2459,7 @@ type ReplaceRouteResponse struct {
 
 func (x *ReplaceRouteResponse) Reset() {
 	*x = ReplaceRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2471,7 @@ func (x *ReplaceRouteResponse) String() string {
 func (*ReplaceRouteResponse) ProtoMessage() {}
 
 func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2484,7 @@ func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReplaceRouteResponse) GetEpoch() uint64 {
@@ -2218,7 +2512,7 @@ type DeleteRouteRequest struct {
 
 func (x *DeleteRouteRequest) Reset() {
 	*x = DeleteRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2524,7 @@ func (x *DeleteRouteRequest) String() string {
 func (*DeleteRouteRequest) ProtoMessage() {}
 
 func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2537,7 @@ func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteRouteRequest) GetFibId() uint32 {
@@ -2277,7 +2571,7 @@ type DeleteRouteResponse struct {
 
 func (x *DeleteRouteResponse) Reset() {
 	*x = DeleteRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2583,7 @@ func (x *DeleteRouteResponse) String() string {
 func (*DeleteRouteResponse) ProtoMessage() {}
 
 func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2596,7 @@ func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteRouteResponse) GetEpoch() uint64 {
@@ -2330,7 +2624,7 @@ type PathSet struct {
 
 func (x *PathSet) Reset() {
 	*x = PathSet{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2636,7 @@ func (x *PathSet) String() string {
 func (*PathSet) ProtoMessage() {}
 
 func (x *PathSet) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2649,7 @@ func (x *PathSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathSet.ProtoReflect.Descriptor instead.
 func (*PathSet) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PathSet) GetPaths() []*Path {
@@ -2381,7 +2675,7 @@ type RouteOp struct {
 
 func (x *RouteOp) Reset() {
 	*x = RouteOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2687,7 @@ func (x *RouteOp) String() string {
 func (*RouteOp) ProtoMessage() {}
 
 func (x *RouteOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2700,7 @@ func (x *RouteOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteOp.ProtoReflect.Descriptor instead.
 func (*RouteOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RouteOp) GetOp() RouteOpKind {
@@ -2456,7 +2750,7 @@ type ModifyRoutesRequest struct {
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2762,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2775,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -2559,7 +2853,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2865,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2878,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -2644,7 +2938,7 @@ type ModifyRoutesResponse struct {
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2950,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2963,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -2751,7 +3045,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +3057,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +3070,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -2824,7 +3118,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2836,7 +3130,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2849,7 +3143,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -2879,7 +3173,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3185,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3198,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -2940,7 +3234,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2952,7 +3246,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2965,7 +3259,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -2999,7 +3293,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3305,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3318,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -3101,7 +3395,7 @@ type LookupRouteResponse struct {
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3113,7 +3407,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3126,7 +3420,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -3188,7 +3482,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3200,7 +3494,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3213,7 +3507,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -3239,7 +3533,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3545,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3558,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -3284,7 +3578,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3590,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3603,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -3338,7 +3632,7 @@ type EndResyncResponse struct {
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3644,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3657,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -3392,7 +3686,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3404,7 +3698,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3417,7 +3711,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -3450,7 +3744,7 @@ type AddNeighborResponse struct {
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +3756,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +3769,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -3495,7 +3789,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3507,7 +3801,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3520,7 +3814,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -3546,7 +3840,7 @@ type DeleteNeighborResponse struct {
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3558,7 +3852,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3571,7 +3865,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -3591,7 +3885,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3603,7 +3897,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3616,7 +3910,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -3643,7 +3937,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3655,7 +3949,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3668,7 +3962,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -3695,7 +3989,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3707,7 +4001,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3720,7 +4014,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -3749,7 +4043,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3761,7 +4055,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3774,7 +4068,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -3801,7 +4095,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3813,7 +4107,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3826,7 +4120,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -3854,7 +4148,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3866,7 +4160,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3879,7 +4173,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PortStats) GetPort() string {
@@ -3915,7 +4209,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3927,7 +4221,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3940,7 +4234,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -3980,7 +4274,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3992,7 +4286,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4005,7 +4299,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -4026,7 +4320,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4038,7 +4332,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4051,7 +4345,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -4079,7 +4373,7 @@ var File_fibd_v1_fibd_proto protoreflect.FileDescriptor
 
 const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
-	"\x12fibd/v1/fibd.proto\x12\afibd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x10\n" +
+	"\x12fibd/v1/fibd.proto\x12\afibd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x10\n" +
 	"\x0eGetInfoRequest\"\xb6\x01\n" +
 	"\x0fGetInfoResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
@@ -4092,7 +4386,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\troutes_v4\x18\x01 \x01(\x04R\broutesV4\x12\x1b\n" +
 	"\troutes_v6\x18\x02 \x01(\x04R\broutesV6\x12*\n" +
 	"\x11routes_per_source\x18\x03 \x01(\x04R\x0froutesPerSource\x12\x1c\n" +
-	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\xf5\x01\n" +
+	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\xa7\x02\n" +
 	"\x03Fib\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x1b\n" +
 	"\troutes_v4\x18\x02 \x01(\x04R\broutesV4\x12\x1b\n" +
@@ -4101,7 +4395,36 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\fneighbors_v6\x18\x05 \x01(\x04R\vneighborsV6\x12\x14\n" +
 	"\x05ports\x18\x06 \x03(\tR\x05ports\x12'\n" +
 	"\x06limits\x18\a \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\x12\x18\n" +
-	"\aversion\x18\b \x01(\x04R\aversion\"R\n" +
+	"\aversion\x18\b \x01(\x04R\aversion\x120\n" +
+	"\bsettings\x18\t \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"F\n" +
+	"\vFibSettings\x127\n" +
+	"\tneighbors\x18\x01 \x01(\v2\x19.fibd.v1.NeighborSettingsR\tneighbors\"\xb3\x05\n" +
+	"\x10NeighborSettings\x12$\n" +
+	"\vmax_entries\x18\x01 \x01(\rH\x00R\n" +
+	"maxEntries\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"arp_accept\x18\x02 \x01(\bH\x01R\tarpAccept\x88\x01\x01\x12=\n" +
+	"\rgc_stale_time\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vgcStaleTime\x12I\n" +
+	"\x13base_reachable_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x11baseReachableTime\x12N\n" +
+	"\x16delay_first_probe_time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x13delayFirstProbeTime\x12>\n" +
+	"\rretrans_timer\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\fretransTimer\x12&\n" +
+	"\fsolicit_rate\x18\a \x01(\rH\x02R\vsolicitRate\x88\x01\x01\x12(\n" +
+	"\rsolicit_burst\x18\b \x01(\rH\x03R\fsolicitBurst\x88\x01\x01\x127\n" +
+	"\x15reserved_solicit_rate\x18\t \x01(\rH\x04R\x13reservedSolicitRate\x88\x01\x01\x129\n" +
+	"\x16reserved_solicit_burst\x18\n" +
+	" \x01(\rH\x05R\x14reservedSolicitBurst\x88\x01\x01B\x0e\n" +
+	"\f_max_entriesB\r\n" +
+	"\v_arp_acceptB\x0f\n" +
+	"\r_solicit_rateB\x10\n" +
+	"\x0e_solicit_burstB\x18\n" +
+	"\x16_reserved_solicit_rateB\x19\n" +
+	"\x17_reserved_solicit_burst\"`\n" +
+	"\x15SetFibSettingsRequest\x12\x15\n" +
+	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x120\n" +
+	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"`\n" +
+	"\x16SetFibSettingsResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x120\n" +
+	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"R\n" +
 	"\x10CreateFibRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12'\n" +
 	"\x06limits\x18\x02 \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\")\n" +
@@ -4383,12 +4706,13 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x1fNEIGHBOR_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NEIGHBOR_EVENT_TYPE_ADDED\x10\x01\x12\x1f\n" +
 	"\x1bNEIGHBOR_EVENT_TYPE_CHANGED\x10\x02\x12\x1f\n" +
-	"\x1bNEIGHBOR_EVENT_TYPE_REMOVED\x10\x032\x9c\r\n" +
+	"\x1bNEIGHBOR_EVENT_TYPE_REMOVED\x10\x032\xef\r\n" +
 	"\vFibdService\x12<\n" +
 	"\aGetInfo\x12\x17.fibd.v1.GetInfoRequest\x1a\x18.fibd.v1.GetInfoResponse\x12B\n" +
 	"\tCreateFib\x12\x19.fibd.v1.CreateFibRequest\x1a\x1a.fibd.v1.CreateFibResponse\x12B\n" +
 	"\tDeleteFib\x12\x19.fibd.v1.DeleteFibRequest\x1a\x1a.fibd.v1.DeleteFibResponse\x12A\n" +
-	"\bListFibs\x12\x18.fibd.v1.ListFibsRequest\x1a\x19.fibd.v1.ListFibsResponse0\x01\x12?\n" +
+	"\bListFibs\x12\x18.fibd.v1.ListFibsRequest\x1a\x19.fibd.v1.ListFibsResponse0\x01\x12Q\n" +
+	"\x0eSetFibSettings\x12\x1e.fibd.v1.SetFibSettingsRequest\x1a\x1f.fibd.v1.SetFibSettingsResponse\x12?\n" +
 	"\bBindPort\x12\x18.fibd.v1.BindPortRequest\x1a\x19.fibd.v1.BindPortResponse\x12E\n" +
 	"\n" +
 	"UnbindPort\x12\x1a.fibd.v1.UnbindPortRequest\x1a\x1b.fibd.v1.UnbindPortResponse\x12D\n" +
@@ -4425,7 +4749,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(PathKind)(0),                  // 0: fibd.v1.PathKind
 	(RouteOpKind)(0),               // 1: fibd.v1.RouteOpKind
@@ -4437,154 +4761,169 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*GetInfoResponse)(nil),        // 7: fibd.v1.GetInfoResponse
 	(*Limits)(nil),                 // 8: fibd.v1.Limits
 	(*Fib)(nil),                    // 9: fibd.v1.Fib
-	(*CreateFibRequest)(nil),       // 10: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),      // 11: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),       // 12: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),      // 13: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),        // 14: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),       // 15: fibd.v1.ListFibsResponse
-	(*Counters)(nil),               // 16: fibd.v1.Counters
-	(*Port)(nil),                   // 17: fibd.v1.Port
-	(*BindPortRequest)(nil),        // 18: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),       // 19: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),      // 20: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),     // 21: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),       // 22: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),      // 23: fibd.v1.ListPortsResponse
-	(*Address)(nil),                // 24: fibd.v1.Address
-	(*AddAddressRequest)(nil),      // 25: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),     // 26: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),   // 27: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),  // 28: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),   // 29: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),  // 30: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                   // 31: fibd.v1.Path
-	(*Route)(nil),                  // 32: fibd.v1.Route
-	(*AddRouteRequest)(nil),        // 33: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),       // 34: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),    // 35: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),   // 36: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),     // 37: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),    // 38: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                // 39: fibd.v1.PathSet
-	(*RouteOp)(nil),                // 40: fibd.v1.RouteOp
-	(*ModifyRoutesRequest)(nil),    // 41: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),             // 42: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),   // 43: fibd.v1.ModifyRoutesResponse
-	(*ListRoutesRequest)(nil),      // 44: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),     // 45: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),     // 46: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),              // 47: fibd.v1.LookupHop
-	(*Neighbor)(nil),               // 48: fibd.v1.Neighbor
-	(*LookupRouteResponse)(nil),    // 49: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),     // 50: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),    // 51: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),       // 52: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),      // 53: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),     // 54: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),    // 55: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),  // 56: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil), // 57: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),   // 58: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),  // 59: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),          // 60: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),  // 61: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil), // 62: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),              // 63: fibd.v1.PortStats
-	(*FibStats)(nil),               // 64: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),        // 65: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 66: fibd.v1.GetStatsResponse
-	nil,                            // 67: fibd.v1.Counters.DropsEntry
-	nil,                            // 68: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),  // 69: google.protobuf.Timestamp
+	(*FibSettings)(nil),            // 10: fibd.v1.FibSettings
+	(*NeighborSettings)(nil),       // 11: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),  // 12: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil), // 13: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),       // 14: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),      // 15: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),       // 16: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),      // 17: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),        // 18: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),       // 19: fibd.v1.ListFibsResponse
+	(*Counters)(nil),               // 20: fibd.v1.Counters
+	(*Port)(nil),                   // 21: fibd.v1.Port
+	(*BindPortRequest)(nil),        // 22: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),       // 23: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),      // 24: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),     // 25: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),       // 26: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),      // 27: fibd.v1.ListPortsResponse
+	(*Address)(nil),                // 28: fibd.v1.Address
+	(*AddAddressRequest)(nil),      // 29: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),     // 30: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),   // 31: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),  // 32: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),   // 33: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),  // 34: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                   // 35: fibd.v1.Path
+	(*Route)(nil),                  // 36: fibd.v1.Route
+	(*AddRouteRequest)(nil),        // 37: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),       // 38: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),    // 39: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),   // 40: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),     // 41: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),    // 42: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                // 43: fibd.v1.PathSet
+	(*RouteOp)(nil),                // 44: fibd.v1.RouteOp
+	(*ModifyRoutesRequest)(nil),    // 45: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),             // 46: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),   // 47: fibd.v1.ModifyRoutesResponse
+	(*ListRoutesRequest)(nil),      // 48: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),     // 49: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),     // 50: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),              // 51: fibd.v1.LookupHop
+	(*Neighbor)(nil),               // 52: fibd.v1.Neighbor
+	(*LookupRouteResponse)(nil),    // 53: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),     // 54: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),    // 55: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),       // 56: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),      // 57: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),     // 58: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),    // 59: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),  // 60: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil), // 61: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),   // 62: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),  // 63: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),          // 64: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),  // 65: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil), // 66: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),              // 67: fibd.v1.PortStats
+	(*FibStats)(nil),               // 68: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),        // 69: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 70: fibd.v1.GetStatsResponse
+	nil,                            // 71: fibd.v1.Counters.DropsEntry
+	nil,                            // 72: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),  // 73: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 74: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	69, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	73, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	8,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	8,  // 2: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	9,  // 3: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	67, // 4: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	16, // 5: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	68, // 6: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	17, // 7: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	17, // 8: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	24, // 9: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	0,  // 10: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	31, // 11: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	32, // 12: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	32, // 13: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	31, // 14: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	1,  // 15: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	39, // 16: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	40, // 17: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	2,  // 18: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	42, // 19: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
-	3,  // 20: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	4,  // 21: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	32, // 22: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	32, // 23: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	69, // 24: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	47, // 25: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	48, // 26: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	48, // 27: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	5,  // 28: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	48, // 29: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	60, // 30: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	16, // 31: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	16, // 32: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	63, // 33: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	64, // 34: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	6,  // 35: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	10, // 36: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	12, // 37: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	14, // 38: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	18, // 39: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	20, // 40: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	22, // 41: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	25, // 42: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	27, // 43: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	29, // 44: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	33, // 45: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	35, // 46: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	37, // 47: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	41, // 48: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	44, // 49: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	46, // 50: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	50, // 51: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	52, // 52: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	54, // 53: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	56, // 54: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	58, // 55: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	61, // 56: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	65, // 57: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	7,  // 58: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	11, // 59: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	13, // 60: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	15, // 61: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	19, // 62: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	21, // 63: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	23, // 64: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	26, // 65: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	28, // 66: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	30, // 67: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	34, // 68: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	36, // 69: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	38, // 70: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	43, // 71: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	45, // 72: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	49, // 73: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	51, // 74: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	53, // 75: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	55, // 76: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	57, // 77: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	59, // 78: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	62, // 79: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	66, // 80: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	58, // [58:81] is the sub-list for method output_type
-	35, // [35:58] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	10, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	11, // 3: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	74, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	74, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	74, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	74, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	10, // 8: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	10, // 9: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	8,  // 10: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	9,  // 11: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	71, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	20, // 13: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	72, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	21, // 15: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	21, // 16: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	28, // 17: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	0,  // 18: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	35, // 19: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	36, // 20: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	36, // 21: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	35, // 22: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	1,  // 23: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	43, // 24: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	44, // 25: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	2,  // 26: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	46, // 27: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
+	3,  // 28: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	4,  // 29: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	36, // 30: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	36, // 31: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	73, // 32: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	51, // 33: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	52, // 34: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	52, // 35: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	5,  // 36: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	52, // 37: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	64, // 38: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	20, // 39: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	20, // 40: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	67, // 41: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	68, // 42: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	6,  // 43: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	14, // 44: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	16, // 45: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	18, // 46: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	12, // 47: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	22, // 48: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	24, // 49: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	26, // 50: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	29, // 51: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	31, // 52: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	33, // 53: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	37, // 54: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	39, // 55: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	41, // 56: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	45, // 57: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	48, // 58: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	50, // 59: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	54, // 60: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	56, // 61: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	58, // 62: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	60, // 63: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	62, // 64: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	65, // 65: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	69, // 66: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	7,  // 67: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	15, // 68: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	17, // 69: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	19, // 70: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	13, // 71: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	23, // 72: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	25, // 73: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	27, // 74: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	30, // 75: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	32, // 76: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	34, // 77: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	38, // 78: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	40, // 79: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	42, // 80: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	47, // 81: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	49, // 82: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	53, // 83: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	55, // 84: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	57, // 85: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	59, // 86: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	61, // 87: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	63, // 88: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	66, // 89: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	70, // 90: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	67, // [67:91] is the sub-list for method output_type
+	43, // [43:67] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -4592,21 +4931,22 @@ func file_fibd_v1_fibd_proto_init() {
 	if File_fibd_v1_fibd_proto != nil {
 		return
 	}
-	file_fibd_v1_fibd_proto_msgTypes[8].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[5].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[12].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[16].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[23].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[38].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[52].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[55].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[20].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[27].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[42].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[56].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[59].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[63].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   63,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	FibdService_CreateFib_FullMethodName      = "/fibd.v1.FibdService/CreateFib"
 	FibdService_DeleteFib_FullMethodName      = "/fibd.v1.FibdService/DeleteFib"
 	FibdService_ListFibs_FullMethodName       = "/fibd.v1.FibdService/ListFibs"
+	FibdService_SetFibSettings_FullMethodName = "/fibd.v1.FibdService/SetFibSettings"
 	FibdService_BindPort_FullMethodName       = "/fibd.v1.FibdService/BindPort"
 	FibdService_UnbindPort_FullMethodName     = "/fibd.v1.FibdService/UnbindPort"
 	FibdService_ListPorts_FullMethodName      = "/fibd.v1.FibdService/ListPorts"
@@ -75,6 +76,9 @@ type FibdServiceClient interface {
 	// while a port is bound to it or another FIB's routes look up into it.
 	DeleteFib(ctx context.Context, in *DeleteFibRequest, opts ...grpc.CallOption) (*DeleteFibResponse, error)
 	ListFibs(ctx context.Context, in *ListFibsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListFibsResponse], error)
+	// SetFibSettings changes a FIB's settings: the fields given, the others
+	// stay. It answers with every setting's effective value.
+	SetFibSettings(ctx context.Context, in *SetFibSettingsRequest, opts ...grpc.CallOption) (*SetFibSettingsResponse, error)
 	// BindPort binds an interface, or an (interface, VLAN) pair, to a FIB.
 	// Binding a bound port to another FIB moves it: its addresses and routes
 	// leave the old FIB.
@@ -178,6 +182,16 @@ func (c *fibdServiceClient) ListFibs(ctx context.Context, in *ListFibsRequest, o
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FibdService_ListFibsClient = grpc.ServerStreamingClient[ListFibsResponse]
+
+func (c *fibdServiceClient) SetFibSettings(ctx context.Context, in *SetFibSettingsRequest, opts ...grpc.CallOption) (*SetFibSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetFibSettingsResponse)
+	err := c.cc.Invoke(ctx, FibdService_SetFibSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *fibdServiceClient) BindPort(ctx context.Context, in *BindPortRequest, opts ...grpc.CallOption) (*BindPortResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -429,6 +443,9 @@ type FibdServiceServer interface {
 	// while a port is bound to it or another FIB's routes look up into it.
 	DeleteFib(context.Context, *DeleteFibRequest) (*DeleteFibResponse, error)
 	ListFibs(*ListFibsRequest, grpc.ServerStreamingServer[ListFibsResponse]) error
+	// SetFibSettings changes a FIB's settings: the fields given, the others
+	// stay. It answers with every setting's effective value.
+	SetFibSettings(context.Context, *SetFibSettingsRequest) (*SetFibSettingsResponse, error)
 	// BindPort binds an interface, or an (interface, VLAN) pair, to a FIB.
 	// Binding a bound port to another FIB moves it: its addresses and routes
 	// leave the old FIB.
@@ -495,6 +512,9 @@ func (UnimplementedFibdServiceServer) DeleteFib(context.Context, *DeleteFibReque
 }
 func (UnimplementedFibdServiceServer) ListFibs(*ListFibsRequest, grpc.ServerStreamingServer[ListFibsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListFibs not implemented")
+}
+func (UnimplementedFibdServiceServer) SetFibSettings(context.Context, *SetFibSettingsRequest) (*SetFibSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetFibSettings not implemented")
 }
 func (UnimplementedFibdServiceServer) BindPort(context.Context, *BindPortRequest) (*BindPortResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BindPort not implemented")
@@ -638,6 +658,24 @@ func _FibdService_ListFibs_Handler(srv interface{}, stream grpc.ServerStream) er
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FibdService_ListFibsServer = grpc.ServerStreamingServer[ListFibsResponse]
+
+func _FibdService_SetFibSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetFibSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FibdServiceServer).SetFibSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FibdService_SetFibSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FibdServiceServer).SetFibSettings(ctx, req.(*SetFibSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _FibdService_BindPort_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BindPortRequest)
@@ -953,6 +991,10 @@ var FibdService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteFib",
 			Handler:    _FibdService_DeleteFib_Handler,
+		},
+		{
+			MethodName: "SetFibSettings",
+			Handler:    _FibdService_SetFibSettings_Handler,
 		},
 		{
 			MethodName: "BindPort",

@@ -331,6 +331,18 @@ func (t *Table) Held() int {
 	return n
 }
 
+// Refs returns how many owners id has: neigh's entry and each FIB entry
+// (route path set) through the neighbour. neigh uses it to tell a gateway
+// routes depend on from a stranger.
+func (t *Table) Refs(id ID) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if int(id) >= len(t.mu.refs) {
+		return 0
+	}
+	return int(t.mu.refs[id])
+}
+
 // Lookup finds the adjacency for k without taking a reference.
 func (t *Table) Lookup(k Key) (ID, bool) {
 	t.mu.Lock()

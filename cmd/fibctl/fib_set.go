@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/fibd/fibd/control/fibdpb"
+)
+
+// newFIBSetCmd is `fibctl fib set ID --neigh-max N …`: only the flags
+// given change (like `ip neigh` tables' `ip ntable change`); it prints the
+// FIB's effective settings.
+func newFIBSetCmd(a *app) *cobra.Command {
+	var (
+		maxEntries, solicitRate, solicitBurst, resRate, resBurst uint32
+		arpAccept                                                string
+		gcStale, reachable, delayProbe, retrans                  time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "set ID [flags]",
+		Short: "Change a FIB's settings: only the flags given change",
+		Example: `  fibctl fib set 10 --neigh-max 4096 --arp-accept off
+  fibctl fib set 10 --neigh-gc-stale-time 2m --neigh-reachable-time 30s`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseFIB(args[0])
+			if err != nil {
+				return err
+			}
+			n := &fibdpb.NeighborSettings{}
+			changed := false
+			fl := cmd.Flags()
+			set32 := func(name string, v uint32, dst **uint32) {
+				if fl.Changed(name) {
+					*dst, changed = &v, true
+				}
+			}
+			setDur := func(name string, v time.Duration, dst **durationpb.Duration) {
+				if fl.Changed(name) {
+					*dst, changed = durationpb.New(v), true
+				}
+			}
+			set32("neigh-max", maxEntries, &n.MaxEntries)
+			set32("neigh-solicit-rate", solicitRate, &n.SolicitRate)
+			set32("neigh-solicit-burst", solicitBurst, &n.SolicitBurst)
+			set32("neigh-reserved-solicit-rate", resRate, &n.ReservedSolicitRate)
+			set32("neigh-reserved-solicit-burst", resBurst, &n.ReservedSolicitBurst)
+			setDur("neigh-gc-stale-time", gcStale, &n.GcStaleTime)
+			setDur("neigh-reachable-time", reachable, &n.BaseReachableTime)
+			setDur("neigh-delay-probe-time", delayProbe, &n.DelayFirstProbeTime)
+			setDur("neigh-retrans-time", retrans, &n.RetransTimer)
+			if fl.Changed("arp-accept") {
+				on, err := parseOnOff("--arp-accept", arpAccept)
+				if err != nil {
+					return err
+				}
+				n.ArpAccept, changed = &on, true
+			}
+			if !changed {
+				return fmt.Errorf("fib set %s: nothing to change (see fibctl fib set --help)", args[0])
+			}
+			ctx, cancel, cl, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			resp, err := cl.SetFibSettings(ctx, &fibdpb.SetFibSettingsRequest{FibId: id, Settings: &fibdpb.FibSettings{Neighbors: n}})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return printJSON(a.out, resp.GetSettings())
+			}
+			return printSettings(a, id, resp.GetSettings())
+		},
+	}
+	f := c.Flags()
+	f.Uint32Var(&maxEntries, "neigh-max", 0, "bound of dynamic neighbour entries (ARP/ND cache)")
+	f.StringVar(&arpAccept, "arp-accept", "", "on: an ARP reply or gratuitous ARP from an unknown sender creates an entry (Linux arp_accept)")
+	f.DurationVar(&gcStale, "neigh-gc-stale-time", 0, "how long an unreferenced STALE entry lives")
+	f.DurationVar(&reachable, "neigh-reachable-time", 0, "BaseReachableTime (RFC 4861)")
+	f.DurationVar(&delayProbe, "neigh-delay-probe-time", 0, "DELAY_FIRST_PROBE_TIME (RFC 4861)")
+	f.DurationVar(&retrans, "neigh-retrans-time", 0, "RetransTimer (RFC 4861)")
+	f.Uint32Var(&solicitRate, "neigh-solicit-rate", 0, "solicitations per second")
+	f.Uint32Var(&solicitBurst, "neigh-solicit-burst", 0, "solicitation burst")
+	f.Uint32Var(&resRate, "neigh-reserved-solicit-rate", 0, "reserved solicitations per second, for neighbours routes use")
+	f.Uint32Var(&resBurst, "neigh-reserved-solicit-burst", 0, "reserved solicitation burst")
+	addJSON(a, c)
+	return c
+}
+
+func parseOnOff(flag, s string) (bool, error) {
+	switch s {
+	case "on", "yes", "true", "1":
+		return true, nil
+	case "off", "no", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s %q: want on or off", flag, s)
+}
+
+// printSettings prints a FIB's settings as "name value" lines.
+func printSettings(a *app, id uint32, s *fibdpb.FibSettings) error {
+	n := s.GetNeighbors()
+	dur := func(d *durationpb.Duration) string {
+		if d == nil {
+			return "-"
+		}
+		return d.AsDuration().String()
+	}
+	t := newTable(a.out, "FIB", "SETTING", "VALUE")
+	for _, row := range [][2]string{
+		{"neigh-max", u(n.GetMaxEntries())},
+		{"arp-accept", map[bool]string{true: "on", false: "off"}[n.GetArpAccept()]},
+		{"neigh-gc-stale-time", dur(n.GetGcStaleTime())},
+		{"neigh-reachable-time", dur(n.GetBaseReachableTime())},
+		{"neigh-delay-probe-time", dur(n.GetDelayFirstProbeTime())},
+		{"neigh-retrans-time", dur(n.GetRetransTimer())},
+		{"neigh-solicit-rate", u(n.GetSolicitRate())},
+		{"neigh-solicit-burst", u(n.GetSolicitBurst())},
+		{"neigh-reserved-solicit-rate", u(n.GetReservedSolicitRate())},
+		{"neigh-reserved-solicit-burst", u(n.GetReservedSolicitBurst())},
+	} {
+		t.row(strconv.FormatUint(uint64(id), 10), row[0], row[1])
+	}
+	return t.flush()
+}
