@@ -65,11 +65,13 @@ tally-reset: testtally
 tally: testtally
 	@$(BIN)/testtally -tally $(TALLY) -summary
 
-# unit runs everything under the race detector; the few tests that only
-# check determinism and would take minutes under it run once more without.
+# unit runs everything under the race detector; the few tests whose size
+# makes them minutes long under it, and whose concurrency other tests cover
+# under it, run once more without (internal/testenv/skips.txt lists them).
+NORACE_TESTS := TestGenerateReproduces|TestRunQuick|TestFIBDForwards|TestGoldenRandom|TestGoldenRandomParallel
 unit: testtally
 	$(GOTEST) -race -count=1 -timeout 20m $(PKGS)
-	$(GOTEST) -count=1 -run '^TestGenerateReproduces$$' ./bench/tables/gen/
+	$(GOTEST) -count=1 -timeout 20m -run '^($(NORACE_TESTS))$$' ./bench/tables/gen/ ./bench/report/ ./bench/fwdbench/ ./fib/
 
 benchsmoke: testtally
 	$(GOTEST) -run '^$$' -bench . -benchtime=$(BENCHTIME) -timeout 20m $(PKGS)

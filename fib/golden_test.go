@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fibd/fibd/fib/adj"
+	"github.com/fibd/fibd/internal/race"
 )
 
 // golden is the slow, obviously correct reference: a slice of routes and a
@@ -337,8 +338,18 @@ func runGolden(t testing.TB, seed uint64, steps int) {
 	}
 }
 
+// goldenSeeds is how many seeds the golden tests run: all of them without
+// the race detector (make unit's second pass), a few under it, where what
+// counts is the concurrency of the parallel batches, not more sequences.
+func goldenSeeds(n int) uint64 {
+	if race.Enabled {
+		return uint64(max(1, n/5))
+	}
+	return uint64(n)
+}
+
 func TestGoldenRandom(t *testing.T) {
-	for seed := uint64(1); seed <= 30; seed++ {
+	for seed := uint64(1); seed <= goldenSeeds(30); seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runGolden(t, seed, 300) })
 	}
 }
@@ -348,7 +359,7 @@ func TestGoldenRandom(t *testing.T) {
 func TestGoldenRandomParallel(t *testing.T) {
 	defer func(n int) { parallelMin = n }(parallelMin)
 	parallelMin = 2
-	for seed := uint64(31); seed <= 50; seed++ {
+	for seed := uint64(31); seed <= 30+goldenSeeds(20); seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runGolden(t, seed, 300) })
 	}
 }
