@@ -13,7 +13,7 @@ import (
 // WatchBuffer is how many neighbour events a watcher may fall behind
 // before it is dropped with ErrLimit: the table's goroutine never blocks on
 // a slow client, and memory per watcher stays bounded.
-const WatchBuffer = 4096
+const WatchBuffer = 1 << 16
 
 // neighborKey validates a neighbour address on a named port and returns
 // its key; the FIB is the port's.
@@ -140,6 +140,11 @@ func (s *Server) WatchNeighbors(ctx context.Context, fibID *adj.FIBID, initial b
 	ch := make(chan NeighborEvent, WatchBuffer)
 	overflow := make(chan struct{})
 	var dropped atomic.Bool
+	fellBehind := func() {
+		if dropped.CompareAndSwap(false, true) {
+			close(overflow)
+		}
+	}
 	cancel := s.nb.Subscribe(func(ev NeighborEvent) {
 		if dropped.Load() || (fibID != nil && ev.Neighbor.Key.FIB != *fibID) {
 			return
@@ -147,11 +152,9 @@ func (s *Server) WatchNeighbors(ctx context.Context, fibID *adj.FIBID, initial b
 		select {
 		case ch <- ev:
 		default:
-			if dropped.CompareAndSwap(false, true) {
-				close(overflow)
-			}
+			fellBehind()
 		}
-	})
+	}, fellBehind)
 	defer cancel()
 	if initial {
 		var evs []NeighborEvent

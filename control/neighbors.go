@@ -22,8 +22,10 @@ type Neighbors interface {
 	List(fib adj.FIBID, fn func(NeighborInfo) bool)
 	// Subscribe calls fn for every neighbour change until cancel is called.
 	// fn runs on the table's goroutine and must not block; after cancel
-	// returns fn is not called again.
-	Subscribe(fn func(NeighborEvent)) (cancel func())
+	// returns fn is not called again. If the table had to drop events for
+	// this subscriber (it fell behind), lost is called once, and the
+	// subscriber's view can no longer be trusted: it should list again.
+	Subscribe(fn func(NeighborEvent), lost func()) (cancel func())
 	// Announce tells the link that k.Addr, an address of the router on
 	// port k.Port of FIB k.FIB, is here (gratuitous ARP, unsolicited NA).
 	Announce(k adj.Key)

@@ -133,11 +133,15 @@ type sink struct {
 
 	mu struct {
 		sync.Mutex
-		seen map[uint32]*seqSet // per flow
+		seen     map[uint32]*seqSet // per flow
+		arrivals map[uint32]uint64  // per flow, duplicates included
 	}
 	misdelivered atomic.Uint64
 	frames       atomic.Uint64
-	lastBad      atomic.Pointer[string]
+	// arpRequests counts the ARP requests the router sent for addresses of
+	// scanSubnet: the solicitations a scan costs.
+	arpRequests atomic.Uint64
+	lastBad     atomic.Pointer[string]
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -145,6 +149,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func startSink(ns *netnstest.NS, ifname, name string, tenant uint32, own, router adj.MAC) (*sink, error) {
 	s := &sink{name: name, tenant: tenant, ownMAC: own, routerMAC: router, done: make(chan struct{})}
 	s.mu.seen = map[uint32]*seqSet{}
+	s.mu.arrivals = map[uint32]uint64{}
 	err := ns.Do(func() error {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
@@ -200,6 +205,12 @@ func (s *sink) run() {
 
 // frame checks one received frame.
 func (s *sink) frame(b []byte) {
+	if len(b) >= 14+28 && binary.BigEndian.Uint16(b[12:]) == 0x0806 && binary.BigEndian.Uint16(b[14+6:]) == 1 {
+		if scanSubnet.Contains(netip.AddrFrom4([4]byte(b[14+24 : 14+28]))) {
+			s.arpRequests.Add(1)
+		}
+		return
+	}
 	if len(b) < 14+20+8+payloadLen || binary.BigEndian.Uint16(b[12:]) != 0x0800 {
 		return
 	}
@@ -231,7 +242,15 @@ func (s *sink) frame(b []byte) {
 		s.mu.seen[m.flow] = set
 	}
 	set.add(m.seq)
+	s.mu.arrivals[m.flow]++
 	s.mu.Unlock()
+}
+
+// arrivals counts the frames of flow received so far, repeats included.
+func (s *sink) arrivals(flow uint32) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.arrivals[flow]
 }
 
 // received returns how many distinct sequence numbers in [lo, hi) of

@@ -25,10 +25,16 @@ import (
 	"time"
 )
 
-// Scenario names.
+// Scenario names, in the order Run takes them.
 const (
 	ScenarioChurn = "churn"
+	ScenarioScan  = "scan"
+	ScenarioFlood = "flood"
+	ScenarioICMP  = "icmp"
 )
+
+// Scenarios lists every scenario.
+var Scenarios = []string{ScenarioChurn, ScenarioScan, ScenarioFlood, ScenarioICMP}
 
 // Config tunes a run. The zero value runs every scenario at full size.
 type Config struct {
@@ -45,6 +51,17 @@ type Config struct {
 	Repoints int
 	// FlowPPS is each live flow's rate; default 10,000.
 	FlowPPS int
+	// ScanPPS and ScanFor: the scan's rate of new destinations (default
+	// 20,000/s) and length (default 30 s).
+	ScanPPS int
+	ScanFor time.Duration
+	// FloodSenders, FloodPPS and FloodBound: how many distinct senders
+	// the flood claims (default 100,000), how fast (default 50,000/s), and
+	// FIB 10's neighbour bound meanwhile (default 4,096).
+	FloodSenders, FloodPPS, FloodBound int
+	// ICMPFor is the length of each of the icmp scenario's two windows
+	// (default 10 s).
+	ICMPFor time.Duration
 	// Settle is how long flows run before and after a scenario's harsh
 	// part; default 1 s.
 	Settle time.Duration
@@ -57,7 +74,25 @@ func (c *Config) defaults() {
 		c.IO = "auto"
 	}
 	if len(c.Scenarios) == 0 {
-		c.Scenarios = []string{ScenarioChurn}
+		c.Scenarios = Scenarios
+	}
+	if c.ScanPPS == 0 {
+		c.ScanPPS = 20000
+	}
+	if c.ScanFor == 0 {
+		c.ScanFor = 30 * time.Second
+	}
+	if c.FloodSenders == 0 {
+		c.FloodSenders = 100000
+	}
+	if c.FloodPPS == 0 {
+		c.FloodPPS = 50000
+	}
+	if c.FloodBound == 0 {
+		c.FloodBound = 4096
+	}
+	if c.ICMPFor == 0 {
+		c.ICMPFor = 10 * time.Second
 	}
 	if c.Repoints == 0 {
 		c.Repoints = 3
@@ -99,4 +134,37 @@ type Result struct {
 	ChurnOwnLossPct        float64   `json:"churn_own_loss_pct"`
 	RepointedPrefixLossPct float64   `json:"repointed_prefix_loss_pct"`
 	ChurnFramesCounted     uint64    `json:"churn_frames_counted"`
+
+	// scan: distinct unused addresses of FIB 10's connected /16 at
+	// ScanPPS for ScanFor, FIB 10's gateway re-checked through PROBE.
+	ScanSent                uint64  `json:"scan_sent,omitempty"`
+	ScanSeconds             float64 `json:"scan_seconds,omitempty"`
+	ScanLiveNeighborsFailed int     `json:"scan_live_neighbors_failed"`
+	// ScanSolicitationsPerS is the ARP requests for the scanned subnet that
+	// reached its link, per second: what the scan cost (bounded by FIB
+	// 10's solicitation budget, not by the scan's rate).
+	ScanSolicitationsPerS float64 `json:"scan_solicitations_per_s"`
+	ScanOwnLossPct        float64 `json:"scan_own_loss_pct"`
+	ScanVictimLossPct     float64 `json:"scan_victim_loss_pct"`
+
+	// flood: FloodSenders gratuitous ARP, ARP requests for the router and
+	// unsolicited NA from distinct senders on FIB 10's port.
+	FloodSent              int     `json:"flood_sent,omitempty"`
+	FloodSeconds           float64 `json:"flood_seconds,omitempty"`
+	FloodBound             int     `json:"flood_table_bound,omitempty"`
+	FloodTableEntriesMax   int     `json:"flood_table_entries_max"`
+	FloodReferencedEvicted int     `json:"flood_referenced_evicted"`
+	FloodOwnLossPct        float64 `json:"flood_own_loss_pct"`
+	FloodVictimLossPct     float64 `json:"flood_victim_loss_pct"`
+
+	// icmp: TTL=1 into FIB 10 at half its measured forwarding rate, FIB
+	// 20 probed with TTL=1 at 100 pps; the same window without the flood
+	// first.
+	ICMPForwardingPPS         float64 `json:"icmp_fib10_forwarding_pps,omitempty"`
+	ICMPFloodPPS              float64 `json:"icmp_flood_pps,omitempty"`
+	ICMPFloodSent             int     `json:"icmp_flood_sent,omitempty"`
+	ICMPBaselineVictimLossPct float64 `json:"icmp_baseline_victim_loss_pct"`
+	ICMPBaselineAnsweredPct   float64 `json:"icmp_baseline_answered_pct"`
+	ICMPVictimLossPct         float64 `json:"icmp_victim_loss_pct"`
+	ICMPVictimAnsweredPct     float64 `json:"icmp_victim_answered_pct"`
 }

@@ -40,6 +40,12 @@ func run(ctx context.Context, tb netnstest.TB, cfg *Config) (*Result, error) {
 		switch sc {
 		case ScenarioChurn:
 			err = churn(ctx, tp, cfg, res)
+		case ScenarioScan:
+			err = scan(ctx, tp, cfg, res)
+		case ScenarioFlood:
+			err = flood(ctx, tp, cfg, res)
+		case ScenarioICMP:
+			err = icmp(ctx, tp, cfg, res)
 		default:
 			err = fmt.Errorf("isolation: unknown scenario %q", sc)
 		}

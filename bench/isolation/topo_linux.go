@@ -26,6 +26,11 @@ var (
 	// churnRange holds the destinations of the flow into the re-pointed
 	// table, owned by FIB 10's server.
 	churnRange = netip.MustParsePrefix("198.18.0.0/16")
+	// scanSubnet and floodSubnet6 are connected subnets of the server-side
+	// ports (198.19.0.1/16, 2001:db8:10::1/64) where nobody lives: what
+	// the scan probes and the flood's senders claim to be.
+	scanSubnet   = netip.MustParsePrefix("198.19.0.1/16")
+	floodSubnet6 = netip.MustParsePrefix("2001:db8:10::1/64")
 )
 
 // mac returns a locally administered MAC for tenant t's interface role r
@@ -133,14 +138,16 @@ func (tp *topology) configure(ctx context.Context) error {
 			return err
 		}
 		for _, p := range []struct {
-			name string
-			addr netip.Prefix
-		}{{tn.in, routerIn}, {tn.out, routerOut}} {
+			name  string
+			addrs []netip.Prefix
+		}{{tn.in, []netip.Prefix{routerIn}}, {tn.out, []netip.Prefix{routerOut, scanSubnet, floodSubnet6}}} {
 			if _, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: p.name, FibId: id}); err != nil {
 				return fmt.Errorf("bind %s: %w", p.name, err)
 			}
-			if _, err := c.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: p.name, Prefix: p.addr.String()}); err != nil {
-				return err
+			for _, a := range p.addrs {
+				if _, err := c.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: p.name, Prefix: a.String()}); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := c.AddRoute(ctx, &fibdpb.AddRouteRequest{Route: &fibdpb.Route{FibId: id, Prefix: serverPrefix.String(), Source: "static",

@@ -17,12 +17,18 @@ const (
 )
 
 // cond is one comparison of a JSON figure with a constant (ref == "") or
-// with factor × another figure of the same section.
+// with factor × another figure of the same section, plus add.
 type cond struct {
 	field  string
 	ge     bool // ≥ rather than ≤
 	factor float64
 	ref    string
+	add    float64
+}
+
+// leAdd is field ≤ ref + add.
+func leAdd(field, ref string, add float64) cond {
+	return cond{field: field, factor: 1, ref: ref, add: add}
 }
 
 func le(field string, factor float64, ref string) cond {
@@ -44,6 +50,9 @@ func (c cond) String() string {
 	}
 	if c.ref == "" {
 		return fmt.Sprintf("%s %s %s", c.field, op, factor)
+	}
+	if c.factor == 1 && c.add != 0 {
+		return fmt.Sprintf("%s %s %s + %s", c.field, op, c.ref, strconv.FormatFloat(c.add, 'f', -1, 64))
 	}
 	if c.factor == 1 {
 		return fmt.Sprintf("%s %s %s", c.field, op, c.ref)
@@ -87,6 +96,10 @@ var targets = []struct {
 
 	{SectionIsolation, []cond{le("misdelivered_frames", 0, "")}},
 	{SectionIsolation, []cond{le("unchanged_prefix_loss_pct", 0.1, "")}},
+	{SectionIsolation, []cond{le("scan_live_neighbors_failed", 0, ""), le("scan_victim_loss_pct", 0.1, ""), le("scan_own_loss_pct", 0.1, "")}},
+	{SectionIsolation, []cond{le("flood_referenced_evicted", 0, ""), le("flood_victim_loss_pct", 0.1, ""),
+		le("flood_table_entries_max", 1, "flood_table_bound")}},
+	{SectionIsolation, []cond{ge("icmp_victim_answered_pct", 99, ""), leAdd("icmp_victim_loss_pct", "icmp_baseline_victim_loss_pct", 0.1)}},
 }
 
 // Check is one condition of a target, evaluated.
@@ -141,7 +154,7 @@ func evaluate(sections map[string]json.RawMessage) []Target {
 			if c.ref != "" {
 				r, rok := figs[c.ref]
 				ok = ok && rok
-				limit *= r
+				limit = limit*r + c.add
 			}
 			if !ok {
 				t.Measured, t.Met, t.Checks = false, false, nil

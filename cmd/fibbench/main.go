@@ -33,7 +33,7 @@ const usageText = `usage:
   fibbench fib     [--rounds N] [--probes N]
   fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel] [--rounds N]
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
-  fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn] [--routes N] [--repoints N] [--flow-pps N] [--fibd PATH]
+  fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
   fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }

@@ -163,12 +163,22 @@ func (n *engineNeighbors) List(fibID adj.FIBID, fn func(control.NeighborInfo) bo
 	n.t.List(fibID, func(e neigh.Entry) bool { return fn(neighborInfo(e)) })
 }
 
-func (n *engineNeighbors) Subscribe(fn func(control.NeighborEvent)) (cancel func()) {
-	sub := n.t.Subscribe(0)
+// subscribeBuffer is how many events the table keeps for a subscriber
+// that has not read them yet: a flood's worth of entries coming and going
+// (tens of thousands a second) without dropping any.
+const subscribeBuffer = 1 << 16
+
+func (n *engineNeighbors) Subscribe(fn func(control.NeighborEvent), lost func()) (cancel func()) {
+	sub := n.t.Subscribe(subscribeBuffer)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		told := false
 		for ev := range sub.C {
+			if !told && sub.Dropped() > 0 {
+				told = true
+				lost()
+			}
 			typ := control.NeighborChanged
 			switch ev.Kind {
 			case neigh.EventAdded:

@@ -178,8 +178,9 @@ func (n *Neighbors) List(fib adj.FIBID, fn func(control.NeighborInfo) bool) {
 	}
 }
 
-// Subscribe implements control.Neighbors.
-func (n *Neighbors) Subscribe(fn func(control.NeighborEvent)) func() {
+// Subscribe implements control.Neighbors. Subscribers are called
+// synchronously, so none ever falls behind and lost is never called.
+func (n *Neighbors) Subscribe(fn func(control.NeighborEvent), _ func()) func() {
 	n.mu.Lock()
 	id := n.mu.nextSub
 	n.mu.nextSub++
