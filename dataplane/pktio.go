@@ -1,91 +1,26 @@
 package dataplane
 
-import "errors"
+import "github.com/fibd/fibd/dataplane/pktio"
 
-// BatchSize is the number of frames a forwarding worker moves per call. 64
-// amortises one poll/sendmmsg/ring-kick over enough frames that the system
-// call is a small share of the per-packet cost, while a batch of 64 × 2 KiB
-// buffers (128 KiB) still fits in L2 next to the FIB's hot nodes.
-const BatchSize = 64
+// The packet-I/O contract lives in the leaf package pktio, which the
+// backends import; these names keep the engine's API in one place.
 
-// MaxFrame is the size of every buffer handed to PacketIO.ReadBatch: a
-// 1500-byte MTU, two VLAN tags and slack for jumbo-less links. Frames longer
-// than this are truncated by the backend and counted as such.
-const MaxFrame = 2048
+// BatchSize is pktio.BatchSize: the frames a worker moves per call.
+const BatchSize = pktio.BatchSize
 
-// RxMeta describes one received frame beyond its bytes.
-type RxMeta struct {
-	// Len is the frame's length in the caller's buffer.
-	Len int
-	// VLAN is the 802.1Q TCI the kernel stripped and reported out of band
-	// (AF_PACKET's PACKET_AUXDATA / tp_vlan_tci), valid when HasVLAN is set.
-	// Backends that leave tags inline (AF_XDP) never set it.
-	VLAN     uint16
-	VLANTPID uint16
-	HasVLAN  bool
-	// Truncated is set when the frame did not fit MaxFrame.
-	Truncated bool
-	// CsumPartial is set when the frame's transport checksum is not
-	// complete: the sender offloaded it (CHECKSUM_PARTIAL; AF_PACKET's
-	// TP_STATUS_CSUMNOTREADY, virtio_net_hdr's NEEDS_CSUM), which happens
-	// when the frame never crossed a wire — a veth peer, a tap, the host's
-	// own stack. The checksum field at CsumStart+CsumOffset holds only the
-	// pseudo-header sum; the bytes from CsumStart to the end of the packet
-	// still have to be summed in. The forwarder must complete it (packet.FillL4Checksum)
-	// before it sends such a frame out of a port, or the receiver drops it;
-	// a frame for the router itself may be taken as verified (its sender
-	// is on the same host).
-	// Offsets count from the first byte of the frame as delivered (after a
-	// tag the kernel stripped into VLAN).
-	CsumPartial bool
-	CsumStart   uint16
-	CsumOffset  uint16
-}
+// MaxFrame is pktio.MaxFrame: the size of every receive buffer.
+const MaxFrame = pktio.MaxFrame
 
-// PacketIO is one port's packet I/O: a socket bound to an interface (or an
-// RX queue of it). It is batch-shaped and the caller owns the buffers, the
-// way wireguard-go's tun.Device is: the backend copies received frames into
-// bufs and transmits from bufs, so ring slots and UMEM frames go straight
-// back to the kernel and nothing on the packet path allocates.
-//
-// Implementations: dataplane/afpacket (TPACKET_V3), dataplane/xdp (AF_XDP)
-// and an in-memory fake for tests.
-//
-// Concurrency: one goroutine calls ReadBatch, and one goroutine at a time
-// calls WriteBatch (the forwarding loop batches per egress port); Close may
-// be called from anywhere and makes a blocked ReadBatch return ErrClosed.
-type PacketIO interface {
-	// BatchSize returns the largest number of frames ReadBatch fills or
-	// WriteBatch sends per call. It never changes.
-	BatchSize() int
-	// ReadBatch blocks until at least one frame arrives (or the I/O is
-	// closed), copies up to len(bufs) frames into bufs (each MaxFrame bytes)
-	// and describes them in meta[:n].
-	ReadBatch(bufs [][]byte, meta []RxMeta) (n int, err error)
-	// WriteBatch transmits the frames bufs[i] (already sliced to their
-	// length). It returns how many the kernel took; a short count with a nil
-	// error means the TX ring was full and the rest were dropped.
-	WriteBatch(bufs [][]byte) (n int, err error)
-	// Close releases the socket and rings.
-	Close() error
-}
+type (
+	// RxMeta is pktio.RxMeta.
+	RxMeta = pktio.RxMeta
+	// PacketIO is pktio.PacketIO.
+	PacketIO = pktio.PacketIO
+	// ChecksumReporter is pktio.ChecksumReporter.
+	ChecksumReporter = pktio.ChecksumReporter
+	// CounterReporter is pktio.CounterReporter.
+	CounterReporter = pktio.CounterReporter
+)
 
-// ErrClosed is returned by ReadBatch and WriteBatch after Close.
-var ErrClosed = errors.New("dataplane: packet I/O closed")
-
-// ChecksumReporter is implemented by packet I/O that reports partial
-// transport checksums in RxMeta.CsumPartial (AF_PACKET, from the kernel's
-// virtio_net_hdr). For packet I/O that does not (AF_XDP hands over bare
-// frames), the forwarder recognises partial checksums by their value
-// (packet.LooksPartial).
-type ChecksumReporter interface {
-	ReportsPartialChecksums() bool
-}
-
-// CounterReporter is implemented by packet I/O that keeps counters of its
-// own (rings, sockets, the kernel's drops). The engine shows them per port
-// beside its forwarding counters, so an operator can see which path moved
-// the packets.
-type CounterReporter interface {
-	IOCounters() map[string]uint64
-}
+// ErrClosed is pktio.ErrClosed.
+var ErrClosed = pktio.ErrClosed

@@ -2,7 +2,6 @@ package fwdbench
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"runtime"
 
@@ -59,13 +58,9 @@ func bareLoop(in, out dataplane.PacketIO, env *Env) error {
 		}
 		tx = tx[:0]
 		for i := range n {
-			f := bufs[i][:meta[i].Len]
-			if len(f) < 34 || f[12] != 0x08 || f[13] != 0x00 || f[22] <= 1 {
-				continue
+			if f := bufs[i][:meta[i].Len]; bareRewrite(f, &l2) {
+				tx = append(tx, f)
 			}
-			copy(f[0:12], l2[:])
-			decTTL(f[14:34])
-			tx = append(tx, f)
 		}
 		if len(tx) > 0 {
 			if _, err := out.WriteBatch(tx); err != nil {
@@ -76,16 +71,4 @@ func bareLoop(in, out dataplane.PacketIO, env *Env) error {
 			}
 		}
 	}
-}
-
-// decTTL decrements an IPv4 TTL and updates the header checksum per
-// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on the 16-bit word holding the
-// TTL.
-func decTTL(ip []byte) {
-	old := binary.BigEndian.Uint16(ip[8:])
-	ip[8]--
-	sum := uint32(^binary.BigEndian.Uint16(ip[10:])) + uint32(^old) + uint32(binary.BigEndian.Uint16(ip[8:]))
-	sum = sum&0xffff + sum>>16
-	sum = sum&0xffff + sum>>16
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
 }

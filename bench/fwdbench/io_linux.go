@@ -1,26 +1,11 @@
 package fwdbench
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net"
 
 	"github.com/fibd/fibd/dataplane/backend"
-	"github.com/fibd/fibd/dataplane/xdp"
 )
-
-// BareXDP is the bare loop on AF_XDP (xdp.BareConfig): every frame from In
-// gets its MACs and TTL rewritten and leaves by Out, with no parse beyond
-// that and no lookup — the floor for a dataplane on AF_XDP, as Bare is on
-// AF_PACKET. It calls env.Ready once its sockets are open.
-func BareXDP(ctx context.Context, env *Env) error {
-	return xdp.BareConfig{
-		In: env.In, Out: env.Out,
-		NextHop: net.HardwareAddr(env.NextHopMAC[:]),
-		Ready:   env.Ready,
-	}.Run(ctx)
-}
 
 // ForIO returns the Options `fibbench forward --io=io` runs: fibd's own
 // dataplane on that packet I/O with a few routes and with the full table,

@@ -8,12 +8,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
 // Port is one interface's packet I/O over an AF_PACKET socket: a TPACKET_V3
 // RX ring read by ReadBatch and sendmmsg transmission by WriteBatch. It
-// implements dataplane.PacketIO.
+// implements pktio.PacketIO.
 //
 // Concurrency: one goroutine at a time in ReadBatch and one at a time in
 // WriteBatch (each has its own lock, so they run in parallel); Close and
@@ -35,13 +35,13 @@ type Port struct {
 		sync.Mutex
 		ring ring
 		seg  segmenter
-		meta dataplane.RxMeta // VLAN metadata of the frame seg is cutting
+		meta pktio.RxMeta // VLAN metadata of the frame seg is cutting
 		poll [2]unix.PollFd
 	}
 	tx struct {
 		sync.Mutex
-		msgs [dataplane.BatchSize]mmsghdr
-		iov  [dataplane.BatchSize][2]unix.Iovec
+		msgs [pktio.BatchSize]mmsghdr
+		iov  [pktio.BatchSize][2]unix.Iovec
 	}
 }
 
@@ -64,7 +64,7 @@ var (
 // directions; all-zero means "no offload, checksum complete".
 var zeroVnetHdr [vnetHdrLen]byte
 
-var _ dataplane.PacketIO = (*Port)(nil)
+var _ pktio.PacketIO = (*Port)(nil)
 
 // Open creates the port's socket on interface ifname, in the network
 // namespace of the calling OS thread, and maps its RX ring. It does not
@@ -160,17 +160,17 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // Name returns the interface name the port was opened on.
 func (p *Port) Name() string { return p.name }
 
-// ReportsPartialChecksums implements dataplane.ChecksumReporter: the
+// ReportsPartialChecksums implements pktio.ChecksumReporter: the
 // virtio_net_hdr in front of every frame says when its checksum is partial.
 func (p *Port) ReportsPartialChecksums() bool { return true }
 
 // Ifindex returns the interface index the socket is bound to.
 func (p *Port) Ifindex() int { return p.ifindex }
 
-// BatchSize implements dataplane.PacketIO.
-func (p *Port) BatchSize() int { return dataplane.BatchSize }
+// BatchSize implements pktio.PacketIO.
+func (p *Port) BatchSize() int { return pktio.BatchSize }
 
-// Close implements dataplane.PacketIO. It is safe to call more than once.
+// Close implements pktio.PacketIO. It is safe to call more than once.
 func (p *Port) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil

@@ -2,7 +2,7 @@
 
 package afpacket
 
-import "github.com/fibd/fibd/dataplane"
+import "github.com/fibd/fibd/dataplane/pktio"
 
 // Port is unavailable off Linux; Open always fails.
 type Port struct{}
@@ -10,8 +10,8 @@ type Port struct{}
 // Open returns ErrNotSupported off Linux.
 func Open(ifname string, cfg Config) (*Port, error) { return nil, ErrNotSupported }
 
-func (p *Port) BatchSize() int { return dataplane.BatchSize }
-func (p *Port) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
+func (p *Port) BatchSize() int { return pktio.BatchSize }
+func (p *Port) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	return 0, ErrNotSupported
 }
 func (p *Port) WriteBatch(bufs [][]byte) (int, error) { return 0, ErrNotSupported }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/internal/netnstest"
 )
 
@@ -43,22 +43,22 @@ func frame(dst, src net.HardwareAddr, types []uint16, payload []byte) []byte {
 }
 
 // readN reads frames from p until n arrived or the deadline passed.
-func readN(t *testing.T, p *Port, n int, d time.Duration) ([][]byte, []dataplane.RxMeta) {
+func readN(t *testing.T, p *Port, n int, d time.Duration) ([][]byte, []pktio.RxMeta) {
 	t.Helper()
 	type res struct {
 		frames [][]byte
-		meta   []dataplane.RxMeta
+		meta   []pktio.RxMeta
 		err    error
 	}
 	done := make(chan res, 1)
 	stop := make(chan struct{})
 	go func() {
 		var r res
-		bufs := make([][]byte, dataplane.BatchSize)
+		bufs := make([][]byte, pktio.BatchSize)
 		for i := range bufs {
-			bufs[i] = make([]byte, dataplane.MaxFrame)
+			bufs[i] = make([]byte, pktio.MaxFrame)
 		}
-		meta := make([]dataplane.RxMeta, dataplane.BatchSize)
+		meta := make([]pktio.RxMeta, pktio.BatchSize)
 		for len(r.frames) < n {
 			k, err := p.ReadBatch(bufs, meta)
 			if err != nil {
@@ -160,7 +160,7 @@ func TestReadBatchTruncatesToBuffer(t *testing.T) {
 		t.Fatalf("WriteBatch = %d, %v", n, err)
 	}
 	bufs := [][]byte{make([]byte, 100)}
-	meta := make([]dataplane.RxMeta, 1)
+	meta := make([]pktio.RxMeta, 1)
 	n, err := p.b.ReadBatch(bufs, meta)
 	if err != nil || n != 1 {
 		t.Fatalf("ReadBatch = %d, %v", n, err)
@@ -193,8 +193,8 @@ func TestCloseUnblocksReadBatch(t *testing.T) {
 	p := newPair(t)
 	errc := make(chan error, 1)
 	go func() {
-		bufs := [][]byte{make([]byte, dataplane.MaxFrame)}
-		_, err := p.b.ReadBatch(bufs, make([]dataplane.RxMeta, 1))
+		bufs := [][]byte{make([]byte, pktio.MaxFrame)}
+		_, err := p.b.ReadBatch(bufs, make([]pktio.RxMeta, 1))
 		errc <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -203,13 +203,13 @@ func TestCloseUnblocksReadBatch(t *testing.T) {
 	}
 	select {
 	case err := <-errc:
-		if !errors.Is(err, dataplane.ErrClosed) {
+		if !errors.Is(err, pktio.ErrClosed) {
 			t.Fatalf("ReadBatch after Close: %v, want ErrClosed", err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not unblock ReadBatch")
 	}
-	if _, err := p.b.WriteBatch([][]byte{{1}}); !errors.Is(err, dataplane.ErrClosed) {
+	if _, err := p.b.WriteBatch([][]byte{{1}}); !errors.Is(err, pktio.ErrClosed) {
 		t.Errorf("WriteBatch after Close: %v, want ErrClosed", err)
 	}
 	if err := p.b.Close(); err != nil {
@@ -224,11 +224,11 @@ func TestReadWriteBatchDoNotAllocate(t *testing.T) {
 	for i := range out {
 		out[i] = frame(macDst, macSrc, []uint16{0x88b5}, make([]byte, 46))
 	}
-	bufs := make([][]byte, dataplane.BatchSize)
+	bufs := make([][]byte, pktio.BatchSize)
 	for i := range bufs {
-		bufs[i] = make([]byte, dataplane.MaxFrame)
+		bufs[i] = make([]byte, pktio.MaxFrame)
 	}
-	meta := make([]dataplane.RxMeta, dataplane.BatchSize)
+	meta := make([]pktio.RxMeta, pktio.BatchSize)
 	allocs := testing.AllocsPerRun(50, func() {
 		if n, err := p.a.WriteBatch(out); n != len(out) || err != nil {
 			t.Fatalf("WriteBatch = %d, %v", n, err)

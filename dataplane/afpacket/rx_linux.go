@@ -3,20 +3,20 @@ package afpacket
 import (
 	"golang.org/x/sys/unix"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
-// ReadBatch implements dataplane.PacketIO. It copies frames out of the ring
+// ReadBatch implements pktio.PacketIO. It copies frames out of the ring
 // into bufs (frames longer than a buffer are cut and marked Truncated),
 // splits GSO super-frames into wire-sized segments (see segmenter), and
 // blocks in poll(2) only when the ring holds nothing.
-func (p *Port) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
+func (p *Port) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	p.rx.Lock()
 	defer p.rx.Unlock()
 	max := min(len(bufs), len(meta))
 	for {
 		if p.closed.Load() {
-			return 0, dataplane.ErrClosed
+			return 0, pktio.ErrClosed
 		}
 		if n := p.fillLocked(bufs[:max], meta[:max]); n > 0 || max == 0 {
 			return n, nil
@@ -40,7 +40,7 @@ func (p *Port) waitLocked() error {
 			return err
 		}
 		if p.rx.poll[1].Revents != 0 {
-			return dataplane.ErrClosed
+			return pktio.ErrClosed
 		}
 		if p.rx.poll[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
 			// A pending socket error (e.g. the device went away);
@@ -54,7 +54,7 @@ func (p *Port) waitLocked() error {
 }
 
 // fillLocked moves up to len(bufs) frames from the ring into bufs.
-func (p *Port) fillLocked(bufs [][]byte, meta []dataplane.RxMeta) int {
+func (p *Port) fillLocked(bufs [][]byte, meta []pktio.RxMeta) int {
 	r := &p.rx.ring
 	n := 0
 	var truncated, gso, gsoDropped uint64
@@ -84,7 +84,7 @@ func (p *Port) fillLocked(bufs [][]byte, meta []dataplane.RxMeta) int {
 			truncated++
 			continue
 		}
-		m := dataplane.RxMeta{}
+		m := pktio.RxMeta{}
 		if h.Status&unix.TP_STATUS_VLAN_VALID != 0 {
 			m.HasVLAN, m.VLAN, m.VLANTPID = true, uint16(h.Hv1.Vlan_tci), 0x8100
 			if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/internal/netnstest"
 )
 
@@ -80,17 +80,17 @@ type forwardStats struct {
 // given MACs, TTL−1 with the IPv4 checksum updated (RFC 1624), a partial
 // transport checksum completed, and go out of out. It returns when in is
 // closed.
-func forward(in, out dataplane.PacketIO, dstMAC, srcMAC net.HardwareAddr, st *forwardStats) error {
-	bufs := make([][]byte, dataplane.BatchSize)
+func forward(in, out pktio.PacketIO, dstMAC, srcMAC net.HardwareAddr, st *forwardStats) error {
+	bufs := make([][]byte, pktio.BatchSize)
 	for i := range bufs {
-		bufs[i] = make([]byte, dataplane.MaxFrame)
+		bufs[i] = make([]byte, pktio.MaxFrame)
 	}
-	meta := make([]dataplane.RxMeta, dataplane.BatchSize)
-	outb := make([][]byte, 0, dataplane.BatchSize)
+	meta := make([]pktio.RxMeta, pktio.BatchSize)
+	outb := make([][]byte, 0, pktio.BatchSize)
 	for {
 		n, err := in.ReadBatch(bufs, meta)
 		if err != nil {
-			if errors.Is(err, dataplane.ErrClosed) {
+			if errors.Is(err, pktio.ErrClosed) {
 				return nil
 			}
 			return err
@@ -118,7 +118,7 @@ func forward(in, out dataplane.PacketIO, dstMAC, srcMAC net.HardwareAddr, st *fo
 			outb = append(outb, f)
 		}
 		if len(outb) > 0 {
-			if _, err := out.WriteBatch(outb); err != nil && !errors.Is(err, dataplane.ErrClosed) {
+			if _, err := out.WriteBatch(outb); err != nil && !errors.Is(err, pktio.ErrClosed) {
 				return err
 			}
 		}

@@ -5,10 +5,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
-// WriteBatch implements dataplane.PacketIO with sendmmsg(2), BatchSize
+// WriteBatch implements pktio.PacketIO with sendmmsg(2), BatchSize
 // frames per system call.
 //
 // The call is made with MSG_DONTWAIT through RawSyscall6: it never sleeps
@@ -26,7 +26,7 @@ func (p *Port) WriteBatch(bufs [][]byte) (int, error) {
 	p.tx.Lock()
 	defer p.tx.Unlock()
 	if p.closed.Load() {
-		return 0, dataplane.ErrClosed
+		return 0, pktio.ErrClosed
 	}
 	taken := 0
 	for len(bufs) > 0 {

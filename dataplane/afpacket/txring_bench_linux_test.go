@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/internal/netnstest"
 )
 
@@ -44,7 +44,7 @@ func BenchmarkTxSendmmsg(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	frames := make([][]byte, dataplane.BatchSize)
+	frames := make([][]byte, pktio.BatchSize)
 	for i := range frames {
 		frames[i] = frame(macDst, macSrc, []uint16{0x88b5}, make([]byte, 46))
 	}
@@ -110,7 +110,7 @@ func BenchmarkTxRingV2(b *testing.B) {
 	sent, slot := 0, 0
 	for b.Loop() {
 		queued := 0
-		for range dataplane.BatchSize {
+		for range pktio.BatchSize {
 			h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&ring[slot*frameSize]))
 			st := (*uint32)(unsafe.Pointer(&h.Status))
 			if atomic.LoadUint32(st) != unix.TP_STATUS_AVAILABLE {

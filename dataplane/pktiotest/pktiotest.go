@@ -1,4 +1,4 @@
-// Package pktiotest provides IO, an in-memory dataplane.PacketIO for unit
+// Package pktiotest provides IO, an in-memory pktio.PacketIO for unit
 // tests of the forwarding engine: frames a test injects come out of
 // ReadBatch with the RxMeta it gave, frames the engine writes are captured
 // (or, for two IOs joined by Pair or Link, delivered to the peer the way a
@@ -16,11 +16,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
 // Config sizes an IO. The zero value gives Capacity 1024 and
-// dataplane.BatchSize.
+// pktio.BatchSize.
 type Config struct {
 	// Capacity is the number of frames the receive queue and the capture
 	// buffer each hold.
@@ -41,7 +41,7 @@ type Stats struct {
 // slot is one stored frame.
 type slot struct {
 	buf  []byte // MaxFrame capacity, sliced to the frame
-	meta dataplane.RxMeta
+	meta pktio.RxMeta
 }
 
 // queue is a bounded FIFO of frames with preallocated storage.
@@ -53,19 +53,19 @@ type queue struct {
 func newQueue(n int) queue {
 	q := queue{slots: make([]slot, n)}
 	for i := range q.slots {
-		q.slots[i].buf = make([]byte, 0, dataplane.MaxFrame)
+		q.slots[i].buf = make([]byte, 0, pktio.MaxFrame)
 	}
 	return q
 }
 
 // push copies f (cut to MaxFrame) into the queue; false when full.
-func (q *queue) push(f []byte, m dataplane.RxMeta) bool {
+func (q *queue) push(f []byte, m pktio.RxMeta) bool {
 	if q.size == len(q.slots) {
 		return false
 	}
 	s := &q.slots[(q.head+q.size)%len(q.slots)]
-	s.buf = append(s.buf[:0], f[:min(len(f), dataplane.MaxFrame)]...)
-	if len(f) > dataplane.MaxFrame {
+	s.buf = append(s.buf[:0], f[:min(len(f), pktio.MaxFrame)]...)
+	if len(f) > pktio.MaxFrame {
 		m.Truncated = true
 	}
 	m.Len = len(s.buf)
@@ -99,7 +99,7 @@ type IO struct {
 	ready *sync.Cond // signalled when rx gains frames or on Close
 }
 
-var _ dataplane.PacketIO = (*IO)(nil)
+var _ pktio.PacketIO = (*IO)(nil)
 
 // New returns an IO with nothing queued and nothing linked.
 func New(cfg Config) *IO {
@@ -107,7 +107,7 @@ func New(cfg Config) *IO {
 		cfg.Capacity = 1024
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = dataplane.BatchSize
+		cfg.BatchSize = pktio.BatchSize
 	}
 	f := &IO{batch: cfg.BatchSize}
 	f.mu.rx = newQueue(cfg.Capacity)
@@ -134,13 +134,13 @@ func Link(a, b *IO) {
 // Inject queues a frame for ReadBatch with the given metadata (Len is set
 // from the frame). It reports false, counting a drop, when the queue is
 // full or the IO is closed.
-func (f *IO) Inject(frame []byte, meta dataplane.RxMeta) bool {
+func (f *IO) Inject(frame []byte, meta pktio.RxMeta) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.injectLocked(frame, meta)
 }
 
-func (f *IO) injectLocked(frame []byte, meta dataplane.RxMeta) bool {
+func (f *IO) injectLocked(frame []byte, meta pktio.RxMeta) bool {
 	if f.closed.Load() || !f.mu.rx.push(frame, meta) {
 		f.mu.stats.RxDropped++
 		return false
@@ -150,18 +150,18 @@ func (f *IO) injectLocked(frame []byte, meta dataplane.RxMeta) bool {
 	return true
 }
 
-// BatchSize implements dataplane.PacketIO.
+// BatchSize implements pktio.PacketIO.
 func (f *IO) BatchSize() int { return f.batch }
 
-// ReadBatch implements dataplane.PacketIO.
-func (f *IO) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
+// ReadBatch implements pktio.PacketIO.
+func (f *IO) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.mu.rx.size == 0 && !f.closed.Load() {
 		f.ready.Wait()
 	}
 	if f.closed.Load() {
-		return 0, dataplane.ErrClosed
+		return 0, pktio.ErrClosed
 	}
 	n := min(len(bufs), len(meta), f.batch)
 	i := 0
@@ -178,13 +178,13 @@ func (f *IO) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
 	return i, nil
 }
 
-// WriteBatch implements dataplane.PacketIO. Unlinked, frames are captured
+// WriteBatch implements pktio.PacketIO. Unlinked, frames are captured
 // for Written until the capture buffer is full; then the rest are refused
 // (a short count with a nil error, as a full TX ring). Linked, every frame
 // is taken and offered to the peer, which drops what its queue cannot hold.
 func (f *IO) WriteBatch(bufs [][]byte) (int, error) {
 	if f.closed.Load() {
-		return 0, dataplane.ErrClosed
+		return 0, pktio.ErrClosed
 	}
 	f.mu.Lock()
 	if err := f.mu.writeErr; err != nil {
@@ -194,7 +194,7 @@ func (f *IO) WriteBatch(bufs [][]byte) (int, error) {
 	peer := f.peer.Load()
 	n := 0
 	for _, b := range bufs {
-		if peer == nil && !f.mu.tx.push(b, dataplane.RxMeta{}) {
+		if peer == nil && !f.mu.tx.push(b, pktio.RxMeta{}) {
 			break
 		}
 		n++
@@ -207,7 +207,7 @@ func (f *IO) WriteBatch(bufs [][]byte) (int, error) {
 		// otherwise take the two locks in opposite orders.
 		peer.mu.Lock()
 		for _, b := range bufs {
-			peer.injectLocked(b, dataplane.RxMeta{})
+			peer.injectLocked(b, pktio.RxMeta{})
 		}
 		peer.mu.Unlock()
 	}
@@ -249,7 +249,7 @@ func (f *IO) Stats() Stats {
 	return f.mu.stats
 }
 
-// Close implements dataplane.PacketIO: a blocked ReadBatch returns
+// Close implements pktio.PacketIO: a blocked ReadBatch returns
 // ErrClosed, as do later calls. Closing twice is a no-op.
 func (f *IO) Close() error {
 	f.mu.Lock()

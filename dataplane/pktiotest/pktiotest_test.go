@@ -7,22 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
-func bufs(n int) ([][]byte, []dataplane.RxMeta) {
+func bufs(n int) ([][]byte, []pktio.RxMeta) {
 	b := make([][]byte, n)
 	for i := range b {
-		b[i] = make([]byte, dataplane.MaxFrame)
+		b[i] = make([]byte, pktio.MaxFrame)
 	}
-	return b, make([]dataplane.RxMeta, n)
+	return b, make([]pktio.RxMeta, n)
 }
 
 func TestInjectedFramesComeOutWithTheirMeta(t *testing.T) {
 	f := New(Config{})
-	want := dataplane.RxMeta{VLAN: 42, VLANTPID: 0x8100, HasVLAN: true, CsumPartial: true, CsumStart: 34, CsumOffset: 16}
+	want := pktio.RxMeta{VLAN: 42, VLANTPID: 0x8100, HasVLAN: true, CsumPartial: true, CsumStart: 34, CsumOffset: 16}
 	f.Inject([]byte("frame-one"), want)
-	f.Inject([]byte("frame-two"), dataplane.RxMeta{})
+	f.Inject([]byte("frame-two"), pktio.RxMeta{})
 	b, m := bufs(8)
 	n, err := f.ReadBatch(b, m)
 	if err != nil || n != 2 {
@@ -40,7 +40,7 @@ func TestInjectedFramesComeOutWithTheirMeta(t *testing.T) {
 func TestReadBatchRespectsBatchSizeAndBuffers(t *testing.T) {
 	f := New(Config{BatchSize: 3})
 	for range 5 {
-		f.Inject(bytes.Repeat([]byte{1}, 100), dataplane.RxMeta{})
+		f.Inject(bytes.Repeat([]byte{1}, 100), pktio.RxMeta{})
 	}
 	b, m := bufs(8)
 	if n, _ := f.ReadBatch(b, m); n != 3 {
@@ -59,7 +59,7 @@ func TestReadBatchRespectsBatchSizeAndBuffers(t *testing.T) {
 func TestQueueIsBounded(t *testing.T) {
 	f := New(Config{Capacity: 4})
 	for i := range 6 {
-		if ok := f.Inject([]byte{byte(i)}, dataplane.RxMeta{}); ok != (i < 4) {
+		if ok := f.Inject([]byte{byte(i)}, pktio.RxMeta{}); ok != (i < 4) {
 			t.Fatalf("Inject %d = %v", i, ok)
 		}
 	}
@@ -111,7 +111,7 @@ func TestReadBatchBlocksUntilInject(t *testing.T) {
 		t.Fatal("ReadBatch returned with nothing queued")
 	case <-time.After(20 * time.Millisecond):
 	}
-	f.Inject([]byte{1}, dataplane.RxMeta{})
+	f.Inject([]byte{1}, pktio.RxMeta{})
 	select {
 	case n := <-got:
 		if n != 1 {
@@ -134,16 +134,16 @@ func TestCloseUnblocksReadBatch(t *testing.T) {
 	f.Close()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, dataplane.ErrClosed) {
+		if !errors.Is(err, pktio.ErrClosed) {
 			t.Fatalf("err = %v", err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not unblock ReadBatch")
 	}
-	if _, err := f.WriteBatch([][]byte{{1}}); !errors.Is(err, dataplane.ErrClosed) {
+	if _, err := f.WriteBatch([][]byte{{1}}); !errors.Is(err, pktio.ErrClosed) {
 		t.Errorf("WriteBatch after Close: %v", err)
 	}
-	if f.Inject([]byte{1}, dataplane.RxMeta{}) {
+	if f.Inject([]byte{1}, pktio.RxMeta{}) {
 		t.Error("Inject after Close accepted")
 	}
 }
@@ -163,9 +163,9 @@ func TestSetWriteError(t *testing.T) {
 func TestNoAllocations(t *testing.T) {
 	a, b := Pair(Config{})
 	frames := [][]byte{make([]byte, 60), make([]byte, 1500)}
-	bb, m := bufs(dataplane.BatchSize)
+	bb, m := bufs(pktio.BatchSize)
 	if n := testing.AllocsPerRun(100, func() {
-		a.Inject(frames[0], dataplane.RxMeta{})
+		a.Inject(frames[0], pktio.RxMeta{})
 		k, _ := a.ReadBatch(bb, m)
 		a.WriteBatch(bb[:k])
 		b.ReadBatch(bb, m)

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 )
 
 // BenchmarkRoundTrip moves batches of 64-byte frames from WriteBatch on one
@@ -21,15 +21,15 @@ func BenchmarkRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := make([][]byte, dataplane.BatchSize)
+	out := make([][]byte, pktio.BatchSize)
 	for i := range out {
 		out[i] = testFrame(l.peerMAC, l.oursMAC, 0, uint32(i), 64)
 	}
-	in := make([][]byte, dataplane.BatchSize)
+	in := make([][]byte, pktio.BatchSize)
 	for i := range in {
-		in[i] = make([]byte, dataplane.MaxFrame)
+		in[i] = make([]byte, pktio.MaxFrame)
 	}
-	meta := make([]dataplane.RxMeta, dataplane.BatchSize)
+	meta := make([]pktio.RxMeta, pktio.BatchSize)
 	watchdog := time.AfterFunc(time.Minute, func() { rx.Close() }) // a lost frame must not hang the run
 	defer watchdog.Stop()
 	var sent, recvd int

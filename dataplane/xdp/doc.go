@@ -83,9 +83,11 @@
 //
 // AF_XDP sees the frame as the driver received it, so an 802.1Q tag stays
 // inline and RxMeta.HasVLAN is never set; the dataplane classifies ports
-// from the frame. On hardware NICs with receive VLAN offload enabled, some
-// drivers strip the tag before XDP runs: turn it off on fibd's ports
-// (ethtool -K DEV rxvlan off). This could not be tested here (veth only).
+// from the frame. A driver with receive VLAN offload on (rx-vlan-hw-parse,
+// rx-vlan-stag-hw-parse) strips the tag before XDP runs and the frame
+// would look untagged, so fibd switches those features off on the
+// interfaces it owns (dataplane/link); where a driver cannot, the
+// interface does not run on AF_XDP (see dataplane/backend).
 //
 // # Sizes
 //
@@ -93,10 +95,6 @@
 // the longest frame received is FrameSize-256: 1792 bytes with the default
 // 2048, enough for a 1500-byte MTU with two VLAN tags.
 //
-// # Bare forwarding loop
-//
-// BareForward is the reference a forwarding engine on this backend is
-// measured against. It uses the same sockets and copies, rewrites MACs and
-// TTL, and does no lookup. It runs in the calling thread's namespace with
-// the signature a benchmark harness can call inside a router namespace.
+// The package is packet I/O only: the bare forwarding loop benchmarks
+// compare the engine with lives with them (bench/fwdbench.BareXDP).
 package xdp

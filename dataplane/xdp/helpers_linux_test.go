@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
@@ -259,11 +259,11 @@ func collectPerSocket(t *testing.T, socks []*Socket, want int, d time.Duration) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bufs := make([][]byte, dataplane.BatchSize)
+			bufs := make([][]byte, pktio.BatchSize)
 			for i := range bufs {
-				bufs[i] = make([]byte, dataplane.MaxFrame)
+				bufs[i] = make([]byte, pktio.MaxFrame)
 			}
-			meta := make([]dataplane.RxMeta, dataplane.BatchSize)
+			meta := make([]pktio.RxMeta, pktio.BatchSize)
 			for {
 				n, err := s.ReadBatch(bufs, meta)
 				if err != nil {

@@ -3,24 +3,24 @@ package xdp
 import (
 	"fmt"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"golang.org/x/sys/unix"
 )
 
 // ReadBatch blocks until frames are on the RX ring, copies up to len(bufs)
 // of them into bufs and hands their UMEM frames straight back to the kernel
 // through the fill ring. VLAN tags stay inline in the frame (meta.HasVLAN
-// is never set). It returns dataplane.ErrClosed once Close is called.
-func (s *Socket) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
+// is never set). It returns pktio.ErrClosed once Close is called.
+func (s *Socket) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	want := uint32(min(len(bufs), len(meta), dataplane.BatchSize))
+	want := uint32(min(len(bufs), len(meta), pktio.BatchSize))
 	if want == 0 {
 		return 0, nil
 	}
 	for {
 		if s.closed.Load() {
-			return 0, dataplane.ErrClosed
+			return 0, pktio.ErrClosed
 		}
 		if n := s.rx.avail(want); n > 0 {
 			return s.receive(bufs, meta, n), nil
@@ -32,7 +32,7 @@ func (s *Socket) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) 
 }
 
 // receive copies n frames out of the RX ring and recycles their frames.
-func (s *Socket) receive(bufs [][]byte, meta []dataplane.RxMeta, n uint32) int {
+func (s *Socket) receive(bufs [][]byte, meta []pktio.RxMeta, n uint32) int {
 	var bytes, truncated uint64
 	rxIdx := s.rx.cachedCons
 	// Every RX frame is lent to the kernel exactly once, so the fill ring
@@ -43,7 +43,7 @@ func (s *Socket) receive(bufs [][]byte, meta []dataplane.RxMeta, n uint32) int {
 		d := s.rx.at(rxIdx + i)
 		frame := s.umem[d.Addr : d.Addr+uint64(d.Len)]
 		c := copy(bufs[i], frame)
-		meta[i] = dataplane.RxMeta{Len: c, Truncated: c < len(frame)}
+		meta[i] = pktio.RxMeta{Len: c, Truncated: c < len(frame)}
 		if c < len(frame) {
 			truncated++
 		}
@@ -92,7 +92,7 @@ func (s *Socket) waitRx() error {
 			return fmt.Errorf("xdp: poll %s queue %d: %w", s.ifname, s.queue, err)
 		}
 		if s.pollfds[1].Revents != 0 {
-			return dataplane.ErrClosed
+			return pktio.ErrClosed
 		}
 		if s.pollfds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
 			return fmt.Errorf("xdp: poll %s queue %d: socket error (revents %#x)", s.ifname, s.queue, s.pollfds[0].Revents)

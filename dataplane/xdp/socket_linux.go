@@ -10,15 +10,15 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"golang.org/x/sys/unix"
 )
 
 // Socket is one AF_XDP socket bound to one RX queue of an interface, with
-// its own UMEM and four rings. It implements dataplane.PacketIO by copying
+// its own UMEM and four rings. It implements pktio.PacketIO by copying
 // between UMEM frames and the caller's buffers.
 //
-// Concurrency: as dataplane.PacketIO says — one goroutine calls ReadBatch
+// Concurrency: as pktio.PacketIO says — one goroutine calls ReadBatch
 // (it alone touches the RX and fill rings), one goroutine at a time calls
 // WriteBatch (TX and completion rings, the TX free list); Stats, Mode and
 // Close may be called from anywhere. mu is held shared by ReadBatch,
@@ -61,7 +61,7 @@ type Socket struct {
 	closed atomic.Bool
 }
 
-var _ dataplane.PacketIO = (*Socket)(nil)
+var _ pktio.PacketIO = (*Socket)(nil)
 
 // Open binds an AF_XDP socket to RX queue queue of ifname in the calling
 // thread's network namespace, attaching fibd's XDP program to the interface
@@ -79,7 +79,7 @@ func Open(ifname string, queue int, opts Options) (*Socket, error) {
 	// The kernel drops (and counts in RxDropped) frames longer than a
 	// chunk minus its headroom; say so once rather than losing them
 	// silently.
-	if maxFrame := o.FrameSize - unix.XDP_PACKET_HEADROOM; ifi.MTU+ethHdrLen+8 > maxFrame {
+	if maxFrame := o.FrameSize - unix.XDP_PACKET_HEADROOM; ifi.MTU+14+8 > maxFrame { // Ethernet header and two VLAN tags
 		o.Logger.Warn("xdp: interface MTU exceeds the largest receivable frame; raise FrameSize",
 			"interface", ifname, "mtu", ifi.MTU, "max_frame", maxFrame)
 	}
@@ -233,8 +233,8 @@ func (s *Socket) teardown() {
 	}
 }
 
-// BatchSize is dataplane.BatchSize.
-func (s *Socket) BatchSize() int { return dataplane.BatchSize }
+// BatchSize is pktio.BatchSize.
+func (s *Socket) BatchSize() int { return pktio.BatchSize }
 
 // Mode reports the XDP attach mode and whether the socket is zero-copy.
 func (s *Socket) Mode() Mode { return s.mode }
@@ -243,7 +243,7 @@ func (s *Socket) Mode() Mode { return s.mode }
 func (s *Socket) Interface() (string, int) { return s.ifname, s.queue }
 
 // Close removes the socket from the XSKMAP, wakes a blocked ReadBatch (it
-// returns dataplane.ErrClosed), waits for running batches, frees the rings
+// returns pktio.ErrClosed), waits for running batches, frees the rings
 // and the UMEM, and detaches the XDP program when it was the interface's
 // last socket. Closing twice is a no-op.
 func (s *Socket) Close() error {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -180,15 +180,15 @@ func TestNoAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([][]byte, dataplane.BatchSize)
+	out := make([][]byte, pktio.BatchSize)
 	for i := range out {
 		out[i] = testFrame(l.peerMAC, l.oursMAC, uint16(i%2)*7, uint32(i), 64+i*16)
 	}
-	in := make([][]byte, dataplane.BatchSize)
+	in := make([][]byte, pktio.BatchSize)
 	for i := range in {
-		in[i] = make([]byte, dataplane.MaxFrame)
+		in[i] = make([]byte, pktio.MaxFrame)
 	}
-	meta := make([]dataplane.RxMeta, dataplane.BatchSize)
+	meta := make([]pktio.RxMeta, pktio.BatchSize)
 	// A lost frame would leave ReadBatch waiting: bound the test.
 	watchdog := time.AfterFunc(20*time.Second, func() { rx.Close() })
 	defer watchdog.Stop()

@@ -3,7 +3,7 @@ package xdp
 import (
 	"fmt"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +21,7 @@ func (s *Socket) WriteBatch(bufs [][]byte) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed.Load() {
-		return 0, dataplane.ErrClosed
+		return 0, pktio.ErrClosed
 	}
 	if len(bufs) == 0 {
 		return 0, nil

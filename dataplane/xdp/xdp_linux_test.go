@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,8 +79,8 @@ func TestTransmit(t *testing.T) {
 				}
 				frames = append(frames, testFrame(l.peerMAC, l.oursMAC, vlan, uint32(i), 60+i*7))
 			}
-			for b := 0; b < len(frames); b += dataplane.BatchSize {
-				batch := frames[b:min(b+dataplane.BatchSize, len(frames))]
+			for b := 0; b < len(frames); b += pktio.BatchSize {
+				batch := frames[b:min(b+pktio.BatchSize, len(frames))]
 				n, err := s.WriteBatch(batch)
 				if err != nil || n != len(batch) {
 					t.Fatalf("WriteBatch = %d, %v; want %d", n, err, len(batch))
@@ -218,8 +218,8 @@ func TestCloseUnblocksReadBatch(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		bufs := [][]byte{make([]byte, dataplane.MaxFrame)}
-		meta := make([]dataplane.RxMeta, 1)
+		bufs := [][]byte{make([]byte, pktio.MaxFrame)}
+		meta := make([]pktio.RxMeta, 1)
 		for {
 			// Link-up chatter (IPv6 ND/MLD) may arrive first; keep
 			// reading until Close.
@@ -233,13 +233,13 @@ func TestCloseUnblocksReadBatch(t *testing.T) {
 	s.Close()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, dataplane.ErrClosed) {
+		if !errors.Is(err, pktio.ErrClosed) {
 			t.Errorf("ReadBatch after Close = %v, want ErrClosed", err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("ReadBatch still blocked 2s after Close")
 	}
-	if _, err := s.WriteBatch([][]byte{make([]byte, 60)}); !errors.Is(err, dataplane.ErrClosed) {
+	if _, err := s.WriteBatch([][]byte{make([]byte, 60)}); !errors.Is(err, pktio.ErrClosed) {
 		t.Errorf("WriteBatch after Close = %v, want ErrClosed", err)
 	}
 	if err := s.Close(); err != nil {
@@ -310,8 +310,8 @@ func TestInterfaceRemoved(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		bufs := [][]byte{make([]byte, dataplane.MaxFrame)}
-		meta := make([]dataplane.RxMeta, 1)
+		bufs := [][]byte{make([]byte, pktio.MaxFrame)}
+		meta := make([]pktio.RxMeta, 1)
 		for {
 			if _, err := s.ReadBatch(bufs, meta); err != nil {
 				errc <- err

@@ -2,12 +2,12 @@
 
 package xdp
 
-import "github.com/fibd/fibd/dataplane"
+import "github.com/fibd/fibd/dataplane/pktio"
 
 // Socket is unavailable off Linux; every method reports ErrNotSupported.
 type Socket struct{}
 
-var _ dataplane.PacketIO = (*Socket)(nil)
+var _ pktio.PacketIO = (*Socket)(nil)
 
 // Open returns ErrNotSupported: AF_XDP is Linux-only.
 func Open(ifname string, queue int, opts Options) (*Socket, error) { return nil, ErrNotSupported }
@@ -18,8 +18,8 @@ func OpenAll(ifname string, opts Options) ([]*Socket, error) { return nil, ErrNo
 // RxQueues returns ErrNotSupported.
 func RxQueues(ifname string) (int, error) { return 0, ErrNotSupported }
 
-func (s *Socket) BatchSize() int { return dataplane.BatchSize }
-func (s *Socket) ReadBatch(bufs [][]byte, meta []dataplane.RxMeta) (int, error) {
+func (s *Socket) BatchSize() int { return pktio.BatchSize }
+func (s *Socket) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	return 0, ErrNotSupported
 }
 func (s *Socket) WriteBatch(bufs [][]byte) (int, error) { return 0, ErrNotSupported }

@@ -1,9 +1,8 @@
-package xdp
+package fwdbench
 
 import (
 	"bytes"
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"testing"
 )
@@ -36,13 +35,14 @@ func ipv4Frame(ttl byte, id uint16) []byte {
 var (
 	testDst = [6]byte{2, 0, 0, 0, 0, 0xd}
 	testSrc = [6]byte{2, 0, 0, 0, 0, 0x5}
+	testL2  = [12]byte{2, 0, 0, 0, 0, 0xd, 2, 0, 0, 0, 0, 0x5}
 )
 
 func TestBareRewrite(t *testing.T) {
 	for id := range uint16(2000) {
 		for _, ttl := range []byte{2, 64, 255} {
 			f := ipv4Frame(ttl, id*33)
-			if !bareRewrite(f, &testDst, &testSrc) {
+			if !bareRewrite(f, &testL2) {
 				t.Fatalf("TTL %d dropped", ttl)
 			}
 			h := f[ethHdrLen : ethHdrLen+20]
@@ -57,7 +57,7 @@ func TestBareRewrite(t *testing.T) {
 	v6 := make([]byte, ipv6MinFrame)
 	binary.BigEndian.PutUint16(v6[12:], etherIPv6)
 	v6[ipv6HopOff] = 64
-	if !bareRewrite(v6, &testDst, &testSrc) || v6[ipv6HopOff] != 63 {
+	if !bareRewrite(v6, &testL2) || v6[ipv6HopOff] != 63 {
 		t.Errorf("IPv6 hop limit %d", v6[ipv6HopOff])
 	}
 	for name, f := range map[string][]byte{
@@ -68,7 +68,7 @@ func TestBareRewrite(t *testing.T) {
 		"short":      make([]byte, 10),
 		"vlan":       append(make([]byte, 12), 0x81, 0x00, 0, 5, 0x08, 0x00),
 	} {
-		if bareRewrite(f, &testDst, &testSrc) {
+		if bareRewrite(f, &testL2) {
 			t.Errorf("%s forwarded", name)
 		}
 	}
@@ -88,7 +88,7 @@ func FuzzBareRewrite(f *testing.F) {
 		if len(b) > ipv4TTLOff {
 			ttl = b[ipv4TTLOff]
 		}
-		if bareRewrite(b, &testDst, &testSrc) && valid {
+		if bareRewrite(b, &testL2) && valid {
 			if b[ipv4TTLOff] != ttl-1 || checksum16(b[ethHdrLen:ethHdrLen+20]) != 0 {
 				t.Fatalf("checksum broken: %x", b[ethHdrLen:ethHdrLen+20])
 			}
@@ -96,12 +96,10 @@ func FuzzBareRewrite(f *testing.F) {
 	})
 }
 
-var _ = net.HardwareAddr{}
-
 func BenchmarkBareRewrite(b *testing.B) {
 	f := ipv4Frame(64, 1)
 	for b.Loop() {
 		f[ipv4TTLOff] = 64
-		bareRewrite(f, &testDst, &testSrc)
+		bareRewrite(f, &testL2)
 	}
 }
