@@ -123,9 +123,18 @@ type ConfigLimits struct {
 
 // ConfigPort binds an interface (or one of its VLANs) to a FIB.
 type ConfigPort struct {
-	Interface string    `json:"interface"`
-	VLAN      uint16    `json:"vlan,omitempty"`
+	Interface string `json:"interface"`
+	VLAN      uint16 `json:"vlan,omitempty"`
+	// InnerVLAN makes a QinQ port: VLAN is the outer tag.
+	InnerVLAN uint16 `json:"inner_vlan,omitempty"`
+	// OuterTPID is the outer tag's TPID when not the default (0x8100 for
+	// a VLAN port, 0x88a8 for QinQ).
+	OuterTPID uint16    `json:"outer_tpid,omitempty"`
 	FIB       adj.FIBID `json:"fib"`
+}
+
+func (c ConfigPort) spec() PortSpec {
+	return PortSpec{Interface: c.Interface, VLAN: c.VLAN, Inner: c.InnerVLAN, OuterTPID: c.OuterTPID}
 }
 
 // ConfigAddress is an interface address on a port ("eth1.100").
@@ -191,11 +200,11 @@ func (s *Server) ApplyConfig(c *Config, ensure bool) error {
 		}
 	}
 	for i, cp := range c.Ports {
-		name := PortName(cp.Interface, cp.VLAN)
+		name := cp.spec().Name()
 		if _, err := s.PortID(name); err == nil && ensure {
 			continue
 		}
-		if _, err := s.BindPort(cp.Interface, cp.VLAN, cp.FIB); err != nil && !(ensure && errors.Is(err, ErrPortExists)) {
+		if _, err := s.BindPort(cp.spec(), cp.FIB); err != nil && !(ensure && errors.Is(err, ErrPortExists)) {
 			return fmt.Errorf("ports[%d] (%s): %w", i, name, err)
 		}
 	}
@@ -307,7 +316,8 @@ func (s *Server) Snapshot() *Config {
 	s.mu.Lock()
 	for id, r := range s.mu.byID {
 		if fid, ok := s.reg.PortFIB(id); ok {
-			c.Ports = append(c.Ports, ConfigPort{Interface: r.ifname, VLAN: r.vlan, FIB: fid})
+			c.Ports = append(c.Ports, ConfigPort{Interface: r.spec.Interface, VLAN: r.spec.VLAN, InnerVLAN: r.spec.Inner,
+				OuterTPID: r.spec.OuterTPID, FIB: fid})
 		}
 	}
 	s.mu.Unlock()

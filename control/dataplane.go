@@ -1,10 +1,13 @@
 package control
 
 import (
-	"strconv"
-
+	"github.com/fibd/fibd/dataplane/portspec"
 	"github.com/fibd/fibd/fib/adj"
 )
+
+// PortSpec names a port: an interface, an (interface, VLAN) pair, or an
+// (interface, outer VLAN, inner VLAN) QinQ triple with its outer TPID.
+type PortSpec = portspec.Spec
 
 // Dataplane is what the control plane needs from the packet path: creating
 // and removing ports, their state, and packet counters. The daemon adapts
@@ -18,10 +21,10 @@ import (
 type Dataplane interface {
 	// Backend names the packet-I/O backend: "none", "afpacket", "xdp".
 	Backend() string
-	// BindPort creates the port for interface ifname (vlan 0: untagged, else
-	// the 802.1Q VLAN ID) bound to fib, or, when it exists, moves it to fib.
-	// It returns the port; ErrNoSuchInterface when ifname does not exist.
-	BindPort(ifname string, vlan uint16, fib adj.FIBID) (PortInfo, error)
+	// BindPort creates the port spec names bound to fib, or, when it
+	// exists, moves it to fib. It returns the port. A port whose interface
+	// does not exist yet is bound and down until it appears.
+	BindPort(spec PortSpec, fib adj.FIBID) (PortInfo, error)
 	// UnbindPort stops a port's packet I/O and forgets it (ErrPortNotFound
 	// when unknown).
 	UnbindPort(id adj.PortID) error
@@ -34,16 +37,21 @@ type Dataplane interface {
 // PortInfo describes one port.
 type PortInfo struct {
 	ID        adj.PortID
-	Name      string // PortName(Interface, VLAN)
+	Name      string // Spec().Name()
 	Interface string
-	VLAN      uint16 // 0: untagged
+	VLAN      uint16 // 0: untagged; the outer tag of a QinQ port
+	InnerVLAN uint16 // a QinQ port's inner (C-) tag; 0 otherwise
+	OuterTPID uint16 // the outer tag's TPID; 0 when untagged
 	FIB       adj.FIBID
 	Ifindex   int
 	MAC       adj.MAC
 	MTU       int
 	State     string // operational state: "up", "down", "unknown"
-	Backend   string
-	Counters  Counters
+	// StateReason says why a port is down ("interface missing", "link
+	// down", "receive failing: ..."); empty when up.
+	StateReason string
+	Backend     string
+	Counters    Counters
 	// IO holds the packet-I/O backend's own counters (xdp_rx_packets,
 	// afpacket_rx_kernel_drop, ...), which show which path moved packets.
 	IO map[string]uint64
@@ -91,17 +99,35 @@ type FIBStats struct {
 	Counters Counters
 }
 
+// InterfaceStats count, for one interface, what arrived for no port:
+// frames whose tags no port is bound to — untagged or single-tagged (VLAN)
+// and double-tagged (QinQ) — with the tags of the last one, and receive
+// errors.
+type InterfaceStats struct {
+	Interface   string
+	UnknownVLAN uint64
+	UnknownQinQ uint64
+	// LastTPID, LastVLAN and LastInnerVLAN are the tags of the last such
+	// frame (0: none).
+	LastTPID, LastVLAN, LastInnerVLAN uint16
+	RxErrors                          uint64
+}
+
 // Stats are the dataplane's counters.
 type Stats struct {
-	Ports []PortStats
-	FIBs  []FIBStats
+	Ports      []PortStats
+	FIBs       []FIBStats
+	Interfaces []InterfaceStats
+}
+
+// Spec returns the port's spec.
+func (p PortInfo) Spec() PortSpec {
+	return PortSpec{Interface: p.Interface, VLAN: p.VLAN, Inner: p.InnerVLAN, OuterTPID: p.OuterTPID}
 }
 
 // PortName is the admin's name of a port: the interface name, and for a
-// VLAN the ID after a dot ("eth1", "eth1.100").
+// VLAN the ID after a dot ("eth1", "eth1.100"; "eth1.100.200" for QinQ,
+// see PortSpec.Name).
 func PortName(ifname string, vlan uint16) string {
-	if vlan == 0 {
-		return ifname
-	}
-	return ifname + "." + strconv.Itoa(int(vlan))
+	return PortSpec{Interface: ifname, VLAN: vlan}.Name()
 }

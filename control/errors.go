@@ -12,8 +12,6 @@ var (
 	// ErrInvalidArgument marks a request field with a bad value; it comes
 	// wrapped in a *FieldError that names the field.
 	ErrInvalidArgument = errors.New("invalid argument")
-	// ErrNoSuchInterface: the interface to bind does not exist.
-	ErrNoSuchInterface = errors.New("no such interface")
 	// ErrPortNotFound: no port has that name or ID.
 	ErrPortNotFound = errors.New("no such port")
 	// ErrPortExists: the port is already bound to that FIB.

@@ -73,10 +73,32 @@ func TestEveryRPCErrorPathChangesNothing(t *testing.T) {
 			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth2", Vlan: u32(4095), FibId: 10})
 			return err
 		}, codes.InvalidArgument, `vlan "4095"`},
-		{"BindPort no such interface", func() error {
-			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth9", FibId: 10})
+		{"BindPort inner VLAN alone", func() error {
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth2", InnerVlan: u32(5), FibId: 10})
 			return err
-		}, codes.FailedPrecondition, ""},
+		}, codes.InvalidArgument, `inner_vlan "5"`},
+		{"BindPort inner VLAN 4095", func() error {
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth2", Vlan: u32(5), InnerVlan: u32(4095), FibId: 10})
+			return err
+		}, codes.InvalidArgument, `inner_vlan "4095"`},
+		{"BindPort bad TPID", func() error {
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth2", Vlan: u32(5), OuterTpid: u32(0x9100), FibId: 10})
+			return err
+		}, codes.InvalidArgument, `outer_tpid "0x9100"`},
+		{"BindPort TPID untagged", func() error {
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth2", OuterTpid: u32(0x8100), FibId: 10})
+			return err
+		}, codes.InvalidArgument, `outer_tpid`},
+		{"BindPort name taken", func() error {
+			// eth1.100 is (eth1, VLAN 100): an interface of that name
+			// would have the same port name.
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth1.100", FibId: 20})
+			return err
+		}, codes.AlreadyExists, `taken`},
+		{"BindPort TPID change", func() error {
+			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "eth1", Vlan: u32(100), OuterTpid: u32(0x88a8), FibId: 20})
+			return err
+		}, codes.InvalidArgument, `outer_tpid`},
 		{"BindPort bad name", func() error {
 			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "a/b", FibId: 10})
 			return err

@@ -66,7 +66,7 @@ func codeOf(err error) codes.Code {
 		return codes.NotFound
 	case is(fib.ErrFIBExists, fib.ErrAddressExists, ErrPortExists):
 		return codes.AlreadyExists
-	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoSuchInterface, ErrNoResync):
+	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoResync):
 		return codes.FailedPrecondition
 	case is(fib.ErrLimit, ErrLimit):
 		return codes.ResourceExhausted

@@ -2,8 +2,10 @@ package control
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/fibd/fibd/control/fibdpb"
+	"github.com/fibd/fibd/dataplane/portspec"
 	"github.com/fibd/fibd/fib/adj"
 )
 
@@ -68,14 +70,28 @@ func finishList(err, sendErr error, pending bool, send func() error) error {
 }
 
 func (g *GRPCService) BindPort(_ context.Context, req *fibdpb.BindPortRequest) (*fibdpb.BindPortResponse, error) {
-	var vlan uint16
+	spec := PortSpec{Interface: req.GetInterface()}
+	// Range-check before narrowing, so 65636 is refused, not taken for 100.
 	if req.Vlan != nil {
 		if err := CheckVLAN("vlan", req.GetVlan()); err != nil {
 			return nil, toStatus(err)
 		}
-		vlan = uint16(req.GetVlan())
+		spec.VLAN = uint16(req.GetVlan())
 	}
-	info, err := g.s.BindPort(req.GetInterface(), vlan, adj.FIBID(req.GetFibId()))
+	if req.InnerVlan != nil {
+		if err := CheckVLAN("inner_vlan", req.GetInnerVlan()); err != nil {
+			return nil, toStatus(err)
+		}
+		spec.Inner = uint16(req.GetInnerVlan())
+	}
+	if req.OuterTpid != nil {
+		t := req.GetOuterTpid()
+		if t != portspec.TPID8021Q && t != portspec.TPID8021AD {
+			return nil, toStatus(fieldErr("outer_tpid", fmt.Sprintf("%#x", t), "want 0x8100 (802.1Q) or 0x88a8 (802.1ad)"))
+		}
+		spec.OuterTPID = uint16(t)
+	}
+	info, err := g.s.BindPort(spec, adj.FIBID(req.GetFibId()))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -92,7 +108,8 @@ func (g *GRPCService) UnbindPort(_ context.Context, req *fibdpb.UnbindPortReques
 func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
 		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), State: p.State, Backend: p.Backend, IoCounters: p.IO,
-		Counters: countersToPB(p.Counters)}
+		Counters: countersToPB(p.Counters), InnerVlan: uint32(p.InnerVLAN), OuterTpid: uint32(p.OuterTPID),
+		StateReason: p.StateReason}
 	for _, a := range p.Addresses {
 		out.Addresses = append(out.Addresses, a.String())
 	}

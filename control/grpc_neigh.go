@@ -82,5 +82,10 @@ func (g *GRPCService) GetStats(_ context.Context, req *fibdpb.GetStatsRequest) (
 		out.Fibs = append(out.Fibs, &fibdpb.FibStats{FibId: uint32(f.FIB), Counters: countersToPB(f.Counters),
 			RoutesV4: uint64(f.Routes4), RoutesV6: uint64(f.Routes6)})
 	}
+	for _, i := range rep.Interfaces {
+		out.Interfaces = append(out.Interfaces, &fibdpb.InterfaceStats{Interface: i.Interface, UnknownVlan: i.UnknownVLAN,
+			UnknownQinq: i.UnknownQinQ, LastTpid: uint32(i.LastTPID), LastVlan: uint32(i.LastVLAN),
+			LastInnerVlan: uint32(i.LastInnerVLAN), RxErrors: i.RxErrors})
+	}
 	return out, nil
 }

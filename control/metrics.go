@@ -100,6 +100,16 @@ func (s *Server) WriteMetrics(out io.Writer) error {
 			}
 		}
 	}
+	m.family("fibd_interface_unknown_tag_frames_total", "counter",
+		"Frames that arrived with tags no port is bound to, by kind (vlan: untagged or one tag; qinq: two).")
+	for _, i := range rep.Interfaces {
+		m.sample("fibd_interface_unknown_tag_frames_total", float64(i.UnknownVLAN), "interface", i.Interface, "kind", "vlan")
+		m.sample("fibd_interface_unknown_tag_frames_total", float64(i.UnknownQinQ), "interface", i.Interface, "kind", "qinq")
+	}
+	m.family("fibd_interface_rx_errors_total", "counter", "Receive calls of the packet I/O that failed.")
+	for _, i := range rep.Interfaces {
+		m.sample("fibd_interface_rx_errors_total", float64(i.RxErrors), "interface", i.Interface)
+	}
 	return w.Flush()
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fibd/fibd/dataplane/portspec"
 	"github.com/fibd/fibd/fib/adj"
 )
 
@@ -46,34 +47,73 @@ func CheckVLAN(field string, vlan uint32) error {
 	return nil
 }
 
-// BindPort binds interface ifname, or its VLAN vlan (0: untagged), to a
-// FIB. A port bound to another FIB moves: its addresses, the routes through
-// it and its static neighbours leave the old FIB. Binding a port to the FIB
-// it is already in fails with ErrPortExists.
-func (s *Server) BindPort(ifname string, vlan uint16, id adj.FIBID) (PortInfo, error) {
-	if err := CheckIfname("interface", ifname); err != nil {
-		return PortInfo{}, err
+// CheckPortSpec validates a port spec, naming the field at fault:
+// interface, vlan, inner_vlan or outer_tpid.
+func CheckPortSpec(spec PortSpec) error {
+	if err := CheckIfname("interface", spec.Interface); err != nil {
+		return err
 	}
-	if vlan != 0 {
-		if err := CheckVLAN("vlan", uint32(vlan)); err != nil {
-			return PortInfo{}, err
+	if spec.VLAN != 0 {
+		if err := CheckVLAN("vlan", uint32(spec.VLAN)); err != nil {
+			return err
 		}
+	}
+	if spec.Inner != 0 {
+		if spec.VLAN == 0 {
+			return fieldErr("inner_vlan", fmt.Sprint(spec.Inner), "an inner VLAN needs an outer one (vlan)")
+		}
+		if err := CheckVLAN("inner_vlan", uint32(spec.Inner)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case spec.OuterTPID == 0:
+	case spec.VLAN == 0:
+		return fieldErr("outer_tpid", fmt.Sprintf("%#04x", spec.OuterTPID), "an untagged port has no TPID")
+	case spec.OuterTPID != portspec.TPID8021Q && spec.OuterTPID != portspec.TPID8021AD:
+		return fieldErr("outer_tpid", fmt.Sprintf("%#04x", spec.OuterTPID), "want 0x8100 (802.1Q) or 0x88a8 (802.1ad)")
+	}
+	return nil
+}
+
+// BindPort binds a port — an interface, its VLAN, or a QinQ (outer, inner)
+// pair of it — to a FIB. A port bound to another FIB moves: its addresses,
+// the routes through it and its static neighbours leave the old FIB.
+// Binding a port to the FIB it is already in fails with ErrPortExists, as
+// does a port whose name another port has (an interface named "eth1.100"
+// and VLAN 100 of eth1). A port whose interface does not exist yet is
+// bound, and down until it appears.
+func (s *Server) BindPort(spec PortSpec, id adj.FIBID) (PortInfo, error) {
+	if err := CheckPortSpec(spec); err != nil {
+		return PortInfo{}, err
 	}
 	if _, err := s.fib(id); err != nil {
 		return PortInfo{}, err
 	}
-	name := PortName(ifname, vlan)
+	name := spec.Name()
 	s.mu.Lock()
 	oldID, had := s.mu.byName[name]
 	var oldFIB adj.FIBID
 	if had {
+		rec := s.mu.byID[oldID]
+		if o := rec.spec; o.Interface != spec.Interface || o.VLAN != spec.VLAN || o.Inner != spec.Inner {
+			s.mu.Unlock()
+			return PortInfo{}, fmt.Errorf("%w: the name %q is taken by the port of interface %q, vlan %d, inner vlan %d",
+				ErrPortExists, name, o.Interface, o.VLAN, o.Inner)
+		}
+		if rec.spec.TPID() != spec.TPID() {
+			s.mu.Unlock()
+			return PortInfo{}, fieldErr("outer_tpid", fmt.Sprintf("%#04x", spec.TPID()),
+				"port %s has outer TPID %#04x; unbind it to change it", name, rec.spec.TPID())
+		}
+		spec = rec.spec
 		oldFIB, _ = s.reg.PortFIB(oldID)
 		if oldFIB == id {
 			s.mu.Unlock()
 			return PortInfo{}, fmt.Errorf("%w: %s is bound to fib %d", ErrPortExists, name, id)
 		}
 	}
-	info, err := s.dp.BindPort(ifname, vlan, id)
+	info, err := s.dp.BindPort(spec, id)
 	if err != nil {
 		s.mu.Unlock()
 		return PortInfo{}, fmt.Errorf("bind %s: %w", name, err)
@@ -83,7 +123,7 @@ func (s *Server) BindPort(ifname string, vlan uint16, id adj.FIBID) (PortInfo, e
 		// that fails too is reported with it, never dropped.
 		var undo error
 		if had {
-			_, undo = s.dp.BindPort(ifname, vlan, oldFIB)
+			_, undo = s.dp.BindPort(spec, oldFIB)
 		} else {
 			undo = s.dp.UnbindPort(info.ID)
 		}
@@ -94,25 +134,30 @@ func (s *Server) BindPort(ifname string, vlan uint16, id adj.FIBID) (PortInfo, e
 		}
 		return PortInfo{}, err
 	}
-	info.Name, info.Interface, info.VLAN, info.FIB = name, ifname, vlan, id
+	info.Name, info.Interface, info.VLAN, info.InnerVLAN, info.OuterTPID, info.FIB =
+		name, spec.Interface, spec.VLAN, spec.Inner, spec.TPID(), id
 	s.recordPortLocked(info)
 	s.mu.Unlock()
 	if had {
 		s.dropStaticNeighbors(oldFIB, info.ID)
 		s.log.Info("port moved", "port", name, "from_fib", oldFIB, "fib", id)
 	} else {
-		s.log.Info("port bound", "port", name, "fib", id, "port_id", info.ID)
+		s.log.Info("port bound", "port", name, "fib", id, "port_id", info.ID, "state", info.State,
+			"reason", info.StateReason)
 	}
 	return info, s.saveState()
 }
 
 func (s *Server) recordPortLocked(p PortInfo) {
-	name := p.Name
-	if name == "" {
-		name = PortName(p.Interface, p.VLAN)
+	spec := p.Spec()
+	def := spec
+	def.OuterTPID = 0
+	if spec.OuterTPID == def.TPID() {
+		spec.OuterTPID = 0 // the default: recorded (and saved) as such
 	}
+	name := spec.Name()
 	s.mu.byName[name] = p.ID
-	s.mu.byID[p.ID] = portRec{name: name, ifname: p.Interface, vlan: p.VLAN}
+	s.mu.byID[p.ID] = portRec{name: name, spec: spec}
 }
 
 // UnbindPort removes a port: its addresses and routes leave its FIB, its
@@ -211,10 +256,10 @@ func (s *Server) Ports(fibID *adj.FIBID, name string, fn func(PortDetail) bool) 
 	}
 	ports := s.dp.Ports()
 	slices.SortFunc(ports, func(a, b PortInfo) int {
-		return strings.Compare(PortName(a.Interface, a.VLAN), PortName(b.Interface, b.VLAN))
+		return strings.Compare(a.Spec().Name(), b.Spec().Name())
 	})
 	for _, p := range ports {
-		p.Name = PortName(p.Interface, p.VLAN)
+		p.Name = p.Spec().Name()
 		if name != "" && p.Name != name {
 			continue
 		}

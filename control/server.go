@@ -97,9 +97,8 @@ type Server struct {
 }
 
 type portRec struct {
-	name   string
-	ifname string
-	vlan   uint16
+	name string
+	spec PortSpec
 }
 
 type resyncKey struct {

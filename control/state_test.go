@@ -26,6 +26,14 @@ func configure(e *env) {
 	_, err = e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth1", Vlan: u32(100), FibId: 10})
 	e.must(err)
 	e.fibWithPort(20, "eth2", 0, "198.51.100.1/24")
+	// QinQ, with the default and with an 802.1Q outer TPID, and a port
+	// whose interface does not exist (yet): all saved and restored.
+	_, err = e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth3", Vlan: u32(100), InnerVlan: u32(200), FibId: 10})
+	e.must(err)
+	_, err = e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth3", Vlan: u32(300), InnerVlan: u32(5), OuterTpid: u32(0x8100), FibId: 20})
+	e.must(err)
+	_, err = e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth9", FibId: 20})
+	e.must(err)
 	for _, a := range []string{"192.0.2.1/24", "2001:db8::1/64", "192.0.2.129/25"} {
 		_, err = e.c.AddAddress(e.ctx, &fibdpb.AddAddressRequest{Port: "eth1.100", Prefix: a})
 		e.must(err)
@@ -60,7 +68,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if strings.Contains(string(gj), "198.51.100.0/24") || strings.Contains(string(gj), "192.0.2.3\",\"mac") {
 		t.Fatalf("daemon route or learned neighbour saved: %s", gj)
 	}
-	if len(got.Routes) != 5 || len(got.Neighbors) != 1 || len(got.Ports) != 2 || len(got.Addresses) != 4 {
+	if len(got.Routes) != 5 || len(got.Neighbors) != 1 || len(got.Ports) != 5 || len(got.Addresses) != 4 {
 		t.Fatalf("saved %d routes, %d neighbours, %d ports, %d addresses", len(got.Routes), len(got.Neighbors), len(got.Ports), len(got.Addresses))
 	}
 	fi, err := os.Stat(path)
@@ -85,6 +93,17 @@ func TestStateRoundTrip(t *testing.T) {
 	f, _ := reg.Get(10)
 	if ri, ok := f.Get(mustPrefix("203.0.113.0/24"), "static"); !ok || len(ri.Paths) != 2 || ri.Next.Kind != fib.NextGateway {
 		t.Fatalf("restored ECMP route: %+v %v", ri, ok)
+	}
+	ports := map[string]control.PortInfo{}
+	e.must(srv.Ports(nil, "", func(p control.PortDetail) bool { ports[p.Name] = p.PortInfo; return true }))
+	if p := ports["eth3.300.5"]; p.VLAN != 300 || p.InnerVLAN != 5 || p.OuterTPID != 0x8100 || p.FIB != 20 {
+		t.Fatalf("restored QinQ port: %+v", p)
+	}
+	if p := ports["eth3.100.200"]; p.OuterTPID != 0x88a8 || p.FIB != 10 {
+		t.Fatalf("restored QinQ port with the default TPID: %+v", p)
+	}
+	if p := ports["eth9"]; p.State != "down" || p.StateReason != "interface missing" {
+		t.Fatalf("restored port of a missing interface: %+v", p)
 	}
 }
 

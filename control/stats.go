@@ -2,6 +2,7 @@ package control
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/fibd/fibd/fib/adj"
 )
@@ -16,6 +17,9 @@ type FIBCounters struct {
 type StatsReport struct {
 	Ports []PortStats
 	FIBs  []FIBCounters
+	// Interfaces count what arrived for no port, so belongs to no FIB:
+	// listed only when no FIB is asked for.
+	Interfaces []InterfaceStats
 }
 
 // Stats returns the dataplane's counters per port and per FIB (nil: all
@@ -50,6 +54,10 @@ func (s *Server) Stats(fibID *adj.FIBID) (StatsReport, error) {
 		fc := FIBCounters{FIBStats: FIBStats{FIB: f.ID(), Counters: byFIB[f.ID()]}}
 		fc.Routes4, fc.Routes6 = f.Counts()
 		rep.FIBs = append(rep.FIBs, fc)
+	}
+	if fibID == nil {
+		rep.Interfaces = slices.Clone(st.Interfaces)
+		slices.SortFunc(rep.Interfaces, func(a, b InterfaceStats) int { return strings.Compare(a.Interface, b.Interface) })
 	}
 	return rep, nil
 }

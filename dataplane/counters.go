@@ -16,11 +16,11 @@ type Drop uint8
 const dropNone = Drop(packet.OK)
 
 const (
-	// DropUnknownVLAN: a frame tagged with a VLAN no port is bound to (or
-	// untagged on an interface whose untagged traffic has no port).
-	DropUnknownVLAN Drop = Drop(packet.NumReasons) + iota
 	// DropNotForUs: a unicast frame to another station's MAC.
-	DropNotForUs
+	//
+	// A frame whose tags no port is bound to has no port to count it on:
+	// the interface counts it (Engine.Unknown), with the tags last seen.
+	DropNotForUs Drop = Drop(packet.NumReasons) + iota
 	// DropPortDown: the ingress port is administratively or operationally
 	// down.
 	DropPortDown
@@ -34,7 +34,8 @@ const (
 	DropUnreachable
 	// DropProhibited: a prohibit route (ICMP administratively prohibited).
 	DropProhibited
-	// DropUnresolved: a gateway on no connected subnet.
+	// DropUnresolved: a gateway on no connected subnet (ICMP host
+	// unreachable sent).
 	DropUnresolved
 	// DropLeakLoop: lookup-in-FIB routes chained further than MaxLeakHops.
 	DropLeakLoop
@@ -55,6 +56,9 @@ const (
 	DropToRouter
 	// DropTxFull: the egress ring or socket buffer was full.
 	DropTxFull
+	// DropTxRefused: the egress I/O refused the frame (longer than it
+	// can send).
+	DropTxRefused
 	// DropTruncated: the frame did not fit the receive buffer.
 	DropTruncated
 	// DropChecksumPartial: a partial transport checksum could not be
@@ -65,33 +69,33 @@ const (
 )
 
 var dropNames = [...]string{
-	DropUnknownVLAN - DropUnknownVLAN:     "unknown-vlan",
-	DropNotForUs - DropUnknownVLAN:        "not-for-us",
-	DropPortDown - DropUnknownVLAN:        "port-down",
-	DropNotIP - DropUnknownVLAN:           "not-ip",
-	DropNoRoute - DropUnknownVLAN:         "no-route",
-	DropBlackhole - DropUnknownVLAN:       "blackhole",
-	DropUnreachable - DropUnknownVLAN:     "unreachable",
-	DropProhibited - DropUnknownVLAN:      "prohibited",
-	DropUnresolved - DropUnknownVLAN:      "unresolved",
-	DropLeakLoop - DropUnknownVLAN:        "leak-loop",
-	DropEgressDown - DropUnknownVLAN:      "egress-down",
-	DropPortMoved - DropUnknownVLAN:       "port-moved",
-	DropTTL - DropUnknownVLAN:             "ttl-exceeded",
-	DropTooBig - DropUnknownVLAN:          "too-big",
-	DropFragment - DropUnknownVLAN:        "fragmentation-failed",
-	DropToRouter - DropUnknownVLAN:        "to-router",
-	DropTxFull - DropUnknownVLAN:          "tx-full",
-	DropTruncated - DropUnknownVLAN:       "truncated",
-	DropChecksumPartial - DropUnknownVLAN: "checksum-partial",
+	DropNotForUs - DropNotForUs:        "not-for-us",
+	DropPortDown - DropNotForUs:        "port-down",
+	DropNotIP - DropNotForUs:           "not-ip",
+	DropNoRoute - DropNotForUs:         "no-route",
+	DropBlackhole - DropNotForUs:       "blackhole",
+	DropUnreachable - DropNotForUs:     "unreachable",
+	DropProhibited - DropNotForUs:      "prohibited",
+	DropUnresolved - DropNotForUs:      "unresolved",
+	DropLeakLoop - DropNotForUs:        "leak-loop",
+	DropEgressDown - DropNotForUs:      "egress-down",
+	DropPortMoved - DropNotForUs:       "port-moved",
+	DropTTL - DropNotForUs:             "ttl-exceeded",
+	DropTooBig - DropNotForUs:          "too-big",
+	DropFragment - DropNotForUs:        "fragmentation-failed",
+	DropToRouter - DropNotForUs:        "to-router",
+	DropTxFull - DropNotForUs:          "tx-full",
+	DropTxRefused - DropNotForUs:       "tx-refused",
+	DropTruncated - DropNotForUs:       "truncated",
+	DropChecksumPartial - DropNotForUs: "checksum-partial",
 }
 
 func (d Drop) String() string {
-	if d < DropUnknownVLAN {
+	if d < DropNotForUs {
 		return packet.Reason(d).String()
 	}
-	if int(d-DropUnknownVLAN) < len(dropNames) {
-		return dropNames[d-DropUnknownVLAN]
+	if int(d-DropNotForUs) < len(dropNames) {
+		return dropNames[d-DropNotForUs]
 	}
 	return "unknown"
 }

@@ -16,18 +16,28 @@ import (
 
 // Errors of the port API.
 var (
-	ErrNoSuchInterface = errors.New("no such interface")
-	ErrNoSuchPort      = errors.New("no such port")
-	ErrInvalidVLAN     = errors.New("invalid VLAN ID")
-	ErrClosedEngine    = errors.New("dataplane closed")
+	ErrNoSuchPort   = errors.New("no such port")
+	ErrInvalidVLAN  = errors.New("invalid VLAN ID")
+	ErrClosedEngine = errors.New("dataplane closed")
+	// ErrPortNameTaken: another port already has the name this one would
+	// get (an interface named "eth1.100" and VLAN 100 of eth1, say).
+	ErrPortNameTaken = errors.New("port name taken")
 )
+
+// OpenOptions tell an Opener what preparing the interface found.
+type OpenOptions struct {
+	// VLANStripped is set when the interface removes VLAN tags before
+	// packet I/O sees them and that could not be switched off: AF_XDP
+	// would see every tagged frame as untagged (another tenant's port),
+	// AF_PACKET reports the tags the kernel removed.
+	VLANStripped bool
+}
 
 // Opener opens packet I/O on an interface — one PacketIO per RX queue, each
 // of which gets its own RX worker; the first also carries the interface's
 // transmissions — and names the backend it used ("afpacket", "xdp").
-// cmd/fibd picks the backend; the engine does not import them (they import
-// this package for PacketIO).
-type Opener func(ifname string, ifindex int) (ios []PacketIO, backend string, err error)
+// cmd/fibd picks the backend; the engine does not import them.
+type Opener func(ifname string, ifindex int, o OpenOptions) (ios []PacketIO, backend string, err error)
 
 // LinkInfo is what the engine needs to know about an interface.
 type LinkInfo struct {
@@ -38,14 +48,24 @@ type LinkInfo struct {
 	Up    bool
 }
 
+// Prepared is an interface readied for fibd: how to put it back, and
+// what could not be changed.
+type Prepared struct {
+	Release      func() error
+	VLANStripped bool
+}
+
 // Links finds interfaces, prepares them for fibd's exclusive use (no kernel
-// addresses, IPv6 off, offloads off) and reports their changes. Declared
-// here, implemented over netlink by SystemLinks and by fakes in tests.
+// addresses, IPv6 off, offloads off — VLAN tag stripping included) and
+// reports their changes. Declared here, implemented over netlink by
+// dataplane/backend and by fakes in tests.
 type Links interface {
 	ByName(name string) (LinkInfo, error)
-	// Prepare readies an interface and returns how to undo it.
-	Prepare(name string) (release func() error, err error)
-	// Watch calls fn for every change until done is closed.
+	// Prepare readies an interface and says how to undo it.
+	Prepare(name string) (Prepared, error)
+	// Watch calls fn for every change until done is closed; it returns an
+	// error if the kernel ends the subscription (the engine watches
+	// again).
 	Watch(done <-chan struct{}, fn func(LinkInfo, bool)) error
 }
 
@@ -69,8 +89,11 @@ type Config struct {
 // path (ARP/ND through neigh, ICMP, packets to the router).
 //
 // Concurrency: the packet path reads the port table, FIBs and adjacencies
-// lock-free. BindPort, UnbindPort and Close serialise on the engine's
-// mutex; Ports and Stats may run at any time.
+// lock-free and never takes a lock the control path holds across I/O.
+// BindPort, UnbindPort and Close serialise on the engine's mutex, which
+// guards only in-memory tables; opening and closing an interface's packet
+// I/O (netlink, XDP attach, waiting for workers) happens outside it, under
+// that interface's own open mutex. Ports and Stats may run at any time.
 type Engine struct {
 	reg  *fib.Registry
 	adjs *adj.Table
@@ -81,8 +104,11 @@ type Engine struct {
 
 	// ports[id] is the port with that ID, or nil.
 	ports atomic.Pointer[[]*Port]
-	// fibCtr holds per-FIB counters, created when a port binds the FIB.
+	// fibCtr holds per-FIB counters, copy-on-write; ctrMu serialises
+	// additions (in-memory only: a worker may take it on a FIB's first
+	// packet).
 	fibCtr atomic.Pointer[map[adj.FIBID]*counters]
+	ctrMu  sync.Mutex
 	icmp   rateLimiters
 
 	// slow holds worker contexts for neigh's callbacks (Deliver,
@@ -92,10 +118,12 @@ type Engine struct {
 	slow sync.Pool
 
 	watchStop chan struct{}
+	watchDone chan struct{}
 
 	mu struct {
 		sync.Mutex
 		ifaces map[string]*iface
+		byName map[string]*Port
 		free   []adj.PortID
 		closed bool
 	}
@@ -116,6 +144,7 @@ func New(cfg Config) (*Engine, error) {
 	fc := map[adj.FIBID]*counters{}
 	e.fibCtr.Store(&fc)
 	e.mu.ifaces = map[string]*iface{}
+	e.mu.byName = map[string]*Port{}
 	nc := cfg.Neigh
 	nc.Adj, nc.Env = e.adjs, envOf{e}
 	if nc.Logger == nil {
@@ -126,12 +155,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.nb = nb
-	e.slow.New = func() any { return newWorker(e, nil) }
-	e.watchStop = make(chan struct{})
+	e.slow.New = func() any { return newWorker(e, nil, nil) }
+	e.watchStop, e.watchDone = make(chan struct{}), make(chan struct{})
 	go func() {
-		if err := e.lnk.Watch(e.watchStop, e.linkChanged); err != nil {
-			e.log.Warn("not following link changes", "err", err)
-		}
+		defer close(e.watchDone)
+		e.watchLinks()
 	}()
 	return e, nil
 }
@@ -151,88 +179,107 @@ func (e *Engine) Port(id adj.PortID) (*Port, bool) {
 	return ps[id], true
 }
 
-// PortByName finds a port by its name ("eth1", "eth1.100").
+// PortByName finds a port by its name ("eth1", "eth1.100", "eth1.100.200").
 func (e *Engine) PortByName(name string) (*Port, bool) {
-	for _, p := range *e.ports.Load() {
-		if p != nil && p.name == name {
-			return p, true
-		}
-	}
-	return nil, false
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.mu.byName[name]
+	return p, ok
 }
 
-// BindPort binds the interface ifname (vlan 0) or its VLAN vlan to FIB
-// fibID, opening the interface on first use. Binding an existing port to
-// another FIB moves it: its addresses, routes and neighbours are removed
-// from the old FIB.
-func (e *Engine) BindPort(ifname string, vlan uint16, fibID adj.FIBID) (adj.PortID, error) {
-	if vlan > MaxVLAN {
-		return 0, fmt.Errorf("%w: %d (1–%d, or 0 for untagged)", ErrInvalidVLAN, vlan, MaxVLAN)
+// BindPort binds the port spec names to FIB fibID, opening its interface
+// on first use. Binding an existing port to another FIB moves it: its
+// addresses, routes and neighbours are removed from the old FIB. A port
+// whose interface does not exist (yet) is bound, and down until the
+// interface appears. A port whose interface exists but cannot be prepared
+// or opened is not bound: the error says why.
+func (e *Engine) BindPort(spec PortSpec, fibID adj.FIBID) (adj.PortID, error) {
+	if err := spec.Validate(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidVLAN, err)
 	}
 	f, ok := e.reg.Get(fibID)
 	if !ok {
 		return 0, fmt.Errorf("fib %d: %w", fibID, fib.ErrNoSuchFIB)
 	}
+	name := spec.Name()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.mu.closed {
+		e.mu.Unlock()
 		return 0, ErrClosedEngine
 	}
-	ifc, err := e.ifaceLocked(ifname)
-	if err != nil {
-		return 0, err
+	if p, ok := e.mu.byName[name]; ok {
+		e.mu.Unlock()
+		if p.spec.Interface != spec.Interface || p.spec.VLAN != spec.VLAN || p.spec.Inner != spec.Inner {
+			return 0, fmt.Errorf("%w: %q is (%s, VLAN %d, inner %d) already", ErrPortNameTaken, name,
+				p.spec.Interface, p.spec.VLAN, p.spec.Inner)
+		}
+		if p.spec.TPID() != spec.TPID() {
+			return 0, fmt.Errorf("%w: %q has outer TPID %#04x; unbind it to change it", ErrInvalidVLAN, name, p.spec.TPID())
+		}
+		return p.id, e.movePort(p, f)
 	}
-	if p := ifc.port(vlan); p != nil {
-		old := p.fib.Load()
-		if old.ID() == fibID {
-			return p.id, nil
-		}
-		// The move is one step, and this store is it: from here every
-		// frame arriving on p is looked up in the new FIB, and no packet
-		// of the old FIB leaves through p (nextHop and Env compare the
-		// port's FIB with the route's), while the old FIB's routes and
-		// neighbours through p are removed below.
-		e.fibCountersLocked(fibID)
-		p.fib.Store(f)
-		err := e.reg.BindPort(p.id, fibID)
-		if bound, _ := e.reg.PortFIB(p.id); bound != fibID {
-			p.fib.Store(old) // the binding did not change: neither does the port
-			return 0, err
-		}
-		e.nb.Flush(old.ID(), p.id)
-		e.log.Info("port moved", "port", p.name, "from_fib", old.ID(), "to_fib", fibID)
-		if err != nil {
-			e.log.Error("port moved, but its old FIB kept routes through it", "port", p.name, "from_fib", old.ID(), "err", err)
-			return p.id, err
-		}
-		return p.id, nil
+	ifc := e.mu.ifaces[spec.Interface]
+	if ifc == nil {
+		ifc = newIface(spec.Interface)
+		e.mu.ifaces[spec.Interface] = ifc
 	}
 	id := e.allocPortLocked()
-	if err := e.reg.BindPort(id, fibID); err != nil {
-		e.mu.free = append(e.mu.free, id)
-		e.closeIfaceIfUnusedLocked(ifc)
-		return 0, err
-	}
-	p := &Port{id: id, name: PortName(ifname, vlan), ifc: ifc, vlan: vlan}
+	p := &Port{id: id, spec: spec, name: name, ifc: ifc, tags: tagsOf(spec)}
 	p.fib.Store(f)
-	e.fibCountersLocked(fibID)
+	e.fibCounters(fibID)
 	ports := slices.Clone(*e.ports.Load())
 	for int(id) >= len(ports) {
 		ports = append(ports, nil)
 	}
 	ports[id] = p
 	e.ports.Store(&ports)
-	ifc.setPort(vlan, p)
+	e.mu.byName[name] = p
+	ifc.ports.Store(ifc.ports.Load().with(spec, p))
 	ifc.nports++
-	e.log.Info("port bound", "port", p.name, "id", id, "fib", fibID, "backend", ifc.backend)
+	e.mu.Unlock()
+
+	if err := e.reg.BindPort(id, fibID); err != nil {
+		e.removePort(p)
+		return 0, err
+	}
+	if err := e.openIface(ifc); err != nil && !errors.Is(err, errNoInterface) {
+		e.removePort(p)
+		_ = e.reg.UnbindPort(id)
+		return 0, err
+	}
+	e.log.Info("port bound", "port", name, "id", id, "fib", fibID, "up", ifc.up(), "reason", ifc.downReason())
 	return id, nil
+}
+
+// movePort moves a port to FIB f in one step.
+func (e *Engine) movePort(p *Port, f *fib.FIB) error {
+	old := p.fib.Load()
+	if old.ID() == f.ID() {
+		return nil
+	}
+	// The move is one step, and this store is it: from here every frame
+	// arriving on p is looked up in the new FIB, and no packet of the old
+	// FIB leaves through p (nextHop and Env compare the port's FIB with
+	// the route's), while the old FIB's routes and neighbours through p
+	// are removed below.
+	e.fibCounters(f.ID())
+	p.fib.Store(f)
+	err := e.reg.BindPort(p.id, f.ID())
+	if bound, _ := e.reg.PortFIB(p.id); bound != f.ID() {
+		p.fib.Store(old) // the binding did not change: neither does the port
+		return err
+	}
+	e.nb.Flush(old.ID(), p.id)
+	e.log.Info("port moved", "port", p.name, "from_fib", old.ID(), "to_fib", f.ID())
+	if err != nil {
+		e.log.Error("port moved, but its old FIB kept routes through it", "port", p.name, "from_fib", old.ID(), "err", err)
+	}
+	return err
 }
 
 // UnbindPort removes a port: its addresses, routes and neighbours go, and
 // the interface is released when it has no port left.
 func (e *Engine) UnbindPort(id adj.PortID) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	p, ok := e.Port(id)
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrNoSuchPort, id)
@@ -243,15 +290,46 @@ func (e *Engine) UnbindPort(id adj.PortID) error {
 		return err
 	}
 	e.nb.Flush(fid, id)
-	p.ifc.setPort(p.vlan, nil)
-	ports := slices.Clone(*e.ports.Load())
-	ports[id] = nil
-	e.ports.Store(&ports)
-	e.mu.free = append(e.mu.free, id)
-	p.ifc.nports--
-	e.closeIfaceIfUnusedLocked(p.ifc)
+	e.removePort(p)
 	e.log.Info("port unbound", "port", p.name, "id", id, "fib", fid)
 	return nil
+}
+
+// removePort takes a port out of the tables and releases its interface
+// when it was the last one there; the release (waiting for workers,
+// restoring the interface) happens outside the engine's mutex.
+func (e *Engine) removePort(p *Port) {
+	e.mu.Lock()
+	if e.mu.byName[p.name] != p {
+		e.mu.Unlock()
+		return
+	}
+	ifc := p.ifc
+	delete(e.mu.byName, p.name)
+	ifc.ports.Store(ifc.ports.Load().with(p.spec, nil))
+	ports := slices.Clone(*e.ports.Load())
+	ports[p.id] = nil
+	e.ports.Store(&ports)
+	e.mu.free = append(e.mu.free, p.id)
+	ifc.nports--
+	last := ifc.nports == 0
+	e.mu.Unlock()
+	if !last {
+		return
+	}
+	ifc.open.Lock()
+	e.mu.Lock()
+	still := ifc.nports == 0 // no bind came in meanwhile
+	e.mu.Unlock()
+	if still {
+		e.closeIfaceLocked(ifc, "no port bound")
+		e.mu.Lock()
+		if ifc.nports == 0 && e.mu.ifaces[ifc.name] == ifc {
+			delete(e.mu.ifaces, ifc.name)
+		}
+		e.mu.Unlock()
+	}
+	ifc.open.Unlock()
 }
 
 func (e *Engine) allocPortLocked() adj.PortID {
@@ -263,7 +341,15 @@ func (e *Engine) allocPortLocked() adj.PortID {
 	return adj.PortID(len(*e.ports.Load()))
 }
 
-func (e *Engine) fibCountersLocked(id adj.FIBID) *counters {
+// fibCounters returns a FIB's counters, creating them on first use —
+// which may be the first packet into a FIB without ports (a leak target):
+// only an in-memory copy, under a mutex nothing holds across I/O.
+func (e *Engine) fibCounters(id adj.FIBID) *counters {
+	if c, ok := (*e.fibCtr.Load())[id]; ok {
+		return c
+	}
+	e.ctrMu.Lock()
+	defer e.ctrMu.Unlock()
 	m := *e.fibCtr.Load()
 	if c, ok := m[id]; ok {
 		return c
@@ -273,110 +359,6 @@ func (e *Engine) fibCountersLocked(id adj.FIBID) *counters {
 	next[id] = c
 	e.fibCtr.Store(&next)
 	return c
-}
-
-func (e *Engine) fibCounters(id adj.FIBID) *counters {
-	if c, ok := (*e.fibCtr.Load())[id]; ok {
-		return c
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.fibCountersLocked(id)
-}
-
-// ifaceLocked returns the open interface, opening it if needed.
-func (e *Engine) ifaceLocked(name string) (*iface, error) {
-	if ifc, ok := e.mu.ifaces[name]; ok {
-		return ifc, nil
-	}
-	li, err := e.lnk.ByName(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNoSuchInterface, name, err)
-	}
-	release, err := e.lnk.Prepare(name)
-	if err != nil {
-		return nil, fmt.Errorf("preparing %s: %w", name, err)
-	}
-	ios, backend, err := e.open(name, li.Index)
-	if err == nil && len(ios) == 0 {
-		err = errors.New("no packet I/O")
-	}
-	if err != nil {
-		if release != nil {
-			_ = release()
-		}
-		return nil, fmt.Errorf("opening %s: %w", name, err)
-	}
-	ifc := &iface{name: name, index: li.Index, mac: li.MAC, io: ios[0], ios: ios, backend: backend, release: release,
-		stop: make(chan struct{})}
-	if cr, ok := ios[0].(ChecksumReporter); !ok || !cr.ReportsPartialChecksums() {
-		ifc.guessCsum = true
-	}
-	ifc.mtu.Store(int32(li.MTU))
-	ifc.up.Store(li.Up)
-	ifc.vlans.Store(new([MaxVLAN + 1]*Port))
-	e.mu.ifaces[name] = ifc
-	for _, io := range ios {
-		w := newWorker(e, ifc)
-		ifc.workers.Add(1)
-		go w.run(io)
-	}
-	e.log.Info("interface opened", "iface", name, "ifindex", li.Index, "mac", li.MAC, "mtu", li.MTU, "up", li.Up,
-		"backend", backend, "rx_queues", len(ios))
-	return ifc, nil
-}
-
-func (e *Engine) closeIfaceIfUnusedLocked(ifc *iface) {
-	if ifc.nports > 0 {
-		return
-	}
-	delete(e.mu.ifaces, ifc.name)
-	close(ifc.stop)
-	for _, io := range ifc.ios {
-		_ = io.Close()
-	}
-	ifc.workers.Wait()
-	if ifc.release != nil {
-		if err := ifc.release(); err != nil {
-			e.log.Warn("restoring interface", "iface", ifc.name, "err", err)
-		}
-	}
-	e.log.Info("interface released", "iface", ifc.name)
-}
-
-// linkChanged follows an interface's state: a port that goes down stops
-// forwarding (its routes' packets are dropped as egress-down) and loses its
-// dynamic neighbours; static ones stay.
-func (e *Engine) linkChanged(li LinkInfo, deleted bool) {
-	e.mu.Lock()
-	ifc, ok := e.mu.ifaces[li.Name]
-	e.mu.Unlock()
-	if !ok {
-		return
-	}
-	up := li.Up && !deleted
-	if li.MTU > 0 {
-		ifc.mtu.Store(int32(li.MTU))
-	}
-	if was := ifc.up.Swap(up); was == up {
-		return
-	}
-	e.log.Info("link state", "iface", li.Name, "up", up, "deleted", deleted)
-	for _, p := range ifc.vlans.Load() {
-		if p == nil {
-			continue
-		}
-		f := p.fib.Load()
-		if !up {
-			e.nb.Flush(f.ID(), p.id)
-			continue
-		}
-		// Back up: tell the link every address of the port is here, as
-		// Linux does on carrier up (arp_notify, unsolicited NA).
-		for _, a := range f.Addresses(p.id) {
-			e.nb.Announce(f.ID(), p.id, a.Addr())
-		}
-	}
 }
 
 // Ports describes every port, by ID.
@@ -399,14 +381,25 @@ func (e *Engine) FIBCounters() map[adj.FIBID]Counters {
 	return out
 }
 
-// UnknownVLANs returns, per interface, the frames dropped for carrying a
-// VLAN no port is bound to.
-func (e *Engine) UnknownVLANs() map[string]uint64 {
+// UnknownTags counts, for one interface, the frames no port is bound to:
+// untagged or single-tagged (VLAN) and double-tagged (QinQ), with the tags
+// of the last one seen (0 when none).
+type UnknownTags struct {
+	VLAN, QinQ                     uint64
+	LastTPID, LastOuter, LastInner uint16
+	RxErrors                       uint64
+}
+
+// Unknown returns, per interface, the frames dropped for carrying tags no
+// port is bound to, and the receive errors.
+func (e *Engine) Unknown() map[string]UnknownTags {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := map[string]uint64{}
+	out := map[string]UnknownTags{}
 	for name, ifc := range e.mu.ifaces {
-		out[name] = ifc.unknown.Load()
+		last := ifc.lastUnknown.Load()
+		out[name] = UnknownTags{VLAN: ifc.unknownVLAN.Load(), QinQ: ifc.unknownQinQ.Load(), RxErrors: ifc.rxErrors.Load(),
+			LastTPID: uint16(last >> 32), LastOuter: uint16(last >> 16), LastInner: uint16(last)}
 	}
 	return out
 }
@@ -415,15 +408,19 @@ func (e *Engine) UnknownVLANs() map[string]uint64 {
 // bindings stay in the registry.
 func (e *Engine) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.mu.closed {
+		e.mu.Unlock()
 		return nil
 	}
 	e.mu.closed = true
+	ifcs := slices.Collect(maps.Values(e.mu.ifaces))
+	e.mu.Unlock()
 	close(e.watchStop)
-	for _, ifc := range e.mu.ifaces {
-		ifc.nports = 0
-		e.closeIfaceIfUnusedLocked(ifc)
+	<-e.watchDone
+	for _, ifc := range ifcs {
+		ifc.open.Lock()
+		e.closeIfaceLocked(ifc, "dataplane closed")
+		ifc.open.Unlock()
 	}
 	return nil
 }

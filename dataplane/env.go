@@ -19,7 +19,11 @@ func (v envOf) PortMAC(p adj.PortID) (adj.MAC, bool) {
 	if !ok {
 		return adj.MAC{}, false
 	}
-	return port.ifc.mac, true
+	l := port.ifc.live.Load()
+	if l == nil {
+		return adj.MAC{}, false
+	}
+	return l.mac, true
 }
 
 func (v envOf) SourceFor(fibID adj.FIBID, p adj.PortID, target netip.Addr) (netip.Addr, bool) {
@@ -51,7 +55,11 @@ var txPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }
 // is one step, after which nothing of the old FIB leaves through it.
 func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType uint16, payload []byte) {
 	port, ok := v.e.Port(p)
-	if !ok || !port.ifc.up.Load() || len(payload) > MaxFrame-packet.MaxL2Header {
+	if !ok || !port.ifc.linkUp.Load() || len(payload) > MaxFrame-packet.MaxL2Header {
+		return
+	}
+	l := port.ifc.live.Load()
+	if l == nil {
 		return
 	}
 	if port.fib.Load().ID() != fibID {
@@ -62,7 +70,7 @@ func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType ui
 	defer txPool.Put(bp)
 	b := *bp
 	copy(b[Headroom:], payload)
-	s := packet.WriteL2(b, Headroom, dst, port.ifc.mac, port.tci(), etherType)
+	s := packet.WriteL2(b, Headroom, dst, l.mac, port.tags, etherType)
 	frame := b[s : Headroom+len(payload)]
 	// Ethernet's minimum frame is 60 bytes before the FCS; drivers pad
 	// short frames, veth does not, and an ARP reply is 42.
@@ -71,7 +79,12 @@ func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType ui
 		frame[len(frame)-1] = 0
 	}
 	port.ifc.tx.Lock()
-	sent, err := port.ifc.io.WriteBatch([][]byte{frame})
+	sent, err := 0, errEgressClosed
+	// The I/O may have been swapped out since l was read; the lock makes
+	// the check and the write one step.
+	if l = port.ifc.live.Load(); l != nil {
+		sent, err = l.io.WriteBatch([][]byte{frame})
+	}
 	port.ifc.tx.Unlock()
 	if err != nil || sent == 0 {
 		port.ctr.drops[DropTxFull].Add(1)

@@ -9,7 +9,7 @@ func ForwardAllocs(e *Engine, ifname string, frame []byte, meta RxMeta, runs int
 	e.mu.Lock()
 	ifc := e.mu.ifaces[ifname]
 	e.mu.Unlock()
-	w := newWorker(e, ifc)
+	w := newWorker(e, ifc, ifc.live.Load())
 	return testing.AllocsPerRun(runs, func() {
 		m := meta
 		m.Len = copy(w.bufs[0][Headroom:], frame)
@@ -24,7 +24,7 @@ func ForwardBench(b *testing.B, e *Engine, ifname string, frame []byte, n int) {
 	e.mu.Lock()
 	ifc := e.mu.ifaces[ifname]
 	e.mu.Unlock()
-	w := newWorker(e, ifc)
+	w := newWorker(e, ifc, ifc.live.Load())
 	for i := 0; i < n; i++ {
 		w.meta[i] = RxMeta{Len: copy(w.bufs[i][Headroom:], frame)}
 	}
@@ -36,4 +36,11 @@ func ForwardBench(b *testing.B, e *Engine, ifname string, frame []byte, n int) {
 		w.batch(n)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/packet")
+}
+
+// HoldLock takes the engine's mutex, as a control call in progress does,
+// and returns its release: the packet path must go on without it.
+func HoldLock(e *Engine) (release func()) {
+	e.mu.Lock()
+	return e.mu.Unlock
 }

@@ -15,19 +15,17 @@ import (
 const MaxLeakHops = fib.MaxLeakHops
 
 // frame handles one received frame in buf[Headroom:Headroom+m.Len]: classify
-// it to a port by (interface, VLAN), then forward it, deliver it to the
-// router, or drop it with a reason.
+// it to a port by its tags — none, one (VLAN) or two (QinQ), each port
+// matching exactly its own, TPID included — then forward it, deliver it to
+// the router, or drop it with a reason. A frame whose tags no port has is
+// counted on the interface, with the tags (Engine.Unknown).
 func (w *worker) frame(buf []byte, m *RxMeta) {
 	frame := buf[Headroom : Headroom+m.Len]
 	p := &w.p
 	r := packet.Parse(frame, m.HasVLAN, m.VLANTPID, m.VLAN, p)
-	var vid uint16
-	if p.Tags > 0 {
-		vid = p.VID()
-	}
-	in := w.ifc.port(vid)
+	in := w.ifc.ports.Load().classify(p)
 	if in == nil {
-		w.ifc.unknown.Add(1)
+		w.ifc.noteUnknown(p)
 		return
 	}
 	w.countRx(in, m.Len)
@@ -35,13 +33,13 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 	case m.Truncated:
 		w.drop(in, nil, DropTruncated)
 		return
-	case !w.ifc.up.Load():
+	case !w.ifc.linkUp.Load():
 		w.drop(in, nil, DropPortDown)
 		return
 	case r != packet.OK && !r.Addressing():
 		w.drop(in, nil, Drop(r))
 		return
-	case !p.L2Group() && p.DstMAC != w.ifc.mac:
+	case !p.L2Group() && p.DstMAC != w.live.mac:
 		w.drop(in, nil, DropNotForUs)
 		return
 	}
@@ -55,15 +53,29 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 		w.drop(in, nil, DropNotIP)
 		return
 	}
-	if (m.CsumPartial || w.ifc.guessCsum && packet.LooksPartial(frame, p)) && !p.Fragment {
-		// A partial checksum from a veth peer or a local sender: complete
-		// it, or the next hop drops the packet as corrupt.
-		if packet.FillL4Checksum(frame, p) != packet.OK {
-			w.drop(in, f, DropChecksumPartial)
-			return
-		}
-	}
+	w.csum.partial = m.CsumPartial
+	w.csum.start, w.csum.offset = int(m.CsumStart), int(m.CsumOffset)
 	w.ip(in, f, buf, Headroom, r)
+}
+
+// completeChecksum finishes a partial transport checksum (a veth peer or a
+// local sender offloaded it) on a frame about to be forwarded, or the next
+// hop drops it as corrupt. Only forwarded frames pay for it: one dropped
+// or delivered to the router is left as it came. With the kernel's
+// offsets (RxMeta.CsumStart/CsumOffset) it sums from where the kernel
+// said, which is right for tunnelled packets too; packet I/O that reports
+// nothing (AF_XDP) gets TCP/UDP checksums that look partial completed by
+// their value. It reports false when the offsets make no sense.
+func (w *worker) completeChecksum(frame []byte) bool {
+	p := &w.p
+	switch {
+	case w.csum.partial:
+		w.csum.partial = false
+		return packet.CompletePartial(frame, p, w.csum.start, w.csum.offset) == packet.OK
+	case w.live != nil && w.live.guessCsum && !p.Fragment && packet.LooksPartial(frame, p):
+		return packet.FillL4Checksum(frame, p) == packet.OK
+	}
+	return true
 }
 
 // ip routes one IP packet that arrived on port in, whose frame starts at
@@ -115,9 +127,15 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.icmpError(in, f, frame, packet.ICMPNetUnreachable, 0)
 		w.drop(in, f, DropNoRoute)
 		return
-	case fib.NextUnreachable, fib.NextUnresolved:
+	case fib.NextUnreachable:
 		w.icmpError(in, f, frame, packet.ICMPHostUnreachable, 0)
 		w.drop(in, f, DropUnreachable)
+		return
+	case fib.NextUnresolved:
+		// A gateway on no connected subnet: the router cannot reach it,
+		// as Linux answers for a route whose gateway it cannot resolve.
+		w.icmpError(in, f, frame, packet.ICMPHostUnreachable, 0)
+		w.drop(in, f, DropUnresolved)
 		return
 	case fib.NextProhibit:
 		w.icmpError(in, f, frame, packet.ICMPAdminProhibited, 0)
@@ -143,6 +161,10 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 			mtu = am
 		}
 	}
+	if !w.completeChecksum(frame) {
+		w.drop(in, f, DropChecksumPartial)
+		return
+	}
 	if p.L3Len > mtu {
 		if p.Family == packet.IPv6 || p.DF {
 			w.icmpError(in, f, frame, packet.ICMPPacketTooBig, uint32(mtu))
@@ -154,7 +176,7 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 	}
 	packet.DecTTL(frame, p)
 	mac, st := w.linkLayer(&h)
-	s := packet.RewriteL2(buf, start, p, mac, h.out.ifc.mac, h.out.tci())
+	s := packet.RewriteL2(buf, start, p, mac, h.mac, h.out.tags)
 	w.forwarded(in, f, &h, st, buf[s:start+p.L3Off+p.L3Len])
 }
 
@@ -163,6 +185,7 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 // whichever holds the MAC it needs.
 type hop struct {
 	out *Port
+	mac adj.MAC // the egress interface's
 	a   *adj.Adjacency
 	key adj.Key
 }
@@ -191,9 +214,14 @@ func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Pars
 		return h, DropEgressDown
 	}
 	var ok bool
-	if h.out, ok = w.e.Port(h.key.Port); !ok || !h.out.ifc.up.Load() {
+	if h.out, ok = w.e.Port(h.key.Port); !ok || !h.out.ifc.linkUp.Load() {
 		return h, DropEgressDown
 	}
+	l := h.out.ifc.live.Load()
+	if l == nil {
+		return h, DropEgressDown
+	}
+	h.mac = l.mac
 	if h.out.fib.Load() != f {
 		return h, DropPortMoved
 	}
@@ -287,7 +315,7 @@ func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
 	w.ngen += k
 	mac, st := w.linkLayer(h)
 	for i := 0; i < k; i++ {
-		s := packet.WriteL2(bufs[i], Headroom, mac, h.out.ifc.mac, h.out.tci(), packet.EtherTypeIPv4)
+		s := packet.WriteL2(bufs[i], Headroom, mac, h.mac, h.out.tags, packet.EtherTypeIPv4)
 		w.forwarded(in, f, h, st, bufs[i][s:Headroom+len(w.frag[i])])
 	}
 }

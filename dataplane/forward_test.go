@@ -141,8 +141,8 @@ func TestVLANTrunkClassifiesByTag(t *testing.T) {
 	// A VLAN nobody bound is dropped and counted.
 	r.inject("eth0", build(t, frameSpec{src: "192.0.2.10", dst: "198.51.100.10", dstMAC: ifMAC(0), vlan: 300}), dataplane.RxMeta{})
 	r.settle()
-	if n := r.e.UnknownVLANs()["eth0"]; n != 1 {
-		t.Fatalf("unknown-VLAN drops %d, want 1", n)
+	if u := r.e.Unknown()["eth0"]; u.VLAN != 1 || u.LastOuter != 300 || u.LastTPID != 0x8100 {
+		t.Fatalf("unknown tags on eth0: %+v, want 1 frame, last 0x8100/300", u)
 	}
 }
 

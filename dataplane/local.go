@@ -116,11 +116,15 @@ func (w *worker) output(in *Port, f *fib.FIB, buf []byte, n int, via adj.MAC) {
 		dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	}
 	if dst.IsLinkLocalUnicast() {
+		l := in.ifc.live.Load()
+		if l == nil {
+			return
+		}
 		mac := via
 		if m, st, ok := w.e.nb.Lookup(adj.Key{FIB: f.ID(), Port: in.id, Addr: dst}); ok && (st == adj.Valid || st == adj.Stale) {
 			mac = m
 		}
-		s := packet.WriteL2(buf, Headroom, mac, in.ifc.mac, in.tci(), etherType)
+		s := packet.WriteL2(buf, Headroom, mac, l.mac, in.tags, etherType)
 		w.stage(in, buf[s:Headroom+n])
 		return
 	}
@@ -135,7 +139,7 @@ func (w *worker) output(in *Port, f *fib.FIB, buf []byte, n int, via adj.MAC) {
 		return
 	}
 	mac, st := w.linkLayer(&h)
-	s := packet.WriteL2(buf, Headroom, mac, h.out.ifc.mac, h.out.tci(), etherType)
+	s := packet.WriteL2(buf, Headroom, mac, h.mac, h.out.tags, etherType)
 	w.emit(&h, st, buf[s:Headroom+n])
 	runtime.KeepAlive(nx) // it holds the adjacency ID h came from
 }

@@ -1,28 +1,33 @@
 package dataplane
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 
+	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/dataplane/portspec"
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
 
 // MaxVLAN is the highest usable 802.1Q VLAN ID; 0 and 4095 are reserved
 // (IEEE 802.1Q table 9-2), and a port with VLAN 0 means "untagged".
-const MaxVLAN = 4094
+const MaxVLAN = portspec.MaxVLAN
 
-// Port is an interface, or an (interface, VLAN) pair, bound to one FIB.
-// Its identity never changes; its FIB may (a move), and its state follows
-// the interface.
+// PortSpec names a port: an interface, an (interface, VLAN) pair, or an
+// (interface, outer VLAN, inner VLAN) QinQ triple with its outer TPID.
+type PortSpec = portspec.Spec
+
+// Port is an interface, an (interface, VLAN) pair or an (interface, outer
+// VLAN, inner VLAN) triple bound to one FIB. Its identity never changes;
+// its FIB may (a move), and its state follows the interface's.
 type Port struct {
 	id   adj.PortID
-	name string // "eth1" or "eth1.100"
+	spec PortSpec
+	name string // spec.Name()
 	ifc  *iface
-	vlan uint16 // 0: untagged
+	// tags are what the port's egress frames carry, and what its ingress
+	// frames carry to be classified to it.
+	tags packet.Tags
 	fib  atomic.Pointer[fib.FIB]
 	ctr  counters
 }
@@ -30,91 +35,37 @@ type Port struct {
 // ID returns the port's ID, as fib and neigh know it.
 func (p *Port) ID() adj.PortID { return p.id }
 
-// Name returns "ifname" for an untagged port and "ifname.vlan" otherwise.
+// Name returns the port's name ("eth1", "eth1.100", "eth1.100.200").
 func (p *Port) Name() string { return p.name }
 
 // PortName formats the name of the port on interface ifname with vlan.
 func PortName(ifname string, vlan uint16) string {
-	if vlan == 0 {
-		return ifname
-	}
-	return ifname + "." + strconv.Itoa(int(vlan))
+	return PortSpec{Interface: ifname, VLAN: vlan}.Name()
 }
 
-// ParsePortName splits "eth1.100" into ("eth1", 100); a name without a
-// numeric suffix is an untagged port.
-func ParsePortName(name string) (ifname string, vlan uint16, err error) {
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return name, 0, nil
+func tagsOf(s PortSpec) packet.Tags {
+	if s.VLAN == 0 {
+		return packet.Tags{}
 	}
-	v, err := strconv.Atoi(name[i+1:])
-	if err != nil {
-		return name, 0, nil // an interface whose own name has a dot
-	}
-	if v < 1 || v > MaxVLAN {
-		return "", 0, fmt.Errorf("%w: VLAN %d in %q (1–%d)", ErrInvalidVLAN, v, name, MaxVLAN)
-	}
-	return name[:i], uint16(v), nil
+	return packet.Tags{OuterTPID: s.TPID(), Outer: s.VLAN, Inner: s.Inner}
 }
-
-// iface is one kernel interface fibd owns, with its packet I/O and its RX
-// worker. Ports on it are looked up by VLAN on every frame.
-type iface struct {
-	name  string
-	index int
-	mac   adj.MAC
-	mtu   atomic.Int32
-	up    atomic.Bool
-	io    PacketIO // transmits; the first of ios
-	// guessCsum is set when the packet I/O does not report partial
-	// checksums, so the forwarder checks TCP/UDP checksum fields itself.
-	guessCsum bool
-	ios       []PacketIO // one per RX queue, each with a worker
-	backend   string
-	release   func() error
-	// vlans[v] is the port for VLAN v, vlans[0] the untagged one.
-	vlans atomic.Pointer[[MaxVLAN + 1]*Port]
-	// unknown counts frames of VLANs no port is bound to.
-	unknown atomic.Uint64
-
-	// tx serialises WriteBatch: the RX workers of every interface forward
-	// into this one, and neigh and ICMP send from their own goroutines.
-	tx      sync.Mutex
-	workers sync.WaitGroup
-	stop    chan struct{}
-	nports  int // guarded by Engine.mu
-}
-
-// port returns the port for a VLAN ID (0: untagged), or nil.
-func (i *iface) port(vid uint16) *Port {
-	if vid > MaxVLAN {
-		return nil
-	}
-	return i.vlans.Load()[vid]
-}
-
-func (i *iface) setPort(vid uint16, p *Port) {
-	next := *i.vlans.Load()
-	next[vid] = p
-	i.vlans.Store(&next)
-}
-
-// tci is the 802.1Q tag control information the port's egress frames carry:
-// its VLAN ID with priority 0, or 0 for untagged.
-func (p *Port) tci() uint16 { return p.vlan }
 
 // PortInfo describes a port for the control plane.
 type PortInfo struct {
-	ID       adj.PortID
-	Name     string
-	Ifname   string
-	Ifindex  int
-	VLAN     uint16
-	FIB      adj.FIBID
-	MAC      adj.MAC
-	MTU      int
-	Up       bool
+	ID        adj.PortID
+	Name      string
+	Ifname    string
+	Ifindex   int
+	VLAN      uint16
+	InnerVLAN uint16
+	OuterTPID uint16
+	FIB       adj.FIBID
+	MAC       adj.MAC
+	MTU       int
+	Up        bool
+	// Reason says why a port is down: its interface is missing, down,
+	// or failing to receive. Empty when up.
+	Reason   string
 	Backend  string
 	Counters Counters
 	// IO holds the packet I/O's own counters for the port's interface
@@ -124,23 +75,100 @@ type PortInfo struct {
 }
 
 func (p *Port) info() PortInfo {
+	ifc := p.ifc
 	pi := PortInfo{
-		ID: p.id, Name: p.name, Ifname: p.ifc.name, Ifindex: p.ifc.index, VLAN: p.vlan,
-		MAC: p.ifc.mac, MTU: int(p.ifc.mtu.Load()), Up: p.ifc.up.Load(), Backend: p.ifc.backend,
-		Counters: p.ctr.snapshot(),
+		ID: p.id, Name: p.name, Ifname: ifc.name, VLAN: p.spec.VLAN, InnerVLAN: p.spec.Inner, OuterTPID: p.tags.OuterTPID,
+		MTU: int(ifc.mtu.Load()), Up: ifc.healthy(), Reason: ifc.downReason(), Counters: p.ctr.snapshot(),
 	}
 	if f := p.fib.Load(); f != nil {
 		pi.FIB = f.ID()
 	}
-	for _, io := range p.ifc.ios {
-		if cr, ok := io.(CounterReporter); ok {
-			if pi.IO == nil {
-				pi.IO = map[string]uint64{}
-			}
-			for k, v := range cr.IOCounters() {
-				pi.IO[k] += v
+	if l := ifc.live.Load(); l != nil {
+		pi.Ifindex, pi.MAC, pi.Backend = l.index, l.mac, l.backend
+		for _, io := range l.ios {
+			if cr, ok := io.(CounterReporter); ok {
+				if pi.IO == nil {
+					pi.IO = map[string]uint64{}
+				}
+				for k, v := range cr.IOCounters() {
+					pi.IO[k] += v
+				}
 			}
 		}
 	}
 	return pi
+}
+
+// portTable finds an interface's ports by their tags, lock-free: it is
+// replaced, never changed, under the engine's mutex.
+type portTable struct {
+	untagged *Port
+	// single[v] is the single-tagged port for VID v.
+	single [MaxVLAN + 1]*Port
+	// qinq holds the QinQ ports by outer<<16 | inner; nil when none.
+	qinq map[uint32]*Port
+}
+
+var emptyPorts portTable
+
+// classify returns the port a frame with these tags belongs to, or nil.
+// A single tag must carry the port's outer TPID; two tags name a QinQ port
+// and only a QinQ port — a double-tagged frame is never taken for its
+// outer tag's single-tagged port.
+func (t *portTable) classify(p *packet.Parsed) *Port {
+	switch p.Tags {
+	case 0:
+		return t.untagged
+	case 1:
+		if pt := t.single[p.VID()]; pt != nil && pt.tags.OuterTPID == p.OuterTPID {
+			return pt
+		}
+		return nil
+	}
+	if t.qinq == nil {
+		return nil
+	}
+	pt := t.qinq[uint32(p.VID())<<16|uint32(p.InnerTCI&0x0fff)]
+	if pt != nil && pt.tags.OuterTPID == p.OuterTPID && p.InnerTPID == packet.TPID8021Q {
+		return pt
+	}
+	return nil
+}
+
+// with returns a copy of t with p in its slot (nil clears the slot of s).
+func (t *portTable) with(s PortSpec, p *Port) *portTable {
+	next := *t
+	switch {
+	case s.VLAN == 0:
+		next.untagged = p
+	case s.Inner == 0:
+		next.single[s.VLAN] = p
+	default:
+		next.qinq = make(map[uint32]*Port, len(t.qinq)+1)
+		for k, v := range t.qinq {
+			next.qinq[k] = v
+		}
+		k := uint32(s.VLAN)<<16 | uint32(s.Inner)
+		if p == nil {
+			delete(next.qinq, k)
+		} else {
+			next.qinq[k] = p
+		}
+	}
+	return &next
+}
+
+// all calls fn for every port of the table.
+func (t *portTable) all(fn func(*Port)) {
+	if t.untagged != nil {
+		fn(t.untagged)
+	}
+	for _, p := range t.single {
+		if p != nil {
+			fn(p)
+		}
+	}
+	for _, p := range t.qinq {
+		fn(p)
+	}
 }

@@ -47,7 +47,7 @@ func TestPortMoveIsOneStep(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for seq := uint64(0); seq < 2_000_000 && !stop.Load() && time.Now().Before(deadline); {
 			binary.BigEndian.PutUint64(frame[payloadOff:], seq)
-			if r.ios["eth0"].Inject(frame, dataplane.RxMeta{}) {
+			if r.io("eth0").Inject(frame, dataplane.RxMeta{}) {
 				seq++
 			} else {
 				time.Sleep(20 * time.Microsecond)
@@ -59,7 +59,7 @@ func TestPortMoveIsOneStep(t *testing.T) {
 	go func() {       // drain eth1's transmissions
 		defer wg.Done()
 		for !stop.Load() {
-			for _, f := range r.ios["eth1"].Written() {
+			for _, f := range r.io("eth1").Written() {
 				if len(f) >= payloadOff+8 {
 					leakMu.Lock()
 					sent = append(sent, binary.BigEndian.Uint64(f[payloadOff:]))
@@ -83,11 +83,11 @@ func TestPortMoveIsOneStep(t *testing.T) {
 	// Frames read before the move began may still be on their way out; a
 	// few batches' worth of slack covers those the worker read between
 	// this count and the move's first step.
-	began := r.ios["eth0"].Stats().Read + 4*dataplane.BatchSize
-	if _, err := r.e.BindPort("eth1", 0, 20); err != nil {
+	began := r.io("eth0").Stats().Read + 4*dataplane.BatchSize
+	if _, err := r.e.BindPort(dataplane.PortSpec{Interface: "eth1"}, 20); err != nil {
 		t.Fatal(err)
 	}
-	ended := r.ios["eth0"].Stats().Read
+	ended := r.io("eth0").Stats().Read
 	time.Sleep(50 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()

@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"net/netip"
@@ -21,9 +22,13 @@ import (
 
 // fakeLinks is a Links with interfaces the test declares.
 type fakeLinks struct {
-	mu    sync.Mutex
-	links map[string]dataplane.LinkInfo
-	watch func(dataplane.LinkInfo, bool)
+	mu       sync.Mutex
+	links    map[string]dataplane.LinkInfo
+	watch    func(dataplane.LinkInfo, bool)
+	prepared map[string]int
+	stripped map[string]bool // interfaces whose VLAN stripping stays on
+	kill     chan struct{}   // ends the current Watch with an error
+	watches  int
 }
 
 func (l *fakeLinks) ByName(name string) (dataplane.LinkInfo, error) {
@@ -36,33 +41,95 @@ func (l *fakeLinks) ByName(name string) (dataplane.LinkInfo, error) {
 	return li, nil
 }
 
-func (l *fakeLinks) Prepare(string) (func() error, error) { return func() error { return nil }, nil }
-
-func (l *fakeLinks) Watch(done <-chan struct{}, fn func(dataplane.LinkInfo, bool)) error {
+func (l *fakeLinks) Prepare(name string) (dataplane.Prepared, error) {
 	l.mu.Lock()
-	l.watch = fn
-	l.mu.Unlock()
-	<-done
-	return nil
+	defer l.mu.Unlock()
+	l.prepared[name]++
+	return dataplane.Prepared{Release: func() error { return nil }, VLANStripped: l.stripped[name]}, nil
 }
 
-func (l *fakeLinks) setUp(name string, up bool) {
-	for i := 0; i < 1000; i++ { // the engine subscribes on its own goroutine
+func (l *fakeLinks) Watch(done <-chan struct{}, fn func(dataplane.LinkInfo, bool)) error {
+	kill := make(chan struct{})
+	l.mu.Lock()
+	l.watch, l.kill = fn, kill
+	l.watches++
+	l.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-kill:
+		return errors.New("netlink: no buffer space available (events lost)")
+	}
+}
+
+// overrun ends the current subscription, as a netlink overrun does, and
+// returns how many the engine had made.
+func (l *fakeLinks) overrun() int {
+	l.watcher()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	close(l.kill)
+	l.watch = nil
+	return l.watches
+}
+
+// removeQuietly deletes interface name without telling anyone: an event
+// lost in an overrun.
+func (l *fakeLinks) removeQuietly(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.links, name)
+}
+
+// watcher waits (bounded) for the engine to subscribe, on its own goroutine.
+func (l *fakeLinks) watcher() func(dataplane.LinkInfo, bool) {
+	for i := 0; i < 1000; i++ {
 		l.mu.Lock()
-		ready := l.watch != nil
+		fn := l.watch
 		l.mu.Unlock()
-		if ready {
-			break
+		if fn != nil {
+			return fn
 		}
 		time.Sleep(time.Millisecond)
 	}
+	panic("the engine never watched links")
+}
+
+func (l *fakeLinks) setUp(name string, up bool) {
+	fn := l.watcher()
 	l.mu.Lock()
 	li := l.links[name]
 	li.Up = up
 	l.links[name] = li
-	fn := l.watch
 	l.mu.Unlock()
 	fn(li, false)
+}
+
+// remove deletes interface name, as the kernel reports it.
+func (l *fakeLinks) remove(name string) {
+	fn := l.watcher()
+	l.mu.Lock()
+	li := l.links[name]
+	delete(l.links, name)
+	l.mu.Unlock()
+	fn(li, true)
+}
+
+// add creates interface name with ifindex index (up), as the kernel
+// reports it.
+func (l *fakeLinks) add(name string, index int, mac adj.MAC) {
+	fn := l.watcher()
+	li := dataplane.LinkInfo{Name: name, Index: index, MAC: mac, MTU: 1500, Up: true}
+	l.mu.Lock()
+	l.links[name] = li
+	l.mu.Unlock()
+	fn(li, false)
+}
+
+func (l *fakeLinks) timesPrepared(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.prepared[name]
 }
 
 // rig is an engine over in-memory interfaces eth0, eth1, … with MACs
@@ -72,22 +139,42 @@ type rig struct {
 	reg   *fib.Registry
 	e     *dataplane.Engine
 	links *fakeLinks
-	ios   map[string]*pktiotest.IO
 	clock *neightest.Clock
+	// ios holds each interface's packet I/O; opening an interface again
+	// (after it was deleted) makes a new one.
+	mu     sync.Mutex
+	ios    map[string]*pktiotest.IO
+	opened map[string]int
+}
+
+// io returns ifname's current packet I/O.
+func (r *rig) io(ifname string) *pktiotest.IO {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ios[ifname]
 }
 
 func ifMAC(i int) adj.MAC { return adj.MAC{2, 0, 0, 0, 0, byte(i)} }
 
 func newRig(t *testing.T, nIfaces int) *rig {
-	r := &rig{t: t, reg: fib.NewRegistry(fib.Options{}), ios: map[string]*pktiotest.IO{},
-		links: &fakeLinks{links: map[string]dataplane.LinkInfo{}}, clock: neightest.NewClock(time.Unix(1e9, 0))}
+	r := &rig{t: t, reg: fib.NewRegistry(fib.Options{}), ios: map[string]*pktiotest.IO{}, opened: map[string]int{},
+		links: &fakeLinks{links: map[string]dataplane.LinkInfo{}, prepared: map[string]int{}, stripped: map[string]bool{}},
+		clock: neightest.NewClock(time.Unix(1e9, 0))}
 	for i := 0; i < nIfaces; i++ {
 		name := "eth" + string(rune('0'+i))
 		r.links.links[name] = dataplane.LinkInfo{Name: name, Index: 10 + i, MAC: ifMAC(i), MTU: 1500, Up: true}
 		r.ios[name] = pktiotest.New(pktiotest.Config{})
 	}
-	open := func(name string, _ int) ([]dataplane.PacketIO, string, error) {
-		return []dataplane.PacketIO{r.ios[name]}, "fake", nil
+	open := func(name string, _ int, _ dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		io := r.ios[name]
+		if r.opened[name] > 0 || io == nil {
+			io = pktiotest.New(pktiotest.Config{})
+			r.ios[name] = io
+		}
+		r.opened[name]++
+		return []dataplane.PacketIO{io}, "fake", nil
 	}
 	e, err := dataplane.New(dataplane.Config{Registry: r.reg, Open: open, Links: r.links,
 		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand(0.5)}})
@@ -114,8 +201,14 @@ func (r *rig) fib(id adj.FIBID) *fib.FIB {
 // port binds ifname/vlan to FIB id and gives it addresses.
 func (r *rig) port(ifname string, vlan uint16, id adj.FIBID, addrs ...string) adj.PortID {
 	r.t.Helper()
+	return r.portSpec(dataplane.PortSpec{Interface: ifname, VLAN: vlan}, id, addrs...)
+}
+
+// portSpec binds the port spec names to FIB id and gives it addresses.
+func (r *rig) portSpec(spec dataplane.PortSpec, id adj.FIBID, addrs ...string) adj.PortID {
+	r.t.Helper()
 	f := r.fib(id)
-	p, err := r.e.BindPort(ifname, vlan, id)
+	p, err := r.e.BindPort(spec, id)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -148,7 +241,7 @@ func via(gw string) fib.Path {
 // inject hands a frame to ifname's receive queue.
 func (r *rig) inject(ifname string, frame []byte, meta dataplane.RxMeta) {
 	r.t.Helper()
-	if !r.ios[ifname].Inject(frame, meta) {
+	if !r.io(ifname).Inject(frame, meta) {
 		r.t.Fatalf("inject on %s refused", ifname)
 	}
 }
@@ -160,7 +253,7 @@ func (r *rig) expect(ifname string, n int) []gopacket.Packet {
 	var got [][]byte
 	deadline := time.Now().Add(2 * time.Second)
 	for len(got) < n && time.Now().Before(deadline) {
-		got = append(got, r.ios[ifname].Written()...)
+		got = append(got, r.io(ifname).Written()...)
 		if len(got) < n {
 			time.Sleep(2 * time.Millisecond)
 		}
@@ -179,7 +272,7 @@ func (r *rig) expect(ifname string, n int) []gopacket.Packet {
 func (r *rig) quiet(ifname string) {
 	r.t.Helper()
 	time.Sleep(20 * time.Millisecond)
-	if got := r.ios[ifname].Written(); len(got) != 0 {
+	if got := r.io(ifname).Written(); len(got) != 0 {
 		r.t.Fatalf("%s sent %d unexpected frames: % x", ifname, len(got), got[0])
 	}
 }
@@ -189,11 +282,13 @@ func (r *rig) settle() {
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
 		busy := false
+		r.mu.Lock()
 		for _, io := range r.ios {
 			if io.Pending() > 0 {
 				busy = true
 			}
 		}
+		r.mu.Unlock()
 		if !busy {
 			time.Sleep(5 * time.Millisecond)
 			return
@@ -210,7 +305,9 @@ type frameSpec struct {
 	src, dst string
 	dstMAC   adj.MAC
 	srcMAC   adj.MAC
-	vlan     uint16 // inline 802.1Q tag
+	vlan     uint16 // inline tag (the outer one with inner)
+	inner    uint16 // inline QinQ inner tag (TPID 0x8100)
+	tpid     uint16 // the outer tag's TPID; 0: 0x8100
 	ttl      uint8
 	df       bool
 	payload  int
@@ -234,10 +331,15 @@ func build(t *testing.T, s frameSpec) []byte {
 	if src.Is6() {
 		et = layers.EthernetTypeIPv6
 	}
-	if s.vlan != 0 {
-		eth.EthernetType = layers.EthernetTypeDot1Q
+	switch {
+	case s.vlan != 0 && s.inner != 0:
+		eth.EthernetType = layers.EthernetType(cmp.Or(s.tpid, 0x8100))
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: s.vlan, Type: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: s.inner, Type: et})
+	case s.vlan != 0:
+		eth.EthernetType = layers.EthernetType(cmp.Or(s.tpid, 0x8100))
 		ls = append(ls, &layers.Dot1Q{VLANIdentifier: s.vlan, Type: et})
-	} else {
+	default:
 		eth.EthernetType = et
 	}
 	var l3 gopacket.NetworkLayer

@@ -51,8 +51,8 @@ func newTopo(t *testing.T, kind string) *topo {
 	}
 	// Sockets must be made inside the router namespace; the engine may
 	// open an interface from any goroutine.
-	open := func(name string, idx int) (ios []dataplane.PacketIO, b string, err error) {
-		if derr := tp.rtr.Do(func() error { ios, b, err = inner(name, idx); return nil }); derr != nil {
+	open := func(name string, idx int, o dataplane.OpenOptions) (ios []dataplane.PacketIO, b string, err error) {
+		if derr := tp.rtr.Do(func() error { ios, b, err = inner(name, idx, o); return nil }); derr != nil {
 			return nil, "", derr
 		}
 		return ios, b, err
@@ -81,14 +81,20 @@ func (tp *topo) fib(id adj.FIBID) *fib.FIB {
 // with addresses; every port also gets the link-local fe80::1.
 func (tp *topo) bind(ifname string, vlan uint16, id adj.FIBID, addrs ...string) adj.PortID {
 	tp.t.Helper()
+	return tp.bindSpec(dataplane.PortSpec{Interface: ifname, VLAN: vlan}, id, addrs...)
+}
+
+// bindSpec is bind for any port: QinQ, a chosen TPID.
+func (tp *topo) bindSpec(spec dataplane.PortSpec, id adj.FIBID, addrs ...string) adj.PortID {
+	tp.t.Helper()
 	f := tp.fib(id)
-	p, err := tp.e.BindPort(ifname, vlan, id)
+	p, err := tp.e.BindPort(spec, id)
 	if err != nil {
-		tp.t.Fatalf("bind %s.%d: %v", ifname, vlan, err)
+		tp.t.Fatalf("bind %s: %v", spec.Name(), err)
 	}
 	for _, a := range append(addrs, "fe80::1/64") {
 		if err := f.AddAddress(p, netip.MustParsePrefix(a)); err != nil {
-			tp.t.Fatalf("%s: address %s: %v", ifname, a, err)
+			tp.t.Fatalf("%s: address %s: %v", spec.Name(), a, err)
 		}
 	}
 	return p

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/fibd/fibd/fib"
-
 	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/dataplane/pktio"
+	"github.com/fibd/fibd/fib"
 )
 
 // Headroom is the space kept in front of every received frame, so that
@@ -22,12 +22,21 @@ const bufSize = Headroom + MaxFrame
 // pool makes the worker flush its transmit queues early and start over.
 const genBuffers = 2 * BatchSize
 
-// worker is one RX loop (or, with ifc nil, the slow-path context neigh's
-// callbacks use). Everything in it belongs to its goroutine: buffers,
-// parse scratch, transmit staging, counters being accumulated.
+// worker is one RX loop of one open interface (or, with ifc nil, the
+// slow-path context neigh's callbacks use). Everything in it belongs to its
+// goroutine: buffers, parse scratch, transmit staging, counters being
+// accumulated.
 type worker struct {
-	e   *Engine
-	ifc *iface
+	e    *Engine
+	ifc  *iface
+	live *ifaceLive // the packet I/O the worker reads; nil for slow path
+
+	// csum is the current frame's partial checksum, completed only once
+	// the frame is known to be forwarded.
+	csum struct {
+		partial       bool
+		start, offset int
+	}
 
 	bufs [BatchSize][]byte // full buffers, headroom included
 	rx   [BatchSize][]byte // bufs[i][Headroom:], handed to ReadBatch
@@ -109,8 +118,8 @@ type txQueue struct {
 	frames [][]byte
 }
 
-func newWorker(e *Engine, ifc *iface) *worker {
-	w := &worker{e: e, ifc: ifc}
+func newWorker(e *Engine, ifc *iface, live *ifaceLive) *worker {
+	w := &worker{e: e, ifc: ifc, live: live}
 	for i := range w.bufs {
 		w.bufs[i] = make([]byte, bufSize)
 		w.rx[i] = w.bufs[i][Headroom:]
@@ -122,26 +131,58 @@ func newWorker(e *Engine, ifc *iface) *worker {
 }
 
 // run is the RX loop of one interface: read a batch, handle every frame,
-// send what is staged. It ends when the interface's I/O is closed.
+// send what is staged. It ends when the interface's I/O is closed. A
+// receive error that persists (a driver reset, a socket the kernel
+// broke) is retried with a growing pause, logged at most every
+// rxLogEvery, and shown in the state of the interface's ports until a
+// read succeeds again.
 func (w *worker) run(io PacketIO) {
-	defer w.ifc.workers.Done()
+	defer w.live.workers.Done()
+	var (
+		pause   time.Duration
+		failing bool
+		lastLog time.Time
+		unlog   int
+	)
 	for {
 		n, err := io.ReadBatch(w.rx[:], w.meta[:])
 		if err != nil {
 			if errors.Is(err, ErrClosed) {
 				return
 			}
-			select {
-			case <-w.ifc.stop:
-				return
-			default:
+			w.ifc.rxErrors.Add(1)
+			failing = true
+			w.ifc.setRxFailure(err)
+			if now := time.Now(); now.Sub(lastLog) >= rxLogEvery {
+				w.e.log.Warn("receive failing", "iface", w.ifc.name, "err", err, "errors_since_last_log", unlog+1)
+				lastLog, unlog = now, 0
+			} else {
+				unlog++
 			}
-			w.e.log.Warn("receive failed", "iface", w.ifc.name, "err", err)
+			pause = min(max(2*pause, rxPauseMin), rxPauseMax)
+			select {
+			case <-w.live.stop:
+				return
+			case <-time.After(pause):
+			}
 			continue
+		}
+		if failing {
+			failing, pause = false, 0
+			w.ifc.setRxFailure(nil)
+			w.e.log.Info("receiving again", "iface", w.ifc.name)
 		}
 		w.batch(n)
 	}
 }
+
+// Receive-error pacing: the first retry after rxPauseMin, doubling to
+// rxPauseMax, and one log line per rxLogEvery.
+const (
+	rxPauseMin = time.Millisecond
+	rxPauseMax = time.Second
+	rxLogEvery = 10 * time.Second
+)
 
 // batch handles n received frames and transmits the result.
 func (w *worker) batch(n int) {
@@ -188,7 +229,10 @@ func (w *worker) stage(p *Port, frame []byte) {
 }
 
 // flush transmits everything staged, one WriteBatch per BatchSize frames
-// per interface, and counts what went out.
+// per interface, and counts what went out. WriteBatch sends a prefix of
+// its frames: a frame the I/O refuses (too long) counts as tx-refused and
+// the ones after it are offered again, so one bad frame never costs the
+// rest of the batch nor is another frame counted in its place.
 func (w *worker) flush() {
 	for i := range w.tx {
 		q := &w.tx[i]
@@ -196,20 +240,36 @@ func (w *worker) flush() {
 			continue
 		}
 		q.ifc.tx.Lock()
-		for off := 0; off < len(q.frames); off += BatchSize {
+		l := q.ifc.live.Load()
+		for off := 0; off < len(q.frames); {
 			end := min(off+BatchSize, len(q.frames))
-			sent, err := q.ifc.io.WriteBatch(q.frames[off:end])
-			if err != nil {
-				sent = 0
+			sent, err := 0, errEgressClosed
+			if l != nil {
+				sent, err = l.io.WriteBatch(q.frames[off:end])
 			}
-			for j := off; j < end; j++ {
+			for j := off; j < off+sent; j++ {
 				p := q.port[j]
-				if j-off < sent {
-					p.ctr.txPackets.Add(1)
-					p.ctr.txBytes.Add(uint64(len(q.frames[j])))
-				} else {
-					p.ctr.drops[DropTxFull].Add(1)
+				p.ctr.txPackets.Add(1)
+				p.ctr.txBytes.Add(uint64(len(q.frames[j])))
+			}
+			off += sent
+			switch {
+			case off == end:
+			case errors.Is(err, pktio.ErrFrameSize):
+				// That one frame: the ones after it still go.
+				q.port[off].ctr.drops[DropTxRefused].Add(1)
+				off++
+			default:
+				// The ring is full, or the I/O failed or is gone: the rest
+				// of this chunk would meet the same.
+				drop := DropTxFull
+				if l == nil {
+					drop = DropEgressDown
 				}
+				for j := off; j < end; j++ {
+					q.port[j].ctr.drops[drop].Add(1)
+				}
+				off = end
 			}
 		}
 		q.ifc.tx.Unlock()
@@ -220,3 +280,7 @@ func (w *worker) flush() {
 	}
 	w.ngen = 0
 }
+
+// errEgressClosed: the egress interface's I/O closed after a frame was
+// staged for it.
+var errEgressClosed = errors.New("egress interface closed")

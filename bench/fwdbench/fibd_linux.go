@@ -55,11 +55,11 @@ func configure(reg *fib.Registry, e *dataplane.Engine, env *Env, fullTable bool)
 	if err != nil {
 		return err
 	}
-	in, err := e.BindPort(env.In, 0, 10)
+	in, err := e.BindPort(dataplane.PortSpec{Interface: env.In}, 10)
 	if err != nil {
 		return err
 	}
-	out, err := e.BindPort(env.Out, 0, 10)
+	out, err := e.BindPort(dataplane.PortSpec{Interface: env.Out}, 10)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func configure(reg *fib.Registry, e *dataplane.Engine, env *Env, fullTable bool)
 	if err != nil {
 		return err
 	}
-	p20, err := e.BindPort(env.In, 20, 20)
+	p20, err := e.BindPort(dataplane.PortSpec{Interface: env.In, VLAN: 20}, 20)
 	if err != nil {
 		return err
 	}

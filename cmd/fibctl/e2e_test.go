@@ -292,7 +292,18 @@ func TestFibctlAgainstRunningFibd(t *testing.T) {
 	d.fails([]string{"route", "add", "2001:db8:1::/48", "via", "192.0.2.2", "--fib", "10"}, "address family", "invalid argument")
 	d.fails([]string{"fib", "del", "10"}, "lo.100", "failed precondition")
 	d.fails([]string{"route", "get", "192.0.2.1", "--fib", "99"}, "no such FIB", "not found")
-	d.fails([]string{"port", "bind", "fibd-none0", "--fib", "10"}, "no such interface", "failed precondition")
+	// A port whose interface is not there is bound, down with the reason,
+	// and the CLI says so (a typo looks just like it).
+	_, warn, code := d.ctl("port", "bind", "fibd-none0", "--fib", "10")
+	if code != 0 || !strings.Contains(warn, "warning: port fibd-none0 is down: interface missing") {
+		t.Errorf("port bind of a missing interface: exit %d, stderr %q; want 0 and a warning", code, warn)
+	}
+	if out := d.ok("port", "show", "fibd-none0"); !strings.Contains(out, "down (interface missing)") {
+		t.Errorf("port show of a missing interface:\n%s", out)
+	}
+	d.ok("port", "unbind", "fibd-none0")
+	d.fails([]string{"port", "bind", "lo", "--inner-vlan", "5", "--fib", "10"}, "inner_vlan", "needs an outer one", "invalid argument")
+	d.fails([]string{"port", "bind", "lo", "--vlan", "5", "--tpid", "0x9100", "--fib", "10"}, "--tpid", "0x8100")
 	d.fails([]string{"port", "bind", "lo", "--vlan", "4095", "--fib", "10"}, "vlan", "4095", "invalid argument")
 	d.fails([]string{"fib", "add", "x"}, "FIB ID")
 	d.fails([]string{"--socket", filepath.Join(dir, "none.sock"), "info"}, "cannot reach fibd")

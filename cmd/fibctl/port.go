@@ -10,17 +10,34 @@ import (
 )
 
 func newPortCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "port", Short: "Ports (an interface or interface.VLAN) bound to FIBs: bind, unbind, show"}
-	var vlan uint32
+	c := &cobra.Command{Use: "port", Short: "Ports (an interface, interface.VLAN or interface.VLAN.VLAN) bound to FIBs: bind, unbind, show"}
+	var vlan, inner uint32
+	var tpid string
 	var fibID uint32
 	bind := &cobra.Command{
-		Use:   "bind INTERFACE [--vlan ID] --fib ID",
-		Short: "Bind an interface, or one VLAN of it, to a FIB (like `ip link set DEV master VRF`)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "bind INTERFACE [--vlan ID [--inner-vlan ID] [--tpid 0x8100|0x88a8]] --fib ID",
+		Short: "Bind an interface, a VLAN of it or a QinQ (outer, inner) pair of it to a FIB (like `ip link set DEV master VRF`)",
+		Long: `Bind a port to a FIB. A port is an interface (untagged frames), a VLAN of it
+(--vlan: frames with that one tag) or a QinQ pair (--vlan and --inner-vlan:
+frames with those two tags, and only those). The outer tag's TPID is 0x8100
+for a VLAN port and 0x88a8 (802.1ad) for QinQ unless --tpid says otherwise.
+Ports are named eth1, eth1.100 and eth1.100.200. An interface that does not
+exist yet is bound anyway; the port is down until it appears.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := &fibdpb.BindPortRequest{Interface: args[0], FibId: fibID}
 			if cmd.Flags().Changed("vlan") {
 				req.Vlan = &vlan
+			}
+			if cmd.Flags().Changed("inner-vlan") {
+				req.InnerVlan = &inner
+			}
+			if cmd.Flags().Changed("tpid") {
+				t, err := parseTPID(tpid)
+				if err != nil {
+					return err
+				}
+				req.OuterTpid = &t
 			}
 			ctx, cancel, cl, err := a.dial()
 			if err != nil {
@@ -32,11 +49,20 @@ func newPortCmd(a *app) *cobra.Command {
 				return err
 			}
 			p := resp.GetPort()
-			_, err = a.out.Write([]byte("port " + p.GetName() + " bound to fib " + u(p.GetFibId()) + "\n"))
-			return err
+			if _, err = a.out.Write([]byte("port " + p.GetName() + " bound to fib " + u(p.GetFibId()) + "\n")); err != nil {
+				return err
+			}
+			if r := p.GetStateReason(); r != "" {
+				// Bound, but not forwarding: say so, a typo in the interface
+				// name looks just like this.
+				fmt.Fprintf(a.errOut, "warning: port %s is down: %s\n", p.GetName(), r)
+			}
+			return nil
 		},
 	}
-	bind.Flags().Uint32Var(&vlan, "vlan", 0, "802.1Q VLAN ID (1-4094); omit for the untagged interface")
+	bind.Flags().Uint32Var(&vlan, "vlan", 0, "VLAN ID (1-4094), the outer tag with --inner-vlan; omit for the untagged interface")
+	bind.Flags().Uint32Var(&inner, "inner-vlan", 0, "QinQ inner (C-) VLAN ID (1-4094); needs --vlan")
+	bind.Flags().StringVar(&tpid, "tpid", "", "outer tag TPID: 0x8100 or 0x88a8 (default 0x8100 for a VLAN, 0x88a8 for QinQ)")
 	bind.Flags().Uint32Var(&fibID, "fib", 0, "FIB to bind to")
 	unbind := &cobra.Command{
 		Use:   "unbind PORT",
@@ -82,7 +108,11 @@ func newPortCmd(a *app) *cobra.Command {
 			t := newTable(a.out, "PORT", "FIB", "STATE", "MTU", "MAC", "BACKEND", "RX", "TX", "DROPPED", "IO-RX/TX", "ADDRESSES")
 			for _, p := range ports {
 				c := p.GetCounters()
-				t.row(p.GetName(), u(p.GetFibId()), p.GetState(), u(p.GetMtu()), p.GetMac(), p.GetBackend(),
+				state := p.GetState()
+				if r := p.GetStateReason(); r != "" {
+					state += " (" + r + ")"
+				}
+				t.row(p.GetName(), u(p.GetFibId()), state, u(p.GetMtu()), p.GetMac(), p.GetBackend(),
 					u(c.GetRxPackets()), u(c.GetTxPackets()), u(c.GetDropped()), ioRxTx(p.GetIoCounters()),
 					orDash(strings.Join(p.GetAddresses(), ",")))
 			}
@@ -124,4 +154,16 @@ func ioRxTx(io map[string]uint64) string {
 		}
 	}
 	return "-"
+}
+
+// parseTPID reads --tpid: 0x8100 or 0x88a8 (hex with or without 0x, or
+// the names 802.1q and 802.1ad).
+func parseTPID(s string) (uint32, error) {
+	switch strings.ToLower(strings.TrimPrefix(strings.ToLower(s), "0x")) {
+	case "8100", "802.1q":
+		return 0x8100, nil
+	case "88a8", "802.1ad":
+		return 0x88a8, nil
+	}
+	return 0, fmt.Errorf("--tpid %q: want 0x8100 (802.1Q) or 0x88a8 (802.1ad)", s)
 }

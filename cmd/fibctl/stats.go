@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -41,6 +42,20 @@ func newStatsCmd(a *app) *cobra.Command {
 			for _, f := range resp.GetFibs() {
 				t.row(append([]string{u(f.GetFibId()), u(f.GetRoutesV4()), u(f.GetRoutesV6())}, counterCols(f.GetCounters())...)...)
 			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(resp.GetInterfaces()) == 0 {
+				return nil
+			}
+			// Frames that arrived for no port: tags nobody bound, the usual
+			// sign of a trunk carrying a VLAN (or a QinQ pair) fibd was not
+			// told about.
+			a.out.Write([]byte("\n"))
+			t = newTable(a.out, "INTERFACE", "UNKNOWN_VLAN", "UNKNOWN_QINQ", "LAST_TAGS", "RX_ERRORS")
+			for _, i := range resp.GetInterfaces() {
+				t.row(i.GetInterface(), u(i.GetUnknownVlan()), u(i.GetUnknownQinq()), lastTags(i), u(i.GetRxErrors()))
+			}
 			return t.flush()
 		},
 	}
@@ -55,4 +70,18 @@ func counterCols(c *fibdpb.Counters) []string {
 	}
 	return []string{u(c.GetRxPackets()), u(c.GetRxBytes()), u(c.GetTxPackets()), u(c.GetTxBytes()),
 		u(c.GetForwarded()), u(c.GetDropped()), orDash(strings.Join(drops, ","))}
+}
+
+// lastTags shows the tags of the last frame no port took: "-" (none),
+// "untagged", "0x8100/100" or "0x88a8/100/200".
+func lastTags(i *fibdpb.InterfaceStats) string {
+	switch {
+	case i.GetUnknownVlan()+i.GetUnknownQinq() == 0:
+		return "-"
+	case i.GetLastTpid() == 0:
+		return "untagged"
+	case i.GetLastInnerVlan() == 0:
+		return fmt.Sprintf("%#04x/%d", i.GetLastTpid(), i.GetLastVlan())
+	}
+	return fmt.Sprintf("%#04x/%d/%d", i.GetLastTpid(), i.GetLastVlan(), i.GetLastInnerVlan())
 }

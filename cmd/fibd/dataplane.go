@@ -66,10 +66,13 @@ type engineDP struct {
 
 func (d *engineDP) Backend() string { return d.kind }
 
-func (d *engineDP) BindPort(ifname string, vlan uint16, fibID adj.FIBID) (control.PortInfo, error) {
-	id, err := d.e.BindPort(ifname, vlan, fibID)
-	if errors.Is(err, dataplane.ErrNoSuchInterface) {
-		return control.PortInfo{}, fmt.Errorf("%w: %w", control.ErrNoSuchInterface, err)
+func (d *engineDP) BindPort(spec control.PortSpec, fibID adj.FIBID) (control.PortInfo, error) {
+	id, err := d.e.BindPort(spec, fibID)
+	if errors.Is(err, dataplane.ErrPortNameTaken) {
+		return control.PortInfo{}, fmt.Errorf("%w: %w", control.ErrPortExists, err)
+	}
+	if errors.Is(err, dataplane.ErrInvalidVLAN) {
+		return control.PortInfo{}, fmt.Errorf("%w: %w", control.ErrInvalidArgument, err)
 	}
 	if err != nil {
 		return control.PortInfo{}, err
@@ -103,6 +106,11 @@ func (d *engineDP) Stats() control.Stats {
 	for _, p := range d.e.Ports() {
 		s.Ports = append(s.Ports, control.PortStats{Port: p.ID, Name: p.Name, FIB: p.FIB, Counters: counters(p.Counters)})
 	}
+	for name, u := range d.e.Unknown() {
+		s.Interfaces = append(s.Interfaces, control.InterfaceStats{Interface: name, UnknownVLAN: u.VLAN,
+			UnknownQinQ: u.QinQ, LastTPID: u.LastTPID, LastVLAN: u.LastOuter, LastInnerVLAN: u.LastInner,
+			RxErrors: u.RxErrors})
+	}
 	fc := d.e.FIBCounters()
 	ids := make([]adj.FIBID, 0, len(fc))
 	for id := range fc {
@@ -120,8 +128,9 @@ func portInfo(p dataplane.PortInfo) control.PortInfo {
 	if p.Up {
 		state = "up"
 	}
-	return control.PortInfo{ID: p.ID, Name: p.Name, Interface: p.Ifname, VLAN: p.VLAN, FIB: p.FIB, Ifindex: p.Ifindex,
-		MAC: p.MAC, MTU: p.MTU, State: state, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO}
+	return control.PortInfo{ID: p.ID, Name: p.Name, Interface: p.Ifname, VLAN: p.VLAN, InnerVLAN: p.InnerVLAN,
+		OuterTPID: p.OuterTPID, FIB: p.FIB, Ifindex: p.Ifindex, MAC: p.MAC, MTU: p.MTU, State: state,
+		StateReason: p.Reason, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO}
 }
 
 func counters(c dataplane.Counters) control.Counters {

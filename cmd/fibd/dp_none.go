@@ -30,22 +30,21 @@ func newNoneDataplane() *noneDataplane {
 
 func (d *noneDataplane) Backend() string { return "none" }
 
-func (d *noneDataplane) BindPort(ifname string, vlan uint16, fib adj.FIBID) (control.PortInfo, error) {
-	if _, err := net.InterfaceByName(ifname); err != nil {
-		return control.PortInfo{}, fmt.Errorf("%w: %s", control.ErrNoSuchInterface, ifname)
-	}
+// A port whose interface does not exist is bound, down with the reason,
+// as the engine does.
+func (d *noneDataplane) BindPort(spec control.PortSpec, fib adj.FIBID) (control.PortInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id, p := range d.mu.ports {
-		if p.Interface == ifname && p.VLAN == vlan {
+		if p.Name == spec.Name() {
 			p.FIB = fib
 			d.mu.ports[id] = p
 			return refresh(p), nil
 		}
 	}
 	d.mu.next++
-	p := control.PortInfo{ID: d.mu.next, Name: control.PortName(ifname, vlan), Interface: ifname, VLAN: vlan,
-		FIB: fib, Backend: "none"}
+	p := control.PortInfo{ID: d.mu.next, Name: spec.Name(), Interface: spec.Interface, VLAN: spec.VLAN,
+		InnerVLAN: spec.Inner, OuterTPID: spec.TPID(), FIB: fib, Backend: "none"}
 	d.mu.ports[p.ID] = p
 	return refresh(p), nil
 }
@@ -54,16 +53,17 @@ func (d *noneDataplane) BindPort(ifname string, vlan uint16, fib adj.FIBID) (con
 func refresh(p control.PortInfo) control.PortInfo {
 	in, err := net.InterfaceByName(p.Interface)
 	if err != nil {
-		p.State = "missing"
+		p.State, p.StateReason = "down", "interface missing"
 		return p
 	}
+	p.StateReason = ""
 	p.Ifindex, p.MTU = in.Index, in.MTU
 	if len(in.HardwareAddr) == 6 {
 		p.MAC = adj.MAC(in.HardwareAddr)
 	}
-	p.State = "down"
+	p.State, p.StateReason = "down", "link down"
 	if in.Flags&net.FlagRunning != 0 {
-		p.State = "up"
+		p.State, p.StateReason = "up", ""
 	}
 	return p
 }

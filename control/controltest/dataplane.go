@@ -51,22 +51,24 @@ func NewDataplane(ifnames ...string) *Dataplane {
 func (d *Dataplane) Backend() string { return "fake" }
 
 // BindPort implements control.Dataplane.
-func (d *Dataplane) BindPort(ifname string, vlan uint16, fib adj.FIBID) (control.PortInfo, error) {
+// Like the engine, it binds a port whose interface does not exist: down,
+// with the reason "interface missing".
+func (d *Dataplane) BindPort(spec control.PortSpec, fib adj.FIBID) (control.PortInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	in, ok := d.mu.ifaces[ifname]
-	if !ok {
-		return control.PortInfo{}, fmt.Errorf("%w: %s", control.ErrNoSuchInterface, ifname)
-	}
 	for _, p := range d.mu.ports {
-		if p.Interface == ifname && p.VLAN == vlan {
+		if p.Name == spec.Name() {
 			p.FIB = fib
 			return *p, nil
 		}
 	}
 	d.mu.next++
-	p := &control.PortInfo{ID: d.mu.next, Name: control.PortName(ifname, vlan), Interface: ifname, VLAN: vlan, FIB: fib,
-		Ifindex: in.Ifindex, MAC: in.MAC, MTU: in.MTU, State: "up", Backend: "fake"}
+	p := &control.PortInfo{ID: d.mu.next, Name: spec.Name(), Interface: spec.Interface, VLAN: spec.VLAN,
+		InnerVLAN: spec.Inner, OuterTPID: spec.TPID(), FIB: fib, State: "down", StateReason: "interface missing",
+		Backend: "fake"}
+	if in, ok := d.mu.ifaces[spec.Interface]; ok {
+		p.Ifindex, p.MAC, p.MTU, p.State, p.StateReason = in.Ifindex, in.MAC, in.MTU, "up", ""
+	}
 	d.mu.ports[p.ID] = p
 	return *p, nil
 }

@@ -1331,10 +1331,12 @@ func (x *Counters) GetDrops() map[string]uint64 {
 
 type Port struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is "eth1" or "eth1.100".
+	// name is "eth1", "eth1.100" (VLAN 100) or "eth1.100.200" (QinQ: outer
+	// VLAN 100, inner VLAN 200).
 	Name      string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Interface string `protobuf:"bytes,2,opt,name=interface,proto3" json:"interface,omitempty"`
-	// vlan is the 802.1Q VLAN ID, 0 for an untagged port.
+	// vlan is the 802.1Q VLAN ID, 0 for an untagged port; for a QinQ port,
+	// the outer (S-) tag.
 	Vlan    uint32 `protobuf:"varint,3,opt,name=vlan,proto3" json:"vlan,omitempty"`
 	FibId   uint32 `protobuf:"varint,4,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
 	Ifindex int32  `protobuf:"varint,5,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
@@ -1349,7 +1351,15 @@ type Port struct {
 	// io_counters are the packet-I/O backend's own counters for the port's
 	// interface (e.g. xdp_rx_packets, afpacket_rx_kernel_drop): they show
 	// which path moved the packets.
-	IoCounters    map[string]uint64 `protobuf:"bytes,12,rep,name=io_counters,json=ioCounters,proto3" json:"io_counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	IoCounters map[string]uint64 `protobuf:"bytes,12,rep,name=io_counters,json=ioCounters,proto3" json:"io_counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// inner_vlan is a QinQ port's inner (C-) tag, 0 otherwise.
+	InnerVlan uint32 `protobuf:"varint,13,opt,name=inner_vlan,json=innerVlan,proto3" json:"inner_vlan,omitempty"`
+	// outer_tpid is the outer tag's TPID (0x8100 or 0x88a8), 0 when
+	// untagged.
+	OuterTpid uint32 `protobuf:"varint,14,opt,name=outer_tpid,json=outerTpid,proto3" json:"outer_tpid,omitempty"`
+	// state_reason says why a port is down: "interface missing", "link
+	// down", "receive failing: ...". Empty when up.
+	StateReason   string `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1468,13 +1478,40 @@ func (x *Port) GetIoCounters() map[string]uint64 {
 	return nil
 }
 
+func (x *Port) GetInnerVlan() uint32 {
+	if x != nil {
+		return x.InnerVlan
+	}
+	return 0
+}
+
+func (x *Port) GetOuterTpid() uint32 {
+	if x != nil {
+		return x.OuterTpid
+	}
+	return 0
+}
+
+func (x *Port) GetStateReason() string {
+	if x != nil {
+		return x.StateReason
+	}
+	return ""
+}
+
 type BindPortRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
 	// vlan, when set, is the VLAN ID (1-4094); absent binds the untagged
-	// interface.
-	Vlan          *uint32 `protobuf:"varint,2,opt,name=vlan,proto3,oneof" json:"vlan,omitempty"`
-	FibId         uint32  `protobuf:"varint,3,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	// interface. With inner_vlan it is the outer (S-) tag of a QinQ port.
+	Vlan  *uint32 `protobuf:"varint,2,opt,name=vlan,proto3,oneof" json:"vlan,omitempty"`
+	FibId uint32  `protobuf:"varint,3,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	// inner_vlan, when set, makes a QinQ port: frames tagged (vlan,
+	// inner_vlan), and only those, are its.
+	InnerVlan *uint32 `protobuf:"varint,4,opt,name=inner_vlan,json=innerVlan,proto3,oneof" json:"inner_vlan,omitempty"`
+	// outer_tpid is the outer tag's TPID: 0x8100 or 0x88a8. Absent: 0x8100
+	// for a VLAN port, 0x88a8 (802.1ad) for QinQ.
+	OuterTpid     *uint32 `protobuf:"varint,5,opt,name=outer_tpid,json=outerTpid,proto3,oneof" json:"outer_tpid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1526,6 +1563,20 @@ func (x *BindPortRequest) GetVlan() uint32 {
 func (x *BindPortRequest) GetFibId() uint32 {
 	if x != nil {
 		return x.FibId
+	}
+	return 0
+}
+
+func (x *BindPortRequest) GetInnerVlan() uint32 {
+	if x != nil && x.InnerVlan != nil {
+		return *x.InnerVlan
+	}
+	return 0
+}
+
+func (x *BindPortRequest) GetOuterTpid() uint32 {
+	if x != nil && x.OuterTpid != nil {
+		return *x.OuterTpid
 	}
 	return 0
 }
@@ -4310,10 +4361,12 @@ func (x *GetStatsRequest) GetFibId() uint32 {
 }
 
 type GetStatsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Ports         []*PortStats           `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
-	Fibs          []*FibStats            `protobuf:"bytes,3,rep,name=fibs,proto3" json:"fibs,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Ports []*PortStats           `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
+	Fibs  []*FibStats            `protobuf:"bytes,3,rep,name=fibs,proto3" json:"fibs,omitempty"`
+	// interfaces count, per interface, the frames that arrived for no port.
+	Interfaces    []*InterfaceStats `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4367,6 +4420,113 @@ func (x *GetStatsResponse) GetFibs() []*FibStats {
 		return x.Fibs
 	}
 	return nil
+}
+
+func (x *GetStatsResponse) GetInterfaces() []*InterfaceStats {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+// InterfaceStats count what arrived on an interface for no port: frames
+// whose tags no port is bound to, with the tags of the last one, and
+// receive errors.
+type InterfaceStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// unknown_vlan counts untagged and single-tagged frames with no port.
+	UnknownVlan uint64 `protobuf:"varint,2,opt,name=unknown_vlan,json=unknownVlan,proto3" json:"unknown_vlan,omitempty"`
+	// unknown_qinq counts double-tagged frames whose (outer, inner) pair has
+	// no port; they are never taken for their outer tag's port.
+	UnknownQinq uint64 `protobuf:"varint,3,opt,name=unknown_qinq,json=unknownQinq,proto3" json:"unknown_qinq,omitempty"`
+	// last_tpid, last_vlan and last_inner_vlan are the tags of the last such
+	// frame (0: none).
+	LastTpid      uint32 `protobuf:"varint,4,opt,name=last_tpid,json=lastTpid,proto3" json:"last_tpid,omitempty"`
+	LastVlan      uint32 `protobuf:"varint,5,opt,name=last_vlan,json=lastVlan,proto3" json:"last_vlan,omitempty"`
+	LastInnerVlan uint32 `protobuf:"varint,6,opt,name=last_inner_vlan,json=lastInnerVlan,proto3" json:"last_inner_vlan,omitempty"`
+	RxErrors      uint64 `protobuf:"varint,7,opt,name=rx_errors,json=rxErrors,proto3" json:"rx_errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InterfaceStats) Reset() {
+	*x = InterfaceStats{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterfaceStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterfaceStats) ProtoMessage() {}
+
+func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
+func (*InterfaceStats) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *InterfaceStats) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *InterfaceStats) GetUnknownVlan() uint64 {
+	if x != nil {
+		return x.UnknownVlan
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetUnknownQinq() uint64 {
+	if x != nil {
+		return x.UnknownQinq
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetLastTpid() uint32 {
+	if x != nil {
+		return x.LastTpid
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetLastVlan() uint32 {
+	if x != nil {
+		return x.LastVlan
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetLastInnerVlan() uint32 {
+	if x != nil {
+		return x.LastInnerVlan
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetRxErrors() uint64 {
+	if x != nil {
+		return x.RxErrors
+	}
+	return 0
 }
 
 var File_fibd_v1_fibd_proto protoreflect.FileDescriptor
@@ -4453,7 +4613,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x9d\x03\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xfe\x03\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x12\n" +
@@ -4468,15 +4628,26 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	" \x01(\v2\x11.fibd.v1.CountersR\bcounters\x12\x1c\n" +
 	"\taddresses\x18\v \x03(\tR\taddresses\x12>\n" +
 	"\vio_counters\x18\f \x03(\v2\x1d.fibd.v1.Port.IoCountersEntryR\n" +
-	"ioCounters\x1a=\n" +
+	"ioCounters\x12\x1d\n" +
+	"\n" +
+	"inner_vlan\x18\r \x01(\rR\tinnerVlan\x12\x1d\n" +
+	"\n" +
+	"outer_tpid\x18\x0e \x01(\rR\touterTpid\x12!\n" +
+	"\fstate_reason\x18\x0f \x01(\tR\vstateReason\x1a=\n" +
 	"\x0fIoCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"h\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xce\x01\n" +
 	"\x0fBindPortRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
 	"\x04vlan\x18\x02 \x01(\rH\x00R\x04vlan\x88\x01\x01\x12\x15\n" +
-	"\x06fib_id\x18\x03 \x01(\rR\x05fibIdB\a\n" +
-	"\x05_vlan\"K\n" +
+	"\x06fib_id\x18\x03 \x01(\rR\x05fibId\x12\"\n" +
+	"\n" +
+	"inner_vlan\x18\x04 \x01(\rH\x01R\tinnerVlan\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"outer_tpid\x18\x05 \x01(\rH\x02R\touterTpid\x88\x01\x01B\a\n" +
+	"\x05_vlanB\r\n" +
+	"\v_inner_vlanB\r\n" +
+	"\v_outer_tpid\"K\n" +
 	"\x10BindPortResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12!\n" +
 	"\x04port\x18\x02 \x01(\v2\r.fibd.v1.PortR\x04port\"'\n" +
@@ -4670,11 +4841,22 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\troutes_v6\x18\x04 \x01(\x04R\broutesV6\"8\n" +
 	"\x0fGetStatsRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01B\t\n" +
-	"\a_fib_id\"y\n" +
+	"\a_fib_id\"\xb2\x01\n" +
 	"\x10GetStatsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12(\n" +
 	"\x05ports\x18\x02 \x03(\v2\x12.fibd.v1.PortStatsR\x05ports\x12%\n" +
-	"\x04fibs\x18\x03 \x03(\v2\x11.fibd.v1.FibStatsR\x04fibs*\xcb\x01\n" +
+	"\x04fibs\x18\x03 \x03(\v2\x11.fibd.v1.FibStatsR\x04fibs\x127\n" +
+	"\n" +
+	"interfaces\x18\x04 \x03(\v2\x17.fibd.v1.InterfaceStatsR\n" +
+	"interfaces\"\xf3\x01\n" +
+	"\x0eInterfaceStats\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12!\n" +
+	"\funknown_vlan\x18\x02 \x01(\x04R\vunknownVlan\x12!\n" +
+	"\funknown_qinq\x18\x03 \x01(\x04R\vunknownQinq\x12\x1b\n" +
+	"\tlast_tpid\x18\x04 \x01(\rR\blastTpid\x12\x1b\n" +
+	"\tlast_vlan\x18\x05 \x01(\rR\blastVlan\x12&\n" +
+	"\x0flast_inner_vlan\x18\x06 \x01(\rR\rlastInnerVlan\x12\x1b\n" +
+	"\trx_errors\x18\a \x01(\x04R\brxErrors*\xcb\x01\n" +
 	"\bPathKind\x12\x19\n" +
 	"\x15PATH_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PATH_KIND_GATEWAY\x10\x01\x12\x16\n" +
@@ -4749,7 +4931,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(PathKind)(0),                  // 0: fibd.v1.PathKind
 	(RouteOpKind)(0),               // 1: fibd.v1.RouteOpKind
@@ -4822,27 +5004,28 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*FibStats)(nil),               // 68: fibd.v1.FibStats
 	(*GetStatsRequest)(nil),        // 69: fibd.v1.GetStatsRequest
 	(*GetStatsResponse)(nil),       // 70: fibd.v1.GetStatsResponse
-	nil,                            // 71: fibd.v1.Counters.DropsEntry
-	nil,                            // 72: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),  // 73: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 74: google.protobuf.Duration
+	(*InterfaceStats)(nil),         // 71: fibd.v1.InterfaceStats
+	nil,                            // 72: fibd.v1.Counters.DropsEntry
+	nil,                            // 73: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),  // 74: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 75: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	73, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	74, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	8,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
 	10, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
 	11, // 3: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	74, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	74, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	74, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	74, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	75, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	75, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	75, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	75, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
 	10, // 8: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
 	10, // 9: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
 	8,  // 10: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
 	9,  // 11: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	71, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	72, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
 	20, // 13: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	72, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	73, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
 	21, // 15: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
 	21, // 16: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
 	28, // 17: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
@@ -4860,7 +5043,7 @@ var file_fibd_v1_fibd_proto_depIdxs = []int32{
 	4,  // 29: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
 	36, // 30: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
 	36, // 31: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	73, // 32: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	74, // 32: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
 	51, // 33: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
 	52, // 34: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
 	52, // 35: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
@@ -4871,59 +5054,60 @@ var file_fibd_v1_fibd_proto_depIdxs = []int32{
 	20, // 40: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
 	67, // 41: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
 	68, // 42: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	6,  // 43: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	14, // 44: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	16, // 45: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	18, // 46: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	12, // 47: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	22, // 48: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	24, // 49: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	26, // 50: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	29, // 51: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	31, // 52: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	33, // 53: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	37, // 54: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	39, // 55: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	41, // 56: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	45, // 57: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	48, // 58: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	50, // 59: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	54, // 60: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	56, // 61: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	58, // 62: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	60, // 63: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	62, // 64: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	65, // 65: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	69, // 66: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	7,  // 67: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	15, // 68: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	17, // 69: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	19, // 70: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	13, // 71: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	23, // 72: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	25, // 73: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	27, // 74: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	30, // 75: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	32, // 76: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	34, // 77: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	38, // 78: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	40, // 79: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	42, // 80: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	47, // 81: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	49, // 82: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	53, // 83: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	55, // 84: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	57, // 85: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	59, // 86: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	61, // 87: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	63, // 88: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	66, // 89: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	70, // 90: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	67, // [67:91] is the sub-list for method output_type
-	43, // [43:67] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	71, // 43: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	6,  // 44: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	14, // 45: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	16, // 46: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	18, // 47: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	12, // 48: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	22, // 49: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	24, // 50: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	26, // 51: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	29, // 52: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	31, // 53: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	33, // 54: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	37, // 55: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	39, // 56: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	41, // 57: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	45, // 58: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	48, // 59: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	50, // 60: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	54, // 61: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	56, // 62: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	58, // 63: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	60, // 64: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	62, // 65: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	65, // 66: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	69, // 67: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	7,  // 68: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	15, // 69: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	17, // 70: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	19, // 71: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	13, // 72: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	23, // 73: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	25, // 74: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	27, // 75: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	30, // 76: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	32, // 77: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	34, // 78: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	38, // 79: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	40, // 80: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	42, // 81: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	47, // 82: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	49, // 83: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	53, // 84: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	55, // 85: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	57, // 86: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	59, // 87: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	61, // 88: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	63, // 89: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	66, // 90: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	70, // 91: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	68, // [68:92] is the sub-list for method output_type
+	44, // [44:68] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -4946,7 +5130,7 @@ func file_fibd_v1_fibd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   67,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

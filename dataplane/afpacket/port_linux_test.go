@@ -173,14 +173,22 @@ func TestReadBatchTruncatesToBuffer(t *testing.T) {
 	}
 }
 
-func TestWriteBatchSkipsOversizeFrame(t *testing.T) {
+// TestWriteBatchStopsAtOversizeFrame checks the prefix contract: a frame
+// the kernel refuses ends the call with ErrFrameSize and a count naming it,
+// so the caller counts the right frame, and the frames after it go in the
+// next call.
+func TestWriteBatchStopsAtOversizeFrame(t *testing.T) {
 	netnstest.Require(t)
 	p := newPair(t)
 	small := frame(macDst, macSrc, []uint16{0x88b5}, make([]byte, 100))
 	huge := frame(macDst, macSrc, []uint16{0x88b5}, make([]byte, 1600)) // > MTU 1500
-	n, err := p.a.WriteBatch([][]byte{small, huge, small})
-	if err != nil || n != 2 {
-		t.Fatalf("WriteBatch = %d, %v; want 2, nil", n, err)
+	batch := [][]byte{small, huge, small}
+	n, err := p.a.WriteBatch(batch)
+	if !errors.Is(err, pktio.ErrFrameSize) || n != 1 {
+		t.Fatalf("WriteBatch = %d, %v; want 1, ErrFrameSize", n, err)
+	}
+	if n, err := p.a.WriteBatch(batch[n+1:]); n != 1 || err != nil {
+		t.Fatalf("WriteBatch after the refused frame = %d, %v; want 1, nil", n, err)
 	}
 	if s := p.a.Stats(); s.TxErrors != 1 || s.TxFrames != 2 {
 		t.Errorf("stats %+v: want TxErrors 1, TxFrames 2", s)

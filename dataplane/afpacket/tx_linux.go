@@ -1,6 +1,7 @@
 package afpacket
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,11 +18,13 @@ import (
 // entersyscall/exitsyscall pair plus sysmon's retakes, measured at 12–17 %
 // of a core on a busy port against 1–3 % this way.
 //
-// A frame the kernel refuses on its own (EMSGSIZE: longer than the MTU;
-// EINVAL) is counted in TxErrors and skipped; the rest of the batch still
-// goes. When the queue is full the remaining frames are dropped and counted
-// in TxDropped, and the short count is returned with a nil error. A link
-// that is down or gone drops the batch and returns ErrLinkDown.
+// It returns how many frames, from the first, the kernel took. A frame the
+// kernel refuses on its own (EMSGSIZE: longer than the MTU; EINVAL) or an
+// empty one is counted in TxErrors and ends the call with
+// pktio.ErrFrameSize, so the caller knows which frame failed and can go on
+// after it. When the queue is full the remaining frames are counted in
+// TxDropped and the short count is returned with a nil error. A link that
+// is down or gone returns ErrLinkDown.
 func (p *Port) WriteBatch(bufs [][]byte) (int, error) {
 	p.tx.Lock()
 	defer p.tx.Unlock()
@@ -29,71 +32,69 @@ func (p *Port) WriteBatch(bufs [][]byte) (int, error) {
 		return 0, pktio.ErrClosed
 	}
 	taken := 0
-	for len(bufs) > 0 {
+	var err error
+	for len(bufs) > 0 && err == nil {
 		chunk := bufs[:min(len(bufs), len(p.tx.msgs))]
-		bufs = bufs[len(chunk):]
-		n, full, err := p.sendLocked(chunk)
+		var n int
+		n, err = p.sendLocked(chunk)
 		taken += n
-		if err != nil || full {
-			p.stats.txDropped.Add(uint64(len(bufs)))
-			p.stats.txFrames.Add(uint64(taken))
-			return taken, err
+		if n < len(chunk) && err == nil {
+			err = errQueueFull
 		}
+		bufs = bufs[n:]
 	}
 	p.stats.txFrames.Add(uint64(taken))
-	return taken, nil
+	switch {
+	case err == errQueueFull:
+		p.stats.txDropped.Add(uint64(len(bufs)))
+		return taken, nil
+	case err == pktio.ErrFrameSize:
+		p.stats.txErrors.Add(1)
+	case err != nil:
+		p.stats.txDropped.Add(uint64(len(bufs)))
+	}
+	return taken, err
 }
 
-// sendLocked sends one chunk of at most len(p.tx.msgs) frames. It returns
-// how many the kernel took and whether it stopped because the queue was
-// full; the frames it did not send are counted as dropped or as errors.
-func (p *Port) sendLocked(chunk [][]byte) (taken int, full bool, err error) {
-	var skipped uint64
+// errQueueFull: the socket's queue took no more (EAGAIN, ENOBUFS).
+var errQueueFull = errors.New("afpacket: transmit queue full")
+
+// sendLocked sends the frames of one chunk of at most len(p.tx.msgs), in
+// order, and returns how many the kernel took: all of them with a nil
+// error, or fewer and why the next one was not (errQueueFull,
+// pktio.ErrFrameSize, ErrLinkDown, the errno).
+func (p *Port) sendLocked(chunk [][]byte) (taken int, err error) {
 	k := 0
 	for _, b := range chunk {
 		if len(b) == 0 {
-			skipped++
-			continue
+			err = pktio.ErrFrameSize
+			break
 		}
 		p.tx.iov[k][1] = unix.Iovec{Base: &b[0]}
 		p.tx.iov[k][1].SetLen(len(b))
 		k++
 	}
-	i := 0
-	defer func() {
-		if skipped != 0 {
-			p.stats.txErrors.Add(skipped)
-		}
-	}()
-	for i < k {
+	defer p.clearIovLocked(k)
+	for taken < k {
 		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(p.fd),
-			uintptr(unsafe.Pointer(&p.tx.msgs[i])), uintptr(k-i), unix.MSG_DONTWAIT, 0, 0)
+			uintptr(unsafe.Pointer(&p.tx.msgs[taken])), uintptr(k-taken), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
-			// A short count means message i+r failed; the next call
+			// A short count means message taken+r failed; the next call
 			// reports its error.
 			taken += int(r)
-			i += int(r)
 		case unix.EINTR:
 		case unix.EAGAIN, unix.ENOBUFS:
-			p.stats.txDropped.Add(uint64(k - i))
-			p.clearIovLocked(k)
-			return taken, true, nil
+			return taken, errQueueFull
 		case unix.ENETDOWN, unix.ENXIO, unix.ENODEV:
-			p.stats.txDropped.Add(uint64(k - i))
-			p.clearIovLocked(k)
-			return taken, true, ErrLinkDown
+			return taken, ErrLinkDown
 		case unix.EMSGSIZE, unix.EINVAL:
-			skipped++
-			i++
+			return taken, pktio.ErrFrameSize
 		default:
-			p.stats.txDropped.Add(uint64(k - i))
-			p.clearIovLocked(k)
-			return taken, true, e
+			return taken, e
 		}
 	}
-	p.clearIovLocked(k)
-	return taken, false, nil
+	return taken, err
 }
 
 // clearIovLocked drops the references to the caller's buffers so the port

@@ -25,6 +25,12 @@ const (
 // ErrUnknownKind is returned for an --io value that is none of the above.
 var ErrUnknownKind = errors.New("unknown packet I/O kind (want afpacket, xdp or auto)")
 
+// ErrVLANStripped refuses AF_XDP on an interface whose driver keeps
+// stripping VLAN tags on receive: XDP would see every tagged frame as
+// untagged, another port's (and another tenant's). AF_PACKET reads the
+// stripped tag from the kernel's metadata, so --io=auto uses it there.
+var ErrVLANStripped = errors.New("the interface strips VLAN tags on receive and will not stop (rx-vlan-hw-parse); AF_XDP would take tagged frames for untagged ones")
+
 // Opener returns the engine's Opener for kind. With XDP it never falls
 // back: an interface where XDP cannot attach fails to open, with the
 // kernel's reason. With Auto the fallback to AF_PACKET is logged.
@@ -52,12 +58,15 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 	}
 	switch kind {
 	case AFPacket:
-		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+		return func(name string, _ int, _ dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
 			ios, err := openAFP(name)
 			return ios, AFPacket, err
 		}, nil
 	case XDP:
-		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
+		return func(name string, _ int, o dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
+			if o.VLANStripped {
+				return nil, XDP, fmt.Errorf("XDP on %s (no fallback with --io=xdp): %w", name, ErrVLANStripped)
+			}
 			ios, err := openXDP(name)
 			if err != nil {
 				return nil, XDP, fmt.Errorf("XDP on %s (no fallback with --io=xdp): %w", name, err)
@@ -65,13 +74,17 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 			return ios, XDP, nil
 		}, nil
 	case Auto:
-		return func(name string, _ int) ([]dataplane.PacketIO, string, error) {
-			ios, err := openXDP(name)
-			if err == nil {
-				return ios, XDP, nil
+		return func(name string, _ int, o dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
+			err := ErrVLANStripped
+			if !o.VLANStripped {
+				ios, xerr := openXDP(name)
+				if xerr == nil {
+					return ios, XDP, nil
+				}
+				err = xerr
 			}
 			log.Warn("XDP not available, using AF_PACKET", "iface", name, "err", err)
-			ios, err = openAFP(name)
+			ios, err := openAFP(name)
 			return ios, AFPacket, err
 		}, nil
 	}
@@ -109,16 +122,17 @@ func (l *Links) ByName(name string) (dataplane.LinkInfo, error) {
 }
 
 // Prepare implements dataplane.Links: IPv6 off, no kernel IPv4 addresses,
-// no ARP answers from the kernel, offloads off, link up.
-func (l *Links) Prepare(name string) (func() error, error) {
+// no ARP answers from the kernel, offloads off (VLAN tag stripping
+// included), link up.
+func (l *Links) Prepare(name string) (dataplane.Prepared, error) {
 	p, err := l.m.Prepare(name, link.PrepareOptions{Force: l.force})
 	if err != nil {
-		return nil, err
+		return dataplane.Prepared{}, err
 	}
 	for _, a := range p.Report.Actions {
 		slog.Debug("port prepared", "iface", name, "action", a)
 	}
-	return p.Release, nil
+	return dataplane.Prepared{Release: p.Release, VLANStripped: p.Report.VLANStripped}, nil
 }
 
 // Watch implements dataplane.Links.

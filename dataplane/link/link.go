@@ -119,4 +119,9 @@ type Report struct {
 	Actions []string
 	// Flushed are the IPv4 addresses removed under Force.
 	Flushed []netip.Prefix
+	// VLANStripped is set when the device still takes VLAN tags off
+	// received frames after Prepare (ethtool.VLANParseOff could not be
+	// switched off: fixed by the driver, or kept on by KeepOffloads).
+	// Packet I/O that cannot read the stripped tag must not open it.
+	VLANStripped bool
 }

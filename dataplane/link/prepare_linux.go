@@ -19,6 +19,7 @@ type Prepared struct {
 
 	m        *Manager
 	name     string
+	index    int // the interface Prepare changed: a new one by that name is not it
 	flushed  []netlink.Addr
 	sysctls  []sysctlUndo
 	offloads []ethtool.Change
@@ -67,7 +68,7 @@ func (m *Manager) Prepare(name string, opt PrepareOptions) (*Prepared, error) {
 		return nil, fmt.Errorf("%w: %s has %s; fibd must own the port: remove them or prepare with force",
 			ErrHasAddresses, name, strings.Join(s, ", "))
 	}
-	p := &Prepared{m: m, name: name}
+	p := &Prepared{m: m, name: name, index: l.Attrs().Index}
 	p.Report.Info = infoOf(l.Attrs())
 	if err := p.apply(l, addrs, opt); err != nil {
 		_ = p.Release()
@@ -121,6 +122,9 @@ func (p *Prepared) apply(l netlink.Link, addrs []netlink.Addr, opt PrepareOption
 		for _, f := range ethtool.ForwardingOff {
 			want[f] = false
 		}
+		for _, f := range ethtool.VLANParseOff {
+			want[f] = false
+		}
 		var changes []ethtool.Change
 		err := m.inNS(func() (err error) { changes, err = ethtool.Set(name, want); return err })
 		if err != nil {
@@ -133,6 +137,19 @@ func (p *Prepared) apply(l netlink.Link, addrs []netlink.Addr, opt PrepareOption
 				n = append(n, c.Name)
 			}
 			p.do("offloads off: %s", strings.Join(n, " "))
+		}
+	}
+	// What the device does now, not what was asked: a driver may keep
+	// a feature on that it reports as changeable.
+	var active map[string]bool
+	err := m.inNS(func() (err error) { active, err = ethtool.Features(name); return err })
+	if err != nil {
+		return fmt.Errorf("link: %s: reading offloads: %w", name, err)
+	}
+	for _, f := range ethtool.VLANParseOff {
+		if active[f] {
+			p.Report.VLANStripped = true
+			p.do("VLAN tags still stripped on receive (%s on)", f)
 		}
 	}
 	if !p.Report.Info.AdminUp {
@@ -175,6 +192,12 @@ func (p *Prepared) Release() error {
 	}
 	if err != nil {
 		return err
+	}
+	if l.Attrs().Index != p.index {
+		// Deleted and recreated: the kernel made a new interface, which
+		// fibd never changed; putting "back" the old one's settings on
+		// it would be wrong.
+		return nil
 	}
 	var first error
 	keep := func(err error) {

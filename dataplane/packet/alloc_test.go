@@ -17,7 +17,7 @@ func forward(buf []byte, start, n int, p *Parsed) (int, Reason) {
 	if r := DecTTL(frame, p); r != OK {
 		return 0, r
 	}
-	return RewriteL2(buf, start, p, macC, macD, 200), OK
+	return RewriteL2(buf, start, p, macC, macD, Tags{Outer: 200}), OK
 }
 
 func TestNoAllocs(t *testing.T) {
@@ -41,7 +41,7 @@ func TestNoAllocs(t *testing.T) {
 		"Parse IPv6 QinQ":   func() { Parse(v6ext, false, 0, 0, &p) },
 		"Parse stripped":    func() { Parse(udp, true, 0, 100, &p) },
 		"DecTTL":            func() { q := *p4; q.TTL = 64; udp[14+8] = 64; fixIPv4Checksum(udp, 14); DecTTL(udp, &q) },
-		"RewriteL2":         func() { RewriteL2(fwdBuf, headroom, p4, macC, macD, 100) },
+		"RewriteL2":         func() { RewriteL2(fwdBuf, headroom, p4, macC, macD, Tags{Outer: 100}) },
 		"Push/PopVLAN":      func() { PopVLAN(fwdBuf, PushVLAN(fwdBuf, headroom, TPID8021Q, 5)) },
 		"FlowHash":          func() { FlowHash(p6) },
 		"BuildError v4":     func() { BuildError(out, udp, p4, ICMPNetUnreachable, 0, v4rtr) },

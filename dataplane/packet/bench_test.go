@@ -76,7 +76,7 @@ func BenchmarkBuildError(b *testing.B) {
 				if r != OK {
 					b.Fatal(r)
 				}
-				WriteL2(out, MaxL2Header, p.SrcMAC, p.DstMAC, 0, p.EtherType)
+				WriteL2(out, MaxL2Header, p.SrcMAC, p.DstMAC, Tags{}, p.EtherType)
 				_ = n
 			}
 		})

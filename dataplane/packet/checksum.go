@@ -187,3 +187,32 @@ func LooksPartial(frame []byte, p *Parsed) bool {
 	field := binary.BigEndian.Uint16(l4[off:])
 	return field == Fold(PseudoHeaderSum(p.Src, p.Dst, p.Proto, len(l4)))
 }
+
+// udpCsumOffset is where UDP keeps its checksum; a transport checksum
+// that offloads to this offset is UDP's, whose 0 means "none".
+const udpCsumOffset = 6
+
+// CompletePartial completes a partial transport checksum from the offsets
+// the kernel reported with the frame (virtio_net_hdr's csum_start and
+// csum_offset, counted from the frame's first byte), as the kernel's own
+// skb_checksum_help does: the field at start+offset holds the pseudo-header
+// sum, and the one's complement of the sum of everything from start to the
+// end of the IP packet goes there. Unlike FillL4Checksum it needs to know
+// nothing of the protocol, so the inner checksum of a tunnelled packet is
+// completed where it is. Offsets outside the IP packet return BadL4 and
+// change nothing.
+func CompletePartial(frame []byte, p *Parsed, start, offset int) Reason {
+	if p.Family == NonIP {
+		return NotIP
+	}
+	end := p.L3Off + p.L3Len
+	if start < p.L4Off || offset < 0 || start+offset+2 > end || end > len(frame) {
+		return BadL4
+	}
+	c := ^Fold(Sum(0, frame[start:end]))
+	if c == 0 && offset == udpCsumOffset {
+		c = 0xffff // RFC 768: 0 would mean "no checksum"
+	}
+	binary.BigEndian.PutUint16(frame[start+offset:], c)
+	return OK
+}

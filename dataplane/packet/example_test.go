@@ -42,8 +42,8 @@ func Example_forward() {
 	}
 	nextHop := [6]byte{0x02, 0, 0, 0, 0, 0x0c}
 	ours := [6]byte{0x02, 0, 0, 0, 0, 0x0d}
-	start := packet.RewriteL2(buf, headroom, &p, nextHop, ours, 200) // egress port VLAN 200
-	out := buf[start : p.L3Off+p.L3Len+headroom]                     // padding trimmed
+	start := packet.RewriteL2(buf, headroom, &p, nextHop, ours, packet.Tags{Outer: 200}) // egress port VLAN 200
+	out := buf[start : p.L3Off+p.L3Len+headroom]                                         // padding trimmed
 
 	var q packet.Parsed
 	fmt.Println(packet.Parse(out, false, 0, 0, &q), "vlan", q.VID(), "ttl", q.TTL, "len", len(out))
@@ -67,7 +67,7 @@ func ExampleBuildError() {
 		fmt.Println("no ICMP:", r)
 		return
 	}
-	start := packet.WriteL2(scratch, packet.MaxL2Header, p.SrcMAC, p.DstMAC, 0, packet.EtherTypeIPv4)
+	start := packet.WriteL2(scratch, packet.MaxL2Header, p.SrcMAC, p.DstMAC, packet.Tags{}, packet.EtherTypeIPv4)
 	reply := scratch[start : packet.MaxL2Header+n]
 
 	var q packet.Parsed

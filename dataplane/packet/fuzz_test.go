@@ -177,7 +177,7 @@ func FuzzVLANRewrite(f *testing.F) {
 			egress = 0 // untagged egress port
 		}
 		buf := inBuffer(frame)
-		start := RewriteL2(buf, headroom, &p, macC, macD, egress)
+		start := RewriteL2(buf, headroom, &p, macC, macD, Tags{Outer: egress})
 		out := buf[start:]
 		if !bytes.Equal(buf[headroom+p.L3Off:], frame[p.L3Off:]) {
 			t.Fatal("rewrite touched the packet")
@@ -199,6 +199,43 @@ func FuzzVLANRewrite(f *testing.F) {
 		s2 := PopVLAN(buf, PushVLAN(buf, start, TPID8021AD, egress|1))
 		if s2 != start || !bytes.Equal(buf[s2:], out) {
 			t.Fatal("PushVLAN+PopVLAN changed the frame")
+		}
+	})
+}
+
+// FuzzCompletePartial: any offsets, never a panic nor a write outside the
+// IP packet; offsets at a TCP or UDP checksum give one that verifies,
+// whatever the field held before.
+func FuzzCompletePartial(f *testing.F) {
+	addCorpus(f, func(fr []byte) { f.Add(fr, uint16(34), uint16(6)) })
+	f.Fuzz(func(t *testing.T, frame []byte, start, offset uint16) {
+		var p Parsed
+		if r := Parse(frame, false, 0, 0, &p); r != OK && !r.Addressing() {
+			return
+		}
+		orig := bytes.Clone(frame)
+		if CompletePartial(frame, &p, int(start), int(offset)) != OK {
+			if !bytes.Equal(frame, orig) {
+				t.Fatal("a refused completion changed the frame")
+			}
+			return
+		}
+		end := p.L3Off + p.L3Len
+		if !bytes.Equal(frame[:p.L4Off], orig[:p.L4Off]) || !bytes.Equal(frame[end:], orig[end:]) {
+			t.Fatal("completion wrote outside the transport payload")
+		}
+		if p.Fragment || int(start) != p.L4Off {
+			return
+		}
+		if p.Proto == ProtoUDP && offset == 6 || p.Proto == ProtoTCP && offset == 16 {
+			// What a sender that offloaded the checksum leaves in the field:
+			// the pseudo-header sum. Completed, it must verify.
+			copy(frame, orig)
+			field := Fold(PseudoHeaderSum(p.Src, p.Dst, p.Proto, p.L3Len-p.HdrLen))
+			frame[start+offset], frame[start+offset+1] = byte(field>>8), byte(field)
+			if CompletePartial(frame, &p, int(start), int(offset)) != OK || !VerifyL4Checksum(frame, &p) {
+				t.Fatalf("completed checksum of protocol %d does not verify", p.Proto)
+			}
 		}
 	})
 }

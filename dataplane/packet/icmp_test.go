@@ -32,7 +32,7 @@ func checkGenerated(t testing.TB, ip []byte, fam Family) (*Parsed, gopacket.Pack
 	if fam == IPv6 {
 		et, limit = EtherTypeIPv6, MaxICMPv6Error
 	}
-	start := WriteL2(buf, MaxL2Header, macC, macD, 0, et)
+	start := WriteL2(buf, MaxL2Header, macC, macD, Tags{}, et)
 	frame := buf[start:]
 	p := parsedAny(t, frame)
 	if p.Family != fam || p.L3Len != len(ip) || p.TTL != ICMPHopLimit || p.Fragment {

@@ -20,10 +20,10 @@ const (
 const (
 	EthHeaderLen = 14
 	VLANTagLen   = 4
-	// MaxL2Header is the longest header WriteL2 writes: Ethernet plus one
-	// tag. Builders' output placed at this offset or more can always get a
-	// link-layer header in front.
-	MaxL2Header = EthHeaderLen + VLANTagLen
+	// MaxL2Header is the longest header WriteL2 writes: Ethernet plus two
+	// tags (QinQ). Builders' output placed at this offset or more can
+	// always get a link-layer header in front.
+	MaxL2Header = EthHeaderLen + 2*VLANTagLen
 )
 
 // IP protocol numbers (IANA) that the parser looks into.

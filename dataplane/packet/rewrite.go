@@ -15,33 +15,56 @@ import "encoding/binary"
 // the 14 or 18 header bytes. PushVLAN, PopVLAN and SetVLAN change one tag of
 // an otherwise unchanged frame, moving at most the 12 MAC bytes.
 
-// WriteL2 writes an Ethernet header from src to dst with the given
-// EtherType — with an 802.1Q tag in between when tci is not 0 — so that it
-// ends at buf[l3], and returns the frame's start. It needs l3 ≥ 14, or ≥ 18
-// with a tag (MaxL2Header); less panics, as a misuse.
-func WriteL2(buf []byte, l3 int, dst, src [6]byte, tci, etherType uint16) (start int) {
-	start = l3 - EthHeaderLen
-	if tci != 0 {
-		start -= VLANTagLen
+// Tags are the VLAN tags an egress frame carries: none (Outer 0), one
+// (Outer, with OuterTPID — 0 means 0x8100) or two (a QinQ port: Outer,
+// then Inner, whose TPID is always 0x8100). Outer and Inner are TCIs: the
+// VID in the low 12 bits, the priority in the top 3.
+type Tags struct {
+	OuterTPID, Outer, Inner uint16
+}
+
+// Len is how many bytes the tags take in a frame.
+func (t Tags) Len() int {
+	switch {
+	case t.Outer == 0:
+		return 0
+	case t.Inner == 0:
+		return VLANTagLen
 	}
+	return 2 * VLANTagLen
+}
+
+// WriteL2 writes an Ethernet header from src to dst with the given
+// EtherType — with the tags in between — so that it ends at buf[l3], and
+// returns the frame's start. It needs l3 ≥ 14 + tags.Len() (MaxL2Header
+// fits any); less panics, as a misuse.
+func WriteL2(buf []byte, l3 int, dst, src [6]byte, tags Tags, etherType uint16) (start int) {
+	start = l3 - EthHeaderLen - tags.Len()
 	h := buf[start:l3]
 	copy(h[0:6], dst[:])
 	copy(h[6:12], src[:])
-	if tci != 0 {
-		binary.BigEndian.PutUint16(h[12:], TPID8021Q)
-		binary.BigEndian.PutUint16(h[14:], tci)
+	if tags.Outer != 0 {
+		tpid := tags.OuterTPID
+		if tpid == 0 {
+			tpid = TPID8021Q
+		}
+		binary.BigEndian.PutUint16(h[12:], tpid)
+		binary.BigEndian.PutUint16(h[14:], tags.Outer)
+		if tags.Inner != 0 {
+			binary.BigEndian.PutUint16(h[16:], TPID8021Q)
+			binary.BigEndian.PutUint16(h[18:], tags.Inner)
+		}
 	}
 	binary.BigEndian.PutUint16(h[len(h)-2:], etherType)
 	return start
 }
 
 // RewriteL2 turns the received frame at buf[start:], described by p, into
-// an egress frame from src to dst tagged with tci (0 for an untagged
-// port; the VID in the low 12 bits, the priority in the top 3), and returns
-// its new start. Needs start + p.L3Off ≥ MaxL2Header when tci is not 0:
-// with an untagged, kernel-stripped ingress 4 bytes of headroom.
-func RewriteL2(buf []byte, start int, p *Parsed, dst, src [6]byte, tci uint16) int {
-	return WriteL2(buf, start+p.L3Off, dst, src, tci, p.EtherType)
+// an egress frame from src to dst carrying the egress port's tags, and
+// returns its new start. Needs start + p.L3Off ≥ 14 + tags.Len(): with an
+// untagged, kernel-stripped ingress, 8 bytes of headroom for QinQ.
+func RewriteL2(buf []byte, start int, p *Parsed, dst, src [6]byte, tags Tags) int {
+	return WriteL2(buf, start+p.L3Off, dst, src, tags, p.EtherType)
 }
 
 // SetMACs sets a frame's destination and source MAC.

@@ -48,7 +48,7 @@ func TestRewriteL2Matrix(t *testing.T) {
 				}
 				l3 := headroom + p.L3Off
 				ipBefore := append([]byte(nil), buf[l3:]...)
-				start := RewriteL2(buf, headroom, &p, macC, macD, tci)
+				start := RewriteL2(buf, headroom, &p, macC, macD, Tags{Outer: tci})
 				out := buf[start:]
 				if &out[len(out)-1] != &buf[len(buf)-1] || !bytes.Equal(buf[l3:], ipBefore) {
 					t.Fatalf("%s: the IP packet moved or changed", in.name)
@@ -76,17 +76,27 @@ func TestRewriteL2Matrix(t *testing.T) {
 func TestWriteL2(t *testing.T) {
 	buf := make([]byte, 100)
 	copy(buf[MaxL2Header:], "payload")
-	start := WriteL2(buf, MaxL2Header, macC, macD, 77, EtherTypeARP)
-	if start != 0 {
+	start := WriteL2(buf, MaxL2Header, macC, macD, Tags{Outer: 77}, EtherTypeARP)
+	if start != VLANTagLen {
 		t.Fatalf("tagged header starts at %d", start)
 	}
-	pkt := gopacket.NewPacket(buf, layers.LayerTypeEthernet, gopacket.Default)
+	pkt := gopacket.NewPacket(buf[start:], layers.LayerTypeEthernet, gopacket.Default)
 	q, ok := pkt.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
 	if !ok || q.VLANIdentifier != 77 || q.Type != layers.EthernetTypeARP {
 		t.Fatalf("gopacket: %v", pkt)
 	}
-	if start := WriteL2(buf, MaxL2Header, macC, macD, 0, EtherTypeIPv4); start != VLANTagLen {
+	if start := WriteL2(buf, MaxL2Header, macC, macD, Tags{}, EtherTypeIPv4); start != 2*VLANTagLen {
 		t.Fatalf("untagged header starts at %d", start)
+	}
+	// QinQ: an 802.1ad S-tag, then the C-tag.
+	start = WriteL2(buf, MaxL2Header, macC, macD, Tags{OuterTPID: TPID8021AD, Outer: 100, Inner: 200}, EtherTypeIPv4)
+	if start != 0 {
+		t.Fatalf("QinQ header starts at %d", start)
+	}
+	var p Parsed
+	Parse(buf[:MaxL2Header+20], false, 0, 0, &p)
+	if p.Tags != 2 || p.OuterTPID != TPID8021AD || p.VID() != 100 || p.InnerTPID != TPID8021Q || p.InnerTCI != 200 || p.EtherType != EtherTypeIPv4 {
+		t.Fatalf("QinQ header parsed as %+v", p)
 	}
 }
 

@@ -70,8 +70,11 @@ type PacketIO interface {
 	// and describes them in meta[:n].
 	ReadBatch(bufs [][]byte, meta []RxMeta) (n int, err error)
 	// WriteBatch transmits the frames bufs[i] (already sliced to their
-	// length). It returns how many the kernel took; a short count with a nil
-	// error means the TX ring was full and the rest were dropped.
+	// length), in order, and returns n: bufs[:n] were taken. It stops at
+	// the first frame it cannot send, bufs[n]: err is ErrFrameSize when
+	// that frame is empty or too long for the I/O (the caller counts it
+	// and may go on with bufs[n+1:]), nil when the TX ring is full (the
+	// rest would fail too), or the I/O's failure.
 	WriteBatch(bufs [][]byte) (n int, err error)
 	// Close releases the socket and rings.
 	Close() error
@@ -79,6 +82,10 @@ type PacketIO interface {
 
 // ErrClosed is returned by ReadBatch and WriteBatch after Close.
 var ErrClosed = errors.New("pktio: packet I/O closed")
+
+// ErrFrameSize is WriteBatch's verdict on a frame that is empty or longer
+// than the I/O can send (a UMEM frame, the link's MTU).
+var ErrFrameSize = errors.New("pktio: frame empty or too long to send")
 
 // ChecksumReporter is implemented by packet I/O that reports partial
 // transport checksums in RxMeta.CsumPartial (AF_PACKET, from the kernel's

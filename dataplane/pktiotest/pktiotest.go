@@ -27,15 +27,21 @@ type Config struct {
 	Capacity int
 	// BatchSize is what BatchSize reports and the most ReadBatch returns.
 	BatchSize int
+	// MaxTxFrame is the longest frame WriteBatch sends (0: MaxFrame); a
+	// longer one ends the batch with pktio.ErrFrameSize, as a UMEM frame
+	// or the link's MTU would.
+	MaxTxFrame int
 }
 
 // Stats counts what passed through an IO.
 type Stats struct {
-	Injected  uint64 // frames queued for ReadBatch (by Inject or a linked peer)
-	RxDropped uint64 // frames refused because the receive queue was full or closed
-	Read      uint64 // frames returned by ReadBatch
-	Written   uint64 // frames WriteBatch took
-	TxDropped uint64 // frames WriteBatch refused: capture buffer full
+	Injected   uint64 // frames queued for ReadBatch (by Inject or a linked peer)
+	RxDropped  uint64 // frames refused because the receive queue was full or closed
+	Read       uint64 // frames returned by ReadBatch
+	Written    uint64 // frames WriteBatch took
+	TxDropped  uint64 // frames WriteBatch refused: capture buffer full
+	TxRefused  uint64 // frames WriteBatch refused: longer than MaxTxFrame
+	ReadErrors uint64 // ReadBatch calls that returned the SetReadError error
 }
 
 // slot is one stored frame.
@@ -86,6 +92,7 @@ func (q *queue) pop() *slot {
 // frame is queued or Close is called.
 type IO struct {
 	batch  int
+	maxTx  int
 	closed atomic.Bool
 	peer   atomic.Pointer[IO] // set by Link: writes go to the peer's queue
 
@@ -94,6 +101,7 @@ type IO struct {
 		rx       queue
 		tx       queue
 		writeErr error
+		readErr  error
 		stats    Stats
 	}
 	ready *sync.Cond // signalled when rx gains frames or on Close
@@ -109,7 +117,10 @@ func New(cfg Config) *IO {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = pktio.BatchSize
 	}
-	f := &IO{batch: cfg.BatchSize}
+	if cfg.MaxTxFrame <= 0 {
+		cfg.MaxTxFrame = pktio.MaxFrame
+	}
+	f := &IO{batch: cfg.BatchSize, maxTx: cfg.MaxTxFrame}
 	f.mu.rx = newQueue(cfg.Capacity)
 	f.mu.tx = newQueue(cfg.Capacity)
 	f.ready = sync.NewCond(&f.mu)
@@ -157,11 +168,15 @@ func (f *IO) BatchSize() int { return f.batch }
 func (f *IO) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for f.mu.rx.size == 0 && !f.closed.Load() {
+	for f.mu.rx.size == 0 && !f.closed.Load() && f.mu.readErr == nil {
 		f.ready.Wait()
 	}
 	if f.closed.Load() {
 		return 0, pktio.ErrClosed
+	}
+	if err := f.mu.readErr; err != nil {
+		f.mu.stats.ReadErrors++
+		return 0, err
 	}
 	n := min(len(bufs), len(meta), f.batch)
 	i := 0
@@ -182,6 +197,8 @@ func (f *IO) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 // for Written until the capture buffer is full; then the rest are refused
 // (a short count with a nil error, as a full TX ring). Linked, every frame
 // is taken and offered to the peer, which drops what its queue cannot hold.
+// Either way a frame longer than Config.MaxTxFrame (or empty) ends the
+// batch with pktio.ErrFrameSize.
 func (f *IO) WriteBatch(bufs [][]byte) (int, error) {
 	if f.closed.Load() {
 		return 0, pktio.ErrClosed
@@ -193,25 +210,31 @@ func (f *IO) WriteBatch(bufs [][]byte) (int, error) {
 	}
 	peer := f.peer.Load()
 	n := 0
+	var verdict error
 	for _, b := range bufs {
+		if len(b) == 0 || len(b) > f.maxTx {
+			verdict = pktio.ErrFrameSize
+			f.mu.stats.TxRefused++
+			break
+		}
 		if peer == nil && !f.mu.tx.push(b, pktio.RxMeta{}) {
+			f.mu.stats.TxDropped += uint64(len(bufs) - n)
 			break
 		}
 		n++
 	}
 	f.mu.stats.Written += uint64(n)
-	f.mu.stats.TxDropped += uint64(len(bufs) - n)
 	f.mu.Unlock()
 	if peer != nil {
 		// Not under f.mu: two linked IOs writing to each other would
 		// otherwise take the two locks in opposite orders.
 		peer.mu.Lock()
-		for _, b := range bufs {
+		for _, b := range bufs[:n] {
 			peer.injectLocked(b, pktio.RxMeta{})
 		}
 		peer.mu.Unlock()
 	}
-	return n, nil
+	return n, verdict
 }
 
 // Written returns copies of the frames captured since the last call, in
@@ -233,6 +256,15 @@ func (f *IO) SetWriteError(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mu.writeErr = err
+}
+
+// SetReadError makes ReadBatch fail with err at once, every call, until
+// SetReadError(nil): a receive error that persists.
+func (f *IO) SetReadError(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.readErr = err
+	f.ready.Broadcast()
 }
 
 // Pending returns the number of frames queued for ReadBatch.

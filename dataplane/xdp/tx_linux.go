@@ -13,10 +13,12 @@ import (
 const maxTxKicks = 4
 
 // WriteBatch copies the frames into idle TX frames, publishes them on the
-// TX ring and kicks the kernel if it asked for it. Frames that find no TX
-// slot are dropped and counted (TxRingFull); frames longer than FrameSize
-// (or empty) are dropped and counted (TxOversize). It returns how many
-// frames were put on the ring.
+// TX ring and kicks the kernel if it asked for it. It returns how many
+// frames, from the first, were put on the ring: frames that find no TX
+// slot are counted (TxRingFull) and the count is short with a nil error;
+// a frame longer than FrameSize (or empty) is counted (TxOversize) and
+// ends the batch with pktio.ErrFrameSize, so the caller knows which
+// frame it was.
 func (s *Socket) WriteBatch(bufs [][]byte) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -44,12 +46,16 @@ func (s *Socket) WriteBatch(bufs [][]byte) (int, error) {
 	prod := s.tx.cachedProd
 	var placed uint32
 	var bytes uint64
+	var verdict error
 	i := 0
 	for ; i < len(bufs) && placed < n; i++ {
 		b := bufs[i]
 		if len(b) == 0 || len(b) > s.frameSize {
+			// The contract is a prefix: stop here, so the caller knows
+			// exactly which frames went.
 			s.txStats.oversize.Add(1)
-			continue
+			verdict = pktio.ErrFrameSize
+			break
 		}
 		top := len(s.txFree) - 1
 		addr := s.txFree[top]
@@ -59,16 +65,21 @@ func (s *Socket) WriteBatch(bufs [][]byte) (int, error) {
 		placed++
 		bytes += uint64(len(b))
 	}
-	if dropped := len(bufs) - i; dropped > 0 {
-		s.txStats.ringFull.Add(uint64(dropped))
+	if verdict == nil {
+		if dropped := len(bufs) - i; dropped > 0 {
+			s.txStats.ringFull.Add(uint64(dropped))
+		}
 	}
 	if placed == 0 {
-		return 0, nil
+		return 0, verdict
 	}
 	s.tx.submit(placed)
 	s.txStats.packets.Add(uint64(placed))
 	s.txStats.bytes.Add(bytes)
-	return int(placed), s.kickTx()
+	if err := s.kickTx(); err != nil {
+		return int(placed), err
+	}
+	return int(placed), verdict
 }
 
 // reap returns the frames of completed transmissions to the free list.

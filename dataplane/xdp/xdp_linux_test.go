@@ -101,8 +101,9 @@ func TestTransmit(t *testing.T) {
 	}
 }
 
-// TestWriteBatchDropsOversize checks frames that cannot fit a UMEM frame
-// are dropped and counted while the rest of the batch goes out.
+// TestWriteBatchDropsOversize checks a frame that cannot fit a UMEM frame
+// is counted and ends the batch with ErrFrameSize and a count naming it
+// (frames are sent as a prefix), so the caller can go on after it.
 func TestWriteBatchDropsOversize(t *testing.T) {
 	l := newLink(t, 1)
 	s, err := openIn(t, l.ns, l.ours, 0, Options{})
@@ -111,9 +112,14 @@ func TestWriteBatchDropsOversize(t *testing.T) {
 	}
 	fd := rawSocket(t, l.peerNS, l.peer)
 	good := testFrame(l.peerMAC, l.oursMAC, 0, 7, 100)
-	n, err := s.WriteBatch([][]byte{make([]byte, DefaultFrameSize+1), good, nil})
-	if n != 1 || err != nil {
-		t.Fatalf("WriteBatch = %d, %v; want 1, nil", n, err)
+	batch := [][]byte{make([]byte, DefaultFrameSize+1), good, nil}
+	n, err := s.WriteBatch(batch)
+	if n != 0 || !errors.Is(err, pktio.ErrFrameSize) {
+		t.Fatalf("WriteBatch = %d, %v; want 0, ErrFrameSize", n, err)
+	}
+	n, err = s.WriteBatch(batch[1:])
+	if n != 1 || !errors.Is(err, pktio.ErrFrameSize) {
+		t.Fatalf("WriteBatch after the oversize frame = %d, %v; want 1, ErrFrameSize (the empty frame)", n, err)
 	}
 	if got := rawCollect(fd, 1, 2*time.Second); !bytes.Equal(got[7], good) {
 		t.Errorf("peer got %x, want %x", got[7], good)

@@ -48,6 +48,19 @@ var ForwardingOff = []string{
 	"tx-checksum-sctp",
 }
 
+// VLANParseOff lists the features that take VLAN tags off received frames
+// before packet I/O sees them (802.1Q and 802.1ad C- and S-tag parsing,
+// "rx-vlan-hw-parse" is NETIF_F_HW_VLAN_CTAG_RX). AF_PACKET gets a stripped
+// tag back out of band, but AF_XDP sees the frame without it — a tagged
+// frame of one tenant would look untagged, another port's and another
+// FIB's. fibd switches them off on every interface it owns, whether or not
+// a VLAN port is bound yet: an untagged port must not receive frames that
+// were tagged on the wire either.
+var VLANParseOff = []string{
+	"rx-vlan-hw-parse",
+	"rx-vlan-stag-hw-parse",
+}
+
 // Change records one feature whose requested state was changed.
 type Change struct {
 	Name string

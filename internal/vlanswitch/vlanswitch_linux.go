@@ -1,9 +1,10 @@
-// Package vlanswitch is a tiny userspace 802.1Q access switch for tests and
-// the demo, standing in for the 8021q module this kernel lacks: frames from
-// each access port leave the trunk tagged with that port's VLAN, frames
-// from the trunk go untagged to the access port of their VLAN. It shares no
-// code with fibd's own VLAN handling, so it checks fibd against something
-// independent.
+// Package vlanswitch is a tiny userspace 802.1Q/802.1ad access switch for
+// tests and the demo, standing in for the 8021q module this kernel lacks:
+// frames from each access port leave the trunk with that port's tags — one
+// VLAN tag, or a QinQ pair with an 802.1ad (0x88a8) or 802.1Q (0x8100)
+// outer tag — and frames from the trunk go untagged to the access port
+// whose tags they carry, exactly. It shares no code with fibd's own VLAN
+// handling, so it checks fibd against something independent.
 //
 // Hosts behind it must compute their own transport checksums (ethtool -K
 // dev tx off): the switch copies frames through plain packet sockets and
@@ -23,32 +24,43 @@ import (
 // Switch is a running switch.
 type Switch struct {
 	trunk  int
-	access map[uint16]int // VLAN → socket
+	access map[Tags]int // tags → socket
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
 
-// Start opens the switch's sockets on the calling thread's network
-// namespace — call it from inside the namespace holding the interfaces —
-// and starts forwarding.
+// Start runs an 802.1Q access switch: access maps a VLAN ID to the
+// interface of its access port. It opens the switch's sockets on the
+// calling thread's network namespace — call it from inside the namespace
+// holding the interfaces — and starts forwarding.
 func Start(trunk string, access map[uint16]string) (*Switch, error) {
-	s := &Switch{access: map[uint16]int{}, done: make(chan struct{})}
+	tagged := make(map[Tags]string, len(access))
+	for vid, name := range access {
+		tagged[Tags{TPID: Dot1Q, Outer: vid}] = name
+	}
+	return StartTagged(trunk, tagged)
+}
+
+// StartTagged is Start with any tags per access port, QinQ pairs
+// included.
+func StartTagged(trunk string, access map[Tags]string) (*Switch, error) {
+	s := &Switch{access: map[Tags]int{}, done: make(chan struct{})}
 	var err error
 	if s.trunk, err = socket(trunk); err != nil {
 		return nil, err
 	}
-	for vid, name := range access {
+	for tags, name := range access {
 		fd, err := socket(name)
 		if err != nil {
 			s.close()
 			return nil, err
 		}
-		s.access[vid] = fd
+		s.access[tags] = fd
 	}
 	s.wg.Add(1 + len(s.access))
 	go s.fromTrunk()
-	for vid, fd := range s.access {
-		go s.fromAccess(vid, fd)
+	for tags, fd := range s.access {
+		go s.fromAccess(tags, fd)
 	}
 	return s, nil
 }
@@ -102,23 +114,33 @@ func (s *Switch) stopped() bool {
 	}
 }
 
-func (s *Switch) fromAccess(vid uint16, fd int) {
+func (s *Switch) fromAccess(tags Tags, fd int) {
 	defer s.wg.Done()
 	buf := make([]byte, 9216)
-	out := make([]byte, 9220)
+	out := make([]byte, 9224)
+	hdr := 4
+	if tags.Inner != 0 {
+		hdr = 8
+	}
 	for !s.stopped() {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil || n < 14 {
 			continue
 		}
 		copy(out, buf[:12])
-		binary.BigEndian.PutUint16(out[12:], 0x8100)
-		binary.BigEndian.PutUint16(out[14:], vid)
-		copy(out[16:], buf[12:n])
-		_, _ = unix.Write(s.trunk, out[:n+4])
+		binary.BigEndian.PutUint16(out[12:], tags.TPID)
+		binary.BigEndian.PutUint16(out[14:], tags.Outer)
+		if tags.Inner != 0 {
+			binary.BigEndian.PutUint16(out[16:], Dot1Q)
+			binary.BigEndian.PutUint16(out[18:], tags.Inner)
+		}
+		copy(out[12+hdr:], buf[12:n])
+		_, _ = unix.Write(s.trunk, out[:n+hdr])
 	}
 }
 
+// fromTrunk reads the trunk's frames: the kernel takes the outer tag off
+// into PACKET_AUXDATA (with its TPID), an inner one stays in the frame.
 func (s *Switch) fromTrunk() {
 	defer s.wg.Done()
 	buf := make([]byte, 9216)
@@ -129,28 +151,50 @@ func (s *Switch) fromTrunk() {
 		if err != nil || n < 14 {
 			continue
 		}
-		var vid uint16
-		tagged := false
+		var tags []Tags // each with TPID and Outer only
 		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
 			for _, m := range msgs {
 				if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA &&
 					len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
 					aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
 					if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-						vid, tagged = aux.Vlan_tci&0xfff, true
+						tpid := uint16(Dot1Q)
+						if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+							tpid = aux.Vlan_tpid
+						}
+						tags = append(tags, Tags{TPID: tpid, Outer: aux.Vlan_tci & 0xfff})
 					}
 				}
 			}
 		}
 		frame := buf[:n]
-		if !tagged && binary.BigEndian.Uint16(frame[12:]) == 0x8100 {
-			vid = binary.BigEndian.Uint16(frame[14:]) & 0xfff
+		inline := 0
+		for len(tags) < 2 && len(frame) >= 12+4*(inline+1)+2 {
+			et := binary.BigEndian.Uint16(frame[12+4*inline:])
+			if et != Dot1Q && et != Dot1AD {
+				break
+			}
+			tags = append(tags, Tags{TPID: et, Outer: binary.BigEndian.Uint16(frame[14+4*inline:]) & 0xfff})
+			inline++
+		}
+		var key Tags
+		switch {
+		case len(tags) == 1:
+			key = tags[0]
+		case len(tags) == 2 && tags[1].TPID == Dot1Q:
+			key = Tags{TPID: tags[0].TPID, Outer: tags[0].Outer, Inner: tags[1].Outer}
+		default:
+			continue
+		}
+		fd, ok := s.access[key]
+		if !ok {
+			continue
+		}
+		if inline > 0 {
 			copy(out, frame[:12])
-			copy(out[12:], frame[16:])
-			frame = out[:n-4]
+			copy(out[12:], frame[12+4*inline:])
+			frame = out[:n-4*inline]
 		}
-		if fd, ok := s.access[vid]; ok {
-			_, _ = unix.Write(fd, frame)
-		}
+		_, _ = unix.Write(fd, frame)
 	}
 }

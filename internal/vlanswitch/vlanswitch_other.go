@@ -12,5 +12,10 @@ func Start(trunk string, access map[uint16]string) (*Switch, error) {
 	return nil, errors.New("vlanswitch: needs Linux packet sockets")
 }
 
+// StartTagged is only implemented on Linux.
+func StartTagged(trunk string, access map[Tags]string) (*Switch, error) {
+	return nil, errors.New("vlanswitch: needs Linux packet sockets")
+}
+
 // Stop does nothing.
 func (s *Switch) Stop() {}
