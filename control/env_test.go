@@ -148,7 +148,7 @@ func codeOf(err error) codes.Code {
 	}
 	var be *client.BatchError
 	if errors.As(err, &be) {
-		return codes.Code(be.Entry.GetCode())
+		return be.Code()
 	}
 	return status.Code(err)
 }

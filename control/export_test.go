@@ -9,3 +9,7 @@ var DecodeState = decodeState
 
 // EncodeState is what SaveState writes, without the file.
 func EncodeState(c *Config) ([]byte, error) { return encodeState(c) }
+
+// SetBeforeSweep installs a hook that runs in EndResync after the resync's
+// bookkeeping and before its sweep.
+func SetBeforeSweep(s *Server, fn func()) { s.beforeSweep = fn }

@@ -3,10 +3,12 @@ package control
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	"github.com/fibd/fibd/control/fibdpb"
@@ -34,16 +36,36 @@ func (g *GRPCService) Register(gs *grpc.Server) { fibdpb.RegisterFibdServiceServ
 // batch of MaxBatch entries with long IPv6 prefixes fits with room to spare.
 const MaxMessageSize = 16 << 20
 
+// Keepalive: fibd pings a connection that has been quiet for
+// KeepaliveTime (HTTP/2 PING) and closes it when no answer comes within
+// KeepaliveTimeout, so a peer that vanished without closing its socket —
+// a crashed host, a cut link — is found within DeadPeerDetection and its
+// sessions end (their disconnect policy applies), instead of after TCP's
+// keepalive (about 2.5 minutes with Linux's defaults) or retransmission
+// timeout (far longer). Clients may ping fibd as often as
+// KeepaliveMinClientTime; client.Dial does every KeepaliveTime.
+const (
+	KeepaliveTime          = 10 * time.Second
+	KeepaliveTimeout       = 10 * time.Second
+	DeadPeerDetection      = KeepaliveTime + KeepaliveTimeout
+	KeepaliveMinClientTime = 5 * time.Second
+)
+
 // ServerOptions are the gRPC server options fibd needs: the message size
-// limit, and fixed flow-control windows so that a fast ModifyRoutes client
-// has at most a known amount of data buffered in fibd per stream (the
-// default BDP-probing window can grow to 16 MiB).
+// limit, fixed flow-control windows so that a fast ModifyRoutes client has
+// at most a known amount of data buffered in fibd per stream (the default
+// BDP-probing window can grow to 16 MiB), and keepalive with its
+// enforcement.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.InitialWindowSize(4 << 20),
 		grpc.InitialConnWindowSize(8 << 20),
 		grpc.MaxConcurrentStreams(256),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}),
+		// A client pinging more often than this is told GOAWAY
+		// ("too_many_pings"): a misconfigured client must not cost fibd.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinClientTime, PermitWithoutStream: true}),
 	}
 }
 
@@ -66,7 +88,7 @@ func codeOf(err error) codes.Code {
 		return codes.NotFound
 	case is(fib.ErrFIBExists, fib.ErrAddressExists, ErrPortExists):
 		return codes.AlreadyExists
-	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoResync):
+	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoResync, ErrNotOwner, ErrOwned):
 		return codes.FailedPrecondition
 	case is(fib.ErrLimit, ErrLimit):
 		return codes.ResourceExhausted
@@ -108,4 +130,15 @@ func (g *GRPCService) GetInfo(context.Context, *fibdpb.GetInfoRequest) (*fibdpb.
 	in := g.s.Info()
 	return &fibdpb.GetInfoResponse{Epoch: in.Epoch, Version: in.Version, Dataplane: in.Dataplane,
 		Started: timestamp(in.Started), StateError: in.StateError}, nil
+}
+
+// applied separates "not applied" from "applied, not saved": a change
+// whose state file write failed (ErrNotSaved) happened and holds until a
+// restart, so it is answered OK with state_error set — an error status
+// would tell the client nothing changed.
+func applied(err error) (stateError string, _ error) {
+	if errors.Is(err, ErrNotSaved) {
+		return err.Error(), nil
+	}
+	return "", err
 }

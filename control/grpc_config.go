@@ -9,11 +9,6 @@ import (
 	"github.com/fibd/fibd/fib/adj"
 )
 
-// listChunk is how many items one List response message carries: large
-// enough that per-message overhead vanishes, small enough (well under the
-// default 4 MiB message limit of clients) for any item.
-const listChunk = 512
-
 func limitsFromPB(l *fibdpb.Limits) Limits {
 	if l == nil {
 		return Limits{}
@@ -24,49 +19,33 @@ func limitsFromPB(l *fibdpb.Limits) Limits {
 }
 
 func (g *GRPCService) CreateFib(_ context.Context, req *fibdpb.CreateFibRequest) (*fibdpb.CreateFibResponse, error) {
-	if err := g.s.CreateFIB(adj.FIBID(req.GetFibId()), limitsFromPB(req.GetLimits())); err != nil {
+	se, err := applied(g.s.CreateFIB(adj.FIBID(req.GetFibId()), limitsFromPB(req.GetLimits())))
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.CreateFibResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.CreateFibResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) DeleteFib(_ context.Context, req *fibdpb.DeleteFibRequest) (*fibdpb.DeleteFibResponse, error) {
-	if err := g.s.DeleteFIB(adj.FIBID(req.GetFibId())); err != nil {
+	se, err := applied(g.s.DeleteFIB(adj.FIBID(req.GetFibId())))
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.DeleteFibResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.DeleteFibResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.FibdService_ListFibsServer) error {
-	resp := &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}
-	var sendErr error
-	err := g.s.FIBs(optFIB(req.FibId), func(f FIBInfo) bool {
-		resp.Fibs = append(resp.Fibs, &fibdpb.Fib{FibId: uint32(f.ID), RoutesV4: uint64(f.Routes4), RoutesV6: uint64(f.Routes6),
-			NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
-			Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
-				RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)},
-			Settings: settingsToPB(f.Settings)})
-		if len(resp.Fibs) == listChunk {
-			sendErr = stream.Send(resp)
-			resp = &fibdpb.ListFibsResponse{Epoch: g.s.Epoch()}
-		}
-		return sendErr == nil
+	return list(listChunk, func(yield func(*fibdpb.Fib) bool) error {
+		return g.s.FIBs(optFIB(req.FibId), func(f FIBInfo) bool {
+			return yield(&fibdpb.Fib{FibId: uint32(f.ID), RoutesV4: uint64(f.Routes4), RoutesV6: uint64(f.Routes6),
+				NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
+				Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
+					RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)},
+				Settings: settingsToPB(f.Settings)})
+		})
+	}, func(fibs []*fibdpb.Fib) error {
+		return stream.Send(&fibdpb.ListFibsResponse{Epoch: g.s.Epoch(), Fibs: fibs})
 	})
-	return finishList(err, sendErr, len(resp.Fibs) > 0, func() error { return stream.Send(resp) })
-}
-
-// finishList sends the last partial chunk and picks the error to return.
-func finishList(err, sendErr error, pending bool, send func() error) error {
-	if err != nil {
-		return toStatus(err)
-	}
-	if sendErr != nil {
-		return sendErr
-	}
-	if pending {
-		return send()
-	}
-	return nil
 }
 
 func (g *GRPCService) BindPort(_ context.Context, req *fibdpb.BindPortRequest) (*fibdpb.BindPortResponse, error) {
@@ -92,22 +71,24 @@ func (g *GRPCService) BindPort(_ context.Context, req *fibdpb.BindPortRequest) (
 		spec.OuterTPID = uint16(t)
 	}
 	info, err := g.s.BindPort(spec, adj.FIBID(req.GetFibId()))
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.BindPortResponse{Epoch: g.s.Epoch(), Port: g.portToPB(PortDetail{PortInfo: info})}, nil
+	return &fibdpb.BindPortResponse{Epoch: g.s.Epoch(), Port: g.portToPB(PortDetail{PortInfo: info}), StateError: se}, nil
 }
 
 func (g *GRPCService) UnbindPort(_ context.Context, req *fibdpb.UnbindPortRequest) (*fibdpb.UnbindPortResponse, error) {
-	if err := g.s.UnbindPort(req.GetPort()); err != nil {
+	se, err := applied(g.s.UnbindPort(req.GetPort()))
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.UnbindPortResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.UnbindPortResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
-		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), State: p.State, Backend: p.Backend, IoCounters: p.IO,
+		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), OperState: portStateToPB(p.State), Backend: p.Backend, IoCounters: p.IO,
 		Counters: countersToPB(p.Counters), InnerVlan: uint32(p.InnerVLAN), OuterTpid: uint32(p.OuterTPID),
 		StateReason: p.StateReason}
 	for _, a := range p.Addresses {
@@ -117,17 +98,11 @@ func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 }
 
 func (g *GRPCService) ListPorts(req *fibdpb.ListPortsRequest, stream fibdpb.FibdService_ListPortsServer) error {
-	resp := &fibdpb.ListPortsResponse{Epoch: g.s.Epoch()}
-	var sendErr error
-	err := g.s.Ports(optFIB(req.FibId), req.GetPort(), func(p PortDetail) bool {
-		resp.Ports = append(resp.Ports, g.portToPB(p))
-		if len(resp.Ports) == listChunk {
-			sendErr = stream.Send(resp)
-			resp = &fibdpb.ListPortsResponse{Epoch: g.s.Epoch()}
-		}
-		return sendErr == nil
+	return list(listChunk, func(yield func(*fibdpb.Port) bool) error {
+		return g.s.Ports(optFIB(req.FibId), req.GetPort(), func(p PortDetail) bool { return yield(g.portToPB(p)) })
+	}, func(ports []*fibdpb.Port) error {
+		return stream.Send(&fibdpb.ListPortsResponse{Epoch: g.s.Epoch(), Ports: ports})
 	})
-	return finishList(err, sendErr, len(resp.Ports) > 0, func() error { return stream.Send(resp) })
 }
 
 func (g *GRPCService) AddAddress(_ context.Context, req *fibdpb.AddAddressRequest) (*fibdpb.AddAddressResponse, error) {
@@ -135,10 +110,11 @@ func (g *GRPCService) AddAddress(_ context.Context, req *fibdpb.AddAddressReques
 	if err == nil {
 		err = g.s.AddAddress(req.GetPort(), a)
 	}
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.AddAddressResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.AddAddressResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) DeleteAddress(_ context.Context, req *fibdpb.DeleteAddressRequest) (*fibdpb.DeleteAddressResponse, error) {
@@ -146,22 +122,19 @@ func (g *GRPCService) DeleteAddress(_ context.Context, req *fibdpb.DeleteAddress
 	if err == nil {
 		err = g.s.DeleteAddress(req.GetPort(), a)
 	}
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.DeleteAddressResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.DeleteAddressResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) ListAddresses(req *fibdpb.ListAddressesRequest, stream fibdpb.FibdService_ListAddressesServer) error {
-	resp := &fibdpb.ListAddressesResponse{Epoch: g.s.Epoch()}
-	var sendErr error
-	err := g.s.Addresses(req.GetPort(), optFIB(req.FibId), func(a AddressInfo) bool {
-		resp.Addresses = append(resp.Addresses, &fibdpb.Address{Port: a.Port, FibId: uint32(a.FIB), Prefix: a.Prefix.String()})
-		if len(resp.Addresses) == listChunk {
-			sendErr = stream.Send(resp)
-			resp = &fibdpb.ListAddressesResponse{Epoch: g.s.Epoch()}
-		}
-		return sendErr == nil
+	return list(listChunk, func(yield func(*fibdpb.Address) bool) error {
+		return g.s.Addresses(req.GetPort(), optFIB(req.FibId), func(a AddressInfo) bool {
+			return yield(&fibdpb.Address{Port: a.Port, FibId: uint32(a.FIB), Prefix: a.Prefix.String()})
+		})
+	}, func(addrs []*fibdpb.Address) error {
+		return stream.Send(&fibdpb.ListAddressesResponse{Epoch: g.s.Epoch(), Addresses: addrs})
 	})
-	return finishList(err, sendErr, len(resp.Addresses) > 0, func() error { return stream.Send(resp) })
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -167,7 +168,7 @@ func (g *GRPCService) routeToPB(id adj.FIBID, ri fib.RouteInfo) *fibdpb.Route {
 	r := &fibdpb.Route{FibId: uint32(id), Prefix: ri.Prefix.String(), Source: ri.Source,
 		Preference: uint32(ri.Preference), Best: ri.Best}
 	if ri.Next != nil {
-		r.State = ri.Next.Kind.String()
+		r.Resolution = resolutionToPB(ri.Next.Kind.String())
 	}
 	r.Paths = make([]*fibdpb.Path, len(ri.Paths))
 	for i, p := range ri.Paths {
@@ -183,7 +184,26 @@ func countersToPB(c Counters) *fibdpb.Counters {
 
 func (g *GRPCService) neighborToPB(n NeighborInfo) *fibdpb.Neighbor {
 	return &fibdpb.Neighbor{FibId: uint32(n.Key.FIB), Port: g.s.PortName(n.Key.Port), Address: n.Key.Addr.String(),
-		Mac: n.MAC.String(), State: n.State, Static: n.Static, Updated: timestamp(n.Updated)}
+		Mac: n.MAC.String(), NudState: neighborStateToPB(n.State), Static: n.Static, Updated: timestamp(n.Updated)}
+}
+
+// enumOf maps a domain name ("gateway", "reachable") to the proto enum
+// value named PREFIX_NAME, UNSPECIFIED (0) for a name the enum lacks —
+// which TestEnumsCoverTheDomain rules out.
+func enumOf(prefix, name string, values map[string]int32) int32 {
+	return values[prefix+strings.ToUpper(name)]
+}
+
+func resolutionToPB(name string) fibdpb.Resolution {
+	return fibdpb.Resolution(enumOf("RESOLUTION_", name, fibdpb.Resolution_value))
+}
+
+func neighborStateToPB(name string) fibdpb.NeighborState {
+	return fibdpb.NeighborState(enumOf("NEIGHBOR_STATE_", name, fibdpb.NeighborState_value))
+}
+
+func portStateToPB(name string) fibdpb.PortState {
+	return fibdpb.PortState(enumOf("PORT_STATE_", name, fibdpb.PortState_value))
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

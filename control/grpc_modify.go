@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
@@ -26,13 +27,15 @@ const MaxBatch = 1 << 16
 // applier busy while the next batch is decoded.
 const ReadAhead = 2
 
-// ModifyRoutes applies a stream of batches. A receiving goroutine decodes
-// batches into a channel of ReadAhead; this goroutine converts each, applies
-// it to its FIB in one fib.FIB.Apply (atomic), and acknowledges it with its
-// seq, in order. A refused batch is acknowledged with the error naming the
-// entry and changes nothing; the stream goes on. With
-// DISCONNECT_POLICY_FLUSH the source's routes in the batch's FIB are
-// removed when the stream ends.
+// ModifyRoutes serves a session (sessions.go): the first request opens
+// it, then batches follow. A receiving goroutine decodes requests into a
+// channel of ReadAhead; this goroutine converts each batch, applies it to
+// its FIB in one fib.FIB.ApplyWith (atomic) if the session owns its
+// source there, and acknowledges it with its seq, in order. A refused
+// batch is acknowledged with every refused entry and changes nothing; the
+// stream goes on. When the stream ends, for whatever reason — the client
+// closed it, or keepalive found the peer dead —, the session closes: where
+// it still owned its source, its disconnect policy applies.
 func (g *GRPCService) ModifyRoutes(stream fibdpb.FibdService_ModifyRoutesServer) error {
 	ctx := stream.Context()
 	reqs := make(chan *fibdpb.ModifyRoutesRequest, ReadAhead)
@@ -53,74 +56,202 @@ func (g *GRPCService) ModifyRoutes(stream fibdpb.FibdService_ModifyRoutesServer)
 			}
 		}
 	}()
+	ended := func() error {
+		if err := <-recvErr; err != io.EOF {
+			return err
+		}
+		return nil
+	}
 
-	flush := map[resyncKey]bool{}
-	defer func() {
-		for k := range flush {
-			if _, err := g.s.FlushSource(k.fib, k.source); err != nil && !errors.Is(err, fib.ErrNoSuchFIB) {
-				g.s.log.Warn("flush on disconnect", "fib", k.fib, "source", k.source, "err", err)
-			}
-		}
-	}()
-
-	var b batchConverter
-	for req := range reqs {
-		if req.GetOnDisconnect() == fibdpb.DisconnectPolicy_DISCONNECT_POLICY_FLUSH && checkSource("source", req.GetSource()) == nil {
-			flush[resyncKey{adj.FIBID(req.GetFibId()), req.GetSource()}] = true
-		}
-		resp := &fibdpb.ModifyRoutesResponse{Epoch: g.s.Epoch(), Seq: req.GetSeq()}
-		if g.beforeApply != nil {
-			g.beforeApply()
-		}
-		changes, eerr := b.convert(g, req)
-		if eerr == nil {
-			var out []fib.Outcome
-			if req.GetWantResults() {
-				out = b.outcomes(len(changes))
-			}
-			res, err := g.s.ApplyOutcomes(adj.FIBID(req.GetFibId()), changes, out)
-			if err != nil {
-				eerr = entryError(err, req)
-			} else {
-				resp.Ok = true
-				resp.Added, resp.Updated, resp.Deleted = uint32(res.Added), uint32(res.Updated), uint32(res.Deleted)
-				resp.FibVersion = res.Version
-				if out != nil {
-					resp.Results = make([]fibdpb.EntryResult, len(out))
-					for i, o := range out {
-						resp.Results[i] = entryResults[o]
-					}
+	first, ok := <-reqs
+	if !ok {
+		return ended()
+	}
+	if first.GetSession() == nil {
+		return toStatus(fieldErr("session", "", "the first request of a ModifyRoutes stream opens a session: give its source, FIBs and policy"))
+	}
+	// Ownership changes arrive from other sessions' goroutines; only the
+	// latest state matters.
+	notes := make(chan SessionState, 1)
+	notify := func(st SessionState) {
+		for {
+			select {
+			case notes <- st:
+				return
+			default:
+				select {
+				case <-notes:
+				default:
 				}
 			}
 		}
-		resp.Error = eerr
-		b.release()
-		if err := stream.Send(resp); err != nil {
-			return err
+	}
+	sess, st, err := g.s.OpenSession(sessionFromPB(first.GetSession()), notify)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer sess.Close()
+
+	var b batchConverter
+	if err := g.batch(stream, sess, &b, first, &st, nil); err != nil {
+		return err
+	}
+	for {
+		select {
+		case req, ok := <-reqs:
+			if !ok {
+				return ended()
+			}
+			var stp *SessionState
+			var sessErr error
+			if ps := req.GetSession(); ps != nil {
+				var st SessionState
+				if st, sessErr = changeSession(sess, ps); sessErr == nil {
+					stp = &st
+				}
+			}
+			if err := g.batch(stream, sess, &b, req, stp, sessErr); err != nil {
+				return err
+			}
+		case st := <-notes:
+			if err := stream.Send(&fibdpb.ModifyRoutesResponse{Epoch: g.s.Epoch(), Session: sessionStateToPB(st)}); err != nil {
+				return err
+			}
 		}
 	}
-	if err := <-recvErr; err != io.EOF {
-		return err
+}
+
+func sessionFromPB(p *fibdpb.SessionParams) SessionParams {
+	out := SessionParams{Source: p.GetSource(), Flush: p.GetOnDisconnect() == fibdpb.DisconnectPolicy_DISCONNECT_POLICY_FLUSH,
+		ElectionID: p.GetElectionId(), IdempotentDeletes: p.GetIdempotentDeletes()}
+	for _, id := range p.GetFibIds() {
+		out.FIBs = append(out.FIBs, adj.FIBID(id))
+	}
+	return out
+}
+
+// changeSession applies session parameters sent after the first request:
+// only the election ID may change.
+func changeSession(sess *Session, p *fibdpb.SessionParams) (SessionState, error) {
+	want := sessionFromPB(p)
+	have := sess.Params()
+	if want.Source != have.Source || want.Flush != have.Flush || want.IdempotentDeletes != have.IdempotentDeletes ||
+		!slices.Equal(want.FIBs, have.FIBs) {
+		return SessionState{}, fieldErr("session", "", "only election_id can change in an open session")
+	}
+	return sess.SetElectionID(want.ElectionID)
+}
+
+func sessionStateToPB(st SessionState) *fibdpb.SessionState {
+	out := &fibdpb.SessionState{SessionId: st.ID}
+	for _, f := range st.FIBs {
+		out.Fibs = append(out.Fibs, &fibdpb.FibOwnership{FibId: uint32(f.FIB), Owner: f.Owner,
+			OwnerSessionId: f.OwnerSession, OwnerElectionId: f.OwnerElected})
+	}
+	return out
+}
+
+// batch handles one request of a session and acknowledges it: a resync
+// BEGIN (which takes effect even if the ops are refused: nothing is
+// removed until END), the ops, then a resync END (only if the ops were
+// applied).
+func (g *GRPCService) batch(stream fibdpb.FibdService_ModifyRoutesServer, sess *Session, b *batchConverter,
+	req *fibdpb.ModifyRoutesRequest, st *SessionState, sessErr error) error {
+	resp := &fibdpb.ModifyRoutesResponse{Epoch: g.s.Epoch(), Seq: req.GetSeq()}
+	if st != nil {
+		resp.Session = sessionStateToPB(*st)
+	}
+	defer b.release()
+	if g.beforeApply != nil {
+		g.beforeApply()
+	}
+	errs := g.apply(sess, b, req, resp, sessErr)
+	resp.Errors = errs
+	resp.Ok = len(errs) == 0
+	return stream.Send(resp)
+}
+
+func (g *GRPCService) apply(sess *Session, b *batchConverter, req *fibdpb.ModifyRoutesRequest,
+	resp *fibdpb.ModifyRoutesResponse, sessErr error) []*fibdpb.EntryError {
+	if sessErr != nil {
+		return batchErrors(sessErr)
+	}
+	mark := req.GetResync()
+	if len(req.GetOps()) == 0 && mark == fibdpb.ResyncMark_RESYNC_MARK_UNSPECIFIED {
+		return nil // a session-only request
+	}
+	id := adj.FIBID(req.GetFibId())
+	changes, errs := b.convert(g, req, sess.Params().Source)
+	if errs != nil {
+		return errs
+	}
+	if mark == fibdpb.ResyncMark_RESYNC_MARK_BEGIN {
+		if err := sess.BeginResync(id); err != nil {
+			return batchErrors(err)
+		}
+	}
+	if len(changes) > 0 {
+		var out []fib.Outcome
+		if req.GetWantResults() {
+			out = b.outcomes(len(changes))
+		}
+		res, err := sess.Apply(id, changes, out)
+		if errors.Is(err, ErrNotSaved) {
+			resp.StateError, err = err.Error(), nil
+		}
+		if err != nil {
+			return entryErrors(err, req)
+		}
+		resp.Added, resp.Updated, resp.Deleted = uint32(res.Added), uint32(res.Updated), uint32(res.Deleted)
+		resp.Absent = uint32(res.Absent)
+		resp.FibVersion = res.Version
+		if out != nil {
+			resp.Results = make([]fibdpb.EntryResult, len(out))
+			for i, o := range out {
+				resp.Results[i] = entryResults[o]
+			}
+		}
+	}
+	if mark == fibdpb.ResyncMark_RESYNC_MARK_END {
+		n, err := sess.EndResync(id)
+		if errors.Is(err, ErrNotSaved) {
+			resp.StateError, err = err.Error(), nil
+		}
+		if err != nil {
+			return batchErrors(err)
+		}
+		resp.Removed = uint64(n)
 	}
 	return nil
 }
 
-// entryError describes a refused batch. A *fib.BatchError names its entry;
-// anything else concerns the whole batch (index -1).
-func entryError(err error, req *fibdpb.ModifyRoutesRequest) *fibdpb.EntryError {
+// batchErrors describes a batch refused as a whole (index -1).
+func batchErrors(err error) []*fibdpb.EntryError {
 	e := &fibdpb.EntryError{Index: -1, Code: int32(codeOf(err)), Message: err.Error()}
-	var be *fib.BatchError
-	if errors.As(err, &be) {
-		e.Index = int32(be.Index)
-		e.Prefix = req.GetOps()[be.Index].GetPrefix()
-		e.Field = "ops[" + strconv.Itoa(be.Index) + "]"
-		e.Code = int32(codeOf(be.Err))
-	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		e.Field = fe.Field
 	}
-	return e
+	return []*fibdpb.EntryError{e}
+}
+
+// entryErrors describes a refused batch: every entry a *fib.BatchError
+// names, or the batch as a whole.
+func entryErrors(err error, req *fibdpb.ModifyRoutesRequest) []*fibdpb.EntryError {
+	var be *fib.BatchError
+	if !errors.As(err, &be) {
+		return batchErrors(err)
+	}
+	failed := be.Failed
+	if len(failed) == 0 {
+		failed = []fib.EntryFailure{{Index: be.Index, Err: be.Err}}
+	}
+	out := make([]*fibdpb.EntryError, len(failed))
+	for i, f := range failed {
+		out[i] = &fibdpb.EntryError{Index: int32(f.Index), Prefix: req.GetOps()[f.Index].GetPrefix(),
+			Code: int32(codeOf(f.Err)), Field: "ops[" + strconv.Itoa(f.Index) + "]", Message: f.Err.Error()}
+	}
+	return out
 }
 
 // batchConverter turns batches into fib changes, reusing its buffers from
@@ -143,6 +274,7 @@ var entryResults = [...]fibdpb.EntryResult{
 	fib.OutcomeAdded:   fibdpb.EntryResult_ENTRY_RESULT_ADDED,
 	fib.OutcomeUpdated: fibdpb.EntryResult_ENTRY_RESULT_UPDATED,
 	fib.OutcomeDeleted: fibdpb.EntryResult_ENTRY_RESULT_DELETED,
+	fib.OutcomeAbsent:  fibdpb.EntryResult_ENTRY_RESULT_ABSENT,
 }
 
 func (b *batchConverter) release() {
@@ -154,20 +286,19 @@ func (b *batchConverter) release() {
 // convert checks a batch as a whole and converts each entry. Each path
 // set becomes one []fib.Path shared by every route that names it, which
 // lets fib intern it once per batch.
-func (b *batchConverter) convert(g *GRPCService, req *fibdpb.ModifyRoutesRequest) ([]fib.Change, *fibdpb.EntryError) {
-	batchErr := func(err error) *fibdpb.EntryError { return entryError(err, req) }
+//
+// A problem of the batch as a whole is one error with index -1; problems of
+// entries are reported for every entry that has one.
+func (b *batchConverter) convert(g *GRPCService, req *fibdpb.ModifyRoutesRequest, source string) ([]fib.Change, []*fibdpb.EntryError) {
+	batchErr := batchErrors
 	ops := req.GetOps()
 	if len(ops) > MaxBatch {
-		return nil, &fibdpb.EntryError{Index: -1, Code: int32(codes.InvalidArgument), Field: "ops",
-			Message: fmt.Sprintf("batch of %d entries; at most %d", len(ops), MaxBatch)}
-	}
-	source := req.GetSource()
-	if err := checkSource("source", source); err != nil {
-		return nil, batchErr(err)
+		return nil, []*fibdpb.EntryError{{Index: -1, Code: int32(codes.ResourceExhausted), Field: "ops",
+			Message: fmt.Sprintf("batch of %d entries; at most %d", len(ops), MaxBatch)}}
 	}
 	if _, err := g.s.fib(adj.FIBID(req.GetFibId())); err != nil {
 		e := batchErr(err)
-		e.Field = "fib_id"
+		e[0].Field = "fib_id"
 		return nil, e
 	}
 	pref, err := parsePreference("preference", req.GetPreference(), DefaultPreference(source))
@@ -189,46 +320,60 @@ func (b *batchConverter) convert(g *GRPCService, req *fibdpb.ModifyRoutesRequest
 	if cap(b.changes) < len(ops) {
 		b.changes = make([]fib.Change, 0, len(ops))
 	}
+	var errs []*fibdpb.EntryError
 	for i, op := range ops {
-		c := fib.Change{Route: fib.Route{Source: source, Preference: pref}}
-		switch op.GetOp() {
-		case fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD:
-			c.Op = fib.OpAdd
-		case fibdpb.RouteOpKind_ROUTE_OP_KIND_REPLACE:
-			c.Op = fib.OpReplace
-		case fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE:
-			c.Op = fib.OpDelete
-		default:
-			return nil, opErr(i, op, "op", op.GetOp().String(), "unknown operation")
-		}
-		p, err := netip.ParsePrefix(op.GetPrefix())
-		if err != nil {
-			return nil, opErr(i, op, "prefix", op.GetPrefix(), "%v", err)
-		}
-		if p.Masked() != p || p.Addr().Is4In6() || p.Addr().Zone() != "" {
-			// The careful parser says exactly what is wrong.
-			if _, err := ParsePrefix("", op.GetPrefix()); err != nil {
-				return nil, opErr(i, op, "prefix", op.GetPrefix(), "%v", err.(*FieldError).Err)
-			}
-			p, _ = ParsePrefix("", op.GetPrefix())
-		}
-		c.Route.Prefix = p
-		if c.Op != fib.OpDelete {
-			ps := op.GetPathSet()
-			if int(ps) >= len(b.paths) {
-				return nil, opErr(i, op, "path_set", strconv.FormatUint(uint64(ps), 10),
-					"no such path set (the batch has %d)", len(b.paths))
-			}
-			c.Route.Paths = b.paths[ps]
-			if v := op.GetPreference(); v != 0 {
-				if c.Route.Preference, err = parsePreference("", v, pref); err != nil {
-					return nil, opErr(i, op, "preference", strconv.FormatUint(uint64(v), 10), "must be in 1-255")
-				}
-			}
+		c, e := b.convertOp(i, op, source, pref)
+		if e != nil {
+			errs = append(errs, e)
+			continue
 		}
 		b.changes = append(b.changes, c)
 	}
+	if errs != nil {
+		return nil, errs
+	}
 	return b.changes, nil
+}
+
+// convertOp converts entry i.
+func (b *batchConverter) convertOp(i int, op *fibdpb.RouteOp, source string, pref fib.Preference) (fib.Change, *fibdpb.EntryError) {
+	c := fib.Change{Route: fib.Route{Source: source, Preference: pref}}
+	switch op.GetOp() {
+	case fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD:
+		c.Op = fib.OpAdd
+	case fibdpb.RouteOpKind_ROUTE_OP_KIND_REPLACE:
+		c.Op = fib.OpReplace
+	case fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE:
+		c.Op = fib.OpDelete
+	default:
+		return fib.Change{}, opErr(i, op, "op", op.GetOp().String(), "unknown operation")
+	}
+	p, err := netip.ParsePrefix(op.GetPrefix())
+	if err != nil {
+		return fib.Change{}, opErr(i, op, "prefix", op.GetPrefix(), "%v", err)
+	}
+	if p.Masked() != p || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+		// The careful parser says exactly what is wrong.
+		if _, err := ParsePrefix("", op.GetPrefix()); err != nil {
+			return fib.Change{}, opErr(i, op, "prefix", op.GetPrefix(), "%v", err.(*FieldError).Err)
+		}
+		p, _ = ParsePrefix("", op.GetPrefix())
+	}
+	c.Route.Prefix = p
+	if c.Op != fib.OpDelete {
+		ps := op.GetPathSet()
+		if int(ps) >= len(b.paths) {
+			return fib.Change{}, opErr(i, op, "path_set", strconv.FormatUint(uint64(ps), 10),
+				"no such path set (the batch has %d)", len(b.paths))
+		}
+		c.Route.Paths = b.paths[ps]
+		if v := op.GetPreference(); v != 0 {
+			if c.Route.Preference, err = parsePreference("", v, pref); err != nil {
+				return fib.Change{}, opErr(i, op, "preference", strconv.FormatUint(uint64(v), 10), "must be in 1-255")
+			}
+		}
+	}
+	return c, nil
 }
 
 func opErr(i int, op *fibdpb.RouteOp, field, value, format string, args ...any) *fibdpb.EntryError {

@@ -16,10 +16,11 @@ func (g *GRPCService) AddNeighbor(_ context.Context, req *fibdpb.AddNeighborRequ
 	if err != nil {
 		return nil, toStatus(&FieldError{Field: "mac", Value: req.GetMac(), Err: err})
 	}
-	if err := g.s.AddNeighbor(req.GetPort(), a, mac); err != nil {
+	se, err := applied(g.s.AddNeighbor(req.GetPort(), a, mac))
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.AddNeighborResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.AddNeighborResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) DeleteNeighbor(_ context.Context, req *fibdpb.DeleteNeighborRequest) (*fibdpb.DeleteNeighborResponse, error) {
@@ -27,24 +28,19 @@ func (g *GRPCService) DeleteNeighbor(_ context.Context, req *fibdpb.DeleteNeighb
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if err := g.s.DeleteNeighbor(req.GetPort(), a); err != nil {
+	se, err := applied(g.s.DeleteNeighbor(req.GetPort(), a))
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.DeleteNeighborResponse{Epoch: g.s.Epoch()}, nil
+	return &fibdpb.DeleteNeighborResponse{Epoch: g.s.Epoch(), StateError: se}, nil
 }
 
 func (g *GRPCService) ListNeighbors(req *fibdpb.ListNeighborsRequest, stream fibdpb.FibdService_ListNeighborsServer) error {
-	resp := &fibdpb.ListNeighborsResponse{Epoch: g.s.Epoch()}
-	var sendErr error
-	err := g.s.Neighbors(optFIB(req.FibId), req.GetPort(), func(n NeighborInfo) bool {
-		resp.Neighbors = append(resp.Neighbors, g.neighborToPB(n))
-		if len(resp.Neighbors) == listChunk {
-			sendErr = stream.Send(resp)
-			resp = &fibdpb.ListNeighborsResponse{Epoch: g.s.Epoch()}
-		}
-		return sendErr == nil
+	return list(listChunk, func(yield func(*fibdpb.Neighbor) bool) error {
+		return g.s.Neighbors(optFIB(req.FibId), req.GetPort(), func(n NeighborInfo) bool { return yield(g.neighborToPB(n)) })
+	}, func(ns []*fibdpb.Neighbor) error {
+		return stream.Send(&fibdpb.ListNeighborsResponse{Epoch: g.s.Epoch(), Neighbors: ns})
 	})
-	return finishList(err, sendErr, len(resp.Neighbors) > 0, func() error { return stream.Send(resp) })
 }
 
 var eventTypesPB = map[NeighborEventType]fibdpb.NeighborEventType{

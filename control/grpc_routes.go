@@ -13,10 +13,11 @@ func (g *GRPCService) AddRoute(_ context.Context, req *fibdpb.AddRouteRequest) (
 		return nil, toStatus(err)
 	}
 	res, err := g.s.AddRoute(id, r)
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.AddRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version}, nil
+	return &fibdpb.AddRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se}, nil
 }
 
 func (g *GRPCService) ReplaceRoute(_ context.Context, req *fibdpb.ReplaceRouteRequest) (*fibdpb.ReplaceRouteResponse, error) {
@@ -25,10 +26,11 @@ func (g *GRPCService) ReplaceRoute(_ context.Context, req *fibdpb.ReplaceRouteRe
 		return nil, toStatus(err)
 	}
 	res, err := g.s.ReplaceRoute(id, r)
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.ReplaceRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version}, nil
+	return &fibdpb.ReplaceRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se}, nil
 }
 
 func (g *GRPCService) DeleteRoute(_ context.Context, req *fibdpb.DeleteRouteRequest) (*fibdpb.DeleteRouteResponse, error) {
@@ -40,10 +42,11 @@ func (g *GRPCService) DeleteRoute(_ context.Context, req *fibdpb.DeleteRouteRequ
 		return nil, toStatus(err)
 	}
 	res, err := g.s.DeleteRoute(adj.FIBID(req.GetFibId()), p, req.GetSource())
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.DeleteRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version}, nil
+	return &fibdpb.DeleteRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se}, nil
 }
 
 // routeChunk is ListRoutes' chunk: routes are small and there can be
@@ -65,17 +68,11 @@ func (g *GRPCService) ListRoutes(req *fibdpb.ListRoutesRequest, stream fibdpb.Fi
 		}
 		flt.Within = p
 	}
-	resp := &fibdpb.ListRoutesResponse{Epoch: g.s.Epoch()}
-	var sendErr error
-	err := g.s.Routes(flt, func(e RouteEntry) bool {
-		resp.Routes = append(resp.Routes, g.routeToPB(e.FIB, e.RouteInfo))
-		if len(resp.Routes) == routeChunk {
-			sendErr = stream.Send(resp)
-			resp = &fibdpb.ListRoutesResponse{Epoch: g.s.Epoch()}
-		}
-		return sendErr == nil
+	return list(routeChunk, func(yield func(*fibdpb.Route) bool) error {
+		return g.s.Routes(flt, func(e RouteEntry) bool { return yield(g.routeToPB(e.FIB, e.RouteInfo)) })
+	}, func(routes []*fibdpb.Route) error {
+		return stream.Send(&fibdpb.ListRoutesResponse{Epoch: g.s.Epoch(), Routes: routes})
 	})
-	return finishList(err, sendErr, len(resp.Routes) > 0, func() error { return stream.Send(resp) })
 }
 
 func (g *GRPCService) LookupRoute(_ context.Context, req *fibdpb.LookupRouteRequest) (*fibdpb.LookupRouteResponse, error) {
@@ -87,7 +84,7 @@ func (g *GRPCService) LookupRoute(_ context.Context, req *fibdpb.LookupRouteRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &fibdpb.LookupRouteResponse{Epoch: g.s.Epoch(), Result: res.Result, EgressPort: g.s.PortName(res.Egress)}
+	out := &fibdpb.LookupRouteResponse{Epoch: g.s.Epoch(), Resolution: resolutionToPB(res.Result), EgressPort: g.s.PortName(res.Egress)}
 	if res.NextHop.IsValid() {
 		out.NextHop = res.NextHop.String()
 	}
@@ -102,7 +99,7 @@ func (g *GRPCService) LookupRoute(_ context.Context, req *fibdpb.LookupRouteRequ
 		out.Neighbor = g.neighborToPB(res.Neighbor)
 	}
 	for _, m := range res.Members {
-		out.EcmpMembers = append(out.EcmpMembers, m.Gateway.String()+" "+g.s.PortName(m.Port))
+		out.Ecmp = append(out.Ecmp, &fibdpb.NextHop{Gateway: m.Gateway.String(), Port: g.s.PortName(m.Port)})
 	}
 	return out, nil
 }
@@ -116,8 +113,9 @@ func (g *GRPCService) BeginResync(_ context.Context, req *fibdpb.BeginResyncRequ
 
 func (g *GRPCService) EndResync(_ context.Context, req *fibdpb.EndResyncRequest) (*fibdpb.EndResyncResponse, error) {
 	n, err := g.s.EndResync(adj.FIBID(req.GetFibId()), req.GetSource())
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.EndResyncResponse{Epoch: g.s.Epoch(), Removed: uint64(n)}, nil
+	return &fibdpb.EndResyncResponse{Epoch: g.s.Epoch(), Removed: uint64(n), StateError: se}, nil
 }

@@ -16,10 +16,11 @@ func (g *GRPCService) SetFibSettings(_ context.Context, req *fibdpb.SetFibSettin
 		return nil, toStatus(err)
 	}
 	eff, err := g.s.SetFIBSettings(adj.FIBID(req.GetFibId()), set)
+	se, err := applied(err)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.SetFibSettingsResponse{Epoch: g.s.Epoch(), Settings: settingsToPB(eff)}, nil
+	return &fibdpb.SetFibSettingsResponse{Epoch: g.s.Epoch(), Settings: settingsToPB(eff), StateError: se}, nil
 }
 
 func settingsFromPB(pb *fibdpb.FibSettings) (FIBSettings, error) {

@@ -28,7 +28,8 @@ func TestLookupRouteFollowsLeakToECMPMemberAndNeighbor(t *testing.T) {
 			hops[1].GetFibId() != 20 || hops[1].GetRoute().GetPrefix() != "203.0.113.0/24" {
 			t.Fatalf("hops %v", hops)
 		}
-		if resp.GetResult() != "gateway" || resp.GetEgressPort() != "eth2.100" || len(resp.GetEcmpMembers()) != 2 {
+		if resp.GetResolution() != fibdpb.Resolution_RESOLUTION_GATEWAY || resp.GetEgressPort() != "eth2.100" || len(resp.GetEcmp()) != 2 ||
+			resp.GetEcmp()[0].GetPort() != "eth2.100" {
 			t.Fatalf("lookup %v", resp)
 		}
 		seen[resp.GetNextHop()] = true
@@ -44,16 +45,18 @@ func TestLookupRouteFollowsLeakToECMPMemberAndNeighbor(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		fib                  uint32
-		addr, result, egress string
+		fib    uint32
+		addr   string
+		result fibdpb.Resolution
+		egress string
 	}{
-		{10, "192.0.2.77", "attached", "eth1"},
-		{10, "192.0.2.1", "local", "eth1"},
-		{20, "192.0.2.77", "miss", ""},
+		{10, "192.0.2.77", fibdpb.Resolution_RESOLUTION_ATTACHED, "eth1"},
+		{10, "192.0.2.1", fibdpb.Resolution_RESOLUTION_LOCAL, "eth1"},
+		{20, "192.0.2.77", fibdpb.Resolution_RESOLUTION_MISS, ""},
 	} {
 		resp, err := e.c.LookupRoute(e.ctx, &fibdpb.LookupRouteRequest{FibId: tc.fib, Address: tc.addr})
 		e.must(err)
-		if resp.GetResult() != tc.result || resp.GetEgressPort() != tc.egress {
+		if resp.GetResolution() != tc.result || resp.GetEgressPort() != tc.egress {
 			t.Errorf("lookup %s in fib %d: %v, want %s via %q", tc.addr, tc.fib, resp, tc.result, tc.egress)
 		}
 	}
@@ -102,14 +105,13 @@ func TestListRoutesFilters(t *testing.T) {
 func TestListRoutesStreamsInChunks(t *testing.T) {
 	e := newEnv(t, control.Limits{})
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
-	stream, err := e.c.ModifyRoutes(e.ctx)
-	e.must(err)
-	req := &fibdpb.ModifyRoutesRequest{FibId: 10, Source: "bgp", PathSets: twoGateways()}
+	stream, _ := e.session(params("bgp", 10))
+	req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, PathSets: twoGateways()}
 	for _, p := range nets(0, 3000) {
 		req.Ops = append(req.Ops, addOp(p, 0))
 	}
 	e.must(stream.Send(req))
-	_, err = stream.Recv()
+	_, err := stream.Recv()
 	e.must(err)
 	ls, err := e.c.ListRoutes(e.ctx, &fibdpb.ListRoutesRequest{FibId: u32(10), Source: "bgp"})
 	e.must(err)

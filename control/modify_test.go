@@ -28,6 +28,30 @@ func nets(off, n int) []string {
 	return out
 }
 
+// session opens a ModifyRoutes session with the given parameters and
+// returns its stream after the opening acknowledgement, and the session's
+// state.
+func (e *env) session(p *fibdpb.SessionParams) (fibdpb.FibdService_ModifyRoutesClient, *fibdpb.SessionState) {
+	e.t.Helper()
+	stream, err := e.c.ModifyRoutes(e.ctx)
+	e.must(err)
+	e.must(stream.Send(&fibdpb.ModifyRoutesRequest{Seq: openSeq, Session: p}))
+	resp, err := stream.Recv()
+	e.must(err)
+	if !resp.GetOk() || resp.GetSeq() != openSeq || resp.GetSession() == nil {
+		e.t.Fatalf("opening a session: %v", resp)
+	}
+	return stream, resp.GetSession()
+}
+
+// openSeq numbers the requests that open sessions in tests.
+const openSeq = 1 << 40
+
+// params are a session's parameters: source, FIBs.
+func params(source string, fibs ...uint32) *fibdpb.SessionParams {
+	return &fibdpb.SessionParams{Source: source, FibIds: fibs}
+}
+
 func twoGateways() []*fibdpb.PathSet {
 	return []*fibdpb.PathSet{{Paths: []*fibdpb.Path{via("192.0.2.2")}}, {Paths: []*fibdpb.Path{via("192.0.2.3")}}}
 }
@@ -35,11 +59,10 @@ func twoGateways() []*fibdpb.PathSet {
 func TestModifyRoutesAcksEveryBatchInOrder(t *testing.T) {
 	e := newEnv(t, control.Limits{})
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
-	stream, err := e.c.ModifyRoutes(e.ctx)
-	e.must(err)
+	stream, _ := e.session(params("bgp", 10))
 	const batches, per = 20, 100
 	for b := range batches {
-		req := &fibdpb.ModifyRoutesRequest{Seq: uint64(1000 + b), FibId: 10, Source: "bgp", PathSets: twoGateways()}
+		req := &fibdpb.ModifyRoutesRequest{Seq: uint64(1000 + b), FibId: 10, PathSets: twoGateways()}
 		for i, p := range nets(b*per, per) {
 			req.Ops = append(req.Ops, addOp(p, uint32(i%2)))
 		}
@@ -69,14 +92,13 @@ func TestModifyRoutesAcksEveryBatchInOrder(t *testing.T) {
 func TestModifyRoutesBatchWithOneBadEntryChangesNothing(t *testing.T) {
 	e := newEnv(t, control.Limits{})
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
-	stream, err := e.c.ModifyRoutes(e.ctx)
-	e.must(err)
+	stream, _ := e.session(params("bgp", 10))
 	good := nets(0, 100)
 	seq := uint64(0)
 	send := func(mutate func(req *fibdpb.ModifyRoutesRequest)) *fibdpb.ModifyRoutesResponse {
 		t.Helper()
 		seq++
-		req := &fibdpb.ModifyRoutesRequest{Seq: seq, FibId: 10, Source: "bgp", PathSets: twoGateways()}
+		req := &fibdpb.ModifyRoutesRequest{Seq: seq, FibId: 10, PathSets: twoGateways()}
 		for _, p := range good {
 			req.Ops = append(req.Ops, addOp(p, 0))
 		}
@@ -111,7 +133,10 @@ func TestModifyRoutesBatchWithOneBadEntryChangesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.fingerprint()
 			resp := send(tc.mutate)
-			ee := resp.GetError()
+			if len(resp.GetErrors()) != 1 {
+				t.Fatalf("response %v: want one refused entry", resp)
+			}
+			ee := resp.GetErrors()[0]
 			if resp.GetOk() || ee.GetIndex() != 57 || ee.GetField() != tc.field || codes.Code(ee.GetCode()) != tc.code {
 				t.Fatalf("response %v: want entry 57, field %s, code %v", resp, tc.field, tc.code)
 			}
@@ -130,14 +155,13 @@ func TestModifyRoutesBatchWithOneBadEntryChangesNothing(t *testing.T) {
 		field  string
 	}{
 		{"unknown FIB", func(r *fibdpb.ModifyRoutesRequest) { r.FibId = 99 }, "fib_id"},
-		{"reserved source", func(r *fibdpb.ModifyRoutesRequest) { r.Source = "local" }, "source"},
 		{"bad path set", func(r *fibdpb.ModifyRoutesRequest) { r.PathSets[1].Paths[0].Gateway = "x" }, "path_sets[1].paths[0].gateway"},
 		{"empty path set", func(r *fibdpb.ModifyRoutesRequest) { r.PathSets[1].Paths = nil }, "path_sets[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.fingerprint()
 			resp := send(tc.mutate)
-			if resp.GetOk() || resp.GetError().GetIndex() != -1 || resp.GetError().GetField() != tc.field {
+			if resp.GetOk() || len(resp.GetErrors()) != 1 || resp.GetErrors()[0].GetIndex() != -1 || resp.GetErrors()[0].GetField() != tc.field {
 				t.Fatalf("response %v: want a batch error on %s", resp, tc.field)
 			}
 			if after := e.fingerprint(); after != before {
@@ -164,12 +188,12 @@ func TestModifyRoutesFlowControlBoundsReadAhead(t *testing.T) {
 		entered.Add(1)
 		<-release
 	})
+	// Each batch is about 200 KB on the wire; 80 of them are 16 MB,
+	// far beyond the windows. The first opens the session.
+	const total = 80
 	stream, err := e.c.ModifyRoutes(e.ctx)
 	e.must(err)
-	// Each batch is about 200 KB on the wire; 80 of them are 16 MB,
-	// far beyond the windows.
-	const total = 80
-	req := &fibdpb.ModifyRoutesRequest{FibId: 10, Source: "bgp", PathSets: twoGateways()}
+	req := &fibdpb.ModifyRoutesRequest{FibId: 10, PathSets: twoGateways()}
 	for _, p := range nets(0, 10000) {
 		req.Ops = append(req.Ops, addOp(p, 0))
 	}
@@ -177,7 +201,10 @@ func TestModifyRoutesFlowControlBoundsReadAhead(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := range total {
-			req.Seq = uint64(i)
+			req.Seq, req.Session = uint64(i+1), nil
+			if i == 0 {
+				req.Session = params("bgp", 10)
+			}
 			if err := stream.Send(req); err != nil {
 				done <- err
 				return
@@ -211,7 +238,7 @@ func TestModifyRoutesFlowControlBoundsReadAhead(t *testing.T) {
 		resp, err := stream.Recv()
 		e.must(err)
 		if !resp.GetOk() {
-			t.Fatalf("batch %d: %v", resp.GetSeq(), resp.GetError())
+			t.Fatalf("batch %d: %v", resp.GetSeq(), resp.GetErrors())
 		}
 	}
 }
@@ -221,9 +248,10 @@ func TestModifyRoutesDisconnectPolicy(t *testing.T) {
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
 	for _, policy := range []fibdpb.DisconnectPolicy{fibdpb.DisconnectPolicy_DISCONNECT_POLICY_PRESERVE, fibdpb.DisconnectPolicy_DISCONNECT_POLICY_FLUSH} {
 		source := fmt.Sprintf("daemon-%d", policy)
-		stream, err := e.c.ModifyRoutes(e.ctx)
-		e.must(err)
-		req := &fibdpb.ModifyRoutesRequest{FibId: 10, Source: source, PathSets: twoGateways(), OnDisconnect: policy}
+		p := params(source, 10)
+		p.OnDisconnect = policy
+		stream, _ := e.session(p)
+		req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, PathSets: twoGateways()}
 		for _, p := range nets(0, 50) {
 			req.Ops = append(req.Ops, addOp(p, 1))
 		}
@@ -256,10 +284,9 @@ func TestModifyRoutesDisconnectPolicy(t *testing.T) {
 func TestModifyRoutesPerSourceLimitIsResourceExhausted(t *testing.T) {
 	e := newEnv(t, control.Limits{PerSource: 150})
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
-	stream, err := e.c.ModifyRoutes(e.ctx)
-	e.must(err)
+	stream, _ := e.session(params("bgp", 10))
 	for i, n := range []int{100, 100} {
-		req := &fibdpb.ModifyRoutesRequest{Seq: uint64(i), FibId: 10, Source: "bgp", PathSets: twoGateways()}
+		req := &fibdpb.ModifyRoutesRequest{Seq: uint64(i + 1), FibId: 10, PathSets: twoGateways()}
 		for _, p := range nets(i*100, n) {
 			req.Ops = append(req.Ops, addOp(p, 0))
 		}
@@ -269,7 +296,8 @@ func TestModifyRoutesPerSourceLimitIsResourceExhausted(t *testing.T) {
 		if i == 0 && !resp.GetOk() {
 			t.Fatalf("first batch: %v", resp)
 		}
-		if i == 1 && (resp.GetOk() || codes.Code(resp.GetError().GetCode()) != codes.ResourceExhausted || resp.GetError().GetIndex() != 50) {
+		if i == 1 && (resp.GetOk() || len(resp.GetErrors()) != 50 || codes.Code(resp.GetErrors()[0].GetCode()) != codes.ResourceExhausted ||
+			resp.GetErrors()[0].GetIndex() != 50) {
 			t.Fatalf("second batch: %v, want ResourceExhausted at entry 50", resp)
 		}
 	}
@@ -282,9 +310,8 @@ func TestModifyRoutesPerEntryResults(t *testing.T) {
 	e.fibWithPort(10, "eth1", 0, "192.0.2.1/24")
 	e.addRoute(10, "198.18.0.0/24", "bgp", via("192.0.2.2"))
 	e.addRoute(10, "198.18.1.0/24", "bgp", via("192.0.2.2"))
-	stream, err := e.c.ModifyRoutes(e.ctx)
-	e.must(err)
-	req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, Source: "bgp", PathSets: twoGateways(), WantResults: true, Ops: []*fibdpb.RouteOp{
+	stream, _ := e.session(params("bgp", 10))
+	req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, PathSets: twoGateways(), WantResults: true, Ops: []*fibdpb.RouteOp{
 		addOp("198.18.0.0/24", 1), addOp("198.18.2.0/24", 0),
 		{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE, Prefix: "198.18.1.0/24"},
 	}}

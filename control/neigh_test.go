@@ -38,11 +38,11 @@ func TestWatchNeighborsStreamsChanges(t *testing.T) {
 	e.nb.Learn(adjKey(e, 20, "eth2", "198.51.100.9"), [6]byte{2, 0, 0, 0, 0, 9}, "reachable") // other FIB: filtered
 	e.nb.Learn(adjKey(e, 10, "eth1", "192.0.2.3"), [6]byte{2, 0, 0, 0, 0, 3}, "reachable")
 	if ev := next(); ev.GetType() != fibdpb.NeighborEventType_NEIGHBOR_EVENT_TYPE_ADDED || ev.GetNeighbor().GetAddress() != "192.0.2.3" ||
-		ev.GetNeighbor().GetPort() != "eth1" || ev.GetNeighbor().GetMac() != "02:00:00:00:00:03" || ev.GetNeighbor().GetState() != "reachable" {
+		ev.GetNeighbor().GetPort() != "eth1" || ev.GetNeighbor().GetMac() != "02:00:00:00:00:03" || ev.GetNeighbor().GetNudState() != fibdpb.NeighborState_NEIGHBOR_STATE_REACHABLE {
 		t.Fatalf("learned event %v", ev)
 	}
 	e.nb.Learn(adjKey(e, 10, "eth1", "192.0.2.3"), [6]byte{2, 0, 0, 0, 0, 3}, "stale")
-	if ev := next(); ev.GetType() != fibdpb.NeighborEventType_NEIGHBOR_EVENT_TYPE_CHANGED || ev.GetNeighbor().GetState() != "stale" {
+	if ev := next(); ev.GetType() != fibdpb.NeighborEventType_NEIGHBOR_EVENT_TYPE_CHANGED || ev.GetNeighbor().GetNudState() != fibdpb.NeighborState_NEIGHBOR_STATE_STALE {
 		t.Fatalf("change event %v", ev)
 	}
 	_, err = e.c.DeleteNeighbor(e.ctx, &fibdpb.DeleteNeighborRequest{Port: "eth1", Address: "192.0.2.2"})

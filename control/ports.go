@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fibd/fibd/dataplane/portspec"
+	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
 
@@ -241,7 +242,7 @@ func (s *Server) portFIB(field, name string) (adj.PortID, adj.FIBID, error) {
 	}
 	f, ok := s.reg.PortFIB(id)
 	if !ok {
-		return 0, 0, fmt.Errorf("%w: %q is not bound", ErrPortNotFound, name)
+		return 0, 0, fmt.Errorf("%w: %q", fib.ErrPortNotBound, name)
 	}
 	return id, f, nil
 }

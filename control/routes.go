@@ -49,6 +49,9 @@ func (s *Server) ApplyOutcomes(id adj.FIBID, changes []fib.Change, out []fib.Out
 		if err := checkSource("source", src); err != nil {
 			return fib.Result{}, &fib.BatchError{Index: i, Change: changes[i], Err: err}
 		}
+		if err := s.checkUnowned(id, src); err != nil {
+			return fib.Result{}, &fib.BatchError{Index: i, Change: changes[i], Err: err}
+		}
 		last = src
 		static = static || src == SourceStatic
 	}

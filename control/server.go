@@ -85,6 +85,20 @@ type Server struct {
 	// state is set by EnableState; nil means nothing is persisted.
 	state stateHolder
 
+	// resyncMu serialises resync marks and sweeps (resync.go).
+	resyncMu sync.Mutex
+	// beforeSweep, when set (by tests), runs in EndResync between the
+	// bookkeeping and the sweep.
+	beforeSweep func()
+
+	// sess holds the ModifyRoutes sessions and who owns each (FIB,
+	// source) (sessions.go). Never held across I/O or a batch.
+	sess struct {
+		sync.Mutex
+		next   uint64
+		owners map[resyncKey]*ownership
+	}
+
 	mu struct {
 		sync.Mutex
 		byName    map[string]adj.PortID
@@ -123,6 +137,7 @@ func New(o Options) (*Server, error) {
 	s.mu.nbrLimits = map[adj.FIBID]int{}
 	s.mu.settings = map[adj.FIBID]FIBSettings{}
 	s.mu.resync = map[resyncKey]bool{}
+	s.sess.owners = map[resyncKey]*ownership{}
 	for _, p := range s.dp.Ports() {
 		s.recordPortLocked(p)
 	}

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync/atomic"
 )
 
 // Result summarises an applied batch.
 type Result struct {
 	Added, Updated, Deleted int
+	// Absent counts idempotent deletes that found nothing to delete.
+	Absent int
 	// Version is the FIB version that made the batch visible.
 	Version uint64
 }
@@ -32,18 +35,36 @@ const (
 	OutcomeAdded   Outcome = iota + 1 // a new route
 	OutcomeUpdated                    // the source's route for the prefix changed
 	OutcomeDeleted
+	// OutcomeAbsent: an idempotent delete found no route to delete.
+	OutcomeAbsent
 )
+
+// ApplyOptions change how a batch is applied.
+type ApplyOptions struct {
+	// IdempotentDeletes makes deleting a route the source does not have a
+	// no-op (OutcomeAbsent) instead of a failure of the batch, as gRIBI's
+	// deletes are: a daemon that withdraws a route twice, or after a
+	// restart, does not lose the rest of its batch.
+	IdempotentDeletes bool
+}
 
 // ApplyOutcomes is Apply that also stores in out[i] what entry i did, for
 // callers that report per-entry results (the control plane's
 // ModifyRoutes). out must hold at least len(changes) entries; after an
 // error its contents mean nothing.
 func (f *FIB) ApplyOutcomes(changes []Change, out []Outcome) (Result, error) {
-	if len(out) < len(changes) {
+	return f.ApplyWith(changes, out, ApplyOptions{})
+}
+
+// ApplyWith is ApplyOutcomes with options; out may be nil.
+func (f *FIB) ApplyWith(changes []Change, out []Outcome, o ApplyOptions) (Result, error) {
+	if out != nil && len(out) < len(changes) {
 		return Result{}, fmt.Errorf("%w: %d outcomes for %d changes", ErrInvalidRoute, len(out), len(changes))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.mu.opts = o
+	defer func() { f.mu.opts = ApplyOptions{} }()
 	return f.applyOutcomesLocked(changes, out)
 }
 
@@ -119,6 +140,9 @@ type prepared struct {
 	is4  bool
 	src  uint16
 	next uint32
+	// absent: an idempotent delete of a source the FIB does not know;
+	// nothing to do.
+	absent bool
 }
 
 func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, error) {
@@ -150,7 +174,9 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 		f.rollbackLocked()
 		f.rollbackLeaksLocked()
 		f.endBatchSourcesLocked()
-		return Result{}, &BatchError{Index: bad, Change: changes[bad], Err: err}
+		be := &BatchError{Index: bad, Change: changes[bad], Err: err}
+		be.Failed = f.allFailuresLocked(changes, pre, bad, err)
+		return Result{}, be
 	}
 	if f.connectedChangedLocked(changes, pre) {
 		f.reresolveLocked()
@@ -161,6 +187,33 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 	f.publishLocked()
 	st.res.Version = f.mu.version
 	return st.res, nil
+}
+
+// allFailuresLocked finds every refused entry of a batch that failed at
+// entry first: it applies the batch again, sequentially, leaving out each
+// entry that fails, then rolls all of it back. A failing batch costs a
+// second pass; an applied one nothing.
+func (f *FIB) allFailuresLocked(changes []Change, pre []prepared, first int, firstErr error) []EntryFailure {
+	failed := []EntryFailure{{Index: first, Err: firstErr}}
+	f.mu.deltas = f.mu.deltas[:0]
+	st := batchState{deltas: &f.mu.deltas}
+	for i := range changes {
+		if i == first {
+			continue
+		}
+		err := f.prepareLocked(&changes[i], &pre[i])
+		if err == nil {
+			err = f.applyOneLocked(&changes[i], &pre[i], &st, nil, i)
+		}
+		if err != nil {
+			failed = append(failed, EntryFailure{Index: i, Err: err})
+		}
+	}
+	f.rollbackLocked()
+	f.rollbackLeaksLocked()
+	f.endBatchSourcesLocked()
+	slices.SortFunc(failed, func(a, b EntryFailure) int { return a.Index - b.Index })
+	return failed
 }
 
 // applyParallelLocked applies the authoritative-tree side of every entry on
@@ -282,6 +335,10 @@ func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 	if c.Op == OpDelete {
 		var ok bool
 		if src, ok = f.existingSourceLocked(r.Source); !ok {
+			if f.mu.opts.IdempotentDeletes {
+				*p = prepared{absent: true}
+				return nil
+			}
 			return fmt.Errorf("%w: %v from source %q (no such source)", ErrNotFound, r.Prefix, r.Source)
 		}
 	} else {
@@ -334,6 +391,13 @@ func (f *FIB) applyOneLocked(c *Change, p *prepared, st *batchState, out []Outco
 		fam = 0
 	}
 	src := p.src
+	if p.absent {
+		st.res.Absent++
+		if out != nil {
+			out[i] = OutcomeAbsent
+		}
+		return nil
+	}
 	switch c.Op {
 	case OpAdd, OpReplace:
 		next := p.next
@@ -372,6 +436,13 @@ func (f *FIB) applyOneLocked(c *Change, p *prepared, st *batchState, out []Outco
 			next, ok = f.mu.v6.remove(p.key, int(p.bits), src)
 		}
 		if !ok {
+			if f.mu.opts.IdempotentDeletes {
+				st.res.Absent++
+				if out != nil {
+					out[i] = OutcomeAbsent
+				}
+				return nil
+			}
 			return fmt.Errorf("%w: %v from source %q", ErrNotFound, c.Route.Prefix, c.Route.Source)
 		}
 		f.mu.nexts.pending = append(f.mu.nexts.pending, next)

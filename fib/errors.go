@@ -58,15 +58,31 @@ type Change struct {
 
 // BatchError says which entry of a batch was refused and why. The batch
 // changed nothing.
+//
+// Index, Change and Err describe the first refused entry; Failed lists
+// every refused entry in order (the first among them), each judged as if
+// the refused entries before it were left out — so a batch that adds and
+// then deletes a bad route reports both.
 type BatchError struct {
 	Index  int // position of the entry in the batch
 	Change Change
 	Err    error
+	Failed []EntryFailure
+}
+
+// EntryFailure is one refused entry of a batch.
+type EntryFailure struct {
+	Index int
+	Err   error
 }
 
 func (e *BatchError) Error() string {
-	return fmt.Sprintf("batch entry %d (%v %v source %q): %v",
-		e.Index, e.Change.Op, e.Change.Route.Prefix, e.Change.Route.Source, e.Err)
+	more := ""
+	if n := len(e.Failed); n > 1 {
+		more = fmt.Sprintf(" (and %d more refused entries)", n-1)
+	}
+	return fmt.Sprintf("batch entry %d (%v %v source %q): %v%s",
+		e.Index, e.Change.Op, e.Change.Route.Prefix, e.Change.Route.Source, e.Err, more)
 }
 
 func (e *BatchError) Unwrap() error { return e.Err }

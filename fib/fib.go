@@ -60,6 +60,7 @@ type FIB struct {
 		// prep is the batch scratch of prepared entries, kept between
 		// batches.
 		prep   []prepared
+		opts   ApplyOptions // of the batch being applied
 		deltas []srcDelta
 		// quiesce, during a parallel batch, waits until the tree goroutine
 		// has applied every entry prepared so far, before anything on the

@@ -364,6 +364,7 @@ func TestGoldenRandomParallel(t *testing.T) {
 	}
 }
 
+// fuzzsmoke: 300x
 func FuzzGoldenSeed(f *testing.F) {
 	f.Add(uint64(1))
 	f.Add(uint64(42))

@@ -60,7 +60,7 @@ func watchNeighbors(ctx context.Context, c *client.Conn, keys ...neighKey) (*nei
 					continue
 				}
 				w.mu.Lock()
-				if n.GetState() == "failed" {
+				if n.GetNudState() == fibdpb.NeighborState_NEIGHBOR_STATE_FAILED {
 					w.failed[k]++
 				}
 				if ev.GetType() == fibdpb.NeighborEventType_NEIGHBOR_EVENT_TYPE_REMOVED {

@@ -219,7 +219,7 @@ func TestFibctlAgainstRunningFibd(t *testing.T) {
 		}
 	}
 	var lookup map[string]any
-	if err := json.Unmarshal([]byte(d.ok("route", "get", "198.18.1.1", "--fib", "10", "--json")), &lookup); err != nil || lookup["result"] != "blackhole" {
+	if err := json.Unmarshal([]byte(d.ok("route", "get", "198.18.1.1", "--fib", "10", "--json")), &lookup); err != nil || lookup["resolution"] != "RESOLUTION_BLACKHOLE" {
 		t.Fatalf("route get --json: %v %v", lookup, err)
 	}
 
@@ -240,6 +240,15 @@ func TestFibctlAgainstRunningFibd(t *testing.T) {
 		t.Fatalf("fib show after load:\n%s", out)
 	}
 	d.fails([]string{"route", "load", table, "--fib", "10"}, "--via")
+	// A resync load of half the table removes the other half.
+	half := filepath.Join(dir, "half.txt")
+	if err := os.WriteFile(half, []byte(b.String()[:strings.Index(b.String(), "203.0.7.224/30")]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.ok("route", "load", half, "--fib", "10", "--via", "192.0.2.3", "--resync", "--quiet"); !strings.Contains(out, "loaded 504 routes") ||
+		!strings.Contains(out, "496 removed by the resync") {
+		t.Fatalf("route load --resync said %q", out)
+	}
 
 	for _, show := range [][]string{{"fib", "show"}, {"port", "show"}, {"addr", "show"}, {"neigh", "show"}, {"stats"}, {"info"}} {
 		if out := d.ok(show...); len(strings.TrimSpace(out)) == 0 {

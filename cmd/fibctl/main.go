@@ -127,7 +127,7 @@ func describe(err error, a *app) string {
 	if !ok {
 		var be *client.BatchError
 		if errors.As(err, &be) {
-			return fmt.Sprintf("%s (%s)", be.Error(), strings.ToLower(codes.Code(be.Entry.GetCode()).String()))
+			return fmt.Sprintf("%s (%s)", be.Error(), strings.ToLower(be.Code().String()))
 		}
 		return err.Error()
 	}
@@ -155,4 +155,14 @@ func words(c codes.Code) string {
 		b.WriteRune(r)
 	}
 	return strings.ToLower(b.String())
+}
+
+// enumText shows a proto enum value the way fibctl's tables always have:
+// lower case, without the enum's prefix ("RESOLUTION_GATEWAY" → "gateway").
+func enumText(v fmt.Stringer, prefix string) string {
+	t := strings.TrimPrefix(v.String(), prefix)
+	if t == "UNSPECIFIED" {
+		return "-"
+	}
+	return strings.ToLower(t)
 }

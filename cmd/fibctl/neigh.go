@@ -79,7 +79,7 @@ func newNeighCmd(a *app) *cobra.Command {
 			}
 			t := newTable(a.out, "FIB", "ADDRESS", "DEV", "LLADDR", "STATE", "STATIC")
 			for _, n := range list {
-				t.row(u(n.GetFibId()), n.GetAddress(), n.GetPort(), n.GetMac(), n.GetState(), yes(n.GetStatic()))
+				t.row(u(n.GetFibId()), n.GetAddress(), n.GetPort(), n.GetMac(), enumText(n.GetNudState(), "NEIGHBOR_STATE_"), yes(n.GetStatic()))
 			}
 			return t.flush()
 		},

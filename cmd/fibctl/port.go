@@ -108,7 +108,7 @@ exist yet is bound anyway; the port is down until it appears.`,
 			t := newTable(a.out, "PORT", "FIB", "STATE", "MTU", "MAC", "BACKEND", "RX", "TX", "DROPPED", "IO-RX/TX", "ADDRESSES")
 			for _, p := range ports {
 				c := p.GetCounters()
-				state := p.GetState()
+				state := enumText(p.GetOperState(), "PORT_STATE_")
 				if r := p.GetStateReason(); r != "" {
 					state += " (" + r + ")"
 				}

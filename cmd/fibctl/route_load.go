@@ -20,14 +20,17 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 	var vias []string
 	var dev string
 	var batch int
-	var quiet bool
+	var quiet, resync, flush bool
+	var election uint64
 	load := &cobra.Command{
 		Use:   "load FILE --fib ID --via GATEWAY...",
 		Short: "Stream a route table file into a FIB through ModifyRoutes",
 		Long: "Stream a route table file (\"prefix nexthop-index\" per line, plain or gzip; the format of\n" +
 			"testdata/tables) into a FIB. Next-hop index i of a route takes the i-th --via gateway of the\n" +
 			"route's family, modulo their number. Routes get --source (default \"load\"), which is not\n" +
-			"saved in fibd's state file; give --source static to make them configuration.",
+			"saved in fibd's state file; give --source static to make them configuration. The load is one\n" +
+			"ModifyRoutes session: with --resync, the source's routes the file does not have are removed at\n" +
+			"the end; with --flush they all go if the load is cut off while it owns the source.",
 		Example: "  fibctl route load testdata/tables/ipv4.txt.gz --fib 10 --via 192.0.2.2 --via 192.0.2.3",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,13 +59,18 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 			}
 			bar := newProgress(a.errOut, len(routes), quiet)
 			res, err := client.Load(cmd.Context(), cl, sets, routes, client.LoadOptions{
-				FIB: rf.fib, Source: rf.source, Preference: rf.pref, Batch: batch, Progress: bar.set})
+				FIB: rf.fib, Source: rf.source, Preference: rf.pref, Batch: batch, Progress: bar.set,
+				Resync: resync, ElectionID: election, OnDisconnect: policy(flush)})
 			bar.done()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "loaded %d routes into fib %d in %.3fs: %.0f routes/s (%d added, %d updated)\n",
+			fmt.Fprintf(a.out, "loaded %d routes into fib %d in %.3fs: %.0f routes/s (%d added, %d updated",
 				res.Routes, rf.fib, res.Duration.Seconds(), float64(res.Routes)/res.Duration.Seconds(), res.Added, res.Updated)
+			if resync {
+				fmt.Fprintf(a.out, ", %d removed by the resync", res.Removed)
+			}
+			fmt.Fprintln(a.out, ")")
 			return nil
 		},
 	}
@@ -72,6 +80,9 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 	load.Flags().StringVar(&dev, "dev", "", "port of the gateways (default: found through connected routes)")
 	load.Flags().IntVar(&batch, "batch", 4096, "routes per batch")
 	load.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	load.Flags().BoolVar(&resync, "resync", false, "remove the source's routes in the FIB that the file does not have")
+	load.Flags().BoolVar(&flush, "flush", false, "DISCONNECT_POLICY_FLUSH: if the load is cut off, the source's routes go")
+	load.Flags().Uint64Var(&election, "election-id", 0, "the session's election ID (0: the newest session owns the source)")
 	return load
 }
 
@@ -133,4 +144,11 @@ func (p *progress) done() {
 	if p.on {
 		fmt.Fprintln(p.w)
 	}
+}
+
+func policy(flush bool) fibdpb.DisconnectPolicy {
+	if flush {
+		return fibdpb.DisconnectPolicy_DISCONNECT_POLICY_FLUSH
+	}
+	return fibdpb.DisconnectPolicy_DISCONNECT_POLICY_PRESERVE
 }

@@ -60,7 +60,7 @@ func newRouteShowCmd(a *app) *cobra.Command {
 					if rt.GetBest() {
 						mark = "*"
 					}
-					t.row(u(rt.GetFibId()), rt.GetPrefix(), rt.GetSource(), u(rt.GetPreference()), mark, rt.GetState(), pathsString(rt.GetPaths()))
+					t.row(u(rt.GetFibId()), rt.GetPrefix(), rt.GetSource(), u(rt.GetPreference()), mark, enumText(rt.GetResolution(), "RESOLUTION_"), pathsString(rt.GetPaths()))
 				}
 			})
 			if err != nil {
@@ -104,21 +104,21 @@ func newRouteGetCmd(a *app) *cobra.Command {
 					fmt.Fprintf(w, "fib %d: no route\n", h.GetFibId())
 				}
 			}
-			fmt.Fprintf(w, "result: %s\n", resp.GetResult())
+			fmt.Fprintf(w, "result: %s\n", enumText(resp.GetResolution(), "RESOLUTION_"))
 			if resp.GetNextHop() != "" {
 				fmt.Fprintf(w, "next hop: %s dev %s\n", resp.GetNextHop(), orDash(resp.GetEgressPort()))
 			} else if resp.GetEgressPort() != "" {
 				fmt.Fprintf(w, "port: %s\n", resp.GetEgressPort())
 			}
 			if n := resp.GetNeighbor(); n != nil {
-				fmt.Fprintf(w, "neighbour: %s lladdr %s %s\n", n.GetAddress(), n.GetMac(), n.GetState())
+				fmt.Fprintf(w, "neighbour: %s lladdr %s %s\n", n.GetAddress(), n.GetMac(), enumText(n.GetNudState(), "NEIGHBOR_STATE_"))
 			} else if resp.GetNextHop() != "" {
 				fmt.Fprintln(w, "neighbour: not resolved")
 			}
-			if len(resp.GetEcmpMembers()) > 1 {
-				fmt.Fprintf(w, "ecmp members: %d\n", len(resp.GetEcmpMembers()))
-				for _, m := range resp.GetEcmpMembers() {
-					fmt.Fprintf(w, "  %s\n", m)
+			if len(resp.GetEcmp()) > 1 {
+				fmt.Fprintf(w, "ecmp members: %d\n", len(resp.GetEcmp()))
+				for _, m := range resp.GetEcmp() {
+					fmt.Fprintf(w, "  %s %s\n", m.GetGateway(), m.GetPort())
 				}
 			}
 			return nil

@@ -45,7 +45,7 @@ func newWatchCmd(a *app) *cobra.Command {
 					}
 					n := ev.GetNeighbor()
 					typ := strings.ToLower(strings.TrimPrefix(ev.GetType().String(), "NEIGHBOR_EVENT_TYPE_"))
-					fmt.Fprintf(a.out, "%s fib %d %s dev %s lladdr %s %s\n", typ, n.GetFibId(), n.GetAddress(), n.GetPort(), n.GetMac(), n.GetState())
+					fmt.Fprintf(a.out, "%s fib %d %s dev %s lladdr %s %s\n", typ, n.GetFibId(), n.GetAddress(), n.GetPort(), n.GetMac(), enumText(n.GetNudState(), "NEIGHBOR_STATE_"))
 				}
 			}
 		},

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/fibd/fibd/control"
 	"github.com/fibd/fibd/control/fibdpb"
@@ -62,9 +63,14 @@ func Dial(o Options) (*Conn, error) {
 			target = "unix:" + path
 		}
 	}
+	// Keepalive both ways: fibd finds a dead client (control.KeepaliveTime),
+	// and the client finds a dead fibd as fast, within what fibd's
+	// enforcement policy allows.
 	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(control.MaxMessageSize)),
-		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(8<<20))
+		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(8<<20),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: control.KeepaliveTime, Timeout: control.KeepaliveTimeout,
+			PermitWithoutStream: true}))
 	if err != nil {
 		return nil, fmt.Errorf("connect to fibd: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/fibd/fibd/control/fibdpb"
 )
 
@@ -28,8 +30,15 @@ type LoadOptions struct {
 	// InFlight is how many batches may be unacknowledged; default 8. The
 	// server reads ahead only a few (control.ReadAhead), so more mostly
 	// sits in gRPC's windows.
-	InFlight     int
-	OnDisconnect fibdpb.DisconnectPolicy
+	InFlight int
+	// The session's parameters (fibdpb.SessionParams): the disconnect
+	// policy, the election ID, idempotent deletes.
+	OnDisconnect      fibdpb.DisconnectPolicy
+	ElectionID        uint64
+	IdempotentDeletes bool
+	// Resync makes the load a resync of the source in the FIB: the routes
+	// of the source that the load does not push are removed at its end.
+	Resync bool
 	// Progress, when set, is called from the acknowledging goroutine with
 	// the number of routes acknowledged so far.
 	Progress func(acked int)
@@ -39,29 +48,53 @@ type LoadOptions struct {
 type LoadResult struct {
 	Routes                  int
 	Added, Updated, Deleted int
-	Batches                 int
-	Duration                time.Duration // first send to last acknowledgement
-	Epoch                   uint64
+	// Removed counts the routes a resync removed.
+	Removed  int
+	Batches  int
+	Duration time.Duration // first send to last acknowledgement
+	Epoch    uint64
+	// Session is the session's ID in fibd.
+	Session uint64
 }
 
+// ErrNotOwner is returned when the load's session does not own its source
+// in the FIB (another session, with a higher election ID or newer, does).
+var ErrNotOwner = errors.New("the session does not own the source in the FIB")
+
 // BatchError is a batch fibd refused. Route is the index in the loaded
-// slice of the bad entry, -1 if the batch as a whole was refused.
+// slice of the first bad entry, -1 if the batch as a whole was refused;
+// Entries are every refused entry.
 type BatchError struct {
-	Seq   uint64
-	Route int
-	Entry *fibdpb.EntryError
+	Seq     uint64
+	Route   int
+	Entries []*fibdpb.EntryError
 }
 
 func (e *BatchError) Error() string {
-	if e.Route >= 0 {
-		return fmt.Sprintf("route %d (%s): %s", e.Route, e.Entry.GetPrefix(), e.Entry.GetMessage())
+	more := ""
+	if len(e.Entries) > 1 {
+		more = fmt.Sprintf(" (and %d more refused entries)", len(e.Entries)-1)
 	}
-	return fmt.Sprintf("batch %d: %s", e.Seq, e.Entry.GetMessage())
+	if e.Route >= 0 {
+		return fmt.Sprintf("route %d (%s): %s%s", e.Route, e.Entries[0].GetPrefix(), e.Entries[0].GetMessage(), more)
+	}
+	return fmt.Sprintf("batch %d: %s", e.Seq, e.first().GetMessage())
 }
 
-// Load adds routes to a FIB through one ModifyRoutes stream, in batches,
+// Code is the gRPC code of the first refused entry.
+func (e *BatchError) Code() codes.Code { return codes.Code(e.first().GetCode()) }
+
+func (e *BatchError) first() *fibdpb.EntryError {
+	if len(e.Entries) == 0 {
+		return &fibdpb.EntryError{}
+	}
+	return e.Entries[0]
+}
+
+// Load adds routes to a FIB through one ModifyRoutes session, in batches,
 // keeping up to InFlight batches unacknowledged, and stops at the first
-// refused batch (earlier batches stay applied).
+// refused batch (earlier batches stay applied). The session ends with the
+// load. Batches are numbered from 1 (seq 0 is fibd's own messages).
 func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.PathSet, routes []Route, o LoadOptions) (LoadResult, error) {
 	if o.Batch <= 0 {
 		o.Batch = 4096
@@ -75,27 +108,46 @@ func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.Pa
 	if err != nil {
 		return LoadResult{}, err
 	}
-	nb := (len(routes) + o.Batch - 1) / o.Batch
+	batches := max(1, (len(routes)+o.Batch-1)/o.Batch)
+	nb := batches // acknowledgements to wait for
+	if o.Resync {
+		nb++ // the END, in a request of its own
+	}
 	res := LoadResult{Routes: len(routes), Batches: nb}
 	slots := make(chan struct{}, o.InFlight)
 	var wg sync.WaitGroup
 	var ackErr error
 	wg.Go(func() {
 		acked := 0
-		for range nb {
+		for n := 0; n < nb; {
 			resp, err := stream.Recv()
 			if err != nil {
 				ackErr = err
 				cancel()
 				return
 			}
-			<-slots
 			res.Epoch = resp.GetEpoch()
+			if st := resp.GetSession(); st != nil {
+				res.Session = st.GetSessionId()
+				for _, f := range st.GetFibs() {
+					if f.GetFibId() == o.FIB && !f.GetOwner() {
+						ackErr = fmt.Errorf("%w: session %d (election ID %d) owns %q in fib %d", ErrNotOwner,
+							f.GetOwnerSessionId(), f.GetOwnerElectionId(), o.Source, o.FIB)
+						cancel()
+						return
+					}
+				}
+			}
+			if resp.GetSeq() == 0 {
+				continue // fibd's own message about the session
+			}
+			n++
+			<-slots
 			if !resp.GetOk() {
-				e := resp.GetError()
-				be := &BatchError{Seq: resp.GetSeq(), Route: -1, Entry: e}
-				if e.GetIndex() >= 0 {
-					be.Route = int(resp.GetSeq())*o.Batch + int(e.GetIndex())
+				errs := resp.GetErrors()
+				be := &BatchError{Seq: resp.GetSeq(), Route: -1, Entries: errs}
+				if len(errs) > 0 && errs[0].GetIndex() >= 0 {
+					be.Route = int(resp.GetSeq()-1)*o.Batch + int(errs[0].GetIndex())
 				}
 				ackErr = be
 				cancel()
@@ -104,6 +156,7 @@ func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.Pa
 			res.Added += int(resp.GetAdded())
 			res.Updated += int(resp.GetUpdated())
 			res.Deleted += int(resp.GetDeleted())
+			res.Removed += int(resp.GetRemoved())
 			acked = min(len(routes), acked+o.Batch)
 			if o.Progress != nil {
 				o.Progress(acked)
@@ -118,22 +171,38 @@ func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.Pa
 	for i := range ops {
 		ptrs[i] = &ops[i]
 	}
-	req := &fibdpb.ModifyRoutesRequest{FibId: o.FIB, Source: o.Source, Preference: o.Preference,
-		PathSets: pathSets, OnDisconnect: o.OnDisconnect}
+	session := &fibdpb.SessionParams{Source: o.Source, FibIds: []uint32{o.FIB}, OnDisconnect: o.OnDisconnect,
+		ElectionId: o.ElectionID, IdempotentDeletes: o.IdempotentDeletes}
+	req := &fibdpb.ModifyRoutesRequest{FibId: o.FIB, Preference: o.Preference, PathSets: pathSets}
 	var sendErr error
-	for seq := 0; seq < nb && sendErr == nil; seq++ {
+	for seq := 0; seq < batches && sendErr == nil; seq++ {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			sendErr = ctx.Err()
 			continue
 		}
-		part := routes[seq*o.Batch : min(len(routes), (seq+1)*o.Batch)]
+		part := routes[min(len(routes), seq*o.Batch):min(len(routes), (seq+1)*o.Batch)]
 		for i, r := range part {
 			ops[i] = fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: r.Prefix.String(), PathSet: r.PathSet}
 		}
-		req.Seq, req.Ops = uint64(seq), ptrs[:len(part)]
+		req.Seq, req.Ops, req.Session, req.Resync = uint64(seq+1), ptrs[:len(part)], nil, fibdpb.ResyncMark_RESYNC_MARK_UNSPECIFIED
+		if seq == 0 {
+			req.Session = session
+			if o.Resync {
+				req.Resync = fibdpb.ResyncMark_RESYNC_MARK_BEGIN
+			}
+		}
 		sendErr = stream.Send(req)
+	}
+	if sendErr == nil && o.Resync {
+		select {
+		case slots <- struct{}{}:
+			end := &fibdpb.ModifyRoutesRequest{Seq: uint64(batches + 1), FibId: o.FIB, Resync: fibdpb.ResyncMark_RESYNC_MARK_END}
+			sendErr = stream.Send(end)
+		case <-ctx.Done():
+			sendErr = ctx.Err()
+		}
 	}
 	if sendErr == nil {
 		sendErr = stream.CloseSend()

@@ -42,6 +42,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PortState is a port's operational state.
+type PortState int32
+
+const (
+	PortState_PORT_STATE_UNSPECIFIED PortState = 0
+	// Forwarding.
+	PortState_PORT_STATE_UP PortState = 1
+	// Not forwarding; state_reason says why.
+	PortState_PORT_STATE_DOWN PortState = 2
+)
+
+// Enum value maps for PortState.
+var (
+	PortState_name = map[int32]string{
+		0: "PORT_STATE_UNSPECIFIED",
+		1: "PORT_STATE_UP",
+		2: "PORT_STATE_DOWN",
+	}
+	PortState_value = map[string]int32{
+		"PORT_STATE_UNSPECIFIED": 0,
+		"PORT_STATE_UP":          1,
+		"PORT_STATE_DOWN":        2,
+	}
+)
+
+func (x PortState) Enum() *PortState {
+	p := new(PortState)
+	*p = x
+	return p
+}
+
+func (x PortState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PortState) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[0].Descriptor()
+}
+
+func (PortState) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[0]
+}
+
+func (x PortState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PortState.Descriptor instead.
+func (PortState) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{0}
+}
+
 type PathKind int32
 
 const (
@@ -94,11 +146,11 @@ func (x PathKind) String() string {
 }
 
 func (PathKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[0].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[1].Descriptor()
 }
 
 func (PathKind) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[0]
+	return &file_fibd_v1_fibd_proto_enumTypes[1]
 }
 
 func (x PathKind) Number() protoreflect.EnumNumber {
@@ -107,7 +159,88 @@ func (x PathKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PathKind.Descriptor instead.
 func (PathKind) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{0}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{1}
+}
+
+// Resolution is what a route, or a lookup, resolves to.
+type Resolution int32
+
+const (
+	Resolution_RESOLUTION_UNSPECIFIED Resolution = 0
+	// To a gateway (or an ECMP group of them).
+	Resolution_RESOLUTION_GATEWAY Resolution = 1
+	// To a host on a connected subnet.
+	Resolution_RESOLUTION_ATTACHED Resolution = 2
+	// To the router itself.
+	Resolution_RESOLUTION_LOCAL       Resolution = 3
+	Resolution_RESOLUTION_BLACKHOLE   Resolution = 4
+	Resolution_RESOLUTION_UNREACHABLE Resolution = 5
+	Resolution_RESOLUTION_PROHIBIT    Resolution = 6
+	// Looked up again in another FIB.
+	Resolution_RESOLUTION_LOOKUP Resolution = 7
+	// Its gateway is on no connected subnet: dropped, host unreachable.
+	Resolution_RESOLUTION_UNRESOLVED Resolution = 8
+	// No route (lookups only).
+	Resolution_RESOLUTION_MISS Resolution = 9
+	// Too many leak hops (lookups only).
+	Resolution_RESOLUTION_LOOP Resolution = 10
+)
+
+// Enum value maps for Resolution.
+var (
+	Resolution_name = map[int32]string{
+		0:  "RESOLUTION_UNSPECIFIED",
+		1:  "RESOLUTION_GATEWAY",
+		2:  "RESOLUTION_ATTACHED",
+		3:  "RESOLUTION_LOCAL",
+		4:  "RESOLUTION_BLACKHOLE",
+		5:  "RESOLUTION_UNREACHABLE",
+		6:  "RESOLUTION_PROHIBIT",
+		7:  "RESOLUTION_LOOKUP",
+		8:  "RESOLUTION_UNRESOLVED",
+		9:  "RESOLUTION_MISS",
+		10: "RESOLUTION_LOOP",
+	}
+	Resolution_value = map[string]int32{
+		"RESOLUTION_UNSPECIFIED": 0,
+		"RESOLUTION_GATEWAY":     1,
+		"RESOLUTION_ATTACHED":    2,
+		"RESOLUTION_LOCAL":       3,
+		"RESOLUTION_BLACKHOLE":   4,
+		"RESOLUTION_UNREACHABLE": 5,
+		"RESOLUTION_PROHIBIT":    6,
+		"RESOLUTION_LOOKUP":      7,
+		"RESOLUTION_UNRESOLVED":  8,
+		"RESOLUTION_MISS":        9,
+		"RESOLUTION_LOOP":        10,
+	}
+)
+
+func (x Resolution) Enum() *Resolution {
+	p := new(Resolution)
+	*p = x
+	return p
+}
+
+func (x Resolution) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Resolution) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[2].Descriptor()
+}
+
+func (Resolution) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[2]
+}
+
+func (x Resolution) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Resolution.Descriptor instead.
+func (Resolution) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{2}
 }
 
 type RouteOpKind int32
@@ -149,11 +282,11 @@ func (x RouteOpKind) String() string {
 }
 
 func (RouteOpKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[1].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
 }
 
 func (RouteOpKind) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[1]
+	return &file_fibd_v1_fibd_proto_enumTypes[3]
 }
 
 func (x RouteOpKind) Number() protoreflect.EnumNumber {
@@ -162,7 +295,7 @@ func (x RouteOpKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RouteOpKind.Descriptor instead.
 func (RouteOpKind) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{1}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
 }
 
 type DisconnectPolicy int32
@@ -170,10 +303,10 @@ type DisconnectPolicy int32
 const (
 	// Unset: the default, PRESERVE.
 	DisconnectPolicy_DISCONNECT_POLICY_UNSPECIFIED DisconnectPolicy = 0
-	// The source's routes stay when the stream ends (gRIBI's PRESERVE).
+	// The source's routes stay when the session ends (gRIBI's PRESERVE).
 	DisconnectPolicy_DISCONNECT_POLICY_PRESERVE DisconnectPolicy = 1
-	// The source's routes in the batch's FIB are removed when the stream
-	// ends, for whatever reason.
+	// The source's routes in the session's FIBs are removed when the
+	// session ends, for whatever reason — if it still owns them.
 	DisconnectPolicy_DISCONNECT_POLICY_FLUSH DisconnectPolicy = 2
 )
 
@@ -202,11 +335,11 @@ func (x DisconnectPolicy) String() string {
 }
 
 func (DisconnectPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[2].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
 }
 
 func (DisconnectPolicy) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[2]
+	return &file_fibd_v1_fibd_proto_enumTypes[4]
 }
 
 func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
@@ -215,7 +348,60 @@ func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisconnectPolicy.Descriptor instead.
 func (DisconnectPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{2}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+}
+
+// ResyncMark starts or ends a mark-and-sweep resync of the session's
+// source in the batch's FIB, in order with the batches: BEGIN takes
+// effect before the batch's ops, END after them (then every route of the
+// source not pushed since BEGIN is removed).
+type ResyncMark int32
+
+const (
+	ResyncMark_RESYNC_MARK_UNSPECIFIED ResyncMark = 0
+	ResyncMark_RESYNC_MARK_BEGIN       ResyncMark = 1
+	ResyncMark_RESYNC_MARK_END         ResyncMark = 2
+)
+
+// Enum value maps for ResyncMark.
+var (
+	ResyncMark_name = map[int32]string{
+		0: "RESYNC_MARK_UNSPECIFIED",
+		1: "RESYNC_MARK_BEGIN",
+		2: "RESYNC_MARK_END",
+	}
+	ResyncMark_value = map[string]int32{
+		"RESYNC_MARK_UNSPECIFIED": 0,
+		"RESYNC_MARK_BEGIN":       1,
+		"RESYNC_MARK_END":         2,
+	}
+)
+
+func (x ResyncMark) Enum() *ResyncMark {
+	p := new(ResyncMark)
+	*p = x
+	return p
+}
+
+func (x ResyncMark) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResyncMark) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
+}
+
+func (ResyncMark) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[5]
+}
+
+func (x ResyncMark) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResyncMark.Descriptor instead.
+func (ResyncMark) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 // EntryResult is what an applied entry did.
@@ -228,6 +414,8 @@ const (
 	// The source's route for the prefix changed.
 	EntryResult_ENTRY_RESULT_UPDATED EntryResult = 2
 	EntryResult_ENTRY_RESULT_DELETED EntryResult = 3
+	// An idempotent delete (SessionParams.idempotent_deletes) found no route.
+	EntryResult_ENTRY_RESULT_ABSENT EntryResult = 4
 )
 
 // Enum value maps for EntryResult.
@@ -237,12 +425,14 @@ var (
 		1: "ENTRY_RESULT_ADDED",
 		2: "ENTRY_RESULT_UPDATED",
 		3: "ENTRY_RESULT_DELETED",
+		4: "ENTRY_RESULT_ABSENT",
 	}
 	EntryResult_value = map[string]int32{
 		"ENTRY_RESULT_UNSPECIFIED": 0,
 		"ENTRY_RESULT_ADDED":       1,
 		"ENTRY_RESULT_UPDATED":     2,
 		"ENTRY_RESULT_DELETED":     3,
+		"ENTRY_RESULT_ABSENT":      4,
 	}
 )
 
@@ -257,11 +447,11 @@ func (x EntryResult) String() string {
 }
 
 func (EntryResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[6].Descriptor()
 }
 
 func (EntryResult) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[3]
+	return &file_fibd_v1_fibd_proto_enumTypes[6]
 }
 
 func (x EntryResult) Number() protoreflect.EnumNumber {
@@ -270,7 +460,7 @@ func (x EntryResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntryResult.Descriptor instead.
 func (EntryResult) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
 }
 
 type Family int32
@@ -306,11 +496,11 @@ func (x Family) String() string {
 }
 
 func (Family) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[7].Descriptor()
 }
 
 func (Family) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[4]
+	return &file_fibd_v1_fibd_proto_enumTypes[7]
 }
 
 func (x Family) Number() protoreflect.EnumNumber {
@@ -319,7 +509,73 @@ func (x Family) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Family.Descriptor instead.
 func (Family) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+}
+
+// NeighborState is a neighbour's RFC 4861 state (RFC 826 ARP entries use
+// the same machine); PERMANENT is a static entry.
+type NeighborState int32
+
+const (
+	NeighborState_NEIGHBOR_STATE_UNSPECIFIED NeighborState = 0
+	NeighborState_NEIGHBOR_STATE_INCOMPLETE  NeighborState = 1
+	NeighborState_NEIGHBOR_STATE_REACHABLE   NeighborState = 2
+	NeighborState_NEIGHBOR_STATE_STALE       NeighborState = 3
+	NeighborState_NEIGHBOR_STATE_DELAY       NeighborState = 4
+	NeighborState_NEIGHBOR_STATE_PROBE       NeighborState = 5
+	NeighborState_NEIGHBOR_STATE_FAILED      NeighborState = 6
+	NeighborState_NEIGHBOR_STATE_PERMANENT   NeighborState = 7
+)
+
+// Enum value maps for NeighborState.
+var (
+	NeighborState_name = map[int32]string{
+		0: "NEIGHBOR_STATE_UNSPECIFIED",
+		1: "NEIGHBOR_STATE_INCOMPLETE",
+		2: "NEIGHBOR_STATE_REACHABLE",
+		3: "NEIGHBOR_STATE_STALE",
+		4: "NEIGHBOR_STATE_DELAY",
+		5: "NEIGHBOR_STATE_PROBE",
+		6: "NEIGHBOR_STATE_FAILED",
+		7: "NEIGHBOR_STATE_PERMANENT",
+	}
+	NeighborState_value = map[string]int32{
+		"NEIGHBOR_STATE_UNSPECIFIED": 0,
+		"NEIGHBOR_STATE_INCOMPLETE":  1,
+		"NEIGHBOR_STATE_REACHABLE":   2,
+		"NEIGHBOR_STATE_STALE":       3,
+		"NEIGHBOR_STATE_DELAY":       4,
+		"NEIGHBOR_STATE_PROBE":       5,
+		"NEIGHBOR_STATE_FAILED":      6,
+		"NEIGHBOR_STATE_PERMANENT":   7,
+	}
+)
+
+func (x NeighborState) Enum() *NeighborState {
+	p := new(NeighborState)
+	*p = x
+	return p
+}
+
+func (x NeighborState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NeighborState) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[8].Descriptor()
+}
+
+func (NeighborState) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[8]
+}
+
+func (x NeighborState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NeighborState.Descriptor instead.
+func (NeighborState) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 type NeighborEventType int32
@@ -358,11 +614,11 @@ func (x NeighborEventType) String() string {
 }
 
 func (NeighborEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[9].Descriptor()
 }
 
 func (NeighborEventType) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[5]
+	return &file_fibd_v1_fibd_proto_enumTypes[9]
 }
 
 func (x NeighborEventType) Number() protoreflect.EnumNumber {
@@ -371,7 +627,7 @@ func (x NeighborEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborEventType.Descriptor instead.
 func (NeighborEventType) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 type GetInfoRequest struct {
@@ -906,7 +1162,11 @@ type SetFibSettingsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// settings are the FIB's effective settings after the change.
-	Settings      *FibSettings `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	Settings *FibSettings `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,6 +1213,13 @@ func (x *SetFibSettingsResponse) GetSettings() *FibSettings {
 		return x.Settings
 	}
 	return nil
+}
+
+func (x *SetFibSettingsResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type CreateFibRequest struct {
@@ -1008,8 +1275,12 @@ func (x *CreateFibRequest) GetLimits() *Limits {
 }
 
 type CreateFibResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1049,6 +1320,13 @@ func (x *CreateFibResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *CreateFibResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type DeleteFibRequest struct {
@@ -1096,8 +1374,12 @@ func (x *DeleteFibRequest) GetFibId() uint32 {
 }
 
 type DeleteFibResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1137,6 +1419,13 @@ func (x *DeleteFibResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *DeleteFibResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type ListFibsRequest struct {
@@ -1342,8 +1631,6 @@ type Port struct {
 	Ifindex int32  `protobuf:"varint,5,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
 	Mac     string `protobuf:"bytes,6,opt,name=mac,proto3" json:"mac,omitempty"`
 	Mtu     uint32 `protobuf:"varint,7,opt,name=mtu,proto3" json:"mtu,omitempty"`
-	// state is the operational state ("up", "down", "unknown").
-	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
 	// backend is the packet-I/O backend of the port.
 	Backend   string    `protobuf:"bytes,9,opt,name=backend,proto3" json:"backend,omitempty"`
 	Counters  *Counters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
@@ -1359,7 +1646,8 @@ type Port struct {
 	OuterTpid uint32 `protobuf:"varint,14,opt,name=outer_tpid,json=outerTpid,proto3" json:"outer_tpid,omitempty"`
 	// state_reason says why a port is down: "interface missing", "link
 	// down", "receive failing: ...". Empty when up.
-	StateReason   string `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	StateReason   string    `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	OperState     PortState `protobuf:"varint,16,opt,name=oper_state,json=operState,proto3,enum=fibd.v1.PortState" json:"oper_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1443,13 +1731,6 @@ func (x *Port) GetMtu() uint32 {
 	return 0
 }
 
-func (x *Port) GetState() string {
-	if x != nil {
-		return x.State
-	}
-	return ""
-}
-
 func (x *Port) GetBackend() string {
 	if x != nil {
 		return x.Backend
@@ -1497,6 +1778,13 @@ func (x *Port) GetStateReason() string {
 		return x.StateReason
 	}
 	return ""
+}
+
+func (x *Port) GetOperState() PortState {
+	if x != nil {
+		return x.OperState
+	}
+	return PortState_PORT_STATE_UNSPECIFIED
 }
 
 type BindPortRequest struct {
@@ -1582,9 +1870,13 @@ func (x *BindPortRequest) GetOuterTpid() uint32 {
 }
 
 type BindPortResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Port          *Port                  `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Port  *Port                  `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1633,6 +1925,13 @@ func (x *BindPortResponse) GetPort() *Port {
 	return nil
 }
 
+func (x *BindPortResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
 type UnbindPortRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Port          string                 `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"`
@@ -1678,8 +1977,12 @@ func (x *UnbindPortRequest) GetPort() string {
 }
 
 type UnbindPortResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1719,6 +2022,13 @@ func (x *UnbindPortResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *UnbindPortResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type ListPortsRequest struct {
@@ -1940,8 +2250,12 @@ func (x *AddAddressRequest) GetPrefix() string {
 }
 
 type AddAddressResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1981,6 +2295,13 @@ func (x *AddAddressResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *AddAddressResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type DeleteAddressRequest struct {
@@ -2036,8 +2357,12 @@ func (x *DeleteAddressRequest) GetPrefix() string {
 }
 
 type DeleteAddressResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2077,6 +2402,13 @@ func (x *DeleteAddressResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *DeleteAddressResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type ListAddressesRequest struct {
@@ -2274,9 +2606,8 @@ type Route struct {
 	Paths      []*Path `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
 	// best is set in listings on the route that forwards.
 	Best bool `protobuf:"varint,6,opt,name=best,proto3" json:"best,omitempty"`
-	// state in listings is what the route resolves to: "gateway",
-	// "unresolved" (its gateway is on no connected subnet), "blackhole", ...
-	State         string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	// resolution, in listings, is what the route resolves to.
+	Resolution    Resolution `protobuf:"varint,8,opt,name=resolution,proto3,enum=fibd.v1.Resolution" json:"resolution,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2353,11 +2684,11 @@ func (x *Route) GetBest() bool {
 	return false
 }
 
-func (x *Route) GetState() string {
+func (x *Route) GetResolution() Resolution {
 	if x != nil {
-		return x.State
+		return x.Resolution
 	}
-	return ""
+	return Resolution_RESOLUTION_UNSPECIFIED
 }
 
 type AddRouteRequest struct {
@@ -2405,9 +2736,13 @@ func (x *AddRouteRequest) GetRoute() *Route {
 }
 
 type AddRouteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	FibVersion    uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	FibVersion uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2456,6 +2791,13 @@ func (x *AddRouteResponse) GetFibVersion() uint64 {
 	return 0
 }
 
+func (x *AddRouteResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
 type ReplaceRouteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Route         *Route                 `protobuf:"bytes,1,opt,name=route,proto3" json:"route,omitempty"`
@@ -2501,9 +2843,13 @@ func (x *ReplaceRouteRequest) GetRoute() *Route {
 }
 
 type ReplaceRouteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	FibVersion    uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	FibVersion uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2550,6 +2896,13 @@ func (x *ReplaceRouteResponse) GetFibVersion() uint64 {
 		return x.FibVersion
 	}
 	return 0
+}
+
+func (x *ReplaceRouteResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type DeleteRouteRequest struct {
@@ -2613,9 +2966,13 @@ func (x *DeleteRouteRequest) GetSource() string {
 }
 
 type DeleteRouteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	FibVersion    uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	FibVersion uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2662,6 +3019,13 @@ func (x *DeleteRouteResponse) GetFibVersion() uint64 {
 		return x.FibVersion
 	}
 	return 0
+}
+
+func (x *DeleteRouteResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 // PathSet is a set of paths shared by many routes of a batch (a BGP next
@@ -2782,26 +3146,118 @@ func (x *RouteOp) GetPreference() uint32 {
 	return 0
 }
 
+// SessionParams open a ModifyRoutes session. They are fixed for the
+// session's life, except election_id, which a later request may raise.
+type SessionParams struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// source the session's routes belong to ("bgp", "ospf", ...).
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// fib_ids the session writes to; each batch's fib_id must be one.
+	FibIds       []uint32         `protobuf:"varint,2,rep,packed,name=fib_ids,json=fibIds,proto3" json:"fib_ids,omitempty"`
+	OnDisconnect DisconnectPolicy `protobuf:"varint,3,opt,name=on_disconnect,json=onDisconnect,proto3,enum=fibd.v1.DisconnectPolicy" json:"on_disconnect,omitempty"`
+	// election_id elects the owner among sessions of one source in a FIB,
+	// like gRIBI's SINGLE_PRIMARY: a session whose election_id is at least
+	// the owner's takes ownership (so, with every election_id 0, the newest
+	// session owns the source: a restarted daemon takes over from its dead
+	// predecessor). The others are backups: their batches are refused with
+	// FAILED_PRECONDITION until they own the source — when the owner ends,
+	// the best remaining session (highest election_id, then newest) takes
+	// over and is told so.
+	ElectionId uint64 `protobuf:"varint,4,opt,name=election_id,json=electionId,proto3" json:"election_id,omitempty"`
+	// idempotent_deletes makes deleting a route the source does not have a
+	// no-op, reported as ENTRY_RESULT_ABSENT, instead of a refused batch.
+	IdempotentDeletes bool `protobuf:"varint,5,opt,name=idempotent_deletes,json=idempotentDeletes,proto3" json:"idempotent_deletes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SessionParams) Reset() {
+	*x = SessionParams{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionParams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionParams) ProtoMessage() {}
+
+func (x *SessionParams) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionParams.ProtoReflect.Descriptor instead.
+func (*SessionParams) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SessionParams) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SessionParams) GetFibIds() []uint32 {
+	if x != nil {
+		return x.FibIds
+	}
+	return nil
+}
+
+func (x *SessionParams) GetOnDisconnect() DisconnectPolicy {
+	if x != nil {
+		return x.OnDisconnect
+	}
+	return DisconnectPolicy_DISCONNECT_POLICY_UNSPECIFIED
+}
+
+func (x *SessionParams) GetElectionId() uint64 {
+	if x != nil {
+		return x.ElectionId
+	}
+	return 0
+}
+
+func (x *SessionParams) GetIdempotentDeletes() bool {
+	if x != nil {
+		return x.IdempotentDeletes
+	}
+	return false
+}
+
 type ModifyRoutesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// seq is echoed in the acknowledgement; the client chooses it.
-	Seq    uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	FibId  uint32 `protobuf:"varint,2,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
-	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Seq   uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	FibId uint32 `protobuf:"varint,2,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
 	// preference for entries that give none; 0 is the source's default.
-	Preference   uint32           `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
-	PathSets     []*PathSet       `protobuf:"bytes,5,rep,name=path_sets,json=pathSets,proto3" json:"path_sets,omitempty"`
-	Ops          []*RouteOp       `protobuf:"bytes,6,rep,name=ops,proto3" json:"ops,omitempty"`
-	OnDisconnect DisconnectPolicy `protobuf:"varint,7,opt,name=on_disconnect,json=onDisconnect,proto3,enum=fibd.v1.DisconnectPolicy" json:"on_disconnect,omitempty"`
+	Preference uint32     `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
+	PathSets   []*PathSet `protobuf:"bytes,5,rep,name=path_sets,json=pathSets,proto3" json:"path_sets,omitempty"`
+	Ops        []*RouteOp `protobuf:"bytes,6,rep,name=ops,proto3" json:"ops,omitempty"`
 	// want_results asks for the per-entry results in the acknowledgement.
-	WantResults   bool `protobuf:"varint,8,opt,name=want_results,json=wantResults,proto3" json:"want_results,omitempty"`
+	WantResults bool `protobuf:"varint,8,opt,name=want_results,json=wantResults,proto3" json:"want_results,omitempty"`
+	// session opens the session in the stream's first request (which may
+	// carry a batch too); in a later request it may only raise election_id.
+	Session       *SessionParams `protobuf:"bytes,9,opt,name=session,proto3" json:"session,omitempty"`
+	Resync        ResyncMark     `protobuf:"varint,10,opt,name=resync,proto3,enum=fibd.v1.ResyncMark" json:"resync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2813,7 +3269,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2826,7 +3282,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -2841,13 +3297,6 @@ func (x *ModifyRoutesRequest) GetFibId() uint32 {
 		return x.FibId
 	}
 	return 0
-}
-
-func (x *ModifyRoutesRequest) GetSource() string {
-	if x != nil {
-		return x.Source
-	}
-	return ""
 }
 
 func (x *ModifyRoutesRequest) GetPreference() uint32 {
@@ -2871,13 +3320,6 @@ func (x *ModifyRoutesRequest) GetOps() []*RouteOp {
 	return nil
 }
 
-func (x *ModifyRoutesRequest) GetOnDisconnect() DisconnectPolicy {
-	if x != nil {
-		return x.OnDisconnect
-	}
-	return DisconnectPolicy_DISCONNECT_POLICY_UNSPECIFIED
-}
-
 func (x *ModifyRoutesRequest) GetWantResults() bool {
 	if x != nil {
 		return x.WantResults
@@ -2885,12 +3327,26 @@ func (x *ModifyRoutesRequest) GetWantResults() bool {
 	return false
 }
 
+func (x *ModifyRoutesRequest) GetSession() *SessionParams {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *ModifyRoutesRequest) GetResync() ResyncMark {
+	if x != nil {
+		return x.Resync
+	}
+	return ResyncMark_RESYNC_MARK_UNSPECIFIED
+}
+
 // EntryError says which entry of a batch was refused and why; the batch
 // changed nothing.
 type EntryError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// index of the entry in ops; -1 when the batch as a whole was refused
-	// (unknown FIB, bad path set, too many entries).
+	// (unknown FIB, bad path set, too many entries, not the owner).
 	Index  int32  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// code is the gRPC status code of the refusal (google.rpc.Code).
@@ -2904,7 +3360,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2916,7 +3372,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2929,7 +3385,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -2970,7 +3426,9 @@ func (x *EntryError) GetField() string {
 type ModifyRoutesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Seq   uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// seq is the request's; an unsolicited message about the session (a
+	// change of ownership) has seq 0 and carries session only.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	// ok is set when every entry of the batch was applied.
 	Ok      bool   `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
 	Added   uint32 `protobuf:"varint,4,opt,name=added,proto3" json:"added,omitempty"`
@@ -2978,18 +3436,30 @@ type ModifyRoutesResponse struct {
 	Deleted uint32 `protobuf:"varint,6,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// fib_version is the FIB version that made the batch visible.
 	FibVersion uint64 `protobuf:"varint,7,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
-	// error is set when the batch was refused.
-	Error *EntryError `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
 	// results[i] is what ops[i] did, when the batch asked for want_results
 	// and was applied (a packed array: one byte per entry).
-	Results       []EntryResult `protobuf:"varint,9,rep,packed,name=results,proto3,enum=fibd.v1.EntryResult" json:"results,omitempty"`
+	Results []EntryResult `protobuf:"varint,9,rep,packed,name=results,proto3,enum=fibd.v1.EntryResult" json:"results,omitempty"`
+	// errors lists every refused entry of a refused batch, in order, each
+	// judged as if the refused entries before it were left out (or one
+	// entry with index -1 when the batch as a whole was refused).
+	Errors []*EntryError `protobuf:"bytes,10,rep,name=errors,proto3" json:"errors,omitempty"`
+	// absent counts idempotent deletes that found nothing.
+	Absent uint32 `protobuf:"varint,11,opt,name=absent,proto3" json:"absent,omitempty"`
+	// removed is what a RESYNC_MARK_END swept.
+	Removed uint64 `protobuf:"varint,12,opt,name=removed,proto3" json:"removed,omitempty"`
+	// session is the session's state: in the answer to the request that
+	// opened it or changed its election_id, and whenever ownership changes.
+	Session *SessionState `protobuf:"bytes,13,opt,name=session,proto3" json:"session,omitempty"`
+	// state_error: applied (a "static" session's batch) but not saved to the
+	// state file.
+	StateError    string `protobuf:"bytes,14,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3471,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3484,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -3066,18 +3536,170 @@ func (x *ModifyRoutesResponse) GetFibVersion() uint64 {
 	return 0
 }
 
-func (x *ModifyRoutesResponse) GetError() *EntryError {
-	if x != nil {
-		return x.Error
-	}
-	return nil
-}
-
 func (x *ModifyRoutesResponse) GetResults() []EntryResult {
 	if x != nil {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *ModifyRoutesResponse) GetErrors() []*EntryError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ModifyRoutesResponse) GetAbsent() uint32 {
+	if x != nil {
+		return x.Absent
+	}
+	return 0
+}
+
+func (x *ModifyRoutesResponse) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+func (x *ModifyRoutesResponse) GetSession() *SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *ModifyRoutesResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
+// SessionState says which of the session's FIBs it owns its source in.
+type SessionState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     uint64                 `protobuf:"varint,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Fibs          []*FibOwnership        `protobuf:"bytes,2,rep,name=fibs,proto3" json:"fibs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionState) Reset() {
+	*x = SessionState{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionState) ProtoMessage() {}
+
+func (x *SessionState) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
+func (*SessionState) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SessionState) GetSessionId() uint64 {
+	if x != nil {
+		return x.SessionId
+	}
+	return 0
+}
+
+func (x *SessionState) GetFibs() []*FibOwnership {
+	if x != nil {
+		return x.Fibs
+	}
+	return nil
+}
+
+type FibOwnership struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	FibId uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	// owner is set when this session owns the source in the FIB.
+	Owner bool `protobuf:"varint,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// owner_session_id and owner_election_id describe the owner (this
+	// session or another).
+	OwnerSessionId  uint64 `protobuf:"varint,3,opt,name=owner_session_id,json=ownerSessionId,proto3" json:"owner_session_id,omitempty"`
+	OwnerElectionId uint64 `protobuf:"varint,4,opt,name=owner_election_id,json=ownerElectionId,proto3" json:"owner_election_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FibOwnership) Reset() {
+	*x = FibOwnership{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FibOwnership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FibOwnership) ProtoMessage() {}
+
+func (x *FibOwnership) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FibOwnership.ProtoReflect.Descriptor instead.
+func (*FibOwnership) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *FibOwnership) GetFibId() uint32 {
+	if x != nil {
+		return x.FibId
+	}
+	return 0
+}
+
+func (x *FibOwnership) GetOwner() bool {
+	if x != nil {
+		return x.Owner
+	}
+	return false
+}
+
+func (x *FibOwnership) GetOwnerSessionId() uint64 {
+	if x != nil {
+		return x.OwnerSessionId
+	}
+	return 0
+}
+
+func (x *FibOwnership) GetOwnerElectionId() uint64 {
+	if x != nil {
+		return x.OwnerElectionId
+	}
+	return 0
 }
 
 type ListRoutesRequest struct {
@@ -3096,7 +3718,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3108,7 +3730,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3121,7 +3743,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -3169,7 +3791,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3181,7 +3803,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3194,7 +3816,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -3224,7 +3846,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3858,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3871,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -3285,7 +3907,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3297,7 +3919,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3310,7 +3932,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -3328,23 +3950,21 @@ func (x *LookupHop) GetRoute() *Route {
 }
 
 type Neighbor struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	FibId   uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
-	Port    string                 `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
-	Address string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
-	Mac     string                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
-	// state is the neighbour's RFC 4861 state ("reachable", "stale",
-	// "incomplete", "permanent", ...).
-	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	Port          string                 `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
+	Address       string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	Mac           string                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
 	Static        bool                   `protobuf:"varint,6,opt,name=static,proto3" json:"static,omitempty"`
 	Updated       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated,proto3" json:"updated,omitempty"`
+	NudState      NeighborState          `protobuf:"varint,8,opt,name=nud_state,json=nudState,proto3,enum=fibd.v1.NeighborState" json:"nud_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3976,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3989,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -3400,13 +4020,6 @@ func (x *Neighbor) GetMac() string {
 	return ""
 }
 
-func (x *Neighbor) GetState() string {
-	if x != nil {
-		return x.State
-	}
-	return ""
-}
-
 func (x *Neighbor) GetStatic() bool {
 	if x != nil {
 		return x.Static
@@ -3421,32 +4034,89 @@ func (x *Neighbor) GetUpdated() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Neighbor) GetNudState() NeighborState {
+	if x != nil {
+		return x.NudState
+	}
+	return NeighborState_NEIGHBOR_STATE_UNSPECIFIED
+}
+
+// NextHop is one member of an ECMP group.
+type NextHop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateway       string                 `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Port          string                 `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NextHop) Reset() {
+	*x = NextHop{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NextHop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NextHop) ProtoMessage() {}
+
+func (x *NextHop) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NextHop.ProtoReflect.Descriptor instead.
+func (*NextHop) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *NextHop) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
+func (x *NextHop) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
 type LookupRouteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// hops lists each FIB visited; more than one when a route leaks into
 	// another FIB.
 	Hops []*LookupHop `protobuf:"bytes,2,rep,name=hops,proto3" json:"hops,omitempty"`
-	// result is what happens to the packet: "gateway", "attached", "local",
-	// "blackhole", "unreachable", "prohibit", "unresolved", "miss" (no
-	// route), "loop" (too many leak hops).
-	Result string `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
-	// For "gateway" and "attached": the next hop the packet goes to (the ECMP
+	// resolution is what happens to the packet.
+	Resolution Resolution `protobuf:"varint,8,opt,name=resolution,proto3,enum=fibd.v1.Resolution" json:"resolution,omitempty"`
+	// For GATEWAY and ATTACHED: the next hop the packet goes to (the ECMP
 	// member for flow_hash), the egress port and the neighbour entry (absent
 	// if not resolved yet).
 	NextHop    string    `protobuf:"bytes,4,opt,name=next_hop,json=nextHop,proto3" json:"next_hop,omitempty"`
 	EgressPort string    `protobuf:"bytes,5,opt,name=egress_port,json=egressPort,proto3" json:"egress_port,omitempty"`
 	Neighbor   *Neighbor `protobuf:"bytes,6,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
-	// ecmp_members lists every member of an ECMP route's group, one per
-	// path, as "gateway port".
-	EcmpMembers   []string `protobuf:"bytes,7,rep,name=ecmp_members,json=ecmpMembers,proto3" json:"ecmp_members,omitempty"`
+	// ecmp lists every member of an ECMP route's group, one per path.
+	Ecmp          []*NextHop `protobuf:"bytes,9,rep,name=ecmp,proto3" json:"ecmp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3458,7 +4128,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3471,7 +4141,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -3488,11 +4158,11 @@ func (x *LookupRouteResponse) GetHops() []*LookupHop {
 	return nil
 }
 
-func (x *LookupRouteResponse) GetResult() string {
+func (x *LookupRouteResponse) GetResolution() Resolution {
 	if x != nil {
-		return x.Result
+		return x.Resolution
 	}
-	return ""
+	return Resolution_RESOLUTION_UNSPECIFIED
 }
 
 func (x *LookupRouteResponse) GetNextHop() string {
@@ -3516,13 +4186,17 @@ func (x *LookupRouteResponse) GetNeighbor() *Neighbor {
 	return nil
 }
 
-func (x *LookupRouteResponse) GetEcmpMembers() []string {
+func (x *LookupRouteResponse) GetEcmp() []*NextHop {
 	if x != nil {
-		return x.EcmpMembers
+		return x.Ecmp
 	}
 	return nil
 }
 
+// BeginResync and EndResync resync a source that no live session owns (an
+// admin's "static" routes, a one-shot loader); a session resyncs in its
+// stream (ResyncMark), in order with its batches. For a source a session
+// owns they fail with FAILED_PRECONDITION.
 type BeginResyncRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
@@ -3533,7 +4207,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +4219,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +4232,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -3584,7 +4258,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3596,7 +4270,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3609,7 +4283,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -3629,7 +4303,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4315,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4328,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -3676,14 +4350,18 @@ type EndResyncResponse struct {
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// removed is how many of the source's routes were not pushed again and so
 	// were removed.
-	Removed       uint64 `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
+	Removed uint64 `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3695,7 +4373,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3708,7 +4386,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -3725,6 +4403,13 @@ func (x *EndResyncResponse) GetRemoved() uint64 {
 	return 0
 }
 
+func (x *EndResyncResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
 type AddNeighborRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// port's FIB is the neighbour's FIB.
@@ -3737,7 +4422,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3749,7 +4434,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3762,7 +4447,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -3787,15 +4472,19 @@ func (x *AddNeighborRequest) GetMac() string {
 }
 
 type AddNeighborResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3807,7 +4496,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3820,7 +4509,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -3828,6 +4517,13 @@ func (x *AddNeighborResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *AddNeighborResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type DeleteNeighborRequest struct {
@@ -3840,7 +4536,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3852,7 +4548,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3865,7 +4561,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -3883,15 +4579,19 @@ func (x *DeleteNeighborRequest) GetAddress() string {
 }
 
 type DeleteNeighborResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// state_error is set when the change was applied but could not be saved
+	// to the state file: it holds until fibd restarts, unless a later save
+	// works. A request that fails changed nothing; this one did.
+	StateError    string `protobuf:"bytes,2,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3903,7 +4603,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3916,7 +4616,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -3924,6 +4624,13 @@ func (x *DeleteNeighborResponse) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *DeleteNeighborResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
 }
 
 type ListNeighborsRequest struct {
@@ -3936,7 +4643,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4655,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4668,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -3988,7 +4695,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4000,7 +4707,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4013,7 +4720,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -4040,7 +4747,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4052,7 +4759,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4065,7 +4772,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -4094,7 +4801,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4106,7 +4813,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4119,7 +4826,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -4146,7 +4853,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4158,7 +4865,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4171,7 +4878,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -4199,7 +4906,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4211,7 +4918,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4224,7 +4931,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PortStats) GetPort() string {
@@ -4260,7 +4967,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4272,7 +4979,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4285,7 +4992,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -4325,7 +5032,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4337,7 +5044,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4350,7 +5057,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -4373,7 +5080,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +5092,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +5105,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -4452,7 +5159,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4464,7 +5171,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4477,7 +5184,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -4581,19 +5288,25 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x17_reserved_solicit_burst\"`\n" +
 	"\x15SetFibSettingsRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x120\n" +
-	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"`\n" +
+	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"\x81\x01\n" +
 	"\x16SetFibSettingsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x120\n" +
-	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"R\n" +
+	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"R\n" +
 	"\x10CreateFibRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12'\n" +
-	"\x06limits\x18\x02 \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\")\n" +
+	"\x06limits\x18\x02 \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\"J\n" +
 	"\x11CreateFibResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\")\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\")\n" +
 	"\x10DeleteFibRequest\x12\x15\n" +
-	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\")\n" +
+	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\"J\n" +
 	"\x11DeleteFibResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"8\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"8\n" +
 	"\x0fListFibsRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01B\t\n" +
 	"\a_fib_id\"J\n" +
@@ -4613,7 +5326,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xfe\x03\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xa8\x04\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x12\n" +
@@ -4621,8 +5334,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x06fib_id\x18\x04 \x01(\rR\x05fibId\x12\x18\n" +
 	"\aifindex\x18\x05 \x01(\x05R\aifindex\x12\x10\n" +
 	"\x03mac\x18\x06 \x01(\tR\x03mac\x12\x10\n" +
-	"\x03mtu\x18\a \x01(\rR\x03mtu\x12\x14\n" +
-	"\x05state\x18\b \x01(\tR\x05state\x12\x18\n" +
+	"\x03mtu\x18\a \x01(\rR\x03mtu\x12\x18\n" +
 	"\abackend\x18\t \x01(\tR\abackend\x12-\n" +
 	"\bcounters\x18\n" +
 	" \x01(\v2\x11.fibd.v1.CountersR\bcounters\x12\x1c\n" +
@@ -4633,10 +5345,12 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"inner_vlan\x18\r \x01(\rR\tinnerVlan\x12\x1d\n" +
 	"\n" +
 	"outer_tpid\x18\x0e \x01(\rR\touterTpid\x12!\n" +
-	"\fstate_reason\x18\x0f \x01(\tR\vstateReason\x1a=\n" +
+	"\fstate_reason\x18\x0f \x01(\tR\vstateReason\x121\n" +
+	"\n" +
+	"oper_state\x18\x10 \x01(\x0e2\x12.fibd.v1.PortStateR\toperState\x1a=\n" +
 	"\x0fIoCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xce\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01J\x04\b\b\x10\tR\x05state\"\xce\x01\n" +
 	"\x0fBindPortRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
 	"\x04vlan\x18\x02 \x01(\rH\x00R\x04vlan\x88\x01\x01\x12\x15\n" +
@@ -4647,14 +5361,18 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"outer_tpid\x18\x05 \x01(\rH\x02R\touterTpid\x88\x01\x01B\a\n" +
 	"\x05_vlanB\r\n" +
 	"\v_inner_vlanB\r\n" +
-	"\v_outer_tpid\"K\n" +
+	"\v_outer_tpid\"l\n" +
 	"\x10BindPortResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12!\n" +
-	"\x04port\x18\x02 \x01(\v2\r.fibd.v1.PortR\x04port\"'\n" +
+	"\x04port\x18\x02 \x01(\v2\r.fibd.v1.PortR\x04port\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"'\n" +
 	"\x11UnbindPortRequest\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\tR\x04port\"*\n" +
+	"\x04port\x18\x01 \x01(\tR\x04port\"K\n" +
 	"\x12UnbindPortResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"M\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"M\n" +
 	"\x10ListPortsRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\tR\x04portB\t\n" +
@@ -4668,14 +5386,18 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\"?\n" +
 	"\x11AddAddressRequest\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x16\n" +
-	"\x06prefix\x18\x02 \x01(\tR\x06prefix\"*\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\"K\n" +
 	"\x12AddAddressResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"B\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"B\n" +
 	"\x14DeleteAddressRequest\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x16\n" +
-	"\x06prefix\x18\x02 \x01(\tR\x06prefix\"-\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\"N\n" +
 	"\x15DeleteAddressResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"Q\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"Q\n" +
 	"\x14ListAddressesRequest\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x1a\n" +
 	"\x06fib_id\x18\x02 \x01(\rH\x00R\x05fibId\x88\x01\x01B\t\n" +
@@ -4688,7 +5410,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\tR\x04port\x12\x15\n" +
 	"\x06fib_id\x18\x04 \x01(\rR\x05fibId\x12\x16\n" +
-	"\x06weight\x18\x05 \x01(\rR\x06weight\"\xbd\x01\n" +
+	"\x06weight\x18\x05 \x01(\rR\x06weight\"\xe9\x01\n" +
 	"\x05Route\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x16\n" +
@@ -4697,28 +5419,36 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"preference\x18\x04 \x01(\rR\n" +
 	"preference\x12#\n" +
 	"\x05paths\x18\x05 \x03(\v2\r.fibd.v1.PathR\x05paths\x12\x12\n" +
-	"\x04best\x18\x06 \x01(\bR\x04best\x12\x14\n" +
-	"\x05state\x18\a \x01(\tR\x05state\"7\n" +
+	"\x04best\x18\x06 \x01(\bR\x04best\x123\n" +
+	"\n" +
+	"resolution\x18\b \x01(\x0e2\x13.fibd.v1.ResolutionR\n" +
+	"resolutionJ\x04\b\a\x10\bR\x05state\"7\n" +
 	"\x0fAddRouteRequest\x12$\n" +
-	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"I\n" +
+	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"j\n" +
 	"\x10AddRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vfib_version\x18\x02 \x01(\x04R\n" +
-	"fibVersion\";\n" +
+	"fibVersion\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\";\n" +
 	"\x13ReplaceRouteRequest\x12$\n" +
-	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"M\n" +
+	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"n\n" +
 	"\x14ReplaceRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vfib_version\x18\x02 \x01(\x04R\n" +
-	"fibVersion\"[\n" +
+	"fibVersion\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"[\n" +
 	"\x12DeleteRouteRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"L\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"m\n" +
 	"\x13DeleteRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vfib_version\x18\x02 \x01(\x04R\n" +
-	"fibVersion\".\n" +
+	"fibVersion\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\".\n" +
 	"\aPathSet\x12#\n" +
 	"\x05paths\x18\x01 \x03(\v2\r.fibd.v1.PathR\x05paths\"\x82\x01\n" +
 	"\aRouteOp\x12$\n" +
@@ -4727,25 +5457,33 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\bpath_set\x18\x03 \x01(\rR\apathSet\x12\x1e\n" +
 	"\n" +
 	"preference\x18\x04 \x01(\rR\n" +
-	"preference\"\xac\x02\n" +
+	"preference\"\xd0\x01\n" +
+	"\rSessionParams\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x17\n" +
+	"\afib_ids\x18\x02 \x03(\rR\x06fibIds\x12>\n" +
+	"\ron_disconnect\x18\x03 \x01(\x0e2\x19.fibd.v1.DisconnectPolicyR\fonDisconnect\x12\x1f\n" +
+	"\velection_id\x18\x04 \x01(\x04R\n" +
+	"electionId\x12-\n" +
+	"\x12idempotent_deletes\x18\x05 \x01(\bR\x11idempotentDeletes\"\xd6\x02\n" +
 	"\x13ModifyRoutesRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
-	"\x06fib_id\x18\x02 \x01(\rR\x05fibId\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\x12\x1e\n" +
+	"\x06fib_id\x18\x02 \x01(\rR\x05fibId\x12\x1e\n" +
 	"\n" +
 	"preference\x18\x04 \x01(\rR\n" +
 	"preference\x12-\n" +
 	"\tpath_sets\x18\x05 \x03(\v2\x10.fibd.v1.PathSetR\bpathSets\x12\"\n" +
-	"\x03ops\x18\x06 \x03(\v2\x10.fibd.v1.RouteOpR\x03ops\x12>\n" +
-	"\ron_disconnect\x18\a \x01(\x0e2\x19.fibd.v1.DisconnectPolicyR\fonDisconnect\x12!\n" +
-	"\fwant_results\x18\b \x01(\bR\vwantResults\"~\n" +
+	"\x03ops\x18\x06 \x03(\v2\x10.fibd.v1.RouteOpR\x03ops\x12!\n" +
+	"\fwant_results\x18\b \x01(\bR\vwantResults\x120\n" +
+	"\asession\x18\t \x01(\v2\x16.fibd.v1.SessionParamsR\asession\x12+\n" +
+	"\x06resync\x18\n" +
+	" \x01(\x0e2\x13.fibd.v1.ResyncMarkR\x06resyncJ\x04\b\x03\x10\x04J\x04\b\a\x10\bR\x06sourceR\ron_disconnect\"~\n" +
 	"\n" +
 	"EntryError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\x05 \x01(\tR\x05field\"\x94\x02\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"\xa7\x03\n" +
 	"\x14ModifyRoutesResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x0e\n" +
@@ -4754,9 +5492,24 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\aupdated\x18\x05 \x01(\rR\aupdated\x12\x18\n" +
 	"\adeleted\x18\x06 \x01(\rR\adeleted\x12\x1f\n" +
 	"\vfib_version\x18\a \x01(\x04R\n" +
-	"fibVersion\x12)\n" +
-	"\x05error\x18\b \x01(\v2\x13.fibd.v1.EntryErrorR\x05error\x12.\n" +
-	"\aresults\x18\t \x03(\x0e2\x14.fibd.v1.EntryResultR\aresults\"\xb0\x01\n" +
+	"fibVersion\x12.\n" +
+	"\aresults\x18\t \x03(\x0e2\x14.fibd.v1.EntryResultR\aresults\x12+\n" +
+	"\x06errors\x18\n" +
+	" \x03(\v2\x13.fibd.v1.EntryErrorR\x06errors\x12\x16\n" +
+	"\x06absent\x18\v \x01(\rR\x06absent\x12\x18\n" +
+	"\aremoved\x18\f \x01(\x04R\aremoved\x12/\n" +
+	"\asession\x18\r \x01(\v2\x15.fibd.v1.SessionStateR\asession\x12\x1f\n" +
+	"\vstate_error\x18\x0e \x01(\tR\n" +
+	"stateErrorJ\x04\b\b\x10\tR\x05error\"X\n" +
+	"\fSessionState\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\x04R\tsessionId\x12)\n" +
+	"\x04fibs\x18\x02 \x03(\v2\x15.fibd.v1.FibOwnershipR\x04fibs\"\x91\x01\n" +
+	"\fFibOwnership\x12\x15\n" +
+	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\bR\x05owner\x12(\n" +
+	"\x10owner_session_id\x18\x03 \x01(\x04R\x0eownerSessionId\x12*\n" +
+	"\x11owner_election_id\x18\x04 \x01(\x04R\x0fownerElectionId\"\xb0\x01\n" +
 	"\x11ListRoutesRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01\x12'\n" +
 	"\x06family\x18\x02 \x01(\x0e2\x0f.fibd.v1.FamilyR\x06family\x12\x16\n" +
@@ -4773,24 +5526,29 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\tflow_hash\x18\x03 \x01(\rR\bflowHash\"H\n" +
 	"\tLookupHop\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12$\n" +
-	"\x05route\x18\x02 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"\xc5\x01\n" +
+	"\x05route\x18\x02 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"\xf1\x01\n" +
 	"\bNeighbor\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\tR\x04port\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x10\n" +
-	"\x03mac\x18\x04 \x01(\tR\x03mac\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\x12\x16\n" +
+	"\x03mac\x18\x04 \x01(\tR\x03mac\x12\x16\n" +
 	"\x06static\x18\x06 \x01(\bR\x06static\x124\n" +
-	"\aupdated\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\"\xf9\x01\n" +
+	"\aupdated\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x123\n" +
+	"\tnud_state\x18\b \x01(\x0e2\x16.fibd.v1.NeighborStateR\bnudStateJ\x04\b\x05\x10\x06R\x05state\"7\n" +
+	"\aNextHop\x12\x18\n" +
+	"\agateway\x18\x01 \x01(\tR\agateway\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\tR\x04port\"\xbb\x02\n" +
 	"\x13LookupRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12&\n" +
-	"\x04hops\x18\x02 \x03(\v2\x12.fibd.v1.LookupHopR\x04hops\x12\x16\n" +
-	"\x06result\x18\x03 \x01(\tR\x06result\x12\x19\n" +
+	"\x04hops\x18\x02 \x03(\v2\x12.fibd.v1.LookupHopR\x04hops\x123\n" +
+	"\n" +
+	"resolution\x18\b \x01(\x0e2\x13.fibd.v1.ResolutionR\n" +
+	"resolution\x12\x19\n" +
 	"\bnext_hop\x18\x04 \x01(\tR\anextHop\x12\x1f\n" +
 	"\vegress_port\x18\x05 \x01(\tR\n" +
 	"egressPort\x12-\n" +
-	"\bneighbor\x18\x06 \x01(\v2\x11.fibd.v1.NeighborR\bneighbor\x12!\n" +
-	"\fecmp_members\x18\a \x03(\tR\vecmpMembers\"C\n" +
+	"\bneighbor\x18\x06 \x01(\v2\x11.fibd.v1.NeighborR\bneighbor\x12$\n" +
+	"\x04ecmp\x18\t \x03(\v2\x10.fibd.v1.NextHopR\x04ecmpJ\x04\b\x03\x10\x04J\x04\b\a\x10\bR\x06resultR\fecmp_members\"C\n" +
 	"\x12BeginResyncRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\"+\n" +
@@ -4798,21 +5556,27 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"A\n" +
 	"\x10EndResyncRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\"C\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\"d\n" +
 	"\x11EndResyncResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
-	"\aremoved\x18\x02 \x01(\x04R\aremoved\"T\n" +
+	"\aremoved\x18\x02 \x01(\x04R\aremoved\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"T\n" +
 	"\x12AddNeighborRequest\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +
-	"\x03mac\x18\x03 \x01(\tR\x03mac\"+\n" +
+	"\x03mac\x18\x03 \x01(\tR\x03mac\"L\n" +
 	"\x13AddNeighborResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"E\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"E\n" +
 	"\x15DeleteNeighborRequest\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\".\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"O\n" +
 	"\x16DeleteNeighborResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"Q\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstate_error\x18\x02 \x01(\tR\n" +
+	"stateError\"Q\n" +
 	"\x14ListNeighborsRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\tR\x04portB\t\n" +
@@ -4856,7 +5620,11 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\tlast_tpid\x18\x04 \x01(\rR\blastTpid\x12\x1b\n" +
 	"\tlast_vlan\x18\x05 \x01(\rR\blastVlan\x12&\n" +
 	"\x0flast_inner_vlan\x18\x06 \x01(\rR\rlastInnerVlan\x12\x1b\n" +
-	"\trx_errors\x18\a \x01(\x04R\brxErrors*\xcb\x01\n" +
+	"\trx_errors\x18\a \x01(\x04R\brxErrors*O\n" +
+	"\tPortState\x12\x1a\n" +
+	"\x16PORT_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rPORT_STATE_UP\x10\x01\x12\x13\n" +
+	"\x0fPORT_STATE_DOWN\x10\x02*\xcb\x01\n" +
 	"\bPathKind\x12\x19\n" +
 	"\x15PATH_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PATH_KIND_GATEWAY\x10\x01\x12\x16\n" +
@@ -4865,7 +5633,21 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x15PATH_KIND_UNREACHABLE\x10\x04\x12\x16\n" +
 	"\x12PATH_KIND_PROHIBIT\x10\x05\x12\x13\n" +
 	"\x0fPATH_KIND_LOCAL\x10\x06\x12\x14\n" +
-	"\x10PATH_KIND_LOOKUP\x10\a*x\n" +
+	"\x10PATH_KIND_LOOKUP\x10\a*\x9a\x02\n" +
+	"\n" +
+	"Resolution\x12\x1a\n" +
+	"\x16RESOLUTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12RESOLUTION_GATEWAY\x10\x01\x12\x17\n" +
+	"\x13RESOLUTION_ATTACHED\x10\x02\x12\x14\n" +
+	"\x10RESOLUTION_LOCAL\x10\x03\x12\x18\n" +
+	"\x14RESOLUTION_BLACKHOLE\x10\x04\x12\x1a\n" +
+	"\x16RESOLUTION_UNREACHABLE\x10\x05\x12\x17\n" +
+	"\x13RESOLUTION_PROHIBIT\x10\x06\x12\x15\n" +
+	"\x11RESOLUTION_LOOKUP\x10\a\x12\x19\n" +
+	"\x15RESOLUTION_UNRESOLVED\x10\b\x12\x13\n" +
+	"\x0fRESOLUTION_MISS\x10\t\x12\x13\n" +
+	"\x0fRESOLUTION_LOOP\x10\n" +
+	"*x\n" +
 	"\vRouteOpKind\x12\x1d\n" +
 	"\x19ROUTE_OP_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ROUTE_OP_KIND_ADD\x10\x01\x12\x19\n" +
@@ -4874,16 +5656,31 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x10DisconnectPolicy\x12!\n" +
 	"\x1dDISCONNECT_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aDISCONNECT_POLICY_PRESERVE\x10\x01\x12\x1b\n" +
-	"\x17DISCONNECT_POLICY_FLUSH\x10\x02*w\n" +
+	"\x17DISCONNECT_POLICY_FLUSH\x10\x02*U\n" +
+	"\n" +
+	"ResyncMark\x12\x1b\n" +
+	"\x17RESYNC_MARK_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RESYNC_MARK_BEGIN\x10\x01\x12\x13\n" +
+	"\x0fRESYNC_MARK_END\x10\x02*\x90\x01\n" +
 	"\vEntryResult\x12\x1c\n" +
 	"\x18ENTRY_RESULT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENTRY_RESULT_ADDED\x10\x01\x12\x18\n" +
 	"\x14ENTRY_RESULT_UPDATED\x10\x02\x12\x18\n" +
-	"\x14ENTRY_RESULT_DELETED\x10\x03*B\n" +
+	"\x14ENTRY_RESULT_DELETED\x10\x03\x12\x17\n" +
+	"\x13ENTRY_RESULT_ABSENT\x10\x04*B\n" +
 	"\x06Family\x12\x16\n" +
 	"\x12FAMILY_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vFAMILY_IPV4\x10\x01\x12\x0f\n" +
-	"\vFAMILY_IPV6\x10\x02*\x99\x01\n" +
+	"\vFAMILY_IPV6\x10\x02*\xf3\x01\n" +
+	"\rNeighborState\x12\x1e\n" +
+	"\x1aNEIGHBOR_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19NEIGHBOR_STATE_INCOMPLETE\x10\x01\x12\x1c\n" +
+	"\x18NEIGHBOR_STATE_REACHABLE\x10\x02\x12\x18\n" +
+	"\x14NEIGHBOR_STATE_STALE\x10\x03\x12\x18\n" +
+	"\x14NEIGHBOR_STATE_DELAY\x10\x04\x12\x18\n" +
+	"\x14NEIGHBOR_STATE_PROBE\x10\x05\x12\x19\n" +
+	"\x15NEIGHBOR_STATE_FAILED\x10\x06\x12\x1c\n" +
+	"\x18NEIGHBOR_STATE_PERMANENT\x10\a*\x99\x01\n" +
 	"\x11NeighborEventType\x12#\n" +
 	"\x1fNEIGHBOR_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NEIGHBOR_EVENT_TYPE_ADDED\x10\x01\x12\x1f\n" +
@@ -4930,184 +5727,201 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 	return file_fibd_v1_fibd_proto_rawDescData
 }
 
-var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_fibd_v1_fibd_proto_goTypes = []any{
-	(PathKind)(0),                  // 0: fibd.v1.PathKind
-	(RouteOpKind)(0),               // 1: fibd.v1.RouteOpKind
-	(DisconnectPolicy)(0),          // 2: fibd.v1.DisconnectPolicy
-	(EntryResult)(0),               // 3: fibd.v1.EntryResult
-	(Family)(0),                    // 4: fibd.v1.Family
-	(NeighborEventType)(0),         // 5: fibd.v1.NeighborEventType
-	(*GetInfoRequest)(nil),         // 6: fibd.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),        // 7: fibd.v1.GetInfoResponse
-	(*Limits)(nil),                 // 8: fibd.v1.Limits
-	(*Fib)(nil),                    // 9: fibd.v1.Fib
-	(*FibSettings)(nil),            // 10: fibd.v1.FibSettings
-	(*NeighborSettings)(nil),       // 11: fibd.v1.NeighborSettings
-	(*SetFibSettingsRequest)(nil),  // 12: fibd.v1.SetFibSettingsRequest
-	(*SetFibSettingsResponse)(nil), // 13: fibd.v1.SetFibSettingsResponse
-	(*CreateFibRequest)(nil),       // 14: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),      // 15: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),       // 16: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),      // 17: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),        // 18: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),       // 19: fibd.v1.ListFibsResponse
-	(*Counters)(nil),               // 20: fibd.v1.Counters
-	(*Port)(nil),                   // 21: fibd.v1.Port
-	(*BindPortRequest)(nil),        // 22: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),       // 23: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),      // 24: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),     // 25: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),       // 26: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),      // 27: fibd.v1.ListPortsResponse
-	(*Address)(nil),                // 28: fibd.v1.Address
-	(*AddAddressRequest)(nil),      // 29: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),     // 30: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),   // 31: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),  // 32: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),   // 33: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),  // 34: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                   // 35: fibd.v1.Path
-	(*Route)(nil),                  // 36: fibd.v1.Route
-	(*AddRouteRequest)(nil),        // 37: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),       // 38: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),    // 39: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),   // 40: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),     // 41: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),    // 42: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                // 43: fibd.v1.PathSet
-	(*RouteOp)(nil),                // 44: fibd.v1.RouteOp
-	(*ModifyRoutesRequest)(nil),    // 45: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),             // 46: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),   // 47: fibd.v1.ModifyRoutesResponse
-	(*ListRoutesRequest)(nil),      // 48: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),     // 49: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),     // 50: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),              // 51: fibd.v1.LookupHop
-	(*Neighbor)(nil),               // 52: fibd.v1.Neighbor
-	(*LookupRouteResponse)(nil),    // 53: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),     // 54: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),    // 55: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),       // 56: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),      // 57: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),     // 58: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),    // 59: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),  // 60: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil), // 61: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),   // 62: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),  // 63: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),          // 64: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),  // 65: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil), // 66: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),              // 67: fibd.v1.PortStats
-	(*FibStats)(nil),               // 68: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),        // 69: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 70: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),         // 71: fibd.v1.InterfaceStats
-	nil,                            // 72: fibd.v1.Counters.DropsEntry
-	nil,                            // 73: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),  // 74: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 75: google.protobuf.Duration
+	(PortState)(0),                 // 0: fibd.v1.PortState
+	(PathKind)(0),                  // 1: fibd.v1.PathKind
+	(Resolution)(0),                // 2: fibd.v1.Resolution
+	(RouteOpKind)(0),               // 3: fibd.v1.RouteOpKind
+	(DisconnectPolicy)(0),          // 4: fibd.v1.DisconnectPolicy
+	(ResyncMark)(0),                // 5: fibd.v1.ResyncMark
+	(EntryResult)(0),               // 6: fibd.v1.EntryResult
+	(Family)(0),                    // 7: fibd.v1.Family
+	(NeighborState)(0),             // 8: fibd.v1.NeighborState
+	(NeighborEventType)(0),         // 9: fibd.v1.NeighborEventType
+	(*GetInfoRequest)(nil),         // 10: fibd.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),        // 11: fibd.v1.GetInfoResponse
+	(*Limits)(nil),                 // 12: fibd.v1.Limits
+	(*Fib)(nil),                    // 13: fibd.v1.Fib
+	(*FibSettings)(nil),            // 14: fibd.v1.FibSettings
+	(*NeighborSettings)(nil),       // 15: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),  // 16: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil), // 17: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),       // 18: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),      // 19: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),       // 20: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),      // 21: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),        // 22: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),       // 23: fibd.v1.ListFibsResponse
+	(*Counters)(nil),               // 24: fibd.v1.Counters
+	(*Port)(nil),                   // 25: fibd.v1.Port
+	(*BindPortRequest)(nil),        // 26: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),       // 27: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),      // 28: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),     // 29: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),       // 30: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),      // 31: fibd.v1.ListPortsResponse
+	(*Address)(nil),                // 32: fibd.v1.Address
+	(*AddAddressRequest)(nil),      // 33: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),     // 34: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),   // 35: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),  // 36: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),   // 37: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),  // 38: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                   // 39: fibd.v1.Path
+	(*Route)(nil),                  // 40: fibd.v1.Route
+	(*AddRouteRequest)(nil),        // 41: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),       // 42: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),    // 43: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),   // 44: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),     // 45: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),    // 46: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                // 47: fibd.v1.PathSet
+	(*RouteOp)(nil),                // 48: fibd.v1.RouteOp
+	(*SessionParams)(nil),          // 49: fibd.v1.SessionParams
+	(*ModifyRoutesRequest)(nil),    // 50: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),             // 51: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),   // 52: fibd.v1.ModifyRoutesResponse
+	(*SessionState)(nil),           // 53: fibd.v1.SessionState
+	(*FibOwnership)(nil),           // 54: fibd.v1.FibOwnership
+	(*ListRoutesRequest)(nil),      // 55: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),     // 56: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),     // 57: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),              // 58: fibd.v1.LookupHop
+	(*Neighbor)(nil),               // 59: fibd.v1.Neighbor
+	(*NextHop)(nil),                // 60: fibd.v1.NextHop
+	(*LookupRouteResponse)(nil),    // 61: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),     // 62: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),    // 63: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),       // 64: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),      // 65: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),     // 66: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),    // 67: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),  // 68: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil), // 69: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),   // 70: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),  // 71: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),          // 72: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),  // 73: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil), // 74: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),              // 75: fibd.v1.PortStats
+	(*FibStats)(nil),               // 76: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),        // 77: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 78: fibd.v1.GetStatsResponse
+	(*InterfaceStats)(nil),         // 79: fibd.v1.InterfaceStats
+	nil,                            // 80: fibd.v1.Counters.DropsEntry
+	nil,                            // 81: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),  // 82: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 83: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	74, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
-	8,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	10, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
-	11, // 3: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	75, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	75, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	75, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	75, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	10, // 8: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	10, // 9: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	8,  // 10: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	9,  // 11: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	72, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	20, // 13: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	73, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	21, // 15: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	21, // 16: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	28, // 17: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	0,  // 18: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	35, // 19: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	36, // 20: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	36, // 21: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	35, // 22: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	1,  // 23: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	43, // 24: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	44, // 25: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	2,  // 26: fibd.v1.ModifyRoutesRequest.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	46, // 27: fibd.v1.ModifyRoutesResponse.error:type_name -> fibd.v1.EntryError
-	3,  // 28: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	4,  // 29: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	36, // 30: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	36, // 31: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	74, // 32: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	51, // 33: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	52, // 34: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	52, // 35: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	5,  // 36: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	52, // 37: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	64, // 38: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	20, // 39: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	20, // 40: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	67, // 41: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	68, // 42: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	71, // 43: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	6,  // 44: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	14, // 45: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	16, // 46: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	18, // 47: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	12, // 48: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	22, // 49: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	24, // 50: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	26, // 51: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	29, // 52: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	31, // 53: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	33, // 54: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	37, // 55: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	39, // 56: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	41, // 57: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	45, // 58: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	48, // 59: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	50, // 60: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	54, // 61: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	56, // 62: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	58, // 63: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	60, // 64: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	62, // 65: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	65, // 66: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	69, // 67: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	7,  // 68: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	15, // 69: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	17, // 70: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	19, // 71: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	13, // 72: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	23, // 73: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	25, // 74: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	27, // 75: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	30, // 76: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	32, // 77: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	34, // 78: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	38, // 79: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	40, // 80: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	42, // 81: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	47, // 82: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	49, // 83: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	53, // 84: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	55, // 85: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	57, // 86: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	59, // 87: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	61, // 88: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	63, // 89: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	66, // 90: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	70, // 91: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	68, // [68:92] is the sub-list for method output_type
-	44, // [44:68] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	82, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	12, // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
+	14, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	15, // 3: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	83, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	83, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	83, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	83, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	14, // 8: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	14, // 9: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	12, // 10: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	13, // 11: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	80, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	24, // 13: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	81, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	0,  // 15: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
+	25, // 16: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	25, // 17: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	32, // 18: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	1,  // 19: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	39, // 20: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	2,  // 21: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
+	40, // 22: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	40, // 23: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	39, // 24: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	3,  // 25: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	4,  // 26: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	47, // 27: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	48, // 28: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	49, // 29: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	5,  // 30: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	6,  // 31: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	51, // 32: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	53, // 33: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	54, // 34: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	7,  // 35: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	40, // 36: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	40, // 37: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	82, // 38: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	8,  // 39: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	58, // 40: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	2,  // 41: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	59, // 42: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	60, // 43: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	59, // 44: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	9,  // 45: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	59, // 46: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	72, // 47: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	24, // 48: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	24, // 49: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	75, // 50: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	76, // 51: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	79, // 52: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	10, // 53: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	18, // 54: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	20, // 55: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	22, // 56: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	16, // 57: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	26, // 58: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	28, // 59: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	30, // 60: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	33, // 61: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	35, // 62: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	37, // 63: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	41, // 64: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	43, // 65: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	45, // 66: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	50, // 67: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	55, // 68: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	57, // 69: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	62, // 70: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	64, // 71: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	66, // 72: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	68, // 73: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	70, // 74: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	73, // 75: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	77, // 76: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	11, // 77: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	19, // 78: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	21, // 79: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	23, // 80: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	17, // 81: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	27, // 82: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	29, // 83: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	31, // 84: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	34, // 85: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	36, // 86: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	38, // 87: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	42, // 88: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	44, // 89: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	46, // 90: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	52, // 91: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	56, // 92: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	61, // 93: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	63, // 94: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	65, // 95: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	67, // 96: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	69, // 97: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	71, // 98: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	74, // 99: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	78, // 100: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	77, // [77:101] is the sub-list for method output_type
+	53, // [53:77] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -5120,17 +5934,17 @@ func file_fibd_v1_fibd_proto_init() {
 	file_fibd_v1_fibd_proto_msgTypes[16].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[20].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[27].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[42].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[56].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[59].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[45].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[60].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[63].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[67].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   68,
+			NumEnums:      10,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -97,11 +97,16 @@ type FibdServiceClient interface {
 	ReplaceRoute(ctx context.Context, in *ReplaceRouteRequest, opts ...grpc.CallOption) (*ReplaceRouteResponse, error)
 	// DeleteRoute removes the source's route for the prefix.
 	DeleteRoute(ctx context.Context, in *DeleteRouteRequest, opts ...grpc.CallOption) (*DeleteRouteResponse, error)
-	// ModifyRoutes is the bulk path for routing daemons: the client streams
-	// batches, each applied atomically (all entries or none) and acknowledged
-	// in order with its sequence number. Batches are independent: a refused
-	// batch does not end the stream. The server reads ahead at most a few
-	// batches; a client that sends faster is slowed by gRPC flow control.
+	// ModifyRoutes is the bulk path for routing daemons: a session. The
+	// first request opens it (session: the source, its FIBs, the disconnect
+	// policy, an election ID); then the client streams batches, each applied
+	// atomically (all entries or none) and acknowledged in order with its
+	// sequence number. Batches are independent: a refused batch does not end
+	// the stream. Only the session that owns its source in a FIB may change
+	// the source's routes there; the newest session (or the highest election
+	// ID) owns it, and only the owner's end applies its disconnect policy.
+	// The server reads ahead at most a few batches; a client that sends
+	// faster is slowed by gRPC flow control.
 	ModifyRoutes(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ModifyRoutesRequest, ModifyRoutesResponse], error)
 	ListRoutes(ctx context.Context, in *ListRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRoutesResponse], error)
 	// LookupRoute does the longest-prefix match a packet to the address
@@ -464,11 +469,16 @@ type FibdServiceServer interface {
 	ReplaceRoute(context.Context, *ReplaceRouteRequest) (*ReplaceRouteResponse, error)
 	// DeleteRoute removes the source's route for the prefix.
 	DeleteRoute(context.Context, *DeleteRouteRequest) (*DeleteRouteResponse, error)
-	// ModifyRoutes is the bulk path for routing daemons: the client streams
-	// batches, each applied atomically (all entries or none) and acknowledged
-	// in order with its sequence number. Batches are independent: a refused
-	// batch does not end the stream. The server reads ahead at most a few
-	// batches; a client that sends faster is slowed by gRPC flow control.
+	// ModifyRoutes is the bulk path for routing daemons: a session. The
+	// first request opens it (session: the source, its FIBs, the disconnect
+	// policy, an election ID); then the client streams batches, each applied
+	// atomically (all entries or none) and acknowledged in order with its
+	// sequence number. Batches are independent: a refused batch does not end
+	// the stream. Only the session that owns its source in a FIB may change
+	// the source's routes there; the newest session (or the highest election
+	// ID) owns it, and only the owner's end applies its disconnect policy.
+	// The server reads ahead at most a few batches; a client that sends
+	// faster is slowed by gRPC flow control.
 	ModifyRoutes(grpc.BidiStreamingServer[ModifyRoutesRequest, ModifyRoutesResponse]) error
 	ListRoutes(*ListRoutesRequest, grpc.ServerStreamingServer[ListRoutesResponse]) error
 	// LookupRoute does the longest-prefix match a packet to the address
