@@ -212,6 +212,19 @@ func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.Pa
 	if ackErr != nil {
 		return res, ackErr
 	}
+	if sendErr == nil {
+		// fibd ends the stream once the session has closed (its policy
+		// applied, its source free): wait for it, so what the caller does
+		// next never meets the session still owning the source.
+		for {
+			if _, err := stream.Recv(); err != nil {
+				if err != io.EOF {
+					return res, err
+				}
+				break
+			}
+		}
+	}
 	if sendErr != nil && !errors.Is(sendErr, io.EOF) {
 		return res, sendErr
 	}
