@@ -3,7 +3,6 @@ package control
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -32,14 +31,54 @@ type Config struct {
 	Addresses []ConfigAddress  `json:"addresses,omitempty"`
 	Routes    []ConfigRoute    `json:"routes,omitempty"`
 	Neighbors []ConfigNeighbor `json:"neighbors,omitempty"`
+	// ConfigFile, in a state file only, is the config file as it was last
+	// applied: what it declared then, so that what it no longer declares
+	// is removed at the next start (ApplyConfigFile).
+	ConfigFile *Config `json:"config_file,omitempty"`
 }
 
 // ConfigFIB is a FIB, its limits (absent: the daemon's defaults) and its
 // neighbour-table settings (each absent field: the default).
 type ConfigFIB struct {
 	ID        adj.FIBID        `json:"id"`
+	Name      string           `json:"name,omitempty"`
 	Limits    *ConfigLimits    `json:"limits,omitempty"`
 	Neighbors *ConfigNeighbors `json:"neighbors,omitempty"`
+}
+
+// settings are the FIB settings the entry declares (nil fields: not
+// declared).
+func (cf ConfigFIB) settings() FIBSettings {
+	var set FIBSettings
+	if cf.Name != "" {
+		name := cf.Name
+		set.Name = &name
+	}
+	if l := cf.Limits; l != nil {
+		set.Limits = settingsOf(Limits{Routes4: l.RoutesV4, Routes6: l.RoutesV6, PerSource: l.RoutesPerSource, Neighbors: l.Neighbors})
+		if l.WarnPercent != 0 {
+			w := l.WarnPercent
+			set.Limits.WarnPercent = &w
+		}
+	}
+	set.Neighbors = cf.Neighbors.settings()
+	return set
+}
+
+// configFIB is the ConfigFIB of the settings an admin set.
+func configFIB(id adj.FIBID, set FIBSettings) ConfigFIB {
+	cf := ConfigFIB{ID: id, Name: deref(set.Name), Neighbors: configNeighbors(set.Neighbors)}
+	if l := set.Limits; l != (LimitSettings{}) {
+		v := func(p *int) int {
+			if p == nil {
+				return 0
+			}
+			return *p
+		}
+		cf.Limits = &ConfigLimits{RoutesV4: v(l.Routes4), RoutesV6: v(l.Routes6), RoutesPerSource: v(l.PerSource),
+			Neighbors: v(l.Neighbors), WarnPercent: v(l.WarnPercent)}
+	}
+	return cf
 }
 
 // ConfigNeighbors are NeighborSettings in JSON; durations as Go durations
@@ -119,6 +158,8 @@ type ConfigLimits struct {
 	RoutesV6        int `json:"routes_v6,omitempty"`
 	RoutesPerSource int `json:"routes_per_source,omitempty"`
 	Neighbors       int `json:"neighbors,omitempty"`
+	// WarnPercent is how full a limit gets before fibd warns (1-100).
+	WarnPercent int `json:"warn_percent,omitempty"`
 }
 
 // ConfigPort binds an interface (or one of its VLANs) to a FIB.
@@ -168,82 +209,6 @@ type ConfigNeighbor struct {
 	MAC     string     `json:"mac"`
 }
 
-// ApplyConfig makes the configuration true, in dependency order: FIBs,
-// ports, addresses, static routes, static neighbours. With ensure set
-// (the config file at start), what already exists is left alone — a port
-// already bound stays in its FIB, an existing static route keeps its
-// paths — so changes made through the API survive a restart; without it
-// (restoring the state file) every item must apply. It stops at the first
-// error, naming the item.
-func (s *Server) ApplyConfig(c *Config, ensure bool) error {
-	for i, cf := range c.FIBs {
-		var l Limits
-		if cf.Limits != nil {
-			l = Limits{Routes4: cf.Limits.RoutesV4, Routes6: cf.Limits.RoutesV6,
-				PerSource: cf.Limits.RoutesPerSource, Neighbors: cf.Limits.Neighbors}
-		}
-		var err error
-		if _, exists := s.reg.Get(cf.ID); exists {
-			if !ensure || cf.ID == adj.DefaultFIB {
-				err = s.SetLimits(cf.ID, l)
-			}
-		} else {
-			err = s.CreateFIB(cf.ID, l)
-		}
-		if err != nil {
-			return fmt.Errorf("fibs[%d] (fib %d): %w", i, cf.ID, err)
-		}
-		if n := cf.Neighbors.settings(); !n.empty() {
-			if _, err := s.SetFIBSettings(cf.ID, FIBSettings{Neighbors: n}); err != nil {
-				return fmt.Errorf("fibs[%d] (fib %d): %w", i, cf.ID, err)
-			}
-		}
-	}
-	for i, cp := range c.Ports {
-		name := cp.spec().Name()
-		if _, err := s.PortID(name); err == nil && ensure {
-			continue
-		}
-		if _, err := s.BindPort(cp.spec(), cp.FIB); err != nil && !(ensure && errors.Is(err, ErrPortExists)) {
-			return fmt.Errorf("ports[%d] (%s): %w", i, name, err)
-		}
-	}
-	for i, ca := range c.Addresses {
-		if err := s.AddAddress(ca.Port, ca.Prefix); err != nil && !(ensure && errors.Is(err, fib.ErrAddressExists)) {
-			return fmt.Errorf("addresses[%d] (%s on %s): %w", i, ca.Prefix, ca.Port, err)
-		}
-	}
-	for i, cr := range c.Routes {
-		r, err := s.configRoute(cr)
-		if err == nil {
-			if f, ok := s.reg.Get(cr.FIB); ok && ensure {
-				if _, exists := f.Get(cr.Prefix, SourceStatic); exists {
-					continue
-				}
-			}
-			_, err = s.AddRoute(cr.FIB, r)
-		}
-		if err != nil {
-			return fmt.Errorf("routes[%d] (%s in fib %d): %w", i, cr.Prefix, cr.FIB, err)
-		}
-	}
-	for i, cn := range c.Neighbors {
-		mac, err := adj.ParseMAC(cn.MAC)
-		if err == nil {
-			if k, kerr := s.neighborKey(cn.Port, cn.Address); kerr == nil && ensure {
-				if n, ok := s.nb.Get(k); ok && n.Static {
-					continue
-				}
-			}
-			err = s.AddNeighbor(cn.Port, cn.Address, mac)
-		}
-		if err != nil {
-			return fmt.Errorf("neighbors[%d] (%s on %s): %w", i, cn.Address, cn.Port, err)
-		}
-	}
-	return nil
-}
-
 func (s *Server) configRoute(cr ConfigRoute) (fib.Route, error) {
 	r := fib.Route{Prefix: cr.Prefix, Source: SourceStatic, Preference: fib.Preference(cr.Preference)}
 	if r.Preference == 0 {
@@ -268,22 +233,20 @@ func (s *Server) configRoute(cr ConfigRoute) (fib.Route, error) {
 }
 
 // Snapshot returns the configuration as it is now: every FIB (FIB 0 only
-// when it has limits), port, address, static route and static neighbour,
-// each sorted so that equal states give equal files.
+// when it has settings of its own) with the settings an admin set (never
+// fibd's defaults, so a default changed later applies), port, address,
+// static route and static neighbour, each sorted so that equal states
+// give equal files; and the config file as last applied.
 func (s *Server) Snapshot() *Config {
 	c := &Config{}
+	s.mu.Lock()
+	c.ConfigFile = s.mu.configFile
+	s.mu.Unlock()
 	for _, f := range s.reg.List() {
-		in := s.fibInfo(f)
-		cf := ConfigFIB{ID: f.ID()}
-		if l := in.Limits; l != (Limits{}) {
-			cf.Limits = &ConfigLimits{RoutesV4: l.Routes4, RoutesV6: l.Routes6, RoutesPerSource: l.PerSource, Neighbors: l.Neighbors}
-		}
 		s.mu.Lock()
-		if st, ok := s.savedSettingsLocked(f.ID()); ok {
-			cf.Neighbors = configNeighbors(st.Neighbors)
-		}
+		st, _ := s.savedSettingsLocked(f.ID())
 		s.mu.Unlock()
-		if f.ID() != adj.DefaultFIB || cf.Limits != nil || cf.Neighbors != nil {
+		if cf := configFIB(f.ID(), st); f.ID() != adj.DefaultFIB || !st.empty() {
 			c.FIBs = append(c.FIBs, cf)
 		}
 		for p, list := range f.AllAddresses() {

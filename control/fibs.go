@@ -3,7 +3,6 @@ package control
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/fibd/fibd/fib"
@@ -13,66 +12,50 @@ import (
 // FIBInfo describes one FIB for listings.
 type FIBInfo struct {
 	ID                     adj.FIBID
+	Name                   string
 	Routes4, Routes6       int
 	Neighbors4, Neighbors6 int
 	Ports                  []string
 	Limits                 Limits
 	Version                uint64
 	Settings               FIBSettings
+	// Sources are the sources with routes in the FIB, by name.
+	Sources []fib.SourceCount
 }
 
-// CreateFIB makes an empty FIB. Zero fields of l take the Server's default
-// limits.
-func (s *Server) CreateFIB(id adj.FIBID, l Limits) error {
-	if err := checkLimits(l); err != nil {
+// CreateFIB makes an empty FIB with the given settings (nil fields: the
+// defaults).
+func (s *Server) CreateFIB(id adj.FIBID, set FIBSettings) error {
+	if err := set.check("settings"); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	f, err := s.reg.Create(id)
-	if err == nil {
-		s.setLimitsLocked(f, l)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.log.Info("fib created", "fib", id)
-	return s.saveState()
-}
-
-func checkLimits(l Limits) error {
-	for _, v := range []struct {
-		name string
-		v    int
-	}{{"limits.routes_v4", l.Routes4}, {"limits.routes_v6", l.Routes6},
-		{"limits.routes_per_source", l.PerSource}, {"limits.neighbors", l.Neighbors}} {
-		if v.v < 0 {
-			return fieldErr(v.name, strconv.Itoa(v.v), "must not be negative")
+	if set.Name != nil {
+		if other, ok := s.mu.names[*set.Name]; ok {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: the name %q is fib %d's", fib.ErrFIBExists, *set.Name, other)
 		}
 	}
-	return nil
-}
-
-func (s *Server) setLimitsLocked(f *fib.FIB, l Limits) {
-	l = l.orDefault(s.limits)
-	f.SetLimits(fib.Limits{Routes4: l.Routes4, Routes6: l.Routes6, PerSource: l.PerSource})
-	s.mu.nbrLimits[f.ID()] = l.Neighbors
-}
-
-// SetLimits changes a FIB's limits; zero fields take the Server's default.
-// Routes already installed stay even above the new limits.
-func (s *Server) SetLimits(id adj.FIBID, l Limits) error {
-	if err := checkLimits(l); err != nil {
-		return err
+	f, err := s.reg.Create(id)
+	if err == nil {
+		_, err = s.setSettingsLocked(f, set)
+		if err != nil {
+			_ = s.reg.Delete(id)
+		}
 	}
-	f, err := s.fib(id)
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.setLimitsLocked(f, l)
-	s.mu.Unlock()
+	s.log.Info("fib created", "fib", id, "name", deref(set.Name))
 	return s.saveState()
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // DeleteFIB removes a FIB and its routes (fib.ErrFIBInUse while ports are
@@ -91,6 +74,9 @@ func (s *Server) DeleteFIB(id adj.FIBID) error {
 	err := s.reg.Delete(id)
 	if err == nil {
 		delete(s.mu.nbrLimits, id)
+		if n := s.mu.settings[id].Name; n != nil {
+			delete(s.mu.names, *n)
+		}
 		delete(s.mu.settings, id)
 		for k := range s.mu.resync {
 			if k.fib == id {
@@ -133,6 +119,7 @@ func (s *Server) fibInfo(f *fib.FIB) FIBInfo {
 	fl := f.Limits()
 	s.mu.Lock()
 	in.Limits = Limits{Routes4: fl.Routes4, Routes6: fl.Routes6, PerSource: fl.PerSource, Neighbors: s.mu.nbrLimits[f.ID()]}
+	in.Name = deref(s.mu.settings[f.ID()].Name)
 	for _, p := range s.reg.Ports(f.ID()) {
 		if r, ok := s.mu.byID[p]; ok {
 			in.Ports = append(in.Ports, r.name)
@@ -147,7 +134,8 @@ func (s *Server) fibInfo(f *fib.FIB) FIBInfo {
 		}
 		return true
 	})
-	in.Settings = FIBSettings{Neighbors: s.nb.Settings(f.ID())}
+	in.Settings, _ = s.FIBSettings(f.ID())
+	in.Sources = f.SourceCounts()
 	return in
 }
 

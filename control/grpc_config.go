@@ -6,6 +6,7 @@ import (
 
 	"github.com/fibd/fibd/control/fibdpb"
 	"github.com/fibd/fibd/dataplane/portspec"
+	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
 
@@ -19,7 +20,11 @@ func limitsFromPB(l *fibdpb.Limits) Limits {
 }
 
 func (g *GRPCService) CreateFib(_ context.Context, req *fibdpb.CreateFibRequest) (*fibdpb.CreateFibResponse, error) {
-	se, err := applied(g.s.CreateFIB(adj.FIBID(req.GetFibId()), limitsFromPB(req.GetLimits())))
+	set := FIBSettings{Limits: settingsOf(limitsFromPB(req.GetLimits()))}
+	if n := req.GetName(); n != "" {
+		set.Name = &n
+	}
+	se, err := applied(g.s.CreateFIB(adj.FIBID(req.GetFibId()), set))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -41,7 +46,7 @@ func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.FibdSe
 				NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
 				Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
 					RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)},
-				Settings: settingsToPB(f.Settings)})
+				Settings: settingsToPB(f.Settings), Name: f.Name, Sources: sourcesToPB(f.Sources)})
 		})
 	}, func(fibs []*fibdpb.Fib) error {
 		return stream.Send(&fibdpb.ListFibsResponse{Epoch: g.s.Epoch(), Fibs: fibs})
@@ -137,4 +142,12 @@ func (g *GRPCService) ListAddresses(req *fibdpb.ListAddressesRequest, stream fib
 	}, func(addrs []*fibdpb.Address) error {
 		return stream.Send(&fibdpb.ListAddressesResponse{Epoch: g.s.Epoch(), Addresses: addrs})
 	})
+}
+
+func sourcesToPB(list []fib.SourceCount) []*fibdpb.SourceRoutes {
+	out := make([]*fibdpb.SourceRoutes, len(list))
+	for i, sc := range list {
+		out[i] = &fibdpb.SourceRoutes{Source: sc.Source, RoutesV4: uint64(sc.Routes4), RoutesV6: uint64(sc.Routes6)}
+	}
+	return out
 }

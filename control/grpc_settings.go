@@ -24,10 +24,14 @@ func (g *GRPCService) SetFibSettings(_ context.Context, req *fibdpb.SetFibSettin
 }
 
 func settingsFromPB(pb *fibdpb.FibSettings) (FIBSettings, error) {
+	set := FIBSettings{Limits: limitSettingsFromPB(pb.GetLimits())}
+	if pb != nil {
+		set.Name = pb.Name
+	}
 	n := pb.GetNeighbors()
 	var out NeighborSettings
 	if n == nil {
-		return FIBSettings{}, nil
+		return set, nil
 	}
 	optInt := func(v *uint32) *int {
 		if v == nil {
@@ -61,7 +65,44 @@ func settingsFromPB(pb *fibdpb.FibSettings) (FIBSettings, error) {
 			return FIBSettings{}, err
 		}
 	}
-	return FIBSettings{Neighbors: out}, nil
+	set.Neighbors = out
+	return set, nil
+}
+
+func limitSettingsFromPB(l *fibdpb.FibLimits) LimitSettings {
+	if l == nil {
+		return LimitSettings{}
+	}
+	u64 := func(v *uint64) *int {
+		if v == nil {
+			return nil
+		}
+		i := int(min(*v, 1<<62))
+		return &i
+	}
+	var out LimitSettings
+	out.Routes4, out.Routes6, out.PerSource, out.Neighbors = u64(l.RoutesV4), u64(l.RoutesV6), u64(l.RoutesPerSource), u64(l.Neighbors)
+	if l.WarnPercent != nil {
+		w := int(*l.WarnPercent)
+		out.WarnPercent = &w
+	}
+	return out
+}
+
+func limitSettingsToPB(l LimitSettings) *fibdpb.FibLimits {
+	u64 := func(v *int) *uint64 {
+		if v == nil {
+			return nil
+		}
+		x := uint64(*v)
+		return &x
+	}
+	out := &fibdpb.FibLimits{RoutesV4: u64(l.Routes4), RoutesV6: u64(l.Routes6), RoutesPerSource: u64(l.PerSource), Neighbors: u64(l.Neighbors)}
+	if l.WarnPercent != nil {
+		w := uint32(*l.WarnPercent)
+		out.WarnPercent = &w
+	}
+	return out
 }
 
 func settingsToPB(s FIBSettings) *fibdpb.FibSettings {
@@ -79,7 +120,7 @@ func settingsToPB(s FIBSettings) *fibdpb.FibSettings {
 		}
 		return durationpb.New(*v)
 	}
-	return &fibdpb.FibSettings{Neighbors: &fibdpb.NeighborSettings{
+	return &fibdpb.FibSettings{Name: s.Name, Limits: limitSettingsToPB(s.Limits), Neighbors: &fibdpb.NeighborSettings{
 		MaxEntries: u(n.MaxEntries), ArpAccept: n.ARPAccept, GcStaleTime: d(n.GCStaleTime),
 		BaseReachableTime: d(n.BaseReachableTime), DelayFirstProbeTime: d(n.DelayFirstProbeTime), RetransTimer: d(n.RetransTimer),
 		SolicitRate: u(n.SolicitRate), SolicitBurst: u(n.SolicitBurst),

@@ -1,145 +1,201 @@
 package control
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"maps"
+	"context"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
-// MetricsHandler serves the Prometheus text exposition format (version
-// 0.0.4) of fibd's counters and gauges. It is written by hand: a few dozen
-// series do not need the client library and its dependencies.
-func (s *Server) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = s.WriteMetrics(w)
-	})
+// Metrics is fibd's Prometheus registry (client_golang): fibd's own series,
+// read from the Server at each scrape (serverCollector), the process and Go
+// runtime collectors, and per-RPC counters and latencies filled by gRPC
+// interceptors. The names are documented in control/README.md; counters
+// end in _total.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
-// WriteMetrics writes every metric in the Prometheus text format.
-func (s *Server) WriteMetrics(out io.Writer) error {
-	w := bufio.NewWriter(out)
-	m := metricWriter{w: w}
+// NewMetrics registers s's metrics in a new registry.
+func NewMetrics(s *Server) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fibd_grpc_requests_total",
+			Help: "gRPC calls handled, by method and status code (streams count once, when they end).",
+		}, []string{"method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fibd_grpc_request_duration_seconds",
+			Help:    "Time to handle a unary gRPC call, by method.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
+		}, []string{"method"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, serverCollector{s},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	return m
+}
+
+// Handler serves /metrics, in the OpenMetrics format to scrapers that ask
+// for it and the Prometheus text format to the rest.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// ServerOptions are the interceptors that count every RPC.
+func (m *Metrics) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			start := time.Now()
+			resp, err := h(ctx, req)
+			m.latency.WithLabelValues(info.FullMethod).Observe(time.Since(start).Seconds())
+			m.requests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+			return resp, err
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			err := h(srv, ss)
+			m.requests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+			return err
+		}),
+	}
+}
+
+// MetricsHandler serves s's metrics from a registry of their own; fibd
+// uses NewMetrics to count RPCs too.
+func (s *Server) MetricsHandler() http.Handler { return NewMetrics(s).Handler() }
+
+// serverCollector reads fibd's state at each scrape: nothing is kept
+// twice, so the series can never drift from what the API shows.
+type serverCollector struct{ s *Server }
+
+var (
+	descInfo       = prometheus.NewDesc("fibd_info", "Instance information; the value is always 1.", []string{"version", "dataplane", "epoch"}, nil)
+	descStart      = prometheus.NewDesc("fibd_start_time_seconds", "Start time of this instance, Unix seconds.", nil, nil)
+	descSaveOK     = prometheus.NewDesc("fibd_state_save_ok", "1 if the last save of the state file worked.", nil, nil)
+	descRoutes     = prometheus.NewDesc("fibd_fib_routes", "Routes in a FIB by family (each source's route counts).", []string{"fib", "family"}, nil)
+	descSrcRoutes  = prometheus.NewDesc("fibd_fib_source_routes", "Routes of one source in a FIB by family.", []string{"fib", "source", "family"}, nil)
+	descLimit      = prometheus.NewDesc("fibd_fib_route_limit", "A FIB's route limit by family (0: unlimited).", []string{"fib", "family"}, nil)
+	descWarnings   = prometheus.NewDesc("fibd_fib_limit_warnings_total", "Times a route count reached its limit's warning threshold (source \"\": the FIB's own limit).", []string{"fib", "family", "source"}, nil)
+	descNeighbors  = prometheus.NewDesc("fibd_fib_neighbors", "Neighbours in a FIB by family.", []string{"fib", "family"}, nil)
+	descBatches    = prometheus.NewDesc("fibd_fib_route_batches_total", "Route batches published in a FIB (its version).", []string{"fib"}, nil)
+	descPortUp     = prometheus.NewDesc("fibd_port_up", "1 if the port forwards, 0 if it is down (the API says why).", []string{"port", "fib"}, nil)
+	descUnknownTag = prometheus.NewDesc("fibd_interface_unknown_tag_frames_total", "Frames that arrived with tags no port is bound to, by kind (vlan: untagged or one tag; qinq: two).", []string{"interface", "kind"}, nil)
+	descRxErrors   = prometheus.NewDesc("fibd_interface_rx_errors_total", "Receive calls of the packet I/O that failed.", []string{"interface"}, nil)
+	descSessions   = prometheus.NewDesc("fibd_sessions", "Open ModifyRoutes sessions by source.", []string{"source"}, nil)
+)
+
+// counterDescs are the packet counters, per port and per FIB.
+var counterDescs = []struct {
+	name, help string
+	get        func(Counters) uint64
+}{
+	{"rx_packets_total", "Packets received.", func(c Counters) uint64 { return c.RxPackets }},
+	{"rx_bytes_total", "Bytes received.", func(c Counters) uint64 { return c.RxBytes }},
+	{"tx_packets_total", "Packets transmitted.", func(c Counters) uint64 { return c.TxPackets }},
+	{"tx_bytes_total", "Bytes transmitted.", func(c Counters) uint64 { return c.TxBytes }},
+	{"forwarded_packets_total", "Packets forwarded.", func(c Counters) uint64 { return c.Forwarded }},
+	{"dropped_packets_total", "Packets dropped, all reasons.", func(c Counters) uint64 { return c.Dropped }},
+}
+
+var (
+	portCounterDescs, fibCounterDescs []*prometheus.Desc
+	descPortDrops                     = prometheus.NewDesc("fibd_port_drops_total", "Packets dropped by reason.", []string{"port", "fib", "reason"}, nil)
+	descFIBDrops                      = prometheus.NewDesc("fibd_fib_drops_total", "Packets dropped by reason.", []string{"fib", "reason"}, nil)
+)
+
+func init() {
+	for _, c := range counterDescs {
+		portCounterDescs = append(portCounterDescs, prometheus.NewDesc("fibd_port_"+c.name, c.help, []string{"port", "fib"}, nil))
+		fibCounterDescs = append(fibCounterDescs, prometheus.NewDesc("fibd_fib_"+c.name, c.help, []string{"fib"}, nil))
+	}
+}
+
+func (serverCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descInfo, descStart, descSaveOK, descRoutes, descSrcRoutes, descLimit, descWarnings,
+		descNeighbors, descBatches, descPortUp, descUnknownTag, descRxErrors, descSessions, descPortDrops, descFIBDrops} {
+		ch <- d
+	}
+	for i := range counterDescs {
+		ch <- portCounterDescs[i]
+		ch <- fibCounterDescs[i]
+	}
+}
+
+func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
+	}
 	in := s.Info()
-	m.family("fibd_info", "gauge", "Instance information; the value is always 1.")
-	m.sample("fibd_info", 1, "version", in.Version, "dataplane", in.Dataplane, "epoch", strconv.FormatUint(in.Epoch, 10))
-	m.family("fibd_start_time_seconds", "gauge", "Start time of this instance, Unix seconds.")
-	m.sample("fibd_start_time_seconds", float64(in.Started.UnixNano())/1e9)
-	m.family("fibd_state_save_ok", "gauge", "1 if the last save of the state file worked.")
+	emit(descInfo, prometheus.GaugeValue, 1, in.Version, in.Dataplane, strconv.FormatUint(in.Epoch, 10))
+	emit(descStart, prometheus.GaugeValue, float64(in.Started.UnixNano())/1e9)
 	ok := 1.0
 	if in.StateError != "" {
 		ok = 0
 	}
-	m.sample("fibd_state_save_ok", ok)
+	emit(descSaveOK, prometheus.GaugeValue, ok)
 
-	var fibs []FIBInfo
-	_ = s.FIBs(nil, func(f FIBInfo) bool { fibs = append(fibs, f); return true })
-	m.family("fibd_fib_routes", "gauge", "Routes in a FIB by family (each source's route counts).")
-	for _, f := range fibs {
+	_ = s.FIBs(nil, func(f FIBInfo) bool {
 		id := strconv.FormatUint(uint64(f.ID), 10)
-		m.sample("fibd_fib_routes", float64(f.Routes4), "fib", id, "family", "ipv4")
-		m.sample("fibd_fib_routes", float64(f.Routes6), "fib", id, "family", "ipv6")
+		emit(descRoutes, prometheus.GaugeValue, float64(f.Routes4), id, "ipv4")
+		emit(descRoutes, prometheus.GaugeValue, float64(f.Routes6), id, "ipv6")
+		emit(descLimit, prometheus.GaugeValue, float64(f.Limits.Routes4), id, "ipv4")
+		emit(descLimit, prometheus.GaugeValue, float64(f.Limits.Routes6), id, "ipv6")
+		emit(descNeighbors, prometheus.GaugeValue, float64(f.Neighbors4), id, "ipv4")
+		emit(descNeighbors, prometheus.GaugeValue, float64(f.Neighbors6), id, "ipv6")
+		emit(descBatches, prometheus.CounterValue, float64(f.Version), id)
+		for _, sc := range f.Sources {
+			emit(descSrcRoutes, prometheus.GaugeValue, float64(sc.Routes4), id, sc.Source, "ipv4")
+			emit(descSrcRoutes, prometheus.GaugeValue, float64(sc.Routes6), id, sc.Source, "ipv6")
+		}
+		return true
+	})
+	for w, n := range s.LimitWarnings() {
+		emit(descWarnings, prometheus.CounterValue, float64(n), strconv.FormatUint(uint64(w.FIB), 10), "ipv"+strconv.Itoa(w.Family), w.Source)
 	}
-	m.family("fibd_fib_neighbors", "gauge", "Neighbours in a FIB by family.")
-	for _, f := range fibs {
-		id := strconv.FormatUint(uint64(f.ID), 10)
-		m.sample("fibd_fib_neighbors", float64(f.Neighbors4), "fib", id, "family", "ipv4")
-		m.sample("fibd_fib_neighbors", float64(f.Neighbors6), "fib", id, "family", "ipv6")
+	for _, p := range s.dp.Ports() {
+		up := 0.0
+		if p.State == "up" {
+			up = 1
+		}
+		emit(descPortUp, prometheus.GaugeValue, up, p.Spec().Name(), strconv.FormatUint(uint64(p.FIB), 10))
 	}
-	m.family("fibd_fib_version", "counter", "Route batches published in a FIB.")
-	for _, f := range fibs {
-		m.sample("fibd_fib_version", float64(f.Version), "fib", strconv.FormatUint(uint64(f.ID), 10))
+	for source, n := range s.SessionCounts() {
+		emit(descSessions, prometheus.GaugeValue, float64(n), source)
 	}
 
 	rep, err := s.Stats(nil)
 	if err != nil {
-		return err
+		return
 	}
-	type row struct {
-		labels []string
-		c      Counters
-	}
-	var ports, fibRows []row
 	for _, p := range rep.Ports {
-		ports = append(ports, row{[]string{"port", p.Name, "fib", strconv.FormatUint(uint64(p.FIB), 10)}, p.Counters})
+		fid := strconv.FormatUint(uint64(p.FIB), 10)
+		for i, cd := range counterDescs {
+			emit(portCounterDescs[i], prometheus.CounterValue, float64(cd.get(p.Counters)), p.Name, fid)
+		}
+		for reason, n := range p.Counters.Drops {
+			emit(descPortDrops, prometheus.CounterValue, float64(n), p.Name, fid, reason)
+		}
 	}
 	for _, f := range rep.FIBs {
-		fibRows = append(fibRows, row{[]string{"fib", strconv.FormatUint(uint64(f.FIB), 10)}, f.Counters})
-	}
-	for _, scope := range []struct {
-		prefix string
-		rows   []row
-	}{{"fibd_port_", ports}, {"fibd_fib_", fibRows}} {
-		for _, c := range []struct {
-			name, help string
-			get        func(Counters) uint64
-		}{
-			{"rx_packets_total", "Packets received.", func(c Counters) uint64 { return c.RxPackets }},
-			{"rx_bytes_total", "Bytes received.", func(c Counters) uint64 { return c.RxBytes }},
-			{"tx_packets_total", "Packets transmitted.", func(c Counters) uint64 { return c.TxPackets }},
-			{"tx_bytes_total", "Bytes transmitted.", func(c Counters) uint64 { return c.TxBytes }},
-			{"forwarded_packets_total", "Packets forwarded.", func(c Counters) uint64 { return c.Forwarded }},
-			{"dropped_packets_total", "Packets dropped, all reasons.", func(c Counters) uint64 { return c.Dropped }},
-		} {
-			name := scope.prefix + c.name
-			m.family(name, "counter", c.help)
-			for _, r := range scope.rows {
-				m.sample(name, float64(c.get(r.c)), r.labels...)
-			}
+		fid := strconv.FormatUint(uint64(f.FIB), 10)
+		for i, cd := range counterDescs {
+			emit(fibCounterDescs[i], prometheus.CounterValue, float64(cd.get(f.Counters)), fid)
 		}
-		name := scope.prefix + "drops_total"
-		m.family(name, "counter", "Packets dropped by reason.")
-		for _, r := range scope.rows {
-			for _, reason := range slices.Sorted(maps.Keys(r.c.Drops)) {
-				m.sample(name, float64(r.c.Drops[reason]), append(slices.Clone(r.labels), "reason", reason)...)
-			}
+		for reason, n := range f.Counters.Drops {
+			emit(descFIBDrops, prometheus.CounterValue, float64(n), fid, reason)
 		}
 	}
-	m.family("fibd_interface_unknown_tag_frames_total", "counter",
-		"Frames that arrived with tags no port is bound to, by kind (vlan: untagged or one tag; qinq: two).")
 	for _, i := range rep.Interfaces {
-		m.sample("fibd_interface_unknown_tag_frames_total", float64(i.UnknownVLAN), "interface", i.Interface, "kind", "vlan")
-		m.sample("fibd_interface_unknown_tag_frames_total", float64(i.UnknownQinQ), "interface", i.Interface, "kind", "qinq")
+		emit(descUnknownTag, prometheus.CounterValue, float64(i.UnknownVLAN), i.Interface, "vlan")
+		emit(descUnknownTag, prometheus.CounterValue, float64(i.UnknownQinQ), i.Interface, "qinq")
+		emit(descRxErrors, prometheus.CounterValue, float64(i.RxErrors), i.Interface)
 	}
-	m.family("fibd_interface_rx_errors_total", "counter", "Receive calls of the packet I/O that failed.")
-	for _, i := range rep.Interfaces {
-		m.sample("fibd_interface_rx_errors_total", float64(i.RxErrors), "interface", i.Interface)
-	}
-	return w.Flush()
 }
-
-type metricWriter struct{ w *bufio.Writer }
-
-func (m metricWriter) family(name, typ, help string) {
-	fmt.Fprintf(m.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// sample writes one sample; labels are name, value pairs.
-func (m metricWriter) sample(name string, v float64, labels ...string) {
-	m.w.WriteString(name)
-	if len(labels) > 0 {
-		m.w.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				m.w.WriteByte(',')
-			}
-			m.w.WriteString(labels[i])
-			m.w.WriteString(`="`)
-			m.w.WriteString(escapeLabel(labels[i+1]))
-			m.w.WriteByte('"')
-		}
-		m.w.WriteByte('}')
-	}
-	m.w.WriteByte(' ')
-	m.w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
-	m.w.WriteByte('\n')
-}
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }

@@ -2,11 +2,18 @@ package control_test
 
 import (
 	"io"
+	"net"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/fibd/fibd/control"
+	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
 )
 
@@ -69,12 +76,16 @@ func TestStatsPortsAndMetrics(t *testing.T) {
 	e.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
-		`fibd_fib_routes{fib="10",family="ipv4"} 3`,
-		`fibd_port_rx_packets_total{port="eth1.100",fib="10"} 10`,
-		`fibd_port_drops_total{port="eth1.100",fib="10",reason="ttl_exceeded"} 1`,
+		`fibd_fib_routes{family="ipv4",fib="10"} 3`,
+		`fibd_port_rx_packets_total{fib="10",port="eth1.100"} 10`,
+		`fibd_port_drops_total{fib="10",port="eth1.100",reason="ttl_exceeded"} 1`,
 		`fibd_fib_drops_total{fib="10",reason="no_route"} 2`,
 		"# TYPE fibd_port_rx_packets_total counter",
 		`fibd_state_save_ok 1`,
+		`fibd_port_up{fib="10",port="eth1.100"} 1`,
+		`fibd_fib_route_limit{family="ipv4",fib="10"} 0`,
+		"# TYPE go_goroutines gauge",
+		"# TYPE process_cpu_seconds_total counter",
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, body)
@@ -92,5 +103,46 @@ func TestLimitsShownAndDefaulted(t *testing.T) {
 	e.must(err)
 	if l := resp.GetFibs()[0].GetLimits(); l.GetRoutesV4() != 100 || l.GetRoutesV6() != 50 || l.GetNeighbors() != 4 {
 		t.Fatalf("limits %v", l)
+	}
+}
+
+// TestMetricsNegotiateAndCountRPCs: OpenMetrics to a scraper that asks for
+// it, and every RPC counted by method and code through the interceptors.
+func TestMetricsNegotiateAndCountRPCs(t *testing.T) {
+	e := newEnv(t, control.Limits{})
+	m := control.NewMetrics(e.srv)
+	gs := grpc.NewServer(append(control.ServerOptions(), m.ServerOptions()...)...)
+	control.NewGRPCService(e.srv).Register(gs)
+	sock := filepath.Join(t.TempDir(), "m.sock")
+	ln, err := net.Listen("unix", sock)
+	e.must(err)
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	c, err := client.Dial(client.Options{Socket: sock})
+	e.must(err)
+	defer c.Close()
+	_, err = c.GetInfo(e.ctx, &fibdpb.GetInfoRequest{})
+	e.must(err)
+	_, err = c.DeleteFib(e.ctx, &fibdpb.DeleteFibRequest{FibId: 99})
+	if status.Code(err) != codes.NotFound {
+		t.Fatal(err)
+	}
+
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, req)
+	body := rec.Body.String()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || !strings.HasSuffix(strings.TrimSpace(body), "# EOF") {
+		t.Fatalf("OpenMetrics asked for, got %q:\n%s", ct, body)
+	}
+	for _, want := range []string{
+		`fibd_grpc_requests_total{code="OK",method="/fibd.v1.FibdService/GetInfo"} 1`,
+		`fibd_grpc_requests_total{code="NotFound",method="/fibd.v1.FibdService/DeleteFib"} 1`,
+		`fibd_grpc_request_duration_seconds_count{method="/fibd.v1.FibdService/GetInfo"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -64,6 +64,7 @@ func (s *Server) ApplyOutcomes(id adj.FIBID, changes []fib.Change, out []fib.Out
 	if err != nil {
 		return res, err
 	}
+	s.checkLimitWarnings(f)
 	if static {
 		return res, s.saveState()
 	}

@@ -85,6 +85,12 @@ type Server struct {
 	// state is set by EnableState; nil means nothing is persisted.
 	state stateHolder
 
+	// warnMu guards the limit warnings (limits.go): which thresholds are
+	// crossed now, and how often each was.
+	warnMu    sync.Mutex
+	warned    map[warnKey]bool
+	warnCount map[warnKey]uint64
+
 	// resyncMu serialises resync marks and sweeps (resync.go).
 	resyncMu sync.Mutex
 	// beforeSweep, when set (by tests), runs in EndResync between the
@@ -106,7 +112,10 @@ type Server struct {
 		nbrLimits map[adj.FIBID]int
 		// settings holds the FIB settings an admin set (only those).
 		settings map[adj.FIBID]FIBSettings
-		resync   map[resyncKey]bool
+		names    map[string]adj.FIBID
+		// configFile is the config file as last applied (ApplyConfigFile).
+		configFile *Config
+		resync     map[resyncKey]bool
 	}
 }
 
@@ -136,13 +145,15 @@ func New(o Options) (*Server, error) {
 	s.mu.byID = map[adj.PortID]portRec{}
 	s.mu.nbrLimits = map[adj.FIBID]int{}
 	s.mu.settings = map[adj.FIBID]FIBSettings{}
+	s.mu.names = map[string]adj.FIBID{}
+	s.warned, s.warnCount = map[warnKey]bool{}, map[warnKey]uint64{}
 	s.mu.resync = map[resyncKey]bool{}
 	s.sess.owners = map[resyncKey]*ownership{}
 	for _, p := range s.dp.Ports() {
 		s.recordPortLocked(p)
 	}
 	if f, ok := s.reg.Get(adj.DefaultFIB); ok {
-		s.setLimitsLocked(f, Limits{})
+		s.applyLimitsLocked(f)
 	}
 	return s, nil
 }

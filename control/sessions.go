@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
@@ -66,6 +67,10 @@ type Session struct {
 	// election is guarded by the Server's session mutex.
 	election uint64
 	closed   bool
+	// A "static" session's deferred state saves (saveSoon).
+	saveMu sync.Mutex
+	dirty  bool
+	saved  time.Time
 }
 
 // ownership is the contention for one (FIB, source): its owner and every
@@ -232,12 +237,46 @@ func (ss *Session) Apply(id adj.FIBID, changes []fib.Change, out []fib.Outcome) 
 	err := ss.asOwner(id, func(f *fib.FIB) error {
 		var err error
 		res, err = f.ApplyWith(changes, out, fib.ApplyOptions{IdempotentDeletes: ss.p.IdempotentDeletes})
+		if err == nil {
+			ss.s.checkLimitWarnings(f)
+		}
 		return err
 	})
 	if err == nil && ss.p.Source == SourceStatic && res.Added+res.Updated+res.Deleted > 0 {
-		err = ss.s.saveState()
+		err = ss.saveSoon()
 	}
 	return res, err
+}
+
+// staticSaveEvery bounds how often a session of the "static" source (a
+// table loaded as configuration) rewrites the state file: each save writes
+// the whole file, so saving after every batch of a big table is quadratic.
+// The session's end saves what is left.
+const staticSaveEvery = time.Second
+
+// saveSoon saves the state file if the last save of this session is
+// staticSaveEvery old, and otherwise marks it to be saved later.
+func (ss *Session) saveSoon() error {
+	ss.saveMu.Lock()
+	defer ss.saveMu.Unlock()
+	ss.dirty = true
+	if time.Since(ss.saved) < staticSaveEvery {
+		return nil
+	}
+	ss.saved, ss.dirty = time.Now(), false
+	return ss.s.saveState()
+}
+
+// saveIfDirty saves what saveSoon left unsaved.
+func (ss *Session) saveIfDirty() {
+	ss.saveMu.Lock()
+	defer ss.saveMu.Unlock()
+	if ss.dirty {
+		ss.dirty = false
+		if err := ss.s.saveState(); err != nil {
+			ss.s.log.Warn("saving the state file at the end of a static session", "session", ss.id, "err", err)
+		}
+	}
 }
 
 // BeginResync starts a resync of the session's source in FIB id.
@@ -340,6 +379,7 @@ func (ss *Session) Close() {
 	}
 	s.sess.Unlock()
 	s.tell(told)
+	ss.saveIfDirty()
 	s.log.Info("session closed", "session", ss.id, "source", ss.p.Source, "owned", len(was))
 }
 
@@ -352,4 +392,21 @@ func (s *Server) checkUnowned(id adj.FIBID, source string) error {
 		return fmt.Errorf("%w: %q in fib %d belongs to session %d", ErrOwned, source, id, o.owner.id)
 	}
 	return nil
+}
+
+// SessionCounts returns the open sessions per source.
+func (s *Server) SessionCounts() map[string]int {
+	s.sess.Lock()
+	defer s.sess.Unlock()
+	seen := map[*Session]bool{}
+	out := map[string]int{}
+	for _, o := range s.sess.owners {
+		for _, c := range o.cands {
+			if !seen[c] {
+				seen[c] = true
+				out[c.p.Source]++
+			}
+		}
+	}
+	return out
 }

@@ -4,13 +4,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
 
-// FIBSettings are what a FIB is configured with besides its routes, ports
-// and limits. In SetFIBSettings a nil field is left as it is; FIBSettings
-// returns every field set to its effective value.
+// FIBSettings are what a FIB is configured with besides its routes and
+// ports: its name, its limits, its neighbour table. In SetFIBSettings a
+// nil field is left as it is; FIBSettings returns every field set to its
+// effective value (Name nil when the FIB has none). The state file keeps
+// only what an admin set, so a FIB that never had a limit of its own
+// follows fibd's --limit-* defaults as they change.
 type FIBSettings struct {
+	Name      *string
+	Limits    LimitSettings
 	Neighbors NeighborSettings
 }
 
@@ -95,39 +101,89 @@ func (n NeighborSettings) check(field string) error {
 
 // SetFIBSettings changes the settings set decides (nil fields stay as
 // they are) and returns the FIB's effective settings. Nothing changes if
-// any field is invalid. The changes are saved in the state file.
+// any field is invalid. Each change is logged and saved in the state file.
 func (s *Server) SetFIBSettings(id adj.FIBID, set FIBSettings) (FIBSettings, error) {
-	if err := set.Neighbors.check("settings.neighbors"); err != nil {
+	if err := set.check("settings"); err != nil {
 		return FIBSettings{}, err
 	}
-	if _, err := s.fib(id); err != nil {
+	f, err := s.fib(id)
+	if err != nil {
 		return FIBSettings{}, err
 	}
 	s.mu.Lock()
-	merged := s.mu.settings[id].Neighbors.merge(set.Neighbors)
-	if err := s.nb.SetSettings(id, merged); err != nil {
-		s.mu.Unlock()
-		return FIBSettings{}, err
-	}
-	if merged.empty() {
-		delete(s.mu.settings, id)
-	} else {
-		s.mu.settings[id] = FIBSettings{Neighbors: merged}
-	}
+	changes, err := s.setSettingsLocked(f, set)
 	s.mu.Unlock()
-	s.log.Info("fib settings changed", "fib", id)
-	if err := s.saveState(); err != nil {
+	if err != nil {
 		return FIBSettings{}, err
 	}
-	return s.FIBSettings(id)
+	if len(changes) > 0 {
+		s.log.Info("fib settings changed", "fib", id, "changes", changes)
+	}
+	eff, _ := s.FIBSettings(id)
+	return eff, s.saveState()
 }
 
-// FIBSettings returns a FIB's effective settings, every field set.
+func (set FIBSettings) check(field string) error {
+	if set.Name != nil {
+		if err := checkFIBName(field+".name", *set.Name); err != nil {
+			return err
+		}
+	}
+	if err := set.Limits.check(field + ".limits"); err != nil {
+		return err
+	}
+	return set.Neighbors.check(field + ".neighbors")
+}
+
+// setSettingsLocked merges set into what an admin set for f and applies
+// the result; it returns the fields that changed, as text.
+func (s *Server) setSettingsLocked(f *fib.FIB, set FIBSettings) ([]string, error) {
+	id := f.ID()
+	old := s.mu.settings[id]
+	next := old
+	if set.Name != nil {
+		if *set.Name == "" {
+			next.Name = nil
+		} else {
+			if other, ok := s.mu.names[*set.Name]; ok && other != id {
+				return nil, fmt.Errorf("%w: the name %q is fib %d's", fib.ErrFIBExists, *set.Name, other)
+			}
+			next.Name = set.Name
+		}
+	}
+	next.Limits = old.Limits.merge(set.Limits)
+	next.Neighbors = old.Neighbors.merge(set.Neighbors)
+	if err := s.nb.SetSettings(id, next.Neighbors); err != nil {
+		return nil, err
+	}
+	if old.Name != nil {
+		delete(s.mu.names, *old.Name)
+	}
+	if next.Name != nil {
+		s.mu.names[*next.Name] = id
+	}
+	if next.empty() {
+		delete(s.mu.settings, id)
+	} else {
+		s.mu.settings[id] = next
+	}
+	s.applyLimitsLocked(f)
+	return old.diff(next), nil
+}
+
+// FIBSettings returns a FIB's effective settings, every field set but Name
+// (nil when the FIB has none).
 func (s *Server) FIBSettings(id adj.FIBID) (FIBSettings, error) {
-	if _, err := s.fib(id); err != nil {
+	f, err := s.fib(id)
+	if err != nil {
 		return FIBSettings{}, err
 	}
-	return FIBSettings{Neighbors: s.nb.Settings(id)}, nil
+	s.mu.Lock()
+	st := s.mu.settings[id]
+	eff := FIBSettings{Name: st.Name, Limits: s.effectiveLimitsLocked(f).settings()}
+	s.mu.Unlock()
+	eff.Neighbors = s.nb.Settings(id)
+	return eff, nil
 }
 
 // savedSettingsLocked returns the settings an admin set for a FIB (only
@@ -135,4 +191,60 @@ func (s *Server) FIBSettings(id adj.FIBID) (FIBSettings, error) {
 func (s *Server) savedSettingsLocked(id adj.FIBID) (FIBSettings, bool) {
 	st, ok := s.mu.settings[id]
 	return st, ok
+}
+
+func (set FIBSettings) empty() bool {
+	return set.Name == nil && set.Limits == (LimitSettings{}) && set.Neighbors.empty()
+}
+
+// diff names the fields that differ between two sets of settings.
+func (set FIBSettings) diff(o FIBSettings) []string {
+	var out []string
+	str := func(p *string) string {
+		if p == nil {
+			return "-"
+		}
+		return *p
+	}
+	if str(set.Name) != str(o.Name) {
+		out = append(out, fmt.Sprintf("name %s → %s", str(set.Name), str(o.Name)))
+	}
+	out = append(out, set.Limits.diff(o.Limits)...)
+	if !sameJSON(configNeighbors(set.Neighbors), configNeighbors(o.Neighbors)) {
+		out = append(out, "neighbors")
+	}
+	return out
+}
+
+// checkFIBName accepts a short lower-case word that is not a number (so a
+// name never reads as an ID): letters, digits, - _ . , starting with a
+// letter. "" clears a name.
+func checkFIBName(field, name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > maxFIBName {
+		return fieldErr(field, name, "longer than %d bytes", maxFIBName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'):
+		default:
+			return fieldErr(field, name, "a FIB name is lower-case letters, digits, - _ . and starts with a letter")
+		}
+	}
+	return nil
+}
+
+// maxFIBName bounds a FIB name.
+const maxFIBName = 32
+
+// FIBByName returns the ID of the FIB with that name.
+func (s *Server) FIBByName(name string) (adj.FIBID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.mu.names[name]
+	return id, ok
 }

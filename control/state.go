@@ -218,3 +218,22 @@ func (h *stateHolder) lastErr() error {
 	defer h.mu.Unlock()
 	return h.mu.lastErr
 }
+
+// ParseConfigFile decodes a config file strictly: unknown fields, trailing
+// data and the state file's own config_file section are refused, with the
+// line and column.
+func ParseConfigFile(path string, b []byte) (*Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config file %s: %s", path, describeJSONError(b, err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("config file %s: data after the JSON object", path)
+	}
+	if c.ConfigFile != nil {
+		return nil, fmt.Errorf("config file %s: config_file belongs to state files only", path)
+	}
+	return &c, nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,9 @@ func TestStateRoundTrip(t *testing.T) {
 	srv, err := control.New(control.Options{Registry: reg, Dataplane: controltest.NewDataplane("eth1", "eth2", "eth3"),
 		Neighbors: controltest.NewNeighbors(), Logger: slog.New(slog.DiscardHandler)})
 	e.must(err)
-	e.must(srv.ApplyConfig(got, false))
+	if errs := srv.RestoreState(got); len(errs) > 0 {
+		t.Fatalf("restore: %v", errs)
+	}
 	rj, _ := json.Marshal(srv.Snapshot())
 	if !bytes.Equal(rj, wj) {
 		t.Fatalf("restored configuration differs:\nwant %s\ngot  %s", wj, rj)
@@ -160,39 +163,108 @@ func TestCorruptStateFileIsReportedAndLeftAlone(t *testing.T) {
 	}
 }
 
-// TestConfigFileEnsureKeepsAPIChanges applies a config file over a state
-// that the API changed: what exists is left alone, what is missing is
-// added.
-func TestConfigFileEnsureKeepsAPIChanges(t *testing.T) {
+// TestConfigFileIsDeclarative: the config file wins for what it names —
+// a changed gateway changes the route, even one the API changed since; an
+// item it no longer names is removed; what it never named (made through
+// the API) stays; each change is reported.
+func TestConfigFileIsDeclarative(t *testing.T) {
 	e := newEnv(t, control.Limits{})
-	configure(e)
-	// The API moved eth2 to FIB 10 and changed a static route.
-	_, err := e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth2", FibId: 10})
-	e.must(err)
-	e.addRoute(10, "203.0.113.0/24", "static", via("192.0.2.9"))
-	var cfg control.Config
-	e.must(json.Unmarshal([]byte(`{
-		"fibs": [{"id": 10}, {"id": 20}, {"id": 30}],
-		"ports": [{"interface": "eth2", "fib": 20}, {"interface": "eth3", "fib": 30}],
-		"addresses": [{"port": "eth1.100", "prefix": "192.0.2.1/24"}, {"port": "eth3", "prefix": "192.0.2.1/24"}],
+	parse := func(js string) *control.Config {
+		t.Helper()
+		c, err := control.ParseConfigFile("fibd.json", []byte(js))
+		e.must(err)
+		return c
+	}
+	first := parse(`{
+		"fibs": [{"id": 10, "name": "customer-a"}, {"id": 20}, {"id": 30}],
+		"ports": [{"interface": "eth1", "fib": 10}, {"interface": "eth2", "fib": 20}, {"interface": "eth3", "fib": 30}],
+		"addresses": [{"port": "eth1", "prefix": "192.0.2.1/24"}, {"port": "eth3", "prefix": "192.0.2.1/24"}],
 		"routes": [{"fib": 10, "prefix": "203.0.113.0/24", "paths": [{"kind": "gateway", "gateway": "192.0.2.2"}]},
 		           {"fib": 30, "prefix": "198.51.100.0/24", "paths": [{"kind": "gateway", "gateway": "192.0.2.7"}]}],
-		"neighbors": [{"port": "eth1.100", "address": "192.0.2.2", "mac": "02:00:00:00:00:02"}]
-	}`), &cfg))
-	e.must(e.srv.ApplyConfig(&cfg, true))
-	if f, _ := e.reg.PortFIB(mustPortID(e, "eth2")); f != 10 {
-		t.Errorf("config file moved eth2 back to fib %d", f)
+		"neighbors": [{"port": "eth1", "address": "192.0.2.2", "mac": "02:00:00:00:00:02"}]
+	}`)
+	if _, errs := e.srv.ApplyConfigFile(first); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// Through the API: a route of its own, a change to a route the file
+	// names, and a port moved.
+	e.addRoute(10, "198.18.0.0/24", "static", via("192.0.2.9"))
+	e.addRoute(10, "203.0.113.0/24", "static", via("192.0.2.9"))
+	_, err := e.c.BindPort(e.ctx, &fibdpb.BindPortRequest{Interface: "eth2", FibId: 10})
+	e.must(err)
+
+	second := parse(`{
+		"fibs": [{"id": 10, "name": "customer-a", "limits": {"routes_v4": 5000}}, {"id": 20}],
+		"ports": [{"interface": "eth1", "fib": 10}, {"interface": "eth2", "fib": 20}],
+		"addresses": [{"port": "eth1", "prefix": "192.0.2.1/24"}],
+		"routes": [{"fib": 10, "prefix": "203.0.113.0/24", "paths": [{"kind": "gateway", "gateway": "192.0.2.3"}]}],
+		"neighbors": [{"port": "eth1", "address": "192.0.2.2", "mac": "02:00:00:00:00:22"}]
+	}`)
+	changes, errs := e.srv.ApplyConfigFile(second)
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	f10, _ := e.reg.Get(10)
-	if ri, _ := f10.Get(mustPrefix("203.0.113.0/24"), "static"); ri.Paths[0].Gateway.String() != "192.0.2.9" {
-		t.Errorf("config file overwrote the API's static route: %v", ri.Paths)
+	if ri, ok := f10.Get(mustPrefix("203.0.113.0/24"), "static"); !ok || ri.Paths[0].Gateway.String() != "192.0.2.3" {
+		t.Errorf("changed gateway not applied: %v", ri.Paths)
 	}
-	f30, ok := e.reg.Get(30)
-	if !ok {
-		t.Fatal("fib 30 not created")
+	if _, ok := f10.Get(mustPrefix("198.18.0.0/24"), "static"); !ok {
+		t.Error("the API's own route was removed")
 	}
-	if _, ok := f30.Get(mustPrefix("198.51.100.0/24"), "static"); !ok {
-		t.Error("missing static route not added")
+	if f, _ := e.reg.PortFIB(mustPortID(e, "eth2")); f != 20 {
+		t.Errorf("eth2 in fib %d, want the file's 20", f)
+	}
+	if _, ok := e.reg.Get(30); ok {
+		t.Error("fib 30, dropped from the file, still exists")
+	}
+	if _, err := e.srv.PortID("eth3"); err == nil {
+		t.Error("port eth3, dropped from the file, still bound")
+	}
+	if l := f10.Limits(); l.Routes4 != 5000 {
+		t.Errorf("fib 10 limit %d, want the file's 5000", l.Routes4)
+	}
+	want := []string{"fib 10: [limits.routes_v4 default → 5000]", "port eth2 moved from fib 10 to fib 20",
+		"static route 203.0.113.0/24 in fib 10 changed", "static neighbour 192.0.2.2 on eth1 set to 02:00:00:00:00:22",
+		"static route 198.51.100.0/24 in fib 30 removed (no longer in the file)", "address 192.0.2.1/24 removed from eth3 (no longer in the file)",
+		"port eth3 unbound (no longer in the file)", "fib 30 deleted (no longer in the file)"}
+	if strings.Join(changes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+	}
+	// Applied again, nothing changes.
+	if changes, errs := e.srv.ApplyConfigFile(second); len(changes)+len(errs) != 0 {
+		t.Errorf("applying the same file again: %v %v", changes, errs)
+	}
+	// The file as applied travels in the state, for the next start's diff.
+	if c := e.srv.Snapshot().ConfigFile; c == nil || len(c.Routes) != 1 || len(c.Ports) != 2 {
+		t.Errorf("snapshot's config_file: %+v", c)
+	}
+}
+
+// TestRestoreDegrades: a state with an item that cannot apply restores
+// everything else and names the item; a port whose interface is missing is
+// restored down, with the reason.
+func TestRestoreDegrades(t *testing.T) {
+	e := newEnv(t, control.Limits{})
+	configure(e)
+	saved := e.srv.Snapshot()
+	saved.Routes = append(saved.Routes, control.ConfigRoute{FIB: 10, Prefix: mustPrefix("198.18.7.0/24"),
+		Paths: []control.ConfigPath{{Kind: "gateway", Gateway: netip.MustParseAddr("192.0.2.2"), Port: "eth7"}}})
+	reg := fib.NewRegistry(fib.Options{})
+	srv, err := control.New(control.Options{Registry: reg, Dataplane: controltest.NewDataplane("eth1", "eth2", "eth3"),
+		Neighbors: controltest.NewNeighbors(), Logger: slog.New(slog.DiscardHandler)})
+	e.must(err)
+	errs := srv.RestoreState(saved)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "198.18.7.0/24") || !strings.Contains(errs[0].Error(), "eth7") {
+		t.Fatalf("restore errors: %v, want the one bad route named", errs)
+	}
+	f, _ := reg.Get(10)
+	if _, ok := f.Get(mustPrefix("203.0.113.0/24"), "static"); !ok {
+		t.Fatal("a good route was not restored")
+	}
+	var eth9 control.PortInfo
+	e.must(srv.Ports(nil, "eth9", func(p control.PortDetail) bool { eth9 = p.PortInfo; return true }))
+	if eth9.State != "down" || eth9.StateReason != "interface missing" {
+		t.Fatalf("port of a missing interface: %+v", eth9)
 	}
 }
 

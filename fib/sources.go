@@ -3,6 +3,7 @@ package fib
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Route sources are named by clients ("static", "bgp", "frr-zebra") and
@@ -211,4 +212,23 @@ func (f *FIB) sourceUseChangedLocked(src uint16, was bool) {
 		delete(f.mu.stamps, src)
 		f.reg.unpinSource(src)
 	}
+}
+
+// SourceCount is one source's routes in a FIB, per family.
+type SourceCount struct {
+	Source           string
+	Routes4, Routes6 int
+}
+
+// SourceCounts returns the routes of every source that has some in the
+// FIB, by name.
+func (f *FIB) SourceCounts() []SourceCount {
+	f.mu.Lock()
+	out := make([]SourceCount, 0, len(f.mu.bySource))
+	for src, c := range f.mu.bySource {
+		out = append(out, SourceCount{Source: f.reg.sourceName(src), Routes4: c[0], Routes6: c[1]})
+	}
+	f.mu.Unlock()
+	slices.SortFunc(out, func(a, b SourceCount) int { return strings.Compare(a.Source, b.Source) })
+	return out
 }

@@ -17,7 +17,7 @@ func devArg(args []string) (string, error) {
 }
 
 func newAddrCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "addr", Aliases: []string{"address", "a"}, Short: "Interface addresses: add, del, show"}
+	c := group(&cobra.Command{Use: "addr", Aliases: []string{"address", "a"}, Short: "Interface addresses: add, del, show"})
 	add := &cobra.Command{
 		Use:   "add ADDRESS/LEN dev PORT",
 		Short: "Add an address (installs its connected and local routes in the port's FIB)",
@@ -55,15 +55,22 @@ func newAddrCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
-	var fib fibFlag
+	var fib fibRef
 	show := &cobra.Command{
-		Use:     "show [dev PORT]",
+		Use:     "show [[dev] PORT]",
 		Aliases: []string{"list", "ls"},
 		Short:   "List addresses",
 		Args:    cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &fibdpb.ListAddressesRequest{FibId: fib.ptr()}
-			if len(args) > 0 {
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			req := &fibdpb.ListAddressesRequest{FibId: fid}
+			switch {
+			case len(args) == 1 && args[0] != "dev":
+				req.Port = args[0] // iproute2's "ip addr show eth1"
+			case len(args) > 0:
 				port, err := devArg(args)
 				if err != nil {
 					return err
@@ -96,4 +103,29 @@ func newAddrCmd(a *app) *cobra.Command {
 	fib.register(show, "only addresses in this FIB")
 	c.AddCommand(add, del, addJSON(a, show))
 	return c
+}
+
+// keywords reads iproute2 "keyword value" pairs in any order; want names
+// the keywords and whether each is required.
+func keywords(args []string, want map[string]bool) (map[string]string, error) {
+	got := map[string]string{}
+	for i := 0; i < len(args); i += 2 {
+		k := args[i]
+		if _, ok := want[k]; !ok {
+			return nil, fmt.Errorf("unexpected %q", k)
+		}
+		if i+1 >= len(args) {
+			return nil, fmt.Errorf("%q needs a value", k)
+		}
+		if _, dup := got[k]; dup {
+			return nil, fmt.Errorf("%q given twice", k)
+		}
+		got[k] = args[i+1]
+	}
+	for k, required := range want {
+		if _, ok := got[k]; required && !ok {
+			return nil, fmt.Errorf("%q missing", k)
+		}
+	}
+	return got, nil
 }

@@ -12,10 +12,11 @@ import (
 )
 
 func newFIBCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, set, show"}
+	c := group(&cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, set, show"})
 	var l fibdpb.Limits
+	var name string
 	add := &cobra.Command{
-		Use:   "add ID",
+		Use:   "add ID [--name NAME]",
 		Short: "Create an empty FIB (like `ip link add NAME type vrf table ID`)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -28,21 +29,22 @@ func newFIBCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer cancel()
-			_, err = cl.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id, Limits: &l})
+			_, err = cl.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id, Limits: &l, Name: name})
 			return err
 		},
 	}
+	add.Flags().StringVar(&name, "name", "", "a name for the FIB, usable wherever its ID is (lower-case, starts with a letter)")
 	add.Flags().Uint64Var(&l.RoutesV4, "limit-routes-v4", 0, "IPv4 route limit (0: fibd's default)")
 	add.Flags().Uint64Var(&l.RoutesV6, "limit-routes-v6", 0, "IPv6 route limit")
 	add.Flags().Uint64Var(&l.RoutesPerSource, "limit-routes-per-source", 0, "limit of one source's routes per family")
 	add.Flags().Uint64Var(&l.Neighbors, "limit-neighbors", 0, "limit of static neighbours")
 	del := &cobra.Command{
-		Use:     "del ID",
+		Use:     "del FIB",
 		Aliases: []string{"delete"},
 		Short:   "Delete a FIB and its routes (refused while ports are bound to it)",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseFIB(args[0])
+			id, err := a.resolveFIB(args[0])
 			if err != nil {
 				return err
 			}
@@ -56,14 +58,14 @@ func newFIBCmd(a *app) *cobra.Command {
 		},
 	}
 	show := &cobra.Command{
-		Use:     "show [ID]",
+		Use:     "show [FIB]",
 		Aliases: []string{"list", "ls"},
 		Short:   "List FIBs with their route and neighbour counts",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := &fibdpb.ListFibsRequest{}
 			if len(args) == 1 {
-				id, err := parseFIB(args[0])
+				id, err := a.resolveFIB(args[0])
 				if err != nil {
 					return err
 				}
@@ -86,10 +88,14 @@ func newFIBCmd(a *app) *cobra.Command {
 			if a.json {
 				return writeJSONList(a.out, fibs)
 			}
-			t := newTable(a.out, "FIB", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "VERSION")
+			t := newTable(a.out, "FIB", "NAME", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "SOURCES", "VERSION")
 			for _, f := range fibs {
-				t.row(u(f.GetFibId()), u(f.GetRoutesV4()), u(f.GetRoutesV6()), u(f.GetNeighborsV4()), u(f.GetNeighborsV6()),
-					orDash(strings.Join(f.GetPorts(), ",")), u(f.GetVersion()))
+				var srcs []string
+				for _, s := range f.GetSources() {
+					srcs = append(srcs, fmt.Sprintf("%s=%d", s.GetSource(), s.GetRoutesV4()+s.GetRoutesV6()))
+				}
+				t.row(u(f.GetFibId()), orDash(f.GetName()), u(f.GetRoutesV4()), u(f.GetRoutesV6()), u(f.GetNeighborsV4()),
+					u(f.GetNeighborsV6()), orDash(strings.Join(f.GetPorts(), ",")), orDash(strings.Join(srcs, ",")), u(f.GetVersion()))
 			}
 			if err := t.flush(); err != nil {
 				return err

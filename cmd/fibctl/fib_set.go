@@ -17,23 +17,45 @@ import (
 func newFIBSetCmd(a *app) *cobra.Command {
 	var (
 		maxEntries, solicitRate, solicitBurst, resRate, resBurst uint32
-		arpAccept                                                string
+		arpAccept, name                                          string
 		gcStale, reachable, delayProbe, retrans                  time.Duration
+		lim4, lim6, limSrc, limNb                                uint64
+		warn                                                     uint32
 	)
 	c := &cobra.Command{
-		Use:   "set ID [flags]",
+		Use:   "set FIB [flags]",
 		Short: "Change a FIB's settings: only the flags given change",
-		Example: `  fibctl fib set 10 --neigh-max 4096 --arp-accept off
+		Long: "Change a FIB's name, limits and neighbour table. Only the flags given change; a limit set to 0\n" +
+			"goes back to fibd's default (its --limit-* flags), and --name \"\" removes the name.",
+		Example: `  fibctl fib set 10 --name customer-a --limit-routes-v4 1000000 --limit-warn-percent 80
+  fibctl fib set customer-a --neigh-max 4096 --arp-accept off
   fibctl fib set 10 --neigh-gc-stale-time 2m --neigh-reachable-time 30s`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseFIB(args[0])
+			id, err := a.resolveFIB(args[0])
 			if err != nil {
 				return err
 			}
 			n := &fibdpb.NeighborSettings{}
+			l := &fibdpb.FibLimits{}
+			set := &fibdpb.FibSettings{Neighbors: n, Limits: l}
 			changed := false
 			fl := cmd.Flags()
+			set64 := func(flag string, v uint64, dst **uint64) {
+				if fl.Changed(flag) {
+					*dst, changed = &v, true
+				}
+			}
+			set64("limit-routes-v4", lim4, &l.RoutesV4)
+			set64("limit-routes-v6", lim6, &l.RoutesV6)
+			set64("limit-routes-per-source", limSrc, &l.RoutesPerSource)
+			set64("limit-neighbors", limNb, &l.Neighbors)
+			if fl.Changed("limit-warn-percent") {
+				l.WarnPercent, changed = &warn, true
+			}
+			if fl.Changed("name") {
+				set.Name, changed = &name, true
+			}
 			set32 := func(name string, v uint32, dst **uint32) {
 				if fl.Changed(name) {
 					*dst, changed = &v, true
@@ -68,7 +90,7 @@ func newFIBSetCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer cancel()
-			resp, err := cl.SetFibSettings(ctx, &fibdpb.SetFibSettingsRequest{FibId: id, Settings: &fibdpb.FibSettings{Neighbors: n}})
+			resp, err := cl.SetFibSettings(ctx, &fibdpb.SetFibSettingsRequest{FibId: id, Settings: set})
 			if err != nil {
 				return err
 			}
@@ -79,6 +101,12 @@ func newFIBSetCmd(a *app) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	f.StringVar(&name, "name", "", "the FIB's name, usable wherever a FIB ID is (\"\" removes it)")
+	f.Uint64Var(&lim4, "limit-routes-v4", 0, "IPv4 route limit (0: fibd's default)")
+	f.Uint64Var(&lim6, "limit-routes-v6", 0, "IPv6 route limit (0: fibd's default)")
+	f.Uint64Var(&limSrc, "limit-routes-per-source", 0, "limit of one source's routes per family (0: fibd's default)")
+	f.Uint64Var(&limNb, "limit-neighbors", 0, "limit of static neighbours (0: fibd's default)")
+	f.Uint32Var(&warn, "limit-warn-percent", 0, "warn when a limit is this full, 1-100 (0: the default, 75)")
 	f.Uint32Var(&maxEntries, "neigh-max", 0, "bound of dynamic neighbour entries (ARP/ND cache)")
 	f.StringVar(&arpAccept, "arp-accept", "", "on: an ARP reply or gratuitous ARP from an unknown sender creates an entry (Linux arp_accept)")
 	f.DurationVar(&gcStale, "neigh-gc-stale-time", 0, "how long an unreferenced STALE entry lives")
@@ -113,7 +141,20 @@ func printSettings(a *app, id uint32, s *fibdpb.FibSettings) error {
 		return d.AsDuration().String()
 	}
 	t := newTable(a.out, "FIB", "SETTING", "VALUE")
+	l := s.GetLimits()
+	limit := func(v uint64) string {
+		if v == 0 {
+			return "unlimited"
+		}
+		return u(v)
+	}
 	for _, row := range [][2]string{
+		{"name", orDash(s.GetName())},
+		{"limit-routes-v4", limit(l.GetRoutesV4())},
+		{"limit-routes-v6", limit(l.GetRoutesV6())},
+		{"limit-routes-per-source", limit(l.GetRoutesPerSource())},
+		{"limit-neighbors", limit(l.GetNeighbors())},
+		{"limit-warn-percent", u(l.GetWarnPercent())},
 		{"neigh-max", u(n.GetMaxEntries())},
 		{"arp-accept", map[bool]string{true: "on", false: "off"}[n.GetArpAccept()]},
 		{"neigh-gc-stale-time", dur(n.GetGcStaleTime())},

@@ -15,16 +15,24 @@ func FuzzParseRoute(f *testing.F) {
 		"0.0.0.0/0 lookup 20",
 		"192.0.2.0/24 dev eth1",
 		"via dev weight",
+		"default via 2001:db8::1 metric 5 table 10",
+		"192.0.2.7 blackhole table customer-a",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		r, err := parseRoute(strings.Fields(s))
+		spec, err := parseRoute(strings.Fields(s))
 		if err != nil {
 			return
 		}
+		r := spec.route
 		if r.GetPrefix() == "" || len(r.GetPaths()) == 0 {
 			t.Fatalf("parseRoute(%q) accepted %v", s, r)
+		}
+		// Whatever it accepted, it accepts again as it would print it.
+		if _, err := parseRoute(append([]string{r.GetPrefix()}, strings.Fields(pathsString(r.GetPaths()))...)); err != nil &&
+			!strings.Contains(pathsString(r.GetPaths()), ",") {
+			t.Fatalf("parseRoute(%q) = %v, but its own rendering does not parse: %v", s, r, err)
 		}
 	})
 }

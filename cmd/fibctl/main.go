@@ -91,6 +91,7 @@ func newRoot(a *app) *cobra.Command {
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up on a command after this long (0: never)")
 	root.AddCommand(newFIBCmd(a), newPortCmd(a), newAddrCmd(a), newRouteCmd(a), newNeighCmd(a),
 		newStatsCmd(a), newWatchCmd(a), newInfoCmd(a), newResyncCmd(a))
+	root.AddCommand(newManCmd(root))
 	return root
 }
 
@@ -133,11 +134,7 @@ func describe(err error, a *app) string {
 	}
 	switch st.Code() {
 	case codes.Unavailable:
-		where := a.opts.Socket
-		if a.opts.Addr != "" {
-			where = a.opts.Addr
-		}
-		return fmt.Sprintf("cannot reach fibd at %s: %s", where, st.Message())
+		return unreachable(a, st.Message())
 	case codes.Unknown:
 		return st.Message()
 	}
@@ -165,4 +162,44 @@ func enumText(v fmt.Stringer, prefix string) string {
 		return "-"
 	}
 	return strings.ToLower(t)
+}
+
+// group makes c a command group: without a subcommand it shows its help;
+// with an unknown one it fails, naming it, with a non-zero exit — scripts
+// must not take a typo for success.
+func group(c *cobra.Command) *cobra.Command {
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
+	return c
+}
+
+// unreachable says that fibd could not be reached, why in a person's words
+// (not gRPC's transport chatter), and what to do about it.
+func unreachable(a *app, msg string) string {
+	where, hint := a.opts.Socket, "is fibd running? start it (systemctl start fibd), or point fibctl at its socket with --socket PATH or $FIBD_SOCKET"
+	if a.opts.Addr != "" {
+		where, hint = a.opts.Addr, "is fibd listening there (fibd --listen) and do the certificates match (--tls-ca, --tls-cert, --tls-key)?"
+	}
+	why := "it did not answer"
+	for _, c := range []struct{ in, say string }{
+		{"no such file or directory", "no socket there"},
+		{"connection refused", "nothing listens there"},
+		{"permission denied", "permission denied (fibd's socket is root's, mode 0600)"},
+		{"certificate", "the TLS handshake failed (certificate)"},
+		{"tls:", "the TLS handshake failed"},
+		{"deadline exceeded", "it did not answer in time"},
+		{"i/o timeout", "it did not answer in time"},
+		{"no route to host", "no route to the host"},
+	} {
+		if strings.Contains(strings.ToLower(msg), c.in) {
+			why = c.say
+			break
+		}
+	}
+	return fmt.Sprintf("cannot reach fibd at %s: %s; %s", where, why, hint)
 }

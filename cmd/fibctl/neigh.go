@@ -9,21 +9,25 @@ import (
 )
 
 func newNeighCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "neigh", Aliases: []string{"neighbor", "neighbour", "n"}, Short: "Neighbours (ARP/ND): add, del, show"}
+	c := group(&cobra.Command{Use: "neigh", Aliases: []string{"neighbor", "neighbour", "n"}, Short: "Neighbours (ARP/ND): add, del, show"})
 	add := &cobra.Command{
 		Use:   "add ADDRESS lladdr MAC dev PORT",
-		Short: "Add a static (permanent) neighbour in the port's FIB",
-		Args:  cobra.ExactArgs(5),
+		Short: "Add a static (permanent) neighbour in the port's FIB (iproute2's order; dev and lladdr in either order, \"nud permanent\" accepted)",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[1] != "lladdr" || args[3] != "dev" {
-				return fmt.Errorf("want ADDRESS lladdr MAC dev PORT, got %q", args)
+			kw, err := keywords(args[1:], map[string]bool{"lladdr": true, "dev": true, "nud": false})
+			if err != nil {
+				return fmt.Errorf("want ADDRESS lladdr MAC dev PORT: %w", err)
+			}
+			if nud, ok := kw["nud"]; ok && nud != "permanent" {
+				return fmt.Errorf("nud %q: a static neighbour is permanent", nud)
 			}
 			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			_, err = cl.AddNeighbor(ctx, &fibdpb.AddNeighborRequest{Address: args[0], Mac: args[2], Port: args[4]})
+			_, err = cl.AddNeighbor(ctx, &fibdpb.AddNeighborRequest{Address: args[0], Mac: kw["lladdr"], Port: kw["dev"]})
 			return err
 		},
 	}
@@ -46,14 +50,18 @@ func newNeighCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
-	var fib fibFlag
+	var fib fibRef
 	show := &cobra.Command{
 		Use:     "show [dev PORT]",
 		Aliases: []string{"list", "ls"},
 		Short:   "List neighbours, learned and static",
 		Args:    cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &fibdpb.ListNeighborsRequest{FibId: fib.ptr()}
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			req := &fibdpb.ListNeighborsRequest{FibId: fid}
 			if len(args) > 0 {
 				port, err := devArg(args)
 				if err != nil {

@@ -4,26 +4,87 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// table writes aligned columns.
-type table struct{ tw *tabwriter.Writer }
+// table writes aligned columns without holding a long listing back: the
+// first rows (up to tableHead) are aligned together, like tabwriter does;
+// from then on each row is printed as it comes, in the widths the first
+// rows set (a longer cell widens only its own row). So `route show | head`
+// prints at once, and a short table is aligned exactly.
+type table struct {
+	w      io.Writer
+	head   [][]string
+	widths []int
+	err    error
+}
+
+// tableHead is how many rows set a table's column widths.
+const tableHead = 256
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	t := &table{w: w}
 	t.row(header...)
 	return t
 }
 
 func (t *table) row(cols ...string) {
-	fmt.Fprintln(t.tw, strings.Join(cols, "\t"))
+	if t.widths == nil {
+		t.head = append(t.head, cols)
+		if len(t.head) > tableHead {
+			t.settle()
+		}
+		return
+	}
+	t.write(cols)
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+// settle fixes the widths from the rows so far and prints them.
+func (t *table) settle() {
+	for _, r := range t.head {
+		for i, c := range r {
+			if i >= len(t.widths) {
+				t.widths = append(t.widths, 0)
+			}
+			t.widths[i] = max(t.widths[i], len(c))
+		}
+	}
+	if t.widths == nil {
+		t.widths = []int{}
+	}
+	for _, r := range t.head {
+		t.write(r)
+	}
+	t.head = nil
+}
+
+func (t *table) write(cols []string) {
+	if t.err != nil {
+		return
+	}
+	var b strings.Builder
+	for i, c := range cols {
+		b.WriteString(c)
+		if i == len(cols)-1 {
+			break
+		}
+		w := 0
+		if i < len(t.widths) {
+			w = t.widths[i]
+		}
+		b.WriteString(strings.Repeat(" ", max(0, w-len(c))+2))
+	}
+	b.WriteByte('\n')
+	_, t.err = io.WriteString(t.w, b.String())
+}
+
+func (t *table) flush() error {
+	if t.widths == nil {
+		t.settle()
+	}
+	return t.err
+}
 
 // jsonList prints messages as one JSON array, field names as in the
 // .proto file. Like bufio.Writer it keeps the first error, so a caller
@@ -36,17 +97,11 @@ type jsonList struct {
 
 func newJSONList(w io.Writer) *jsonList { return &jsonList{w: w} }
 
-var jsonOpts = protojson.MarshalOptions{UseProtoNames: true}
-
 func (j *jsonList) add(m proto.Message) {
 	if j.err != nil {
 		return
 	}
-	b, err := jsonOpts.Marshal(m)
-	if err != nil {
-		j.err = err
-		return
-	}
+	b := marshalJSON(m, "")
 	sep := "[\n  "
 	if j.n > 0 {
 		sep = ",\n  "
@@ -78,11 +133,7 @@ func writeJSONList[M proto.Message](w io.Writer, list []M) error {
 
 // printJSON prints one message.
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true}.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
+	_, err := fmt.Fprintln(w, string(marshalJSON(m, "  ")))
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fibd/fibd/control/fibdpb"
@@ -52,5 +54,34 @@ func TestJSONListKeepsFirstError(t *testing.T) {
 	j.add(&fibdpb.Address{Port: "c"})
 	if err := j.close(); !errors.Is(err, errFull) {
 		t.Fatalf("close = %v, want %v", err, errFull)
+	}
+}
+
+// TestTableStreams: a long table prints its first rows once tableHead of
+// them are in, before it ends; a short one is aligned as tabwriter would.
+func TestTableStreams(t *testing.T) {
+	var b bytes.Buffer
+	tb := newTable(&b, "FIB", "PREFIX")
+	tb.row("10", "198.51.100.0/24")
+	if b.Len() != 0 {
+		t.Fatal("a short table printed before flush")
+	}
+	if err := tb.flush(); err != nil || b.String() != "FIB  PREFIX\n10   198.51.100.0/24\n" {
+		t.Fatalf("short table %q %v", b.String(), err)
+	}
+	b.Reset()
+	tb = newTable(&b, "FIB", "PREFIX")
+	for i := range tableHead + 10 {
+		tb.row("10", fmt.Sprintf("198.18.%d.0/24", i%256))
+	}
+	if b.Len() == 0 {
+		t.Fatal("a long table held every row back")
+	}
+	if err := tb.flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != tableHead+11 || strings.Index(lines[0], "PREFIX") != strings.Index(lines[len(lines)-1], "198.18") {
+		t.Fatalf("long table: %d lines, header %q, last %q", len(lines), lines[0], lines[len(lines)-1])
 	}
 }

@@ -10,10 +10,10 @@ import (
 )
 
 func newPortCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "port", Short: "Ports (an interface, interface.VLAN or interface.VLAN.VLAN) bound to FIBs: bind, unbind, show"}
+	c := group(&cobra.Command{Use: "port", Short: "Ports (an interface, interface.VLAN or interface.VLAN.VLAN) bound to FIBs: bind, unbind, show"})
 	var vlan, inner uint32
 	var tpid string
-	var fibID uint32
+	var bindFIB fibRef
 	bind := &cobra.Command{
 		Use:   "bind INTERFACE [--vlan ID [--inner-vlan ID] [--tpid 0x8100|0x88a8]] --fib ID",
 		Short: "Bind an interface, a VLAN of it or a QinQ (outer, inner) pair of it to a FIB (like `ip link set DEV master VRF`)",
@@ -25,6 +25,10 @@ Ports are named eth1, eth1.100 and eth1.100.200. An interface that does not
 exist yet is bound anyway; the port is down until it appears.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fibID, err := a.fibID(&bindFIB)
+			if err != nil {
+				return err
+			}
 			req := &fibdpb.BindPortRequest{Interface: args[0], FibId: fibID}
 			if cmd.Flags().Changed("vlan") {
 				req.Vlan = &vlan
@@ -63,7 +67,10 @@ exist yet is bound anyway; the port is down until it appears.`,
 	bind.Flags().Uint32Var(&vlan, "vlan", 0, "VLAN ID (1-4094), the outer tag with --inner-vlan; omit for the untagged interface")
 	bind.Flags().Uint32Var(&inner, "inner-vlan", 0, "QinQ inner (C-) VLAN ID (1-4094); needs --vlan")
 	bind.Flags().StringVar(&tpid, "tpid", "", "outer tag TPID: 0x8100 or 0x88a8 (default 0x8100 for a VLAN, 0x88a8 for QinQ)")
-	bind.Flags().Uint32Var(&fibID, "fib", 0, "FIB to bind to")
+	// No default: binding moves a port that is in another FIB, and its
+	// addresses, routes and neighbours go with the move.
+	bindFIB.register(bind, "FIB to bind to (required)")
+	bindFIB.require(bind)
 	unbind := &cobra.Command{
 		Use:   "unbind PORT",
 		Short: "Unbind a port (eth1 or eth1.100): its addresses and routes go",
@@ -78,14 +85,18 @@ exist yet is bound anyway; the port is down until it appears.`,
 			return err
 		},
 	}
-	var showFIB fibFlag
+	var showFIB fibRef
 	show := &cobra.Command{
 		Use:     "show [PORT]",
 		Aliases: []string{"list", "ls"},
 		Short:   "List ports: FIB, state, MTU, MAC, addresses, counters",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &fibdpb.ListPortsRequest{FibId: showFIB.ptr()}
+			fid, err := a.fibPtr(&showFIB)
+			if err != nil {
+				return err
+			}
+			req := &fibdpb.ListPortsRequest{FibId: fid}
 			if len(args) == 1 {
 				req.Port = args[0]
 			}
@@ -122,26 +133,6 @@ exist yet is bound anyway; the port is down until it appears.`,
 	showFIB.register(show, "only ports of this FIB")
 	c.AddCommand(bind, unbind, addJSON(a, show))
 	return c
-}
-
-// fibFlag is an optional --fib.
-type fibFlag struct {
-	set bool
-	id  uint32
-	cmd *cobra.Command
-}
-
-func (f *fibFlag) register(c *cobra.Command, usage string) {
-	f.cmd = c
-	c.Flags().Uint32Var(&f.id, "fib", 0, usage)
-}
-
-func (f *fibFlag) ptr() *uint32 {
-	if f.cmd != nil && f.cmd.Flags().Changed("fib") {
-		id := f.id
-		return &id
-	}
-	return nil
 }
 
 // ioRxTx shows the backend's own receive and transmit packet counters

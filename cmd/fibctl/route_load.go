@@ -5,10 +5,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/client"
@@ -53,20 +54,24 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 			if perr != nil {
 				return perr
 			}
+			fibID, err := a.fibID(&rf.fib)
+			if err != nil {
+				return err
+			}
 			cl, err := a.client()
 			if err != nil {
 				return err
 			}
 			bar := newProgress(a.errOut, len(routes), quiet)
 			res, err := client.Load(cmd.Context(), cl, sets, routes, client.LoadOptions{
-				FIB: rf.fib, Source: rf.source, Preference: rf.pref, Batch: batch, Progress: bar.set,
+				FIB: fibID, Source: rf.source, Preference: rf.pref, Batch: batch, Progress: bar.set,
 				Resync: resync, ElectionID: election, OnDisconnect: policy(flush)})
 			bar.done()
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "loaded %d routes into fib %d in %.3fs: %.0f routes/s (%d added, %d updated",
-				res.Routes, rf.fib, res.Duration.Seconds(), float64(res.Routes)/res.Duration.Seconds(), res.Added, res.Updated)
+				res.Routes, fibID, res.Duration.Seconds(), float64(res.Routes)/res.Duration.Seconds(), res.Added, res.Updated)
 			if resync {
 				fmt.Fprintf(a.out, ", %d removed by the resync", res.Removed)
 			}
@@ -109,40 +114,39 @@ func loadPathSets(vias []string, dev string) ([]*fibdpb.PathSet, [2]famBase, err
 	return append(v4, v6...), [2]famBase{{0, len(v4)}, {len(v4), len(v6)}}, nil
 }
 
-// progress draws a bar on a terminal; elsewhere it stays silent.
+// progress is route load's progress bar: schollz/progressbar on a
+// terminal (it handles width, redraws and the rate), nothing otherwise —
+// a log file or a pipe gets only the summary line.
 type progress struct {
-	w     io.Writer
-	total int
-	on    bool
-	last  time.Time
-	start time.Time
+	bar *progressbar.ProgressBar
 }
 
 func newProgress(w io.Writer, total int, quiet bool) *progress {
-	p := &progress{w: w, total: total, start: time.Now()}
-	if f, ok := w.(*os.File); ok && !quiet {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.on = true
-		}
+	f, ok := w.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progress{}
 	}
-	return p
+	return &progress{bar: progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("routes"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("routes"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)}
 }
 
 func (p *progress) set(n int) {
-	if !p.on || (time.Since(p.last) < 100*time.Millisecond && n < p.total) {
-		return
+	if p.bar != nil {
+		_ = p.bar.Set(n)
 	}
-	p.last = time.Now()
-	const width = 40
-	fill := width * n / max(1, p.total)
-	rate := float64(n) / time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "\r[%s%s] %3d%% %d/%d routes %.0f/s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
-		100*n/max(1, p.total), n, p.total, rate)
 }
 
 func (p *progress) done() {
-	if p.on {
-		fmt.Fprintln(p.w)
+	if p.bar != nil {
+		_ = p.bar.Finish()
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func newRouteShowCmd(a *app) *cobra.Command {
-	var fib fibFlag
+	var fib fibRef
 	var family int
 	var source string
 	var best bool
@@ -19,7 +19,11 @@ func newRouteShowCmd(a *app) *cobra.Command {
 		Short:   "List routes (every source's; * marks the one that forwards), optionally those inside PREFIX",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &fibdpb.ListRoutesRequest{FibId: fib.ptr(), Source: source, BestOnly: best}
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			req := &fibdpb.ListRoutesRequest{FibId: fid, Source: source, BestOnly: best}
 			switch family {
 			case 0:
 			case 4:
@@ -77,19 +81,23 @@ func newRouteShowCmd(a *app) *cobra.Command {
 }
 
 func newRouteGetCmd(a *app) *cobra.Command {
-	var fib uint32
+	var fib fibRef
 	var hash uint32
 	get := &cobra.Command{
-		Use:   "get ADDRESS --fib ID",
+		Use:   "get ADDRESS [--fib FIB]",
 		Short: "Show where a packet to ADDRESS goes: matched route, leaks, ECMP member, neighbour, egress port",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := a.fibID(&fib)
+			if err != nil {
+				return err
+			}
 			ctx, cancel, cl, err := a.dial()
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			resp, err := cl.LookupRoute(ctx, &fibdpb.LookupRouteRequest{FibId: fib, Address: args[0], FlowHash: hash})
+			resp, err := cl.LookupRoute(ctx, &fibdpb.LookupRouteRequest{FibId: id, Address: args[0], FlowHash: hash})
 			if err != nil {
 				return err
 			}
@@ -124,7 +132,7 @@ func newRouteGetCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	get.Flags().Uint32Var(&fib, "fib", 0, "FIB to look in")
+	fib.register(get, "FIB to look in (default 0)")
 	get.Flags().Uint32Var(&hash, "hash", 0, "flow hash that picks the ECMP member")
 	return addJSON(a, get)
 }

@@ -295,9 +295,9 @@ func TestDaemonRestartLosesNoRoute(t *testing.T) {
 	}
 	info := d.ok("fib", "show", "10", "--json")
 	var fibs []struct {
-		RoutesV4 string `json:"routes_v4"`
+		RoutesV4 int `json:"routes_v4"`
 	}
-	if err := json.Unmarshal([]byte(info), &fibs); err != nil || len(fibs) != 1 || fibs[0].RoutesV4 != fmt.Sprint(sessionRoutes+2) {
+	if err := json.Unmarshal([]byte(info), &fibs); err != nil || len(fibs) != 1 || fibs[0].RoutesV4 != sessionRoutes+2 {
 		t.Fatalf("fib 10 after the restart (want %d routes: the table, connected, local): %v\n%s", sessionRoutes+2, err, info)
 	}
 	t.Logf("%d lookups during the restart, none missed", lookups.Load())

@@ -12,7 +12,7 @@ import (
 )
 
 func newStatsCmd(a *app) *cobra.Command {
-	var fib fibFlag
+	var fib fibRef
 	c := &cobra.Command{
 		Use:   "stats",
 		Short: "Packet counters per port and per FIB, with drops by reason",
@@ -23,7 +23,11 @@ func newStatsCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer cancel()
-			resp, err := cl.GetStats(ctx, &fibdpb.GetStatsRequest{FibId: fib.ptr()})
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			resp, err := cl.GetStats(ctx, &fibdpb.GetStatsRequest{FibId: fid})
 			if err != nil {
 				return err
 			}

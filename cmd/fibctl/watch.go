@@ -12,8 +12,8 @@ import (
 )
 
 func newWatchCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "watch", Short: "Stream changes until interrupted"}
-	var fib fibFlag
+	c := group(&cobra.Command{Use: "watch", Short: "Stream changes until interrupted"})
+	var fib fibRef
 	var initial bool
 	neigh := &cobra.Command{
 		Use:     "neigh",
@@ -25,7 +25,11 @@ func newWatchCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			stream, err := cl.WatchNeighbors(cmd.Context(), &fibdpb.WatchNeighborsRequest{FibId: fib.ptr(), Initial: initial})
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			stream, err := cl.WatchNeighbors(cmd.Context(), &fibdpb.WatchNeighborsRequest{FibId: fid, Initial: initial})
 			if err != nil {
 				return err
 			}
@@ -39,8 +43,7 @@ func newWatchCmd(a *app) *cobra.Command {
 				}
 				for _, ev := range resp.GetEvents() {
 					if a.json {
-						b, _ := jsonOpts.Marshal(ev)
-						fmt.Fprintln(a.out, string(b))
+						fmt.Fprintln(a.out, string(marshalJSON(ev, "")))
 						continue
 					}
 					n := ev.GetNeighbor()

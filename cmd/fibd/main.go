@@ -6,6 +6,7 @@
 //	fibd [--socket /run/fibd/fibd.sock] [--state /var/lib/fibd/state.json]
 //	     [--config fibd.json] [--io auto|afpacket|xdp|none] [--listen :50051 --tls-cert ... --tls-key ... --tls-client-ca ...]
 //	     [--metrics-addr 127.0.0.1:9469]
+//	fibd --check-config fibd.json
 //
 // SIGTERM or SIGINT stop it cleanly: no new RPCs, running ones get a few
 // seconds, the socket is removed.
@@ -14,7 +15,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,6 +22,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	flag "github.com/spf13/pflag"
 )
 
 // flags are fibd's command line.
@@ -39,15 +41,31 @@ type flags struct {
 	logFormat   string
 	limits      limitFlags
 	version     bool
+	checkConfig string
 }
 
 type limitFlags struct {
 	routes4, routes6, perSource, neighbors int
 }
 
+// flagInfo is one flag, for the test that checks the man page.
+type flagInfo = flag.Flag
+
 func parseFlags(args []string) (*flags, error) {
 	var f flags
+	fs := newFlagSet(&f)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return checkFlags(&f, fs)
+}
+
+// newFlagSet declares fibd's flags into f.
+func newFlagSet(fp *flags) *flag.FlagSet {
+	f := fp
+	// --double-dash flags, as fibctl's (pflag is what cobra uses).
 	fs := flag.NewFlagSet("fibd", flag.ContinueOnError)
+	fs.SortFlags = false
 	fs.StringVar(&f.socket, "socket", "/run/fibd/fibd.sock", "unix socket to serve the API on (mode 0600); empty disables")
 	fs.StringVar(&f.listen, "listen", "", "TCP address to also serve the API on, with mutual TLS (needs --tls-cert, --tls-key, --tls-client-ca)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "server certificate (PEM) for --listen")
@@ -64,11 +82,17 @@ func parseFlags(args []string) (*flags, error) {
 	fs.IntVar(&f.limits.perSource, "limit-routes-per-source", 0, "default limit of one source's routes per family in a FIB (0: none)")
 	fs.IntVar(&f.limits.neighbors, "limit-neighbors", 0, "default limit of static neighbours per FIB (0: none)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	fs.StringVar(&f.checkConfig, "check-config", "", "validate this config file (syntax and meaning) and exit: 0 if it would apply, 1 with each problem if not")
+	return fs
+}
+
+func checkFlags(fp *flags, fs *flag.FlagSet) (*flags, error) {
+	f := *fp
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.checkConfig != "" || f.version {
+		return &f, nil
 	}
 	if f.socket == "" && f.listen == "" {
 		return nil, errors.New("nothing to serve on: give --socket or --listen")
@@ -120,6 +144,9 @@ func main() {
 	if f.version {
 		fmt.Println(version())
 		return
+	}
+	if f.checkConfig != "" {
+		os.Exit(checkConfig(f.checkConfig, os.Stdout))
 	}
 	log, err := newLogger(f)
 	if err != nil {

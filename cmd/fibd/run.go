@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,17 +53,18 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The state first (everything as it was), then the config file as a
+	// diff on top: it wins for what it names (control.ApplyConfigFile).
+	// Neither stops fibd: what cannot be applied is logged, item by item,
+	// and the rest of the router comes up.
 	if restored != nil {
-		if err := srv.ApplyConfig(restored, false); err != nil {
-			return fmt.Errorf("restoring state file %s: %w (fix the cause, or move the file away to start without it)", f.state, err)
-		}
+		errs := srv.RestoreState(restored)
 		log.Info("state restored", "path", f.state, "fibs", len(restored.FIBs), "ports", len(restored.Ports),
-			"routes", len(restored.Routes), "neighbors", len(restored.Neighbors))
+			"routes", len(restored.Routes), "neighbors", len(restored.Neighbors), "not_restored", len(errs))
 	}
 	if cfg != nil {
-		if err := srv.ApplyConfig(cfg, true); err != nil {
-			return fmt.Errorf("config file %s: %w", f.config, err)
-		}
+		changes, errs := srv.ApplyConfigFile(cfg)
+		log.Info("config file applied", "path", f.config, "changes", len(changes), "not_applied", len(errs))
 	}
 	if f.state != "" {
 		if err := os.MkdirAll(filepath.Dir(f.state), 0o750); err != nil {
@@ -75,7 +75,8 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 		}
 	}
 
-	gs := grpc.NewServer(control.ServerOptions()...)
+	metrics := control.NewMetrics(srv)
+	gs := grpc.NewServer(append(control.ServerOptions(), metrics.ServerOptions()...)...)
 	control.NewGRPCService(srv).Register(gs)
 	var lns []net.Listener
 	defer func() {
@@ -102,7 +103,8 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 			return err
 		}
 		// A separate server: its credentials are per server in grpc-go.
-		tcpServer = grpc.NewServer(append(control.ServerOptions(), grpc.Creds(credentials.NewTLS(tc)))...)
+		opts := append(control.ServerOptions(), metrics.ServerOptions()...)
+		tcpServer = grpc.NewServer(append(opts, grpc.Creds(credentials.NewTLS(tc)))...)
 		control.NewGRPCService(srv).Register(tcpServer)
 		go func() { _ = tcpServer.Serve(ln) }()
 		log.Info("serving", "tcp", ln.Addr().String(), "tls", "mutual")
@@ -111,16 +113,16 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 		go func() { _ = gs.Serve(ln) }()
 		log.Info("serving", "unix", f.socket)
 	}
-	var metrics *http.Server
+	var metricsServer *http.Server
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
 		if err != nil {
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", srv.MetricsHandler())
-		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = metrics.Serve(ln) }()
+		mux.Handle("/metrics", metrics.Handler())
+		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metricsServer.Serve(ln) }()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 	log.Info("fibd started", "epoch", srv.Epoch(), "io", dp.Backend(), "version", version())
@@ -144,8 +146,8 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 		}
 		<-stopped
 	}
-	if metrics != nil {
-		_ = metrics.Close()
+	if metricsServer != nil {
+		_ = metricsServer.Close()
 	}
 	if c, ok := dp.(interface{ Close() error }); ok {
 		_ = c.Close()
@@ -161,13 +163,43 @@ func loadConfig(path string) (*control.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	var c control.Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+	return control.ParseConfigFile(path, b)
+}
+
+// checkConfig validates a config file without starting fibd: it parses it
+// and applies it to an empty control plane over the none dataplane (no
+// packets, interfaces need not exist), which checks every item's meaning —
+// prefixes, gateways on declared subnets, ports that addresses and routes
+// name. It prints each problem and returns the exit status.
+func checkConfig(path string, out io.Writer) int {
+	c, err := loadConfig(path)
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return 1
 	}
-	return &c, nil
+	reg := fib.NewRegistry(fib.Options{})
+	quiet := slog.New(slog.DiscardHandler)
+	dp, nb, stop, err := newDataplane("none", reg, quiet)
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return 1
+	}
+	defer stop()
+	srv, err := control.New(control.Options{Registry: reg, Dataplane: dp, Neighbors: nb, Logger: quiet})
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return 1
+	}
+	_, errs := srv.ApplyConfigFile(c)
+	for _, e := range errs {
+		fmt.Fprintf(out, "%s: %v\n", path, e)
+	}
+	if len(errs) > 0 {
+		return 1
+	}
+	fmt.Fprintf(out, "%s: OK: %d FIBs, %d ports, %d addresses, %d static routes, %d static neighbours\n", path,
+		len(c.FIBs), len(c.Ports), len(c.Addresses), len(c.Routes), len(c.Neighbors))
+	return 0
 }
 
 // listenUnix listens on a unix socket with mode 0600. A stale socket file

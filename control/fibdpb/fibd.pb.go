@@ -829,7 +829,11 @@ type Fib struct {
 	// version counts the route batches published in this FIB.
 	Version uint64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	// settings are the FIB's effective settings, every field present.
-	Settings      *FibSettings `protobuf:"bytes,9,opt,name=settings,proto3" json:"settings,omitempty"`
+	Settings *FibSettings `protobuf:"bytes,9,opt,name=settings,proto3" json:"settings,omitempty"`
+	// name is the FIB's name, "" if it has none.
+	Name string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
+	// sources are the sources with routes in the FIB, by name.
+	Sources       []*SourceRoutes `protobuf:"bytes,11,rep,name=sources,proto3" json:"sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -927,18 +931,97 @@ func (x *Fib) GetSettings() *FibSettings {
 	return nil
 }
 
+func (x *Fib) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Fib) GetSources() []*SourceRoutes {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// SourceRoutes is one source's routes in a FIB.
+type SourceRoutes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Source        string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	RoutesV4      uint64                 `protobuf:"varint,2,opt,name=routes_v4,json=routesV4,proto3" json:"routes_v4,omitempty"`
+	RoutesV6      uint64                 `protobuf:"varint,3,opt,name=routes_v6,json=routesV6,proto3" json:"routes_v6,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceRoutes) Reset() {
+	*x = SourceRoutes{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceRoutes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceRoutes) ProtoMessage() {}
+
+func (x *SourceRoutes) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceRoutes.ProtoReflect.Descriptor instead.
+func (*SourceRoutes) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SourceRoutes) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SourceRoutes) GetRoutesV4() uint64 {
+	if x != nil {
+		return x.RoutesV4
+	}
+	return 0
+}
+
+func (x *SourceRoutes) GetRoutesV6() uint64 {
+	if x != nil {
+		return x.RoutesV6
+	}
+	return 0
+}
+
 // FibSettings are what a FIB is configured with besides its routes and
 // ports. In SetFibSettings an absent field is left as it is.
 type FibSettings struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Neighbors     *NeighborSettings      `protobuf:"bytes,1,opt,name=neighbors,proto3" json:"neighbors,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Neighbors *NeighborSettings      `protobuf:"bytes,1,opt,name=neighbors,proto3" json:"neighbors,omitempty"`
+	Limits    *FibLimits             `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	// name names the FIB (lower-case letters, digits, - _ ., starting with a
+	// letter; at most 32 bytes; unique). "" removes the name.
+	Name          *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FibSettings) Reset() {
 	*x = FibSettings{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1033,7 @@ func (x *FibSettings) String() string {
 func (*FibSettings) ProtoMessage() {}
 
 func (x *FibSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1046,7 @@ func (x *FibSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibSettings.ProtoReflect.Descriptor instead.
 func (*FibSettings) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FibSettings) GetNeighbors() *NeighborSettings {
@@ -971,6 +1054,104 @@ func (x *FibSettings) GetNeighbors() *NeighborSettings {
 		return x.Neighbors
 	}
 	return nil
+}
+
+func (x *FibSettings) GetLimits() *FibLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *FibSettings) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+// FibLimits bound a FIB. In SetFibSettings an absent field is left as it
+// is and 0 puts it back to fibd's default (its --limit-* flags); in
+// effective settings 0 means unlimited. Only what an admin sets is saved:
+// a FIB without a limit of its own follows the default as it changes.
+type FibLimits struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RoutesV4 *uint64                `protobuf:"varint,1,opt,name=routes_v4,json=routesV4,proto3,oneof" json:"routes_v4,omitempty"`
+	RoutesV6 *uint64                `protobuf:"varint,2,opt,name=routes_v6,json=routesV6,proto3,oneof" json:"routes_v6,omitempty"`
+	// routes_per_source bounds each source's routes in each family.
+	RoutesPerSource *uint64 `protobuf:"varint,3,opt,name=routes_per_source,json=routesPerSource,proto3,oneof" json:"routes_per_source,omitempty"`
+	// neighbors bounds the FIB's static neighbours.
+	Neighbors *uint64 `protobuf:"varint,4,opt,name=neighbors,proto3,oneof" json:"neighbors,omitempty"`
+	// warn_percent is how full a limit gets before fibd warns (a log line
+	// and the counter fibd_fib_limit_warnings_total), 1-100; default 75.
+	WarnPercent   *uint32 `protobuf:"varint,5,opt,name=warn_percent,json=warnPercent,proto3,oneof" json:"warn_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FibLimits) Reset() {
+	*x = FibLimits{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FibLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FibLimits) ProtoMessage() {}
+
+func (x *FibLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FibLimits.ProtoReflect.Descriptor instead.
+func (*FibLimits) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FibLimits) GetRoutesV4() uint64 {
+	if x != nil && x.RoutesV4 != nil {
+		return *x.RoutesV4
+	}
+	return 0
+}
+
+func (x *FibLimits) GetRoutesV6() uint64 {
+	if x != nil && x.RoutesV6 != nil {
+		return *x.RoutesV6
+	}
+	return 0
+}
+
+func (x *FibLimits) GetRoutesPerSource() uint64 {
+	if x != nil && x.RoutesPerSource != nil {
+		return *x.RoutesPerSource
+	}
+	return 0
+}
+
+func (x *FibLimits) GetNeighbors() uint64 {
+	if x != nil && x.Neighbors != nil {
+		return *x.Neighbors
+	}
+	return 0
+}
+
+func (x *FibLimits) GetWarnPercent() uint32 {
+	if x != nil && x.WarnPercent != nil {
+		return *x.WarnPercent
+	}
+	return 0
 }
 
 // NeighborSettings configure a FIB's ARP/ND table (RFC 4861 names where
@@ -1008,7 +1189,7 @@ type NeighborSettings struct {
 
 func (x *NeighborSettings) Reset() {
 	*x = NeighborSettings{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1201,7 @@ func (x *NeighborSettings) String() string {
 func (*NeighborSettings) ProtoMessage() {}
 
 func (x *NeighborSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1214,7 @@ func (x *NeighborSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborSettings.ProtoReflect.Descriptor instead.
 func (*NeighborSettings) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NeighborSettings) GetMaxEntries() uint32 {
@@ -1116,7 +1297,7 @@ type SetFibSettingsRequest struct {
 
 func (x *SetFibSettingsRequest) Reset() {
 	*x = SetFibSettingsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1309,7 @@ func (x *SetFibSettingsRequest) String() string {
 func (*SetFibSettingsRequest) ProtoMessage() {}
 
 func (x *SetFibSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1322,7 @@ func (x *SetFibSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFibSettingsRequest.ProtoReflect.Descriptor instead.
 func (*SetFibSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetFibSettingsRequest) GetFibId() uint32 {
@@ -1173,7 +1354,7 @@ type SetFibSettingsResponse struct {
 
 func (x *SetFibSettingsResponse) Reset() {
 	*x = SetFibSettingsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1366,7 @@ func (x *SetFibSettingsResponse) String() string {
 func (*SetFibSettingsResponse) ProtoMessage() {}
 
 func (x *SetFibSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1379,7 @@ func (x *SetFibSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFibSettingsResponse.ProtoReflect.Descriptor instead.
 func (*SetFibSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetFibSettingsResponse) GetEpoch() uint64 {
@@ -1223,16 +1404,18 @@ func (x *SetFibSettingsResponse) GetStateError() string {
 }
 
 type CreateFibRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
-	Limits        *Limits                `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FibId  uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	Limits *Limits                `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	// name, when set, names the FIB (see FibSettings.name).
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateFibRequest) Reset() {
 	*x = CreateFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1427,7 @@ func (x *CreateFibRequest) String() string {
 func (*CreateFibRequest) ProtoMessage() {}
 
 func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1440,7 @@ func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibRequest.ProtoReflect.Descriptor instead.
 func (*CreateFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateFibRequest) GetFibId() uint32 {
@@ -1274,6 +1457,13 @@ func (x *CreateFibRequest) GetLimits() *Limits {
 	return nil
 }
 
+func (x *CreateFibRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type CreateFibResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
@@ -1287,7 +1477,7 @@ type CreateFibResponse struct {
 
 func (x *CreateFibResponse) Reset() {
 	*x = CreateFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1489,7 @@ func (x *CreateFibResponse) String() string {
 func (*CreateFibResponse) ProtoMessage() {}
 
 func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1502,7 @@ func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibResponse.ProtoReflect.Descriptor instead.
 func (*CreateFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateFibResponse) GetEpoch() uint64 {
@@ -1338,7 +1528,7 @@ type DeleteFibRequest struct {
 
 func (x *DeleteFibRequest) Reset() {
 	*x = DeleteFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1540,7 @@ func (x *DeleteFibRequest) String() string {
 func (*DeleteFibRequest) ProtoMessage() {}
 
 func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1553,7 @@ func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteFibRequest) GetFibId() uint32 {
@@ -1386,7 +1576,7 @@ type DeleteFibResponse struct {
 
 func (x *DeleteFibResponse) Reset() {
 	*x = DeleteFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1588,7 @@ func (x *DeleteFibResponse) String() string {
 func (*DeleteFibResponse) ProtoMessage() {}
 
 func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1601,7 @@ func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteFibResponse) GetEpoch() uint64 {
@@ -1438,7 +1628,7 @@ type ListFibsRequest struct {
 
 func (x *ListFibsRequest) Reset() {
 	*x = ListFibsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1640,7 @@ func (x *ListFibsRequest) String() string {
 func (*ListFibsRequest) ProtoMessage() {}
 
 func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1653,7 @@ func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsRequest.ProtoReflect.Descriptor instead.
 func (*ListFibsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListFibsRequest) GetFibId() uint32 {
@@ -1483,7 +1673,7 @@ type ListFibsResponse struct {
 
 func (x *ListFibsResponse) Reset() {
 	*x = ListFibsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1685,7 @@ func (x *ListFibsResponse) String() string {
 func (*ListFibsResponse) ProtoMessage() {}
 
 func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1698,7 @@ func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsResponse.ProtoReflect.Descriptor instead.
 func (*ListFibsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFibsResponse) GetEpoch() uint64 {
@@ -1541,7 +1731,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1743,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1756,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Counters) GetRxPackets() uint64 {
@@ -1654,7 +1844,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1856,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1869,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Port) GetName() string {
@@ -1806,7 +1996,7 @@ type BindPortRequest struct {
 
 func (x *BindPortRequest) Reset() {
 	*x = BindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2008,7 @@ func (x *BindPortRequest) String() string {
 func (*BindPortRequest) ProtoMessage() {}
 
 func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2021,7 @@ func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortRequest.ProtoReflect.Descriptor instead.
 func (*BindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BindPortRequest) GetInterface() string {
@@ -1883,7 +2073,7 @@ type BindPortResponse struct {
 
 func (x *BindPortResponse) Reset() {
 	*x = BindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2085,7 @@ func (x *BindPortResponse) String() string {
 func (*BindPortResponse) ProtoMessage() {}
 
 func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2098,7 @@ func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortResponse.ProtoReflect.Descriptor instead.
 func (*BindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BindPortResponse) GetEpoch() uint64 {
@@ -1941,7 +2131,7 @@ type UnbindPortRequest struct {
 
 func (x *UnbindPortRequest) Reset() {
 	*x = UnbindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2143,7 @@ func (x *UnbindPortRequest) String() string {
 func (*UnbindPortRequest) ProtoMessage() {}
 
 func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2156,7 @@ func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortRequest.ProtoReflect.Descriptor instead.
 func (*UnbindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UnbindPortRequest) GetPort() string {
@@ -1989,7 +2179,7 @@ type UnbindPortResponse struct {
 
 func (x *UnbindPortResponse) Reset() {
 	*x = UnbindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2191,7 @@ func (x *UnbindPortResponse) String() string {
 func (*UnbindPortResponse) ProtoMessage() {}
 
 func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2204,7 @@ func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortResponse.ProtoReflect.Descriptor instead.
 func (*UnbindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UnbindPortResponse) GetEpoch() uint64 {
@@ -2042,7 +2232,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2244,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2257,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListPortsRequest) GetFibId() uint32 {
@@ -2094,7 +2284,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2296,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2309,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListPortsResponse) GetEpoch() uint64 {
@@ -2148,7 +2338,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2350,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2363,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Address) GetPort() string {
@@ -2207,7 +2397,7 @@ type AddAddressRequest struct {
 
 func (x *AddAddressRequest) Reset() {
 	*x = AddAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2409,7 @@ func (x *AddAddressRequest) String() string {
 func (*AddAddressRequest) ProtoMessage() {}
 
 func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2422,7 @@ func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressRequest.ProtoReflect.Descriptor instead.
 func (*AddAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AddAddressRequest) GetPort() string {
@@ -2262,7 +2452,7 @@ type AddAddressResponse struct {
 
 func (x *AddAddressResponse) Reset() {
 	*x = AddAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2464,7 @@ func (x *AddAddressResponse) String() string {
 func (*AddAddressResponse) ProtoMessage() {}
 
 func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2477,7 @@ func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressResponse.ProtoReflect.Descriptor instead.
 func (*AddAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddAddressResponse) GetEpoch() uint64 {
@@ -2314,7 +2504,7 @@ type DeleteAddressRequest struct {
 
 func (x *DeleteAddressRequest) Reset() {
 	*x = DeleteAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2516,7 @@ func (x *DeleteAddressRequest) String() string {
 func (*DeleteAddressRequest) ProtoMessage() {}
 
 func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2529,7 @@ func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteAddressRequest) GetPort() string {
@@ -2369,7 +2559,7 @@ type DeleteAddressResponse struct {
 
 func (x *DeleteAddressResponse) Reset() {
 	*x = DeleteAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2571,7 @@ func (x *DeleteAddressResponse) String() string {
 func (*DeleteAddressResponse) ProtoMessage() {}
 
 func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2584,7 @@ func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteAddressResponse) GetEpoch() uint64 {
@@ -2421,7 +2611,7 @@ type ListAddressesRequest struct {
 
 func (x *ListAddressesRequest) Reset() {
 	*x = ListAddressesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2623,7 @@ func (x *ListAddressesRequest) String() string {
 func (*ListAddressesRequest) ProtoMessage() {}
 
 func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2636,7 @@ func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesRequest.ProtoReflect.Descriptor instead.
 func (*ListAddressesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListAddressesRequest) GetPort() string {
@@ -2473,7 +2663,7 @@ type ListAddressesResponse struct {
 
 func (x *ListAddressesResponse) Reset() {
 	*x = ListAddressesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +2675,7 @@ func (x *ListAddressesResponse) String() string {
 func (*ListAddressesResponse) ProtoMessage() {}
 
 func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +2688,7 @@ func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesResponse.ProtoReflect.Descriptor instead.
 func (*ListAddressesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAddressesResponse) GetEpoch() uint64 {
@@ -2529,7 +2719,7 @@ type Path struct {
 
 func (x *Path) Reset() {
 	*x = Path{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2731,7 @@ func (x *Path) String() string {
 func (*Path) ProtoMessage() {}
 
 func (x *Path) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2744,7 @@ func (x *Path) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Path.ProtoReflect.Descriptor instead.
 func (*Path) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Path) GetKind() PathKind {
@@ -2614,7 +2804,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2816,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2829,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Route) GetFibId() uint32 {
@@ -2700,7 +2890,7 @@ type AddRouteRequest struct {
 
 func (x *AddRouteRequest) Reset() {
 	*x = AddRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2902,7 @@ func (x *AddRouteRequest) String() string {
 func (*AddRouteRequest) ProtoMessage() {}
 
 func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2915,7 @@ func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteRequest.ProtoReflect.Descriptor instead.
 func (*AddRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddRouteRequest) GetRoute() *Route {
@@ -2749,7 +2939,7 @@ type AddRouteResponse struct {
 
 func (x *AddRouteResponse) Reset() {
 	*x = AddRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2761,7 +2951,7 @@ func (x *AddRouteResponse) String() string {
 func (*AddRouteResponse) ProtoMessage() {}
 
 func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2774,7 +2964,7 @@ func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteResponse.ProtoReflect.Descriptor instead.
 func (*AddRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AddRouteResponse) GetEpoch() uint64 {
@@ -2807,7 +2997,7 @@ type ReplaceRouteRequest struct {
 
 func (x *ReplaceRouteRequest) Reset() {
 	*x = ReplaceRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +3009,7 @@ func (x *ReplaceRouteRequest) String() string {
 func (*ReplaceRouteRequest) ProtoMessage() {}
 
 func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +3022,7 @@ func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReplaceRouteRequest) GetRoute() *Route {
@@ -2856,7 +3046,7 @@ type ReplaceRouteResponse struct {
 
 func (x *ReplaceRouteResponse) Reset() {
 	*x = ReplaceRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +3058,7 @@ func (x *ReplaceRouteResponse) String() string {
 func (*ReplaceRouteResponse) ProtoMessage() {}
 
 func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,7 +3071,7 @@ func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReplaceRouteResponse) GetEpoch() uint64 {
@@ -2916,7 +3106,7 @@ type DeleteRouteRequest struct {
 
 func (x *DeleteRouteRequest) Reset() {
 	*x = DeleteRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +3118,7 @@ func (x *DeleteRouteRequest) String() string {
 func (*DeleteRouteRequest) ProtoMessage() {}
 
 func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3131,7 @@ func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteRouteRequest) GetFibId() uint32 {
@@ -2979,7 +3169,7 @@ type DeleteRouteResponse struct {
 
 func (x *DeleteRouteResponse) Reset() {
 	*x = DeleteRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3181,7 @@ func (x *DeleteRouteResponse) String() string {
 func (*DeleteRouteResponse) ProtoMessage() {}
 
 func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3194,7 @@ func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteRouteResponse) GetEpoch() uint64 {
@@ -3039,7 +3229,7 @@ type PathSet struct {
 
 func (x *PathSet) Reset() {
 	*x = PathSet{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3241,7 @@ func (x *PathSet) String() string {
 func (*PathSet) ProtoMessage() {}
 
 func (x *PathSet) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3254,7 @@ func (x *PathSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathSet.ProtoReflect.Descriptor instead.
 func (*PathSet) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PathSet) GetPaths() []*Path {
@@ -3090,7 +3280,7 @@ type RouteOp struct {
 
 func (x *RouteOp) Reset() {
 	*x = RouteOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3292,7 @@ func (x *RouteOp) String() string {
 func (*RouteOp) ProtoMessage() {}
 
 func (x *RouteOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3305,7 @@ func (x *RouteOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteOp.ProtoReflect.Descriptor instead.
 func (*RouteOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RouteOp) GetOp() RouteOpKind {
@@ -3173,7 +3363,7 @@ type SessionParams struct {
 
 func (x *SessionParams) Reset() {
 	*x = SessionParams{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3185,7 +3375,7 @@ func (x *SessionParams) String() string {
 func (*SessionParams) ProtoMessage() {}
 
 func (x *SessionParams) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3198,7 +3388,7 @@ func (x *SessionParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionParams.ProtoReflect.Descriptor instead.
 func (*SessionParams) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SessionParams) GetSource() string {
@@ -3257,7 +3447,7 @@ type ModifyRoutesRequest struct {
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3269,7 +3459,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3282,7 +3472,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -3360,7 +3550,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3562,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3575,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -3459,7 +3649,7 @@ type ModifyRoutesResponse struct {
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3471,7 +3661,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3484,7 +3674,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -3589,7 +3779,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3601,7 +3791,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3614,7 +3804,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SessionState) GetSessionId() uint64 {
@@ -3646,7 +3836,7 @@ type FibOwnership struct {
 
 func (x *FibOwnership) Reset() {
 	*x = FibOwnership{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3658,7 +3848,7 @@ func (x *FibOwnership) String() string {
 func (*FibOwnership) ProtoMessage() {}
 
 func (x *FibOwnership) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3671,7 +3861,7 @@ func (x *FibOwnership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibOwnership.ProtoReflect.Descriptor instead.
 func (*FibOwnership) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FibOwnership) GetFibId() uint32 {
@@ -3718,7 +3908,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3730,7 +3920,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3743,7 +3933,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -3791,7 +3981,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3803,7 +3993,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3816,7 +4006,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -3846,7 +4036,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +4048,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +4061,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -3907,7 +4097,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +4109,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +4122,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -3964,7 +4154,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4166,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4179,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -4052,7 +4242,7 @@ type NextHop struct {
 
 func (x *NextHop) Reset() {
 	*x = NextHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4064,7 +4254,7 @@ func (x *NextHop) String() string {
 func (*NextHop) ProtoMessage() {}
 
 func (x *NextHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4077,7 +4267,7 @@ func (x *NextHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHop.ProtoReflect.Descriptor instead.
 func (*NextHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *NextHop) GetGateway() string {
@@ -4116,7 +4306,7 @@ type LookupRouteResponse struct {
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4128,7 +4318,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4141,7 +4331,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -4207,7 +4397,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4219,7 +4409,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4232,7 +4422,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -4258,7 +4448,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4270,7 +4460,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4283,7 +4473,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -4303,7 +4493,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4315,7 +4505,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4328,7 +4518,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -4361,7 +4551,7 @@ type EndResyncResponse struct {
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4373,7 +4563,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4386,7 +4576,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -4422,7 +4612,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4624,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4637,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -4484,7 +4674,7 @@ type AddNeighborResponse struct {
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4496,7 +4686,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4509,7 +4699,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -4536,7 +4726,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4548,7 +4738,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4561,7 +4751,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -4591,7 +4781,7 @@ type DeleteNeighborResponse struct {
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4603,7 +4793,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +4806,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -4643,7 +4833,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4655,7 +4845,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4668,7 +4858,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -4695,7 +4885,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4707,7 +4897,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4720,7 +4910,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -4747,7 +4937,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4759,7 +4949,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4772,7 +4962,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -4801,7 +4991,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4813,7 +5003,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4826,7 +5016,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -4853,7 +5043,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4865,7 +5055,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4878,7 +5068,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -4906,7 +5096,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4918,7 +5108,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4931,7 +5121,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PortStats) GetPort() string {
@@ -4967,7 +5157,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4979,7 +5169,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4992,7 +5182,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -5032,7 +5222,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5044,7 +5234,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5057,7 +5247,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -5080,7 +5270,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5092,7 +5282,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5105,7 +5295,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -5159,7 +5349,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5171,7 +5361,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5184,7 +5374,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -5253,7 +5443,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\troutes_v4\x18\x01 \x01(\x04R\broutesV4\x12\x1b\n" +
 	"\troutes_v6\x18\x02 \x01(\x04R\broutesV6\x12*\n" +
 	"\x11routes_per_source\x18\x03 \x01(\x04R\x0froutesPerSource\x12\x1c\n" +
-	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\xa7\x02\n" +
+	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\xec\x02\n" +
 	"\x03Fib\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x1b\n" +
 	"\troutes_v4\x18\x02 \x01(\x04R\broutesV4\x12\x1b\n" +
@@ -5263,9 +5453,33 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x05ports\x18\x06 \x03(\tR\x05ports\x12'\n" +
 	"\x06limits\x18\a \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\x12\x18\n" +
 	"\aversion\x18\b \x01(\x04R\aversion\x120\n" +
-	"\bsettings\x18\t \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\"F\n" +
+	"\bsettings\x18\t \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\x12\x12\n" +
+	"\x04name\x18\n" +
+	" \x01(\tR\x04name\x12/\n" +
+	"\asources\x18\v \x03(\v2\x15.fibd.v1.SourceRoutesR\asources\"`\n" +
+	"\fSourceRoutes\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1b\n" +
+	"\troutes_v4\x18\x02 \x01(\x04R\broutesV4\x12\x1b\n" +
+	"\troutes_v6\x18\x03 \x01(\x04R\broutesV6\"\x94\x01\n" +
 	"\vFibSettings\x127\n" +
-	"\tneighbors\x18\x01 \x01(\v2\x19.fibd.v1.NeighborSettingsR\tneighbors\"\xb3\x05\n" +
+	"\tneighbors\x18\x01 \x01(\v2\x19.fibd.v1.NeighborSettingsR\tneighbors\x12*\n" +
+	"\x06limits\x18\x02 \x01(\v2\x12.fibd.v1.FibLimitsR\x06limits\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name\"\x9c\x02\n" +
+	"\tFibLimits\x12 \n" +
+	"\troutes_v4\x18\x01 \x01(\x04H\x00R\broutesV4\x88\x01\x01\x12 \n" +
+	"\troutes_v6\x18\x02 \x01(\x04H\x01R\broutesV6\x88\x01\x01\x12/\n" +
+	"\x11routes_per_source\x18\x03 \x01(\x04H\x02R\x0froutesPerSource\x88\x01\x01\x12!\n" +
+	"\tneighbors\x18\x04 \x01(\x04H\x03R\tneighbors\x88\x01\x01\x12&\n" +
+	"\fwarn_percent\x18\x05 \x01(\rH\x04R\vwarnPercent\x88\x01\x01B\f\n" +
+	"\n" +
+	"_routes_v4B\f\n" +
+	"\n" +
+	"_routes_v6B\x14\n" +
+	"\x12_routes_per_sourceB\f\n" +
+	"\n" +
+	"_neighborsB\x0f\n" +
+	"\r_warn_percent\"\xb3\x05\n" +
 	"\x10NeighborSettings\x12$\n" +
 	"\vmax_entries\x18\x01 \x01(\rH\x00R\n" +
 	"maxEntries\x88\x01\x01\x12\"\n" +
@@ -5293,10 +5507,11 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x120\n" +
 	"\bsettings\x18\x02 \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\x12\x1f\n" +
 	"\vstate_error\x18\x03 \x01(\tR\n" +
-	"stateError\"R\n" +
+	"stateError\"f\n" +
 	"\x10CreateFibRequest\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12'\n" +
-	"\x06limits\x18\x02 \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\"J\n" +
+	"\x06limits\x18\x02 \x01(\v2\x0f.fibd.v1.LimitsR\x06limits\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"J\n" +
 	"\x11CreateFibResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstate_error\x18\x02 \x01(\tR\n" +
@@ -5728,7 +5943,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(PortState)(0),                 // 0: fibd.v1.PortState
 	(PathKind)(0),                  // 1: fibd.v1.PathKind
@@ -5744,184 +5959,188 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*GetInfoResponse)(nil),        // 11: fibd.v1.GetInfoResponse
 	(*Limits)(nil),                 // 12: fibd.v1.Limits
 	(*Fib)(nil),                    // 13: fibd.v1.Fib
-	(*FibSettings)(nil),            // 14: fibd.v1.FibSettings
-	(*NeighborSettings)(nil),       // 15: fibd.v1.NeighborSettings
-	(*SetFibSettingsRequest)(nil),  // 16: fibd.v1.SetFibSettingsRequest
-	(*SetFibSettingsResponse)(nil), // 17: fibd.v1.SetFibSettingsResponse
-	(*CreateFibRequest)(nil),       // 18: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),      // 19: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),       // 20: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),      // 21: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),        // 22: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),       // 23: fibd.v1.ListFibsResponse
-	(*Counters)(nil),               // 24: fibd.v1.Counters
-	(*Port)(nil),                   // 25: fibd.v1.Port
-	(*BindPortRequest)(nil),        // 26: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),       // 27: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),      // 28: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),     // 29: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),       // 30: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),      // 31: fibd.v1.ListPortsResponse
-	(*Address)(nil),                // 32: fibd.v1.Address
-	(*AddAddressRequest)(nil),      // 33: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),     // 34: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),   // 35: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),  // 36: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),   // 37: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),  // 38: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                   // 39: fibd.v1.Path
-	(*Route)(nil),                  // 40: fibd.v1.Route
-	(*AddRouteRequest)(nil),        // 41: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),       // 42: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),    // 43: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),   // 44: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),     // 45: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),    // 46: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                // 47: fibd.v1.PathSet
-	(*RouteOp)(nil),                // 48: fibd.v1.RouteOp
-	(*SessionParams)(nil),          // 49: fibd.v1.SessionParams
-	(*ModifyRoutesRequest)(nil),    // 50: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),             // 51: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),   // 52: fibd.v1.ModifyRoutesResponse
-	(*SessionState)(nil),           // 53: fibd.v1.SessionState
-	(*FibOwnership)(nil),           // 54: fibd.v1.FibOwnership
-	(*ListRoutesRequest)(nil),      // 55: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),     // 56: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),     // 57: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),              // 58: fibd.v1.LookupHop
-	(*Neighbor)(nil),               // 59: fibd.v1.Neighbor
-	(*NextHop)(nil),                // 60: fibd.v1.NextHop
-	(*LookupRouteResponse)(nil),    // 61: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),     // 62: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),    // 63: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),       // 64: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),      // 65: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),     // 66: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),    // 67: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),  // 68: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil), // 69: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),   // 70: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),  // 71: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),          // 72: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),  // 73: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil), // 74: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),              // 75: fibd.v1.PortStats
-	(*FibStats)(nil),               // 76: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),        // 77: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 78: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),         // 79: fibd.v1.InterfaceStats
-	nil,                            // 80: fibd.v1.Counters.DropsEntry
-	nil,                            // 81: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),  // 82: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 83: google.protobuf.Duration
+	(*SourceRoutes)(nil),           // 14: fibd.v1.SourceRoutes
+	(*FibSettings)(nil),            // 15: fibd.v1.FibSettings
+	(*FibLimits)(nil),              // 16: fibd.v1.FibLimits
+	(*NeighborSettings)(nil),       // 17: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),  // 18: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil), // 19: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),       // 20: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),      // 21: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),       // 22: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),      // 23: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),        // 24: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),       // 25: fibd.v1.ListFibsResponse
+	(*Counters)(nil),               // 26: fibd.v1.Counters
+	(*Port)(nil),                   // 27: fibd.v1.Port
+	(*BindPortRequest)(nil),        // 28: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),       // 29: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),      // 30: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),     // 31: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),       // 32: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),      // 33: fibd.v1.ListPortsResponse
+	(*Address)(nil),                // 34: fibd.v1.Address
+	(*AddAddressRequest)(nil),      // 35: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),     // 36: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),   // 37: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),  // 38: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),   // 39: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),  // 40: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                   // 41: fibd.v1.Path
+	(*Route)(nil),                  // 42: fibd.v1.Route
+	(*AddRouteRequest)(nil),        // 43: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),       // 44: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),    // 45: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),   // 46: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),     // 47: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),    // 48: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                // 49: fibd.v1.PathSet
+	(*RouteOp)(nil),                // 50: fibd.v1.RouteOp
+	(*SessionParams)(nil),          // 51: fibd.v1.SessionParams
+	(*ModifyRoutesRequest)(nil),    // 52: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),             // 53: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),   // 54: fibd.v1.ModifyRoutesResponse
+	(*SessionState)(nil),           // 55: fibd.v1.SessionState
+	(*FibOwnership)(nil),           // 56: fibd.v1.FibOwnership
+	(*ListRoutesRequest)(nil),      // 57: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),     // 58: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),     // 59: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),              // 60: fibd.v1.LookupHop
+	(*Neighbor)(nil),               // 61: fibd.v1.Neighbor
+	(*NextHop)(nil),                // 62: fibd.v1.NextHop
+	(*LookupRouteResponse)(nil),    // 63: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),     // 64: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),    // 65: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),       // 66: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),      // 67: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),     // 68: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),    // 69: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),  // 70: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil), // 71: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),   // 72: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),  // 73: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),          // 74: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),  // 75: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil), // 76: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),              // 77: fibd.v1.PortStats
+	(*FibStats)(nil),               // 78: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),        // 79: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 80: fibd.v1.GetStatsResponse
+	(*InterfaceStats)(nil),         // 81: fibd.v1.InterfaceStats
+	nil,                            // 82: fibd.v1.Counters.DropsEntry
+	nil,                            // 83: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),  // 84: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 85: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	82, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	84, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	12, // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	14, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
-	15, // 3: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	83, // 4: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	83, // 5: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	83, // 6: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	83, // 7: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	14, // 8: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	14, // 9: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	12, // 10: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	13, // 11: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	80, // 12: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	24, // 13: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	81, // 14: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	0,  // 15: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
-	25, // 16: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	25, // 17: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	32, // 18: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	1,  // 19: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	39, // 20: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	2,  // 21: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
-	40, // 22: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	40, // 23: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	39, // 24: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	3,  // 25: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	4,  // 26: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	47, // 27: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	48, // 28: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	49, // 29: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
-	5,  // 30: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
-	6,  // 31: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	51, // 32: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
-	53, // 33: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
-	54, // 34: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
-	7,  // 35: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	40, // 36: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	40, // 37: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	82, // 38: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	8,  // 39: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
-	58, // 40: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	2,  // 41: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
-	59, // 42: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	60, // 43: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
-	59, // 44: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	9,  // 45: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	59, // 46: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	72, // 47: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	24, // 48: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	24, // 49: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	75, // 50: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	76, // 51: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	79, // 52: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	10, // 53: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	18, // 54: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	20, // 55: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	22, // 56: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	16, // 57: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	26, // 58: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	28, // 59: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	30, // 60: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	33, // 61: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	35, // 62: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	37, // 63: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	41, // 64: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	43, // 65: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	45, // 66: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	50, // 67: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	55, // 68: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	57, // 69: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	62, // 70: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	64, // 71: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	66, // 72: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	68, // 73: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	70, // 74: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	73, // 75: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	77, // 76: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	11, // 77: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	19, // 78: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	21, // 79: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	23, // 80: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	17, // 81: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	27, // 82: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	29, // 83: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	31, // 84: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	34, // 85: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	36, // 86: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	38, // 87: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	42, // 88: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	44, // 89: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	46, // 90: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	52, // 91: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	56, // 92: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	61, // 93: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	63, // 94: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	65, // 95: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	67, // 96: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	69, // 97: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	71, // 98: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	74, // 99: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	78, // 100: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	77, // [77:101] is the sub-list for method output_type
-	53, // [53:77] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	15, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	14, // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
+	17, // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	16, // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
+	85, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	85, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	85, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	85, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	15, // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	15, // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	12, // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	13, // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	82, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	26, // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	83, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	0,  // 17: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
+	27, // 18: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	27, // 19: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	34, // 20: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	1,  // 21: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	41, // 22: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	2,  // 23: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
+	42, // 24: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	42, // 25: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	41, // 26: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	3,  // 27: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	4,  // 28: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	49, // 29: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	50, // 30: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	51, // 31: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	5,  // 32: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	6,  // 33: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	53, // 34: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	55, // 35: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	56, // 36: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	7,  // 37: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	42, // 38: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	42, // 39: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	84, // 40: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	8,  // 41: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	60, // 42: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	2,  // 43: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	61, // 44: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	62, // 45: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	61, // 46: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	9,  // 47: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	61, // 48: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	74, // 49: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	26, // 50: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	26, // 51: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	77, // 52: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	78, // 53: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	81, // 54: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	10, // 55: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	20, // 56: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	22, // 57: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	24, // 58: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	18, // 59: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	28, // 60: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	30, // 61: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	32, // 62: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	35, // 63: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	37, // 64: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	39, // 65: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	43, // 66: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	45, // 67: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	47, // 68: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	52, // 69: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	57, // 70: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	59, // 71: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	64, // 72: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	66, // 73: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	68, // 74: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	70, // 75: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	72, // 76: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	75, // 77: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	79, // 78: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	11, // 79: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	21, // 80: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	23, // 81: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	25, // 82: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	19, // 83: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	29, // 84: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	31, // 85: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	33, // 86: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	36, // 87: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	38, // 88: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	40, // 89: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	44, // 90: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	46, // 91: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	48, // 92: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	54, // 93: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	58, // 94: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	63, // 95: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	65, // 96: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	67, // 97: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	69, // 98: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	71, // 99: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	73, // 100: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	76, // 101: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	80, // 102: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	79, // [79:103] is the sub-list for method output_type
+	55, // [55:79] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -5930,21 +6149,23 @@ func file_fibd_v1_fibd_proto_init() {
 		return
 	}
 	file_fibd_v1_fibd_proto_msgTypes[5].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[12].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[16].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[20].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[27].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[45].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[60].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[63].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[67].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[6].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[7].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[14].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[18].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[22].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[29].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[47].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[62].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[65].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[69].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   72,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
