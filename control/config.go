@@ -31,6 +31,8 @@ type Config struct {
 	Addresses []ConfigAddress  `json:"addresses,omitempty"`
 	Routes    []ConfigRoute    `json:"routes,omitempty"`
 	Neighbors []ConfigNeighbor `json:"neighbors,omitempty"`
+	// Groups are next-hop groups (of the "static" source).
+	Groups []ConfigGroup `json:"groups,omitempty"`
 	// ConfigFile, in a state file only, is the config file as it was last
 	// applied: what it declared then, so that what it no longer declares
 	// is removed at the next start (ApplyConfigFile).
@@ -200,6 +202,17 @@ type ConfigPath struct {
 	Port    string     `json:"port,omitempty"`
 	FIB     adj.FIBID  `json:"fib,omitempty"`
 	Weight  uint32     `json:"weight,omitempty"`
+	// Group is the next-hop group of kind "group".
+	Group uint32 `json:"group,omitempty"`
+}
+
+// configPath is a path as the state file writes it.
+func (s *Server) configPath(p fib.Path) ConfigPath {
+	cp := ConfigPath{Kind: p.Kind.String(), Gateway: p.Gateway, FIB: p.FIB, Port: s.PortName(p.Port), Group: p.Group}
+	if p.Weight > 1 {
+		cp.Weight = p.Weight
+	}
+	return cp
 }
 
 // ConfigNeighbor is a static neighbour.
@@ -219,7 +232,7 @@ func (s *Server) configRoute(cr ConfigRoute) (fib.Route, error) {
 		if !ok {
 			return fib.Route{}, fieldErr(fmt.Sprintf("paths[%d].kind", j), cp.Kind, "unknown path kind")
 		}
-		p := fib.Path{Kind: kind, Gateway: cp.Gateway, FIB: cp.FIB, Weight: cp.Weight}
+		p := fib.Path{Kind: kind, Gateway: cp.Gateway, FIB: cp.FIB, Weight: cp.Weight, Group: cp.Group}
 		if cp.Port != "" {
 			id, err := s.PortID(cp.Port)
 			if err != nil {
@@ -254,17 +267,14 @@ func (s *Server) Snapshot() *Config {
 				c.Addresses = append(c.Addresses, ConfigAddress{Port: s.PortName(p), Prefix: a})
 			}
 		}
+		c.Groups = append(c.Groups, s.staticGroups(f)...)
 		f.Routes(fib.Filter{Source: SourceStatic}, func(ri fib.RouteInfo) bool {
 			cr := ConfigRoute{FIB: f.ID(), Prefix: ri.Prefix, Preference: uint8(ri.Preference)}
 			if ri.Preference == DefaultPreference(SourceStatic) {
 				cr.Preference = 0
 			}
 			for _, p := range ri.Paths {
-				cp := ConfigPath{Kind: p.Kind.String(), Gateway: p.Gateway, FIB: p.FIB, Port: s.PortName(p.Port)}
-				if p.Weight > 1 {
-					cp.Weight = p.Weight
-				}
-				cr.Paths = append(cr.Paths, cp)
+				cr.Paths = append(cr.Paths, s.configPath(p))
 			}
 			c.Routes = append(c.Routes, cr)
 			return true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
@@ -53,6 +54,11 @@ func (s *Server) RestoreState(c *Config) []error {
 	for i, ca := range c.Addresses {
 		if err := s.AddAddress(ca.Port, ca.Prefix); err != nil && !errors.Is(err, ErrNotSaved) {
 			fail(fmt.Sprintf("addresses[%d] (%s on %s)", i, ca.Prefix, ca.Port), err)
+		}
+	}
+	for i, cg := range orderGroups(slices.Clone(c.Groups)) {
+		if err := s.applyConfigGroup(cg); err != nil {
+			fail(groupItem(i, cg), err)
 		}
 	}
 	for i, cr := range c.Routes {
@@ -219,6 +225,16 @@ func (s *Server) ApplyConfigFile(c *Config) (changes []string, errs []error) {
 		}
 		did("address %s added on %s", ca.Prefix, ca.Port)
 	}
+	for i, cg := range orderGroups(slices.Clone(c.Groups)) {
+		if old, ok := findGroup(now, cg.FIB, cg.ID); ok && sameJSON(old, cg) {
+			continue
+		}
+		if err := s.applyConfigGroup(cg); err != nil {
+			fail(groupItem(i, cg), err)
+			continue
+		}
+		did("next-hop group %d in fib %d set", cg.ID, cg.FIB)
+	}
 	for i, cr := range c.Routes {
 		old, ok := findRoute(now, cr.FIB, cr.Prefix)
 		if ok && sameJSON(old, cr) {
@@ -269,6 +285,18 @@ func (s *Server) ApplyConfigFile(c *Config) (changes []string, errs []error) {
 			continue
 		}
 		did("static route %s in fib %d removed (no longer in the file)", cr.Prefix, cr.FIB)
+	}
+	for _, cg := range slices.Backward(orderGroups(slices.Clone(prev.Groups))) {
+		if _, still := findGroup(c, cg.FIB, cg.ID); still {
+			continue
+		}
+		if _, err := s.DeleteGroup(cg.FIB, cg.ID, SourceStatic); err != nil && !errors.Is(err, ErrNotSaved) {
+			if !errors.Is(err, fib.ErrNoSuchGroup) && !errors.Is(err, fib.ErrNoSuchFIB) {
+				fail(fmt.Sprintf("removed next-hop group %d in fib %d", cg.ID, cg.FIB), err)
+			}
+			continue
+		}
+		did("next-hop group %d in fib %d deleted (no longer in the file)", cg.ID, cg.FIB)
 	}
 	for _, ca := range prev.Addresses {
 		if hasAddress(c, ca) {

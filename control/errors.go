@@ -48,3 +48,6 @@ func (e *FieldError) Unwrap() []error { return []error{ErrInvalidArgument, e.Err
 func fieldErr(field, value string, format string, args ...any) error {
 	return &FieldError{Field: field, Value: value, Err: fmt.Errorf(format, args...)}
 }
+
+func errAs(err error, target any) bool { return errors.As(err, target) }
+func errIs(err, target error) bool     { return errors.Is(err, target) }

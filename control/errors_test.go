@@ -167,10 +167,22 @@ func TestEveryRPCErrorPathChangesNothing(t *testing.T) {
 			_, err := c.AddRoute(ctx, route(10, "198.51.100.0/24", "static", &fibdpb.Path{Kind: fibdpb.PathKind_PATH_KIND_ATTACHED, Port: "eth2"}))
 			return err
 		}, codes.FailedPrecondition, ""},
-		{"AddRoute unresolved gateway", func() error {
-			_, err := c.AddRoute(ctx, route(10, "198.51.100.0/24", "static", via("203.0.113.1")))
+		{"AddRoute gateway inside itself", func() error {
+			_, err := c.AddRoute(ctx, route(10, "198.51.100.0/24", "static", via("198.51.100.7")))
 			return err
-		}, codes.FailedPrecondition, ""},
+		}, codes.InvalidArgument, ""},
+		{"AddRoute no such group", func() error {
+			_, err := c.AddRoute(ctx, route(10, "198.51.100.0/24", "static", &fibdpb.Path{Kind: fibdpb.PathKind_PATH_KIND_GROUP, GroupId: 99}))
+			return err
+		}, codes.NotFound, ""},
+		{"SetNextHopGroup no paths", func() error {
+			_, err := c.SetNextHopGroup(ctx, &fibdpb.SetNextHopGroupRequest{Group: &fibdpb.NextHopGroup{FibId: 10, Id: 1, Source: "static"}})
+			return err
+		}, codes.InvalidArgument, "group.paths"},
+		{"DeleteNextHopGroup missing", func() error {
+			_, err := c.DeleteNextHopGroup(ctx, &fibdpb.DeleteNextHopGroupRequest{FibId: 10, Id: 1, Source: "static"})
+			return err
+		}, codes.NotFound, ""},
 		{"AddRoute reserved source", func() error {
 			_, err := c.AddRoute(ctx, route(10, "198.51.100.0/24", "connected", via("192.0.2.2")))
 			return err

@@ -82,13 +82,13 @@ func codeOf(err error) codes.Code {
 		return false
 	}
 	switch {
-	case is(ErrInvalidArgument, ErrReservedSource, fib.ErrInvalidPrefix, fib.ErrInvalidRoute, fib.ErrAddressInvalid):
+	case is(ErrInvalidArgument, ErrReservedSource, fib.ErrInvalidPrefix, fib.ErrInvalidRoute, fib.ErrAddressInvalid, fib.ErrRecursionLoop):
 		return codes.InvalidArgument
-	case is(fib.ErrNoSuchFIB, fib.ErrNotFound, fib.ErrNoSuchAddress, ErrPortNotFound, ErrNeighborNotFound):
+	case is(fib.ErrNoSuchFIB, fib.ErrNotFound, fib.ErrNoSuchAddress, ErrPortNotFound, ErrNeighborNotFound, fib.ErrNoSuchGroup):
 		return codes.NotFound
 	case is(fib.ErrFIBExists, fib.ErrAddressExists, ErrPortExists):
 		return codes.AlreadyExists
-	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoResync, ErrNotOwner, ErrOwned):
+	case is(fib.ErrFIBInUse, fib.ErrDefaultFIB, fib.ErrUnresolved, fib.ErrPortNotBound, ErrNoResync, ErrNotOwner, ErrOwned, fib.ErrGroupInUse, fib.ErrGroupOwned):
 		return codes.FailedPrecondition
 	case is(fib.ErrLimit, ErrLimit):
 		return codes.ResourceExhausted

@@ -74,6 +74,7 @@ var pathKinds = map[fibdpb.PathKind]fib.PathKind{
 	fibdpb.PathKind_PATH_KIND_PROHIBIT:    fib.PathProhibit,
 	fibdpb.PathKind_PATH_KIND_LOCAL:       fib.PathLocal,
 	fibdpb.PathKind_PATH_KIND_LOOKUP:      fib.PathLookup,
+	fibdpb.PathKind_PATH_KIND_GROUP:       fib.PathGroup,
 }
 
 var pathKindsPB = func() map[fib.PathKind]fibdpb.PathKind {
@@ -105,6 +106,14 @@ func (g *GRPCService) pathFromPB(field string, p *fibdpb.Path, is4 *bool) (fib.P
 		out.Gateway = gw
 	case fib.PathLookup:
 		out.FIB = adj.FIBID(p.GetFibId())
+	case fib.PathGroup:
+		if p.GetGroupId() == 0 {
+			return fib.Path{}, fieldErr(field+".group_id", "0", "a group path names a group (IDs start at 1)")
+		}
+		out.Group = p.GetGroupId()
+	}
+	if kind != fib.PathGroup && p.GetGroupId() != 0 {
+		return fib.Path{}, fieldErr(field+".group_id", strconv.FormatUint(uint64(p.GetGroupId()), 10), "only group paths name a group")
 	}
 	if kind != fib.PathGateway && p.GetGateway() != "" {
 		return fib.Path{}, fieldErr(field+".gateway", p.GetGateway(), "only gateway paths have a gateway")
@@ -156,7 +165,7 @@ func (g *GRPCService) routeFromPB(r *fibdpb.Route, withPaths bool) (adj.FIBID, f
 }
 
 func (g *GRPCService) pathToPB(p fib.Path) *fibdpb.Path {
-	out := &fibdpb.Path{Kind: pathKindsPB[p.Kind], Port: g.s.PortName(p.Port), FibId: uint32(p.FIB)}
+	out := &fibdpb.Path{Kind: pathKindsPB[p.Kind], Port: g.s.PortName(p.Port), FibId: uint32(p.FIB), GroupId: p.Group}
 	if p.Kind == fib.PathGateway {
 		out.Gateway = p.Gateway.String()
 		out.Weight = p.Weight

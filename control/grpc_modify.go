@@ -168,6 +168,12 @@ func (g *GRPCService) batch(stream fibdpb.FibdService_ModifyRoutesServer, sess *
 	errs := g.apply(sess, b, req, resp, sessErr)
 	resp.Errors = errs
 	resp.Ok = len(errs) == 0
+	if resp.Ok {
+		g.s.counters.batches.Add(1)
+		g.s.counters.groupOps.Add(uint64(resp.Groups))
+	} else {
+		g.s.counters.batchesRefused.Add(1)
+	}
 	return stream.Send(resp)
 }
 
@@ -177,7 +183,7 @@ func (g *GRPCService) apply(sess *Session, b *batchConverter, req *fibdpb.Modify
 		return batchErrors(sessErr)
 	}
 	mark := req.GetResync()
-	if len(req.GetOps()) == 0 && mark == fibdpb.ResyncMark_RESYNC_MARK_UNSPECIFIED {
+	if len(req.GetOps())+len(req.GetGroups()) == 0 && mark == fibdpb.ResyncMark_RESYNC_MARK_UNSPECIFIED {
 		return nil // a session-only request
 	}
 	id := adj.FIBID(req.GetFibId())
@@ -200,15 +206,17 @@ func (g *GRPCService) apply(sess *Session, b *batchConverter, req *fibdpb.Modify
 			resp.StateError, err = err.Error(), nil
 		}
 		if err != nil {
-			return entryErrors(err, req)
+			return entryErrors(err, req, b.origin)
 		}
 		resp.Added, resp.Updated, resp.Deleted = uint32(res.Added), uint32(res.Updated), uint32(res.Deleted)
-		resp.Absent = uint32(res.Absent)
+		resp.Absent, resp.Unresolved, resp.Groups = uint32(res.Absent), uint32(res.Unresolved), uint32(res.Groups)
 		resp.FibVersion = res.Version
 		if out != nil {
-			resp.Results = make([]fibdpb.EntryResult, len(out))
+			resp.Results = make([]fibdpb.EntryResult, len(req.GetOps()))
 			for i, o := range out {
-				resp.Results[i] = entryResults[o]
+				if at := b.origin[i]; at >= 0 {
+					resp.Results[at] = entryResults[o]
+				}
 			}
 		}
 	}
@@ -237,7 +245,7 @@ func batchErrors(err error) []*fibdpb.EntryError {
 
 // entryErrors describes a refused batch: every entry a *fib.BatchError
 // names, or the batch as a whole.
-func entryErrors(err error, req *fibdpb.ModifyRoutesRequest) []*fibdpb.EntryError {
+func entryErrors(err error, req *fibdpb.ModifyRoutesRequest, origin []int) []*fibdpb.EntryError {
 	var be *fib.BatchError
 	if !errors.As(err, &be) {
 		return batchErrors(err)
@@ -248,8 +256,17 @@ func entryErrors(err error, req *fibdpb.ModifyRoutesRequest) []*fibdpb.EntryErro
 	}
 	out := make([]*fibdpb.EntryError, len(failed))
 	for i, f := range failed {
-		out[i] = &fibdpb.EntryError{Index: int32(f.Index), Prefix: req.GetOps()[f.Index].GetPrefix(),
-			Code: int32(codeOf(f.Err)), Field: "ops[" + strconv.Itoa(f.Index) + "]", Message: f.Err.Error()}
+		at := f.Index
+		if f.Index < len(origin) {
+			at = origin[f.Index]
+		}
+		e := &fibdpb.EntryError{Index: int32(at), Code: int32(codeOf(f.Err)), Message: f.Err.Error()}
+		if at >= 0 {
+			e.Prefix, e.Field = req.GetOps()[at].GetPrefix(), "ops["+strconv.Itoa(at)+"]"
+		} else {
+			e.Field = "groups[" + strconv.Itoa(-2-at) + "]"
+		}
+		out[i] = e
 	}
 	return out
 }
@@ -261,6 +278,12 @@ type batchConverter struct {
 	changes []fib.Change
 	paths   [][]fib.Path
 	out     []fib.Outcome
+	// origin[i] is where changes[i] came from: its index in ops, or -2-k
+	// for groups[k].
+	origin []int
+	// groupPaths shares one path slice per group a batch's routes name
+	// (fib interns a path set once per slice).
+	groupPaths map[uint32][]fib.Path
 }
 
 func (b *batchConverter) outcomes(n int) []fib.Outcome {
@@ -281,6 +304,8 @@ func (b *batchConverter) release() {
 	clear(b.changes) // drop references to this batch's paths
 	b.changes = b.changes[:0]
 	b.paths = b.paths[:0]
+	b.origin = b.origin[:0]
+	clear(b.groupPaths)
 }
 
 // convert checks a batch as a whole and converts each entry. Each path
@@ -318,9 +343,28 @@ func (b *batchConverter) convert(g *GRPCService, req *fibdpb.ModifyRoutesRequest
 		b.paths = append(b.paths, paths)
 	}
 	if cap(b.changes) < len(ops) {
-		b.changes = make([]fib.Change, 0, len(ops))
+		b.changes = make([]fib.Change, 0, len(ops)+len(req.GetGroups()))
 	}
 	var errs []*fibdpb.EntryError
+	// Group sets first, then the routes (which may name them), then group
+	// deletes (after the routes that let go of them).
+	var dels []fib.Change
+	var delIdx []int
+	for k, gop := range req.GetGroups() {
+		c, err := g.groupChange(fmt.Sprintf("groups[%d]", k), gop, source)
+		if err != nil {
+			e := batchErrors(err)[0]
+			e.Index = int32(-2 - k)
+			errs = append(errs, e)
+			continue
+		}
+		if c.Op == fib.OpGroupDelete {
+			dels, delIdx = append(dels, c), append(delIdx, -2-k)
+			continue
+		}
+		b.changes = append(b.changes, c)
+		b.origin = append(b.origin, -2-k)
+	}
 	for i, op := range ops {
 		c, e := b.convertOp(i, op, source, pref)
 		if e != nil {
@@ -328,11 +372,40 @@ func (b *batchConverter) convert(g *GRPCService, req *fibdpb.ModifyRoutesRequest
 			continue
 		}
 		b.changes = append(b.changes, c)
+		b.origin = append(b.origin, i)
 	}
+	b.changes = append(b.changes, dels...)
+	b.origin = append(b.origin, delIdx...)
 	if errs != nil {
 		return nil, errs
 	}
 	return b.changes, nil
+}
+
+// groupChange converts a group op of a batch (or of SetNextHopGroup).
+func (g *GRPCService) groupChange(field string, op *fibdpb.NextHopGroupOp, source string) (fib.Change, error) {
+	grp := fib.Group{ID: op.GetId(), Source: source, Backup: op.GetBackupId()}
+	if grp.ID == 0 {
+		return fib.Change{}, fieldErr(field+".id", "0", "group IDs start at 1")
+	}
+	switch op.GetOp() {
+	case fibdpb.GroupOpKind_GROUP_OP_KIND_DELETE:
+		return fib.Change{Op: fib.OpGroupDelete, Group: grp}, nil
+	case fibdpb.GroupOpKind_GROUP_OP_KIND_SET:
+	default:
+		return fib.Change{}, fieldErr(field+".op", op.GetOp().String(), "want SET or DELETE")
+	}
+	if len(op.GetPaths()) == 0 {
+		return fib.Change{}, fieldErr(field+".paths", "", "a group needs at least one path")
+	}
+	for j, p := range op.GetPaths() {
+		path, err := g.pathFromPB(fmt.Sprintf("%s.paths[%d]", field, j), p, nil)
+		if err != nil {
+			return fib.Change{}, err
+		}
+		grp.Paths = append(grp.Paths, path)
+	}
+	return fib.Change{Op: fib.OpGroupSet, Group: grp}, nil
 }
 
 // convertOp converts entry i.
@@ -360,6 +433,23 @@ func (b *batchConverter) convertOp(i int, op *fibdpb.RouteOp, source string, pre
 		p, _ = ParsePrefix("", op.GetPrefix())
 	}
 	c.Route.Prefix = p
+	if c.Op != fib.OpDelete && op.GetGroupId() != 0 {
+		if b.groupPaths == nil {
+			b.groupPaths = map[uint32][]fib.Path{}
+		}
+		gp, ok := b.groupPaths[op.GetGroupId()]
+		if !ok {
+			gp = []fib.Path{{Kind: fib.PathGroup, Group: op.GetGroupId()}}
+			b.groupPaths[op.GetGroupId()] = gp
+		}
+		c.Route.Paths = gp
+		if v := op.GetPreference(); v != 0 {
+			if c.Route.Preference, err = parsePreference("", v, pref); err != nil {
+				return fib.Change{}, opErr(i, op, "preference", strconv.FormatUint(uint64(v), 10), "must be in 1-255")
+			}
+		}
+		return c, nil
+	}
 	if c.Op != fib.OpDelete {
 		ps := op.GetPathSet()
 		if int(ps) >= len(b.paths) {

@@ -17,7 +17,7 @@ func (g *GRPCService) AddRoute(_ context.Context, req *fibdpb.AddRouteRequest) (
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.AddRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se}, nil
+	return &fibdpb.AddRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se, Unresolved: res.Unresolved > 0}, nil
 }
 
 func (g *GRPCService) ReplaceRoute(_ context.Context, req *fibdpb.ReplaceRouteRequest) (*fibdpb.ReplaceRouteResponse, error) {
@@ -30,7 +30,7 @@ func (g *GRPCService) ReplaceRoute(_ context.Context, req *fibdpb.ReplaceRouteRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &fibdpb.ReplaceRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se}, nil
+	return &fibdpb.ReplaceRouteResponse{Epoch: g.s.Epoch(), FibVersion: res.Version, StateError: se, Unresolved: res.Unresolved > 0}, nil
 }
 
 func (g *GRPCService) DeleteRoute(_ context.Context, req *fibdpb.DeleteRouteRequest) (*fibdpb.DeleteRouteResponse, error) {

@@ -84,7 +84,14 @@ var (
 	descLimit      = prometheus.NewDesc("fibd_fib_route_limit", "A FIB's route limit by family (0: unlimited).", []string{"fib", "family"}, nil)
 	descWarnings   = prometheus.NewDesc("fibd_fib_limit_warnings_total", "Times a route count reached its limit's warning threshold (source \"\": the FIB's own limit).", []string{"fib", "family", "source"}, nil)
 	descNeighbors  = prometheus.NewDesc("fibd_fib_neighbors", "Neighbours in a FIB by family.", []string{"fib", "family"}, nil)
-	descBatches    = prometheus.NewDesc("fibd_fib_route_batches_total", "Route batches published in a FIB (its version).", []string{"fib"}, nil)
+	descBatches    = prometheus.NewDesc("fibd_fib_version_total", "Route batches published in a FIB (its version).", []string{"fib"}, nil)
+	descGroups     = prometheus.NewDesc("fibd_nexthop_groups", "Next-hop groups in a FIB.", []string{"fib"}, nil)
+	descModify     = prometheus.NewDesc("fibd_modify_batches_total", "ModifyRoutes batches, by result (applied, refused).", []string{"result"}, nil)
+	descResyncs    = prometheus.NewDesc("fibd_resyncs_total", "Resyncs ended (their sweeps run).", nil, nil)
+	descFlushes    = prometheus.NewDesc("fibd_flushes_total", "Sources flushed by a session's end (DISCONNECT_POLICY_FLUSH).", nil, nil)
+	descGroupOps   = prometheus.NewDesc("fibd_nexthop_group_ops_total", "Next-hop group sets and deletes.", nil, nil)
+	descWatchers   = prometheus.NewDesc("fibd_route_watchers", "Open WatchRoutes streams.", nil, nil)
+	descDropped    = prometheus.NewDesc("fibd_route_watchers_dropped_total", "WatchRoutes streams ended for falling behind.", nil, nil)
 	descPortUp     = prometheus.NewDesc("fibd_port_up", "1 if the port forwards, 0 if it is down (the API says why).", []string{"port", "fib"}, nil)
 	descUnknownTag = prometheus.NewDesc("fibd_interface_unknown_tag_frames_total", "Frames that arrived with tags no port is bound to, by kind (vlan: untagged or one tag; qinq: two).", []string{"interface", "kind"}, nil)
 	descRxErrors   = prometheus.NewDesc("fibd_interface_rx_errors_total", "Receive calls of the packet I/O that failed.", []string{"interface"}, nil)
@@ -119,7 +126,8 @@ func init() {
 
 func (serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descStart, descSaveOK, descRoutes, descSrcRoutes, descLimit, descWarnings,
-		descNeighbors, descBatches, descPortUp, descUnknownTag, descRxErrors, descSessions, descPortDrops, descFIBDrops} {
+		descNeighbors, descBatches, descPortUp, descUnknownTag, descRxErrors, descSessions, descPortDrops, descFIBDrops,
+		descGroups, descModify, descResyncs, descFlushes, descGroupOps, descWatchers, descDropped} {
 		ch <- d
 	}
 	for i := range counterDescs {
@@ -141,6 +149,17 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 		ok = 0
 	}
 	emit(descSaveOK, prometheus.GaugeValue, ok)
+	cs := &s.counters
+	emit(descModify, prometheus.CounterValue, float64(cs.batches.Load()), "applied")
+	emit(descModify, prometheus.CounterValue, float64(cs.batchesRefused.Load()), "refused")
+	emit(descResyncs, prometheus.CounterValue, float64(cs.resyncs.Load()))
+	emit(descFlushes, prometheus.CounterValue, float64(cs.flushes.Load()))
+	emit(descGroupOps, prometheus.CounterValue, float64(cs.groupOps.Load()))
+	emit(descWatchers, prometheus.GaugeValue, float64(cs.watchers.Load()))
+	emit(descDropped, prometheus.CounterValue, float64(cs.watchersDropped.Load()))
+	for _, f := range s.reg.List() {
+		emit(descGroups, prometheus.GaugeValue, float64(len(f.Groups())), strconv.FormatUint(uint64(f.ID()), 10))
+	}
 
 	_ = s.FIBs(nil, func(f FIBInfo) bool {
 		id := strconv.FormatUint(uint64(f.ID), 10)

@@ -125,10 +125,11 @@ func TestModifyRoutesBatchWithOneBadEntryChangesNothing(t *testing.T) {
 			r.Ops[57] = &fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE, Prefix: "203.0.113.0/24"}
 		}, "ops[57]", codes.NotFound},
 		{"gateway of the wrong family", func(r *fibdpb.ModifyRoutesRequest) { r.Ops[57].Prefix = "2001:db8:57::/48" }, "ops[57]", codes.InvalidArgument},
-		{"unresolvable gateway", func(r *fibdpb.ModifyRoutesRequest) {
-			r.PathSets = append(r.PathSets, &fibdpb.PathSet{Paths: []*fibdpb.Path{via("203.0.113.1")}})
+		{"gateway inside its own route", func(r *fibdpb.ModifyRoutesRequest) {
+			r.PathSets = append(r.PathSets, &fibdpb.PathSet{Paths: []*fibdpb.Path{via("198.18.57.1")}})
 			r.Ops[57].PathSet = 2
-		}, "ops[57]", codes.FailedPrecondition},
+		}, "ops[57]", codes.InvalidArgument},
+		{"no such group", func(r *fibdpb.ModifyRoutesRequest) { r.Ops[57].GroupId = 42 }, "ops[57]", codes.NotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.fingerprint()

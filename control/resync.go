@@ -84,6 +84,7 @@ func (s *Server) endResync(id adj.FIBID, source string) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	s.counters.resyncs.Add(1)
 	s.log.Info("resync ended", "fib", id, "source", source, "removed", n)
 	if source == SourceStatic && n > 0 {
 		return n, s.saveState()
@@ -112,6 +113,7 @@ func (s *Server) flushSource(id adj.FIBID, source string) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	s.counters.flushes.Add(1)
 	if source == SourceStatic && n > 0 {
 		return n, s.saveState()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fibd/fibd/fib"
@@ -90,6 +91,15 @@ type Server struct {
 	warnMu    sync.Mutex
 	warned    map[warnKey]bool
 	warnCount map[warnKey]uint64
+
+	// counters count what the metrics show of the control plane's work.
+	counters struct {
+		batches, batchesRefused atomic.Uint64 // ModifyRoutes batches
+		resyncs, flushes        atomic.Uint64
+		groupOps                atomic.Uint64 // next-hop group sets and deletes
+		watchers                atomic.Int64  // open WatchRoutes streams
+		watchersDropped         atomic.Uint64 // ended for falling behind
+	}
 
 	// resyncMu serialises resync marks and sweeps (resync.go).
 	resyncMu sync.Mutex

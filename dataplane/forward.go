@@ -198,15 +198,14 @@ type hop struct {
 func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Parsed) (h hop, why Drop) {
 	switch n.Kind {
 	case fib.NextGateway:
-		id := n.Adj
-		if n.Group != nil {
-			var hash uint32
-			if p != nil {
-				hash = packet.FlowHash(p)
-			}
-			id = n.Pick(hash)
+		var hash uint32
+		if n.Group != nil && p != nil {
+			hash = packet.FlowHash(p)
 		}
-		h.a = w.e.adjs.Get(id)
+		h.a = w.e.adjs.Get(n.Pick(hash))
+		if !w.usable(h.a) {
+			h.a = w.failover(n, h.a)
+		}
 		h.key.Port = h.a.Port()
 	case fib.NextAttached:
 		h.key = adj.Key{FIB: f.ID(), Port: n.Port, Addr: dst}
@@ -326,4 +325,35 @@ func (w *worker) drop(in *Port, f *fib.FIB, d Drop) {
 	if f != nil {
 		w.e.fibCounters(f.ID()).drops[d].Add(1)
 	}
+}
+
+// usable reports whether a gateway can take packets now: its neighbour has
+// not failed and its port forwards.
+func (w *worker) usable(a *adj.Adjacency) bool {
+	if _, st := a.LinkLayer(); st == adj.Failed {
+		return false
+	}
+	out, ok := w.e.Port(a.Port())
+	return ok && out.ifc.linkUp.Load() && out.ifc.live.Load() != nil
+}
+
+// failover picks another way out when the member a flow hashed to cannot
+// take it: another member of the group that can, else the backup group's
+// member (a next-hop group's backup, used while every primary member is
+// down and left as soon as one recovers), else a itself, whose failure the
+// caller reports as usual. It runs only for packets whose member is down.
+func (w *worker) failover(n *fib.Next, a *adj.Adjacency) *adj.Adjacency {
+	for _, id := range n.Adjacencies() {
+		if b := w.e.adjs.Get(id); b != a && w.usable(b) {
+			return b
+		}
+	}
+	if bk := n.Backup; bk != nil && bk.Kind == fib.NextGateway {
+		for _, id := range bk.Adjacencies() {
+			if b := w.e.adjs.Get(id); w.usable(b) {
+				return b
+			}
+		}
+	}
+	return a
 }

@@ -81,13 +81,16 @@ func TestSameAddressInTwoFIBs(t *testing.T) {
 func TestGatewayResolvesThroughConnectedRoute(t *testing.T) {
 	fx := newFixture(t)
 	route := Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "static", Paths: []Path{{Kind: PathGateway, Gateway: mustAddr("192.0.2.254")}}}
-	if err := fx.f.Add(route); !errors.Is(err, ErrUnresolved) {
-		t.Fatalf("gateway on no subnet: %v, want ErrUnresolved", err)
+	// A gateway nothing covers yet is installed, unresolved, and reported.
+	res, err := fx.f.Apply([]Change{{Op: OpAdd, Route: route}})
+	if err != nil || res.Unresolved != 1 {
+		t.Fatalf("gateway on no subnet: %+v, %v; want installed unresolved", res, err)
 	}
+	if n := fx.f.Lookup(mustAddr("198.51.100.1")); n.Kind != NextUnresolved {
+		t.Fatalf("before its subnet exists: %v, want unresolved", n.Kind)
+	}
+	// The subnet appears: the route resolves without being pushed again.
 	if err := fx.f.AddAddress(2, mustPrefix("192.0.2.1/24")); err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.f.Add(route); err != nil {
 		t.Fatal(err)
 	}
 	n := fx.f.Lookup(mustAddr("198.51.100.1"))

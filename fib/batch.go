@@ -11,6 +11,12 @@ import (
 // Result summarises an applied batch.
 type Result struct {
 	Added, Updated, Deleted int
+	// Unresolved counts routes added or updated whose next hop resolves
+	// to nothing yet (installed, dropping with host unreachable, until a
+	// route covers their gateway).
+	Unresolved int
+	// Groups counts next-hop groups created, replaced or deleted.
+	Groups int
 	// Absent counts idempotent deletes that found nothing to delete.
 	Absent int
 	// Version is the FIB version that made the batch visible.
@@ -143,7 +149,12 @@ type prepared struct {
 	// absent: an idempotent delete of a source the FIB does not know;
 	// nothing to do.
 	absent bool
+	// group: a group op, applied when prepared (it writes the entry
+	// table, which only the preparing goroutine may).
+	group bool
 }
+
+func isGroupOp(op Op) bool { return op == OpGroupSet || op == OpGroupDelete }
 
 func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, error) {
 	if f.mu.deleted {
@@ -151,6 +162,8 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 	}
 	f.mu.deltas = f.mu.deltas[:0]
 	st := batchState{deltas: &f.mu.deltas}
+	f.mu.watched = f.reg.watching(f.id)
+	f.mu.events = f.mu.events[:0]
 	if cap(f.mu.prep) < len(changes) {
 		f.mu.prep = make([]prepared, len(changes))
 	}
@@ -178,14 +191,35 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 		be.Failed = f.allFailuresLocked(changes, pre, bad, err)
 		return Result{}, be
 	}
-	if f.connectedChangedLocked(changes, pre) {
+	switch connected := f.connectedChangedLocked(changes, pre); {
+	case connected || len(f.mu.nexts.recursive) > 0 && st.res.Added+st.res.Updated+st.res.Deleted > 0:
+		// Connected routes changed, or routes that recursive next hops may
+		// resolve through.
 		f.reresolveLocked()
+	case len(f.mu.groupUndo) > 0:
+		f.refreshBackupsLocked()
 	}
 	f.settleLeaksLocked(changes, pre)
+	st.res.Groups = len(f.mu.groupUndo)
+	for i := range changes {
+		if !pre[i].group && changes[i].Op != OpDelete && f.mu.nexts.get(pre[i].next).Kind == NextUnresolved {
+			st.res.Unresolved++
+		}
+	}
+	f.collectEventsLocked()
 	f.commitLocked(&st)
 	f.endBatchSourcesLocked()
 	f.publishLocked()
 	st.res.Version = f.mu.version
+	if f.mu.watched && len(f.mu.events) > 0 {
+		for i := range f.mu.events {
+			f.mu.events[i].Version = f.mu.version
+		}
+		// The slice goes to the watchers; the next batch starts a new one.
+		evs := f.mu.events
+		f.mu.events = nil
+		f.reg.deliver(f.id, evs)
+	}
 	return st.res, nil
 }
 
@@ -323,6 +357,10 @@ func (f *FIB) applyParallelLocked(changes []Change, pre []prepared, out []Outcom
 // prepareLocked validates an entry and resolves what it needs: source ID
 // and, for additions, the forwarding entry of its path set.
 func (f *FIB) prepareLocked(c *Change, p *prepared) error {
+	if isGroupOp(c.Op) {
+		*p = prepared{group: true}
+		return f.applyGroupLocked(c)
+	}
 	r := c.Route
 	if c.Op == OpDelete {
 		// Only the prefix and the source matter for a delete.
@@ -358,6 +396,15 @@ func (f *FIB) prepareLocked(c *Change, p *prepared) error {
 	}
 	switch c.Op {
 	case OpAdd, OpReplace:
+		for _, pa := range r.Paths {
+			// A gateway inside the route's own prefix, on no connected
+			// subnet, could only ever resolve through the route itself.
+			if pa.Kind == PathGateway && pa.Port == 0 && r.Prefix.Contains(pa.Gateway.Unmap()) {
+				if _, ok := f.resolveLocked(pa.Gateway.Unmap()); !ok {
+					return fmt.Errorf("%w: %v via %v, inside the route itself", ErrRecursionLoop, r.Prefix, pa.Gateway)
+				}
+			}
+		}
 		next, err := f.internLocked(r.Paths)
 		if err != nil {
 			return err
@@ -391,6 +438,9 @@ func (f *FIB) applyOneLocked(c *Change, p *prepared, st *batchState, out []Outco
 		fam = 0
 	}
 	src := p.src
+	if p.group {
+		return nil
+	}
 	if p.absent {
 		st.res.Absent++
 		if out != nil {
@@ -511,7 +561,10 @@ func (f *FIB) rollbackLocked() {
 		f.mu.v6.rollback()
 		f.mu.v6.b.abort(last.v6)
 	}
+	// Route references first: a group created in the batch is destroyed
+	// only after the routes that referenced it let go.
 	f.mu.nexts.rollback(f)
+	f.rollbackGroupsLocked()
 	f.mu.nexts.memo = [16]pathMemo{}
 }
 
@@ -541,5 +594,6 @@ func (f *FIB) commitLocked(st *batchState) {
 		f.sourceUseChangedLocked(src, was)
 	}
 	f.mu.nexts.commit(f)
+	f.commitGroupsLocked()
 	f.mu.nexts.memo = [16]pathMemo{}
 }

@@ -21,6 +21,17 @@ var (
 	ErrAddressExists  = errors.New("address already configured")
 	ErrNoSuchAddress  = errors.New("no such address")
 	ErrAddressInvalid = errors.New("invalid interface address")
+	// ErrNoSuchGroup: a route or a group names a next-hop group that does
+	// not exist.
+	ErrNoSuchGroup = errors.New("no such next-hop group")
+	// ErrGroupInUse: a next-hop group that routes or other groups use
+	// cannot be deleted.
+	ErrGroupInUse = errors.New("next-hop group in use")
+	// ErrGroupOwned: only the source that made a group changes it.
+	ErrGroupOwned = errors.New("next-hop group of another source")
+	// ErrRecursionLoop: a recursive next hop resolves through itself, or
+	// deeper than MaxRecursion.
+	ErrRecursionLoop = errors.New("recursive next hop loops or is too deep")
 )
 
 // Op is what a batch entry does.
@@ -36,6 +47,13 @@ const (
 	// OpDelete removes this source's route for the prefix; it fails with
 	// ErrNotFound if there is none. Only Prefix and Source are read.
 	OpDelete
+	// OpGroupSet creates next-hop group Group.ID, or replaces its paths:
+	// every route that uses it is re-pointed at once. Group ops come
+	// before the batch's route ops.
+	OpGroupSet
+	// OpGroupDelete deletes next-hop group Group.ID; it fails with
+	// ErrGroupInUse while routes or groups use it.
+	OpGroupDelete
 )
 
 func (o Op) String() string {
@@ -46,6 +64,10 @@ func (o Op) String() string {
 		return "replace"
 	case OpDelete:
 		return "delete"
+	case OpGroupSet:
+		return "group set"
+	case OpGroupDelete:
+		return "group delete"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
@@ -54,6 +76,9 @@ func (o Op) String() string {
 type Change struct {
 	Op    Op
 	Route Route
+	// Group is the group of OpGroupSet and OpGroupDelete (its Source is
+	// the batch's).
+	Group Group
 }
 
 // BatchError says which entry of a batch was refused and why. The batch

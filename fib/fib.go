@@ -59,9 +59,18 @@ type FIB struct {
 		deleted  bool
 		// prep is the batch scratch of prepared entries, kept between
 		// batches.
-		prep   []prepared
-		opts   ApplyOptions // of the batch being applied
-		deltas []srcDelta
+		prep []prepared
+		opts ApplyOptions // of the batch being applied
+		// groups are the next-hop groups by ID; groupUndo the running
+		// batch's group changes (groups.go).
+		groups    map[uint32]*group
+		groupUndo []groupUndo
+		// watched is set for a batch while someone watches the FIB; events
+		// collects that batch's events, cause says who made it.
+		watched bool
+		events  []Event
+		cause   Cause
+		deltas  []srcDelta
 		// quiesce, during a parallel batch, waits until the tree goroutine
 		// has applied every entry prepared so far, before anything on the
 		// preparing side reads the tree.

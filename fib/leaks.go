@@ -171,6 +171,9 @@ func (f *FIB) settleLeaksLocked(changes []Change, pre []prepared) {
 		return
 	}
 	for i := range changes {
+		if pre[i].group {
+			continue
+		}
 		key := leakKey{pre[i].prefix(), pre[i].src}
 		if changes[i].Op == OpDelete {
 			f.reg.setLeak(f.id, key, 0, false)

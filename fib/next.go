@@ -68,13 +68,26 @@ type Next struct {
 	// proportion to its path's weight. nil for a single path.
 	Group []adj.ID
 	// Paths are the route's paths as configured (gateways unmapped, weights
-	// defaulted), for the control plane.
+	// defaulted), for the control plane; a next-hop group's entry has the
+	// group's paths.
 	Paths []Path
+	// Group is the next-hop group this entry is, 0 if none.
+	GroupID uint32
+	// Backup is the backup group's entry: the dataplane uses it when every
+	// member's neighbour has failed or its port is down. nil if none.
+	Backup *Next
 
 	// adjs are the distinct adjacencies of a NextGateway: the FIB holds one
 	// reference on each while the entry is in its working table, and the
 	// entry object holds each ID while it lives (holdAdjs).
 	adjs []adj.ID
+	// auto: a gateway was resolved through a connected route, or not
+	// resolved at all; recursive: a gateway was resolved through another
+	// route, or not at all. Either way the entry is re-resolved when the
+	// routes it depends on change. via are the entries it resolved
+	// through (for loop detection).
+	auto, recursive bool
+	via             []uint32
 }
 
 // Adjacencies returns the distinct adjacencies of a gateway entry. The
@@ -118,9 +131,12 @@ type nextTable struct {
 	ownedAll bool
 	refs     []int32
 	// auto lists entries with a gateway resolved through a connected route:
-	// they are re-resolved when connected routes change.
-	auto map[uint32]struct{}
-	free []uint32
+	// they are re-resolved when connected routes change; recursive lists
+	// those resolved through other routes (or not yet), re-resolved when
+	// any route changes.
+	auto      map[uint32]struct{}
+	recursive map[uint32]struct{}
+	free      []uint32
 	// acquired lists the references taken in this batch (undone by
 	// rollback); pending the references to drop at commit.
 	acquired []uint32
@@ -218,7 +234,7 @@ func appendKey(b []byte, paths []Path) []byte {
 		b = append(b, byte(p.Kind))
 		b = append(b, gw[:]...)
 		b = binary.BigEndian.AppendUint32(b, uint32(p.Port))
-		b = binary.BigEndian.AppendUint32(b, uint32(p.FIB))
+		b = binary.BigEndian.AppendUint32(b, uint32(p.FIB)|p.Group)
 		b = binary.BigEndian.AppendUint32(b, w)
 	}
 	return b

@@ -37,6 +37,11 @@ type Registry struct {
 	}
 	// names is published for betterFunc, which runs under FIB mutexes.
 	names atomic.Pointer[[]string]
+
+	// watchers receive route events (events.go); watchMu serialises
+	// their registration.
+	watchers atomic.Pointer[[]*Watcher]
+	watchMu  sync.Mutex
 }
 
 // Options configure a Registry.
@@ -134,6 +139,7 @@ func (r *Registry) Delete(id adj.FIBID) error {
 	r.fibs.Store(&m)
 	r.mu.Unlock()
 	f.destroy()
+	r.deliver(id, []Event{{FIB: id, Kind: EventFIBDeleted, Cause: CauseFIBDeleted}})
 	return nil
 }
 

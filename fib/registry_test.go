@@ -141,7 +141,8 @@ func TestInvalidRoutesAreNamed(t *testing.T) {
 		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: 99}}}, ErrInvalidRoute},
 		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: PathBlackhole}, {Kind: PathLocal}}}, ErrInvalidRoute},
 		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: PathGateway, Gateway: mustAddr("192.0.2.1"), Port: 9}}}, ErrPortNotBound},
-		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: PathGateway, Gateway: mustAddr("192.0.2.1")}}}, ErrUnresolved},
+		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: PathGroup, Group: 7}}}, ErrNoSuchGroup},
+		{Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "s", Paths: []Path{{Kind: PathGroup}}}, ErrInvalidRoute},
 	} {
 		err := f.Add(tc.r)
 		if !errors.Is(err, tc.want) {

@@ -29,6 +29,9 @@ const (
 	PathLocal
 	// PathLookup looks the destination up again in FIB (route leaking).
 	PathLookup
+	// PathGroup forwards as next-hop group Group does: the route follows
+	// the group when it is replaced.
+	PathGroup
 )
 
 var pathKindNames = [...]string{
@@ -39,6 +42,7 @@ var pathKindNames = [...]string{
 	PathProhibit:    "prohibit",
 	PathLocal:       "local",
 	PathLookup:      "lookup",
+	PathGroup:       "group",
 }
 
 func (k PathKind) String() string {
@@ -65,6 +69,7 @@ type Path struct {
 	Port    adj.PortID // PathGateway (optional), PathAttached, PathLocal (optional)
 	FIB     adj.FIBID  // PathLookup: the FIB to look in
 	Weight  uint32     // PathGateway in ECMP; 0 means 1
+	Group   uint32     // PathGroup: the next-hop group's ID
 }
 
 func (p Path) String() string {
@@ -82,6 +87,8 @@ func (p Path) String() string {
 		return fmt.Sprintf("dev port %d", p.Port)
 	case PathLookup:
 		return fmt.Sprintf("lookup fib %d", p.FIB)
+	case PathGroup:
+		return fmt.Sprintf("group %d", p.Group)
 	case PathLocal:
 		if p.Port != adj.NoPort {
 			return fmt.Sprintf("local port %d", p.Port)
@@ -188,6 +195,10 @@ func (r *Route) validate(self adj.FIBID) error {
 		case PathLookup:
 			if p.FIB == self {
 				return fmt.Errorf("%w: %v: path %d: lookup in the route's own FIB %d would loop", ErrInvalidRoute, r.Prefix, i, self)
+			}
+		case PathGroup:
+			if p.Group == 0 {
+				return fmt.Errorf("%w: %v: path %d: group 0 does not exist (IDs start at 1)", ErrInvalidRoute, r.Prefix, i)
 			}
 		case PathBlackhole, PathUnreachable, PathProhibit, PathLocal:
 		default:

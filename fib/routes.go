@@ -81,7 +81,12 @@ func (f *FIB) infoLocked(p netip.Prefix, src uint16, pref Preference, next uint3
 		return RouteInfo{}, false
 	}
 	n := f.mu.nexts.get(next)
-	return RouteInfo{Route: Route{Prefix: p, Source: name, Preference: pref, Paths: n.Paths}, Next: n}, true
+	paths := n.Paths
+	if n.GroupID != 0 {
+		// The route names the group; the group has the paths.
+		paths = []Path{{Kind: PathGroup, Group: n.GroupID}}
+	}
+	return RouteInfo{Route: Route{Prefix: p, Source: name, Preference: pref, Paths: paths}, Next: n}, true
 }
 
 // Get returns source's route for exactly p.
@@ -223,7 +228,9 @@ func (f *FIB) EndResync(source string) (int, error) {
 	if len(changes) == 0 {
 		return 0, nil
 	}
+	f.mu.cause = CauseResync
 	res, err := f.applyLocked(changes)
+	f.mu.cause = CauseClient
 	return res.Deleted, err
 }
 
@@ -238,9 +245,15 @@ func (f *FIB) PurgePort(p adj.PortID) error {
 	// The walk runs before anything changes, while every entry still shows
 	// the port it leads to; the connected and local routes of the port's
 	// addresses go with the rest.
+	// Groups through p lose their members there, in place: the routes on
+	// them stay on them.
+	f.purgeGroupsLocked(p)
 	var changes []Change
 	purge := func(prefix netip.Prefix, src uint16, pref Preference, next uint32) {
 		n := f.mu.nexts.get(next)
+		if n.GroupID != 0 {
+			return
+		}
 		keep, hit := f.pathsAvoidingLocked(n, p)
 		if !hit {
 			return
@@ -271,7 +284,10 @@ func (f *FIB) PurgePort(p adj.PortID) error {
 		// before, minus some: a failure is a bug, and the caller hears of
 		// it (the routes through p stay, and the dataplane drops their
 		// packets since p is no longer this FIB's).
-		if _, err := f.applyLocked(changes); err != nil {
+		f.mu.cause = CausePortPurge
+		_, err := f.applyLocked(changes)
+		f.mu.cause = CauseClient
+		if err != nil {
 			return fmt.Errorf("fib %d: removing the routes through port %d: %w", f.id, p, err)
 		}
 	}

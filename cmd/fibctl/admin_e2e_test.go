@@ -144,7 +144,7 @@ func TestFibdRestoreDegradesAndCheckConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bad, []byte(`{"fibs": [{"id": 10}],
-		"routes": [{"fib": 10, "prefix": "198.51.100.0/24", "paths": [{"kind": "gateway", "gateway": "203.0.113.9"}]},
+		"routes": [{"fib": 10, "prefix": "198.51.100.0/24", "paths": [{"kind": "gateway", "gateway": "198.51.100.9"}]},
 		           {"fib": 20, "prefix": "198.51.100.0/24", "paths": [{"kind": "blackhole"}]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

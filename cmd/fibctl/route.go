@@ -40,11 +40,11 @@ func (a *app) target(f *routeFlags, table string, required bool) (uint32, error)
 }
 
 func newRouteCmd(a *app) *cobra.Command {
-	c := group(&cobra.Command{Use: "route", Aliases: []string{"r"}, Short: "Routes: add, replace, del, show, get, load"})
+	c := group(&cobra.Command{Use: "route", Aliases: []string{"r"}, Short: "Routes: add, replace, del, show, get, load, summary"})
 	for _, verb := range []string{"add", "replace"} {
 		var rf routeFlags
 		cmd := &cobra.Command{
-			Use: verb + " [blackhole|unreachable|prohibit|local] PREFIX|ADDRESS|default [via GATEWAY [dev PORT] [weight N]]... [dev PORT] [lookup FIB] [metric N] [table FIB]",
+			Use: verb + " [blackhole|unreachable|prohibit|local] PREFIX|ADDRESS|default [via GATEWAY [dev PORT] [weight N]]... [dev PORT] [lookup FIB] [nhid GROUP] [metric N] [table FIB]",
 			Short: map[string]string{"add": "Add a route, or update this source's route for the prefix",
 				"replace": "Replace this source's existing route for the prefix"}[verb],
 			Long: "iproute2's grammar: a bare address is a host route (/32, /128); \"default\" is 0.0.0.0/0, or ::/0\n" +
@@ -118,7 +118,7 @@ func newRouteCmd(a *app) *cobra.Command {
 	}
 	df.register(del, "static")
 	c.AddCommand(a.withCompletion(del), a.withCompletion(newRouteShowCmd(a)), a.withCompletion(newRouteGetCmd(a)),
-		a.withCompletion(newRouteLoadCmd(a)))
+		a.withCompletion(newRouteLoadCmd(a)), a.withCompletion(newRouteSummaryCmd(a)))
 	return c
 }
 
@@ -212,6 +212,20 @@ func parseRouteArgs(args []string, forDelete bool) (routeSpec, error) {
 				return spec, err
 			}
 			spec.table = t
+		case tok == "nhid":
+			// iproute2's "nhid N": the route follows next-hop group N.
+			v, err := next(&i, "a next-hop group ID")
+			if err != nil {
+				return spec, err
+			}
+			id, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || id == 0 {
+				return spec, fmt.Errorf("nhid %q: want a group ID from 1", v)
+			}
+			if typed != nil || len(r.Paths) > 0 {
+				return spec, fmt.Errorf("nhid: a route on a group has no other path")
+			}
+			r.Paths = append(r.Paths, &fibdpb.Path{Kind: fibdpb.PathKind_PATH_KIND_GROUP, GroupId: uint32(id)})
 		case tok == "lookup":
 			f, err := next(&i, "a FIB ID")
 			if err != nil {
@@ -276,6 +290,8 @@ func pathString(p *fibdpb.Path) string {
 		return "dev " + p.GetPort()
 	case fibdpb.PathKind_PATH_KIND_LOOKUP:
 		return "lookup " + u(p.GetFibId())
+	case fibdpb.PathKind_PATH_KIND_GROUP:
+		return "nhid " + u(p.GetGroupId())
 	}
 	s = strings.ToLower(strings.TrimPrefix(p.GetKind().String(), "PATH_KIND_"))
 	if p.GetPort() != "" {

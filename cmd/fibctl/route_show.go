@@ -136,3 +136,46 @@ func newRouteGetCmd(a *app) *cobra.Command {
 	get.Flags().Uint32Var(&hash, "hash", 0, "flow hash that picks the ECMP member")
 	return addJSON(a, get)
 }
+
+// newRouteSummaryCmd is `fibctl route summary`: route counts per FIB, per
+// source and family (like `show ip route summary`).
+func newRouteSummaryCmd(a *app) *cobra.Command {
+	var fib fibRef
+	c := &cobra.Command{
+		Use:   "summary [--fib FIB]",
+		Short: "Count routes per FIB, source and family",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			ctx, cancel, cl, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			stream, err := cl.ListFibs(ctx, &fibdpb.ListFibsRequest{FibId: fid})
+			if err != nil {
+				return err
+			}
+			var fibs []*fibdpb.Fib
+			if err := recvAll(stream.Recv, func(r *fibdpb.ListFibsResponse) { fibs = append(fibs, r.GetFibs()...) }); err != nil {
+				return err
+			}
+			if a.json {
+				return writeJSONList(a.out, fibs)
+			}
+			t := newTable(a.out, "FIB", "SOURCE", "IPV4", "IPV6")
+			for _, f := range fibs {
+				for _, s := range f.GetSources() {
+					t.row(u(f.GetFibId()), s.GetSource(), u(s.GetRoutesV4()), u(s.GetRoutesV6()))
+				}
+				t.row(u(f.GetFibId()), "total", u(f.GetRoutesV4()), u(f.GetRoutesV6()))
+			}
+			return t.flush()
+		},
+	}
+	fib.register(c, "only this FIB")
+	return addJSON(a, c)
+}

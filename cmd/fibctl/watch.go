@@ -56,6 +56,87 @@ func newWatchCmd(a *app) *cobra.Command {
 	fib.register(neigh, "only this FIB")
 	neigh.Flags().BoolVar(&initial, "initial", false, "first print the current neighbours as added")
 	neigh.Flags().BoolVar(&a.json, "json", false, "one JSON object per line")
-	c.AddCommand(neigh)
+	c.AddCommand(a.withCompletion(neigh), a.withCompletion(newWatchRouteCmd(a)))
 	return c
+}
+
+// newWatchRouteCmd is `fibctl watch route`: every route change, the
+// clients' and fibd's own, as it happens (like `ip monitor route`).
+func newWatchRouteCmd(a *app) *cobra.Command {
+	var fib fibRef
+	var source string
+	var initial bool
+	c := &cobra.Command{
+		Use:   "route [--fib FIB] [--source NAME] [--initial]",
+		Short: "Print route changes as they happen, with who made them (like `ip monitor route`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			fid, err := a.fibPtr(&fib)
+			if err != nil {
+				return err
+			}
+			stream, err := cl.WatchRoutes(cmd.Context(), &fibdpb.WatchRoutesRequest{FibId: fid, Source: source, Initial: initial})
+			if err != nil {
+				return err
+			}
+			for {
+				resp, err := stream.Recv()
+				if status.Code(err) == codes.Canceled {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, ev := range resp.GetEvents() {
+					if a.json {
+						fmt.Fprintln(a.out, string(marshalJSON(ev, "")))
+						continue
+					}
+					fmt.Fprintln(a.out, routeEventLine(ev))
+				}
+			}
+		},
+	}
+	fib.register(c, "only this FIB")
+	c.Flags().StringVar(&source, "source", "", "only this source's routes and groups")
+	c.Flags().BoolVar(&initial, "initial", false, "first print what is there, then a line \"end of initial\"")
+	c.Flags().BoolVar(&a.json, "json", false, "one JSON object per line")
+	return c
+}
+
+// routeEventLine renders an event the iproute2 way.
+func routeEventLine(ev *fibdpb.RouteEvent) string {
+	typ := enumText(ev.GetType(), "ROUTE_EVENT_TYPE_")
+	cause := strings.ReplaceAll(enumText(ev.GetCause(), "ROUTE_EVENT_CAUSE_"), "_", "-")
+	switch ev.GetType() {
+	case fibdpb.RouteEventType_ROUTE_EVENT_TYPE_END_OF_INITIAL:
+		return "end of initial"
+	case fibdpb.RouteEventType_ROUTE_EVENT_TYPE_FIB_DELETED:
+		return fmt.Sprintf("fib-deleted fib %d", ev.GetFibId())
+	case fibdpb.RouteEventType_ROUTE_EVENT_TYPE_NEXT_HOP:
+		return fmt.Sprintf("next-hop fib %d %s resolves %s %s (%s)", ev.GetFibId(), pathsString(ev.GetPaths()),
+			enumText(ev.GetResolution(), "RESOLUTION_"), nextHopsString(ev.GetResolved()), cause)
+	}
+	if g := ev.GetGroup(); g != nil {
+		return fmt.Sprintf("%s fib %d nexthop id %d %s source %s (%s)", strings.ReplaceAll(typ, "_", "-"), ev.GetFibId(), g.GetId(),
+			pathsString(g.GetPaths()), g.GetSource(), cause)
+	}
+	r := ev.GetRoute()
+	line := fmt.Sprintf("%s fib %d %s %s source %s pref %d", typ, ev.GetFibId(), r.GetPrefix(), pathsString(r.GetPaths()), r.GetSource(), r.GetPreference())
+	if ev.GetCause() != fibdpb.RouteEventCause_ROUTE_EVENT_CAUSE_UNSPECIFIED {
+		line += " (" + cause + ")"
+	}
+	return line
+}
+
+func nextHopsString(nhs []*fibdpb.NextHop) string {
+	var out []string
+	for _, n := range nhs {
+		out = append(out, "via "+n.GetGateway()+" dev "+n.GetPort())
+	}
+	return strings.Join(out, ", ")
 }

@@ -109,6 +109,8 @@ const (
 	PathKind_PATH_KIND_LOCAL       PathKind = 6
 	// Look the destination up again in fib_id (route leaking).
 	PathKind_PATH_KIND_LOOKUP PathKind = 7
+	// Forward as next-hop group group_id does.
+	PathKind_PATH_KIND_GROUP PathKind = 8
 )
 
 // Enum value maps for PathKind.
@@ -122,6 +124,7 @@ var (
 		5: "PATH_KIND_PROHIBIT",
 		6: "PATH_KIND_LOCAL",
 		7: "PATH_KIND_LOOKUP",
+		8: "PATH_KIND_GROUP",
 	}
 	PathKind_value = map[string]int32{
 		"PATH_KIND_UNSPECIFIED": 0,
@@ -132,6 +135,7 @@ var (
 		"PATH_KIND_PROHIBIT":    5,
 		"PATH_KIND_LOCAL":       6,
 		"PATH_KIND_LOOKUP":      7,
+		"PATH_KIND_GROUP":       8,
 	}
 )
 
@@ -298,6 +302,57 @@ func (RouteOpKind) EnumDescriptor() ([]byte, []int) {
 	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
 }
 
+type GroupOpKind int32
+
+const (
+	GroupOpKind_GROUP_OP_KIND_UNSPECIFIED GroupOpKind = 0
+	// Create the group, or replace its paths and backup.
+	GroupOpKind_GROUP_OP_KIND_SET GroupOpKind = 1
+	// Delete the group (refused while routes or groups use it).
+	GroupOpKind_GROUP_OP_KIND_DELETE GroupOpKind = 2
+)
+
+// Enum value maps for GroupOpKind.
+var (
+	GroupOpKind_name = map[int32]string{
+		0: "GROUP_OP_KIND_UNSPECIFIED",
+		1: "GROUP_OP_KIND_SET",
+		2: "GROUP_OP_KIND_DELETE",
+	}
+	GroupOpKind_value = map[string]int32{
+		"GROUP_OP_KIND_UNSPECIFIED": 0,
+		"GROUP_OP_KIND_SET":         1,
+		"GROUP_OP_KIND_DELETE":      2,
+	}
+)
+
+func (x GroupOpKind) Enum() *GroupOpKind {
+	p := new(GroupOpKind)
+	*p = x
+	return p
+}
+
+func (x GroupOpKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupOpKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
+}
+
+func (GroupOpKind) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[4]
+}
+
+func (x GroupOpKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupOpKind.Descriptor instead.
+func (GroupOpKind) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+}
+
 type DisconnectPolicy int32
 
 const (
@@ -335,11 +390,11 @@ func (x DisconnectPolicy) String() string {
 }
 
 func (DisconnectPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
 }
 
 func (DisconnectPolicy) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[4]
+	return &file_fibd_v1_fibd_proto_enumTypes[5]
 }
 
 func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
@@ -348,7 +403,7 @@ func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisconnectPolicy.Descriptor instead.
 func (DisconnectPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 // ResyncMark starts or ends a mark-and-sweep resync of the session's
@@ -388,11 +443,11 @@ func (x ResyncMark) String() string {
 }
 
 func (ResyncMark) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[6].Descriptor()
 }
 
 func (ResyncMark) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[5]
+	return &file_fibd_v1_fibd_proto_enumTypes[6]
 }
 
 func (x ResyncMark) Number() protoreflect.EnumNumber {
@@ -401,7 +456,7 @@ func (x ResyncMark) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResyncMark.Descriptor instead.
 func (ResyncMark) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
 }
 
 // EntryResult is what an applied entry did.
@@ -447,11 +502,11 @@ func (x EntryResult) String() string {
 }
 
 func (EntryResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[6].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[7].Descriptor()
 }
 
 func (EntryResult) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[6]
+	return &file_fibd_v1_fibd_proto_enumTypes[7]
 }
 
 func (x EntryResult) Number() protoreflect.EnumNumber {
@@ -460,7 +515,7 @@ func (x EntryResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntryResult.Descriptor instead.
 func (EntryResult) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
 }
 
 type Family int32
@@ -496,11 +551,11 @@ func (x Family) String() string {
 }
 
 func (Family) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[7].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[8].Descriptor()
 }
 
 func (Family) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[7]
+	return &file_fibd_v1_fibd_proto_enumTypes[8]
 }
 
 func (x Family) Number() protoreflect.EnumNumber {
@@ -509,7 +564,7 @@ func (x Family) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Family.Descriptor instead.
 func (Family) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 // NeighborState is a neighbour's RFC 4861 state (RFC 826 ARP entries use
@@ -562,11 +617,11 @@ func (x NeighborState) String() string {
 }
 
 func (NeighborState) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[8].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[9].Descriptor()
 }
 
 func (NeighborState) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[8]
+	return &file_fibd_v1_fibd_proto_enumTypes[9]
 }
 
 func (x NeighborState) Number() protoreflect.EnumNumber {
@@ -575,7 +630,7 @@ func (x NeighborState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborState.Descriptor instead.
 func (NeighborState) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 type NeighborEventType int32
@@ -614,11 +669,11 @@ func (x NeighborEventType) String() string {
 }
 
 func (NeighborEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[9].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[10].Descriptor()
 }
 
 func (NeighborEventType) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[9]
+	return &file_fibd_v1_fibd_proto_enumTypes[10]
 }
 
 func (x NeighborEventType) Number() protoreflect.EnumNumber {
@@ -627,7 +682,143 @@ func (x NeighborEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborEventType.Descriptor instead.
 func (NeighborEventType) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
+}
+
+type RouteEventType int32
+
+const (
+	RouteEventType_ROUTE_EVENT_TYPE_UNSPECIFIED RouteEventType = 0
+	RouteEventType_ROUTE_EVENT_TYPE_ADDED       RouteEventType = 1
+	RouteEventType_ROUTE_EVENT_TYPE_CHANGED     RouteEventType = 2
+	RouteEventType_ROUTE_EVENT_TYPE_REMOVED     RouteEventType = 3
+	// A path set or a group resolves to other adjacencies: where the routes
+	// on it forward changed, the routes did not.
+	RouteEventType_ROUTE_EVENT_TYPE_NEXT_HOP      RouteEventType = 4
+	RouteEventType_ROUTE_EVENT_TYPE_GROUP_SET     RouteEventType = 5
+	RouteEventType_ROUTE_EVENT_TYPE_GROUP_DELETED RouteEventType = 6
+	RouteEventType_ROUTE_EVENT_TYPE_FIB_DELETED   RouteEventType = 7
+	// Part of the initial listing.
+	RouteEventType_ROUTE_EVENT_TYPE_EXISTING RouteEventType = 8
+	// The initial listing is complete; live events follow.
+	RouteEventType_ROUTE_EVENT_TYPE_END_OF_INITIAL RouteEventType = 9
+)
+
+// Enum value maps for RouteEventType.
+var (
+	RouteEventType_name = map[int32]string{
+		0: "ROUTE_EVENT_TYPE_UNSPECIFIED",
+		1: "ROUTE_EVENT_TYPE_ADDED",
+		2: "ROUTE_EVENT_TYPE_CHANGED",
+		3: "ROUTE_EVENT_TYPE_REMOVED",
+		4: "ROUTE_EVENT_TYPE_NEXT_HOP",
+		5: "ROUTE_EVENT_TYPE_GROUP_SET",
+		6: "ROUTE_EVENT_TYPE_GROUP_DELETED",
+		7: "ROUTE_EVENT_TYPE_FIB_DELETED",
+		8: "ROUTE_EVENT_TYPE_EXISTING",
+		9: "ROUTE_EVENT_TYPE_END_OF_INITIAL",
+	}
+	RouteEventType_value = map[string]int32{
+		"ROUTE_EVENT_TYPE_UNSPECIFIED":    0,
+		"ROUTE_EVENT_TYPE_ADDED":          1,
+		"ROUTE_EVENT_TYPE_CHANGED":        2,
+		"ROUTE_EVENT_TYPE_REMOVED":        3,
+		"ROUTE_EVENT_TYPE_NEXT_HOP":       4,
+		"ROUTE_EVENT_TYPE_GROUP_SET":      5,
+		"ROUTE_EVENT_TYPE_GROUP_DELETED":  6,
+		"ROUTE_EVENT_TYPE_FIB_DELETED":    7,
+		"ROUTE_EVENT_TYPE_EXISTING":       8,
+		"ROUTE_EVENT_TYPE_END_OF_INITIAL": 9,
+	}
+)
+
+func (x RouteEventType) Enum() *RouteEventType {
+	p := new(RouteEventType)
+	*p = x
+	return p
+}
+
+func (x RouteEventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RouteEventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[11].Descriptor()
+}
+
+func (RouteEventType) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[11]
+}
+
+func (x RouteEventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RouteEventType.Descriptor instead.
+func (RouteEventType) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
+}
+
+type RouteEventCause int32
+
+const (
+	RouteEventCause_ROUTE_EVENT_CAUSE_UNSPECIFIED RouteEventCause = 0
+	// A client's batch.
+	RouteEventCause_ROUTE_EVENT_CAUSE_CLIENT RouteEventCause = 1
+	// A resync's sweep, or a session's flush.
+	RouteEventCause_ROUTE_EVENT_CAUSE_RESYNC RouteEventCause = 2
+	// A port left the FIB.
+	RouteEventCause_ROUTE_EVENT_CAUSE_PORT_PURGE  RouteEventCause = 3
+	RouteEventCause_ROUTE_EVENT_CAUSE_FIB_DELETED RouteEventCause = 4
+	// A next hop resolves through other routes or adjacencies.
+	RouteEventCause_ROUTE_EVENT_CAUSE_RESOLUTION RouteEventCause = 5
+)
+
+// Enum value maps for RouteEventCause.
+var (
+	RouteEventCause_name = map[int32]string{
+		0: "ROUTE_EVENT_CAUSE_UNSPECIFIED",
+		1: "ROUTE_EVENT_CAUSE_CLIENT",
+		2: "ROUTE_EVENT_CAUSE_RESYNC",
+		3: "ROUTE_EVENT_CAUSE_PORT_PURGE",
+		4: "ROUTE_EVENT_CAUSE_FIB_DELETED",
+		5: "ROUTE_EVENT_CAUSE_RESOLUTION",
+	}
+	RouteEventCause_value = map[string]int32{
+		"ROUTE_EVENT_CAUSE_UNSPECIFIED": 0,
+		"ROUTE_EVENT_CAUSE_CLIENT":      1,
+		"ROUTE_EVENT_CAUSE_RESYNC":      2,
+		"ROUTE_EVENT_CAUSE_PORT_PURGE":  3,
+		"ROUTE_EVENT_CAUSE_FIB_DELETED": 4,
+		"ROUTE_EVENT_CAUSE_RESOLUTION":  5,
+	}
+)
+
+func (x RouteEventCause) Enum() *RouteEventCause {
+	p := new(RouteEventCause)
+	*p = x
+	return p
+}
+
+func (x RouteEventCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RouteEventCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[12].Descriptor()
+}
+
+func (RouteEventCause) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[12]
+}
+
+func (x RouteEventCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RouteEventCause.Descriptor instead.
+func (RouteEventCause) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
 }
 
 type GetInfoRequest struct {
@@ -2712,7 +2903,9 @@ type Path struct {
 	Port    string                 `protobuf:"bytes,3,opt,name=port,proto3" json:"port,omitempty"`
 	FibId   uint32                 `protobuf:"varint,4,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
 	// weight of an ECMP member; 0 means 1.
-	Weight        uint32 `protobuf:"varint,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	Weight uint32 `protobuf:"varint,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	// group_id is the next-hop group of PATH_KIND_GROUP.
+	GroupId       uint32 `protobuf:"varint,6,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2778,6 +2971,13 @@ func (x *Path) GetFibId() uint32 {
 func (x *Path) GetWeight() uint32 {
 	if x != nil {
 		return x.Weight
+	}
+	return 0
+}
+
+func (x *Path) GetGroupId() uint32 {
+	if x != nil {
+		return x.GroupId
 	}
 	return 0
 }
@@ -2929,6 +3129,8 @@ type AddRouteResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	FibVersion uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	// unresolved is set when the route's next hop resolves to nothing yet.
+	Unresolved bool `protobuf:"varint,4,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
 	// state_error is set when the change was applied but could not be saved
 	// to the state file: it holds until fibd restarts, unless a later save
 	// works. A request that fails changed nothing; this one did.
@@ -2979,6 +3181,13 @@ func (x *AddRouteResponse) GetFibVersion() uint64 {
 		return x.FibVersion
 	}
 	return 0
+}
+
+func (x *AddRouteResponse) GetUnresolved() bool {
+	if x != nil {
+		return x.Unresolved
+	}
+	return false
 }
 
 func (x *AddRouteResponse) GetStateError() string {
@@ -3036,6 +3245,7 @@ type ReplaceRouteResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	FibVersion uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	Unresolved bool                   `protobuf:"varint,4,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
 	// state_error is set when the change was applied but could not be saved
 	// to the state file: it holds until fibd restarts, unless a later save
 	// works. A request that fails changed nothing; this one did.
@@ -3086,6 +3296,13 @@ func (x *ReplaceRouteResponse) GetFibVersion() uint64 {
 		return x.FibVersion
 	}
 	return 0
+}
+
+func (x *ReplaceRouteResponse) GetUnresolved() bool {
+	if x != nil {
+		return x.Unresolved
+	}
+	return false
 }
 
 func (x *ReplaceRouteResponse) GetStateError() string {
@@ -3270,10 +3487,14 @@ type RouteOp struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Op     RouteOpKind            `protobuf:"varint,1,opt,name=op,proto3,enum=fibd.v1.RouteOpKind" json:"op,omitempty"`
 	Prefix string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	// path_set indexes the batch's path_sets; ignored for a delete.
+	// path_set indexes the batch's path_sets; ignored for a delete or when
+	// group_id is set.
 	PathSet uint32 `protobuf:"varint,3,opt,name=path_set,json=pathSet,proto3" json:"path_set,omitempty"`
 	// preference; 0 takes the batch's.
-	Preference    uint32 `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
+	Preference uint32 `protobuf:"varint,4,opt,name=preference,proto3" json:"preference,omitempty"`
+	// group_id, when set, makes the route follow next-hop group group_id
+	// instead of a path set.
+	GroupId       uint32 `protobuf:"varint,5,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3336,6 +3557,86 @@ func (x *RouteOp) GetPreference() uint32 {
 	return 0
 }
 
+func (x *RouteOp) GetGroupId() uint32 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+// NextHopGroupOp is a group change inside a ModifyRoutes batch: sets are
+// applied before the batch's route ops, deletes after them, all in the
+// batch's one atomic step.
+type NextHopGroupOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    GroupOpKind            `protobuf:"varint,1,opt,name=op,proto3,enum=fibd.v1.GroupOpKind" json:"op,omitempty"`
+	Id    uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Paths []*Path                `protobuf:"bytes,3,rep,name=paths,proto3" json:"paths,omitempty"`
+	// backup_id names the group used while every member of this one is
+	// down (its neighbour failed or its port down); 0 for none.
+	BackupId      uint32 `protobuf:"varint,4,opt,name=backup_id,json=backupId,proto3" json:"backup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NextHopGroupOp) Reset() {
+	*x = NextHopGroupOp{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NextHopGroupOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NextHopGroupOp) ProtoMessage() {}
+
+func (x *NextHopGroupOp) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NextHopGroupOp.ProtoReflect.Descriptor instead.
+func (*NextHopGroupOp) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *NextHopGroupOp) GetOp() GroupOpKind {
+	if x != nil {
+		return x.Op
+	}
+	return GroupOpKind_GROUP_OP_KIND_UNSPECIFIED
+}
+
+func (x *NextHopGroupOp) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *NextHopGroupOp) GetPaths() []*Path {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *NextHopGroupOp) GetBackupId() uint32 {
+	if x != nil {
+		return x.BackupId
+	}
+	return 0
+}
+
 // SessionParams open a ModifyRoutes session. They are fixed for the
 // session's life, except election_id, which a later request may raise.
 type SessionParams struct {
@@ -3363,7 +3664,7 @@ type SessionParams struct {
 
 func (x *SessionParams) Reset() {
 	*x = SessionParams{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3375,7 +3676,7 @@ func (x *SessionParams) String() string {
 func (*SessionParams) ProtoMessage() {}
 
 func (x *SessionParams) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3388,7 +3689,7 @@ func (x *SessionParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionParams.ProtoReflect.Descriptor instead.
 func (*SessionParams) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionParams) GetSource() string {
@@ -3439,15 +3740,18 @@ type ModifyRoutesRequest struct {
 	WantResults bool `protobuf:"varint,8,opt,name=want_results,json=wantResults,proto3" json:"want_results,omitempty"`
 	// session opens the session in the stream's first request (which may
 	// carry a batch too); in a later request it may only raise election_id.
-	Session       *SessionParams `protobuf:"bytes,9,opt,name=session,proto3" json:"session,omitempty"`
-	Resync        ResyncMark     `protobuf:"varint,10,opt,name=resync,proto3,enum=fibd.v1.ResyncMark" json:"resync,omitempty"`
+	Session *SessionParams `protobuf:"bytes,9,opt,name=session,proto3" json:"session,omitempty"`
+	Resync  ResyncMark     `protobuf:"varint,10,opt,name=resync,proto3,enum=fibd.v1.ResyncMark" json:"resync,omitempty"`
+	// groups are the batch's next-hop group changes (of the session's
+	// source).
+	Groups        []*NextHopGroupOp `protobuf:"bytes,11,rep,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +3763,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +3776,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -3531,12 +3835,20 @@ func (x *ModifyRoutesRequest) GetResync() ResyncMark {
 	return ResyncMark_RESYNC_MARK_UNSPECIFIED
 }
 
+func (x *ModifyRoutesRequest) GetGroups() []*NextHopGroupOp {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 // EntryError says which entry of a batch was refused and why; the batch
 // changed nothing.
 type EntryError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// index of the entry in ops; -1 when the batch as a whole was refused
-	// (unknown FIB, bad path set, too many entries, not the owner).
+	// (unknown FIB, bad path set, too many entries, not the owner); -2-k
+	// for groups[k] (so -2 is the first group op), which field also names.
 	Index  int32  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// code is the gRPC status code of the refusal (google.rpc.Code).
@@ -3550,7 +3862,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3562,7 +3874,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3575,7 +3887,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -3642,14 +3954,19 @@ type ModifyRoutesResponse struct {
 	Session *SessionState `protobuf:"bytes,13,opt,name=session,proto3" json:"session,omitempty"`
 	// state_error: applied (a "static" session's batch) but not saved to the
 	// state file.
-	StateError    string `protobuf:"bytes,14,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	StateError string `protobuf:"bytes,14,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	// unresolved counts routes the batch installed whose next hop nothing
+	// covers yet (they resolve when a route covers it).
+	Unresolved uint32 `protobuf:"varint,15,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
+	// groups counts next-hop groups the batch set or deleted.
+	Groups        uint32 `protobuf:"varint,16,opt,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3661,7 +3978,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3674,7 +3991,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -3768,6 +4085,20 @@ func (x *ModifyRoutesResponse) GetStateError() string {
 	return ""
 }
 
+func (x *ModifyRoutesResponse) GetUnresolved() uint32 {
+	if x != nil {
+		return x.Unresolved
+	}
+	return 0
+}
+
+func (x *ModifyRoutesResponse) GetGroups() uint32 {
+	if x != nil {
+		return x.Groups
+	}
+	return 0
+}
+
 // SessionState says which of the session's FIBs it owns its source in.
 type SessionState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3779,7 +4110,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3791,7 +4122,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3804,7 +4135,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SessionState) GetSessionId() uint64 {
@@ -3836,7 +4167,7 @@ type FibOwnership struct {
 
 func (x *FibOwnership) Reset() {
 	*x = FibOwnership{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3848,7 +4179,7 @@ func (x *FibOwnership) String() string {
 func (*FibOwnership) ProtoMessage() {}
 
 func (x *FibOwnership) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3861,7 +4192,7 @@ func (x *FibOwnership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibOwnership.ProtoReflect.Descriptor instead.
 func (*FibOwnership) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FibOwnership) GetFibId() uint32 {
@@ -3908,7 +4239,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3920,7 +4251,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3933,7 +4264,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -3981,7 +4312,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3993,7 +4324,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4006,7 +4337,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -4036,7 +4367,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4048,7 +4379,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4061,7 +4392,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -4097,7 +4428,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4109,7 +4440,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4122,7 +4453,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -4154,7 +4485,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4166,7 +4497,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4179,7 +4510,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -4242,7 +4573,7 @@ type NextHop struct {
 
 func (x *NextHop) Reset() {
 	*x = NextHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4254,7 +4585,7 @@ func (x *NextHop) String() string {
 func (*NextHop) ProtoMessage() {}
 
 func (x *NextHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4267,7 +4598,7 @@ func (x *NextHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHop.ProtoReflect.Descriptor instead.
 func (*NextHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *NextHop) GetGateway() string {
@@ -4306,7 +4637,7 @@ type LookupRouteResponse struct {
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4318,7 +4649,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4331,7 +4662,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -4397,7 +4728,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4409,7 +4740,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4422,7 +4753,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -4448,7 +4779,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4460,7 +4791,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4473,7 +4804,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -4493,7 +4824,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4505,7 +4836,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4518,7 +4849,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -4551,7 +4882,7 @@ type EndResyncResponse struct {
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4563,7 +4894,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4576,7 +4907,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -4612,7 +4943,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4624,7 +4955,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4637,7 +4968,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -4674,7 +5005,7 @@ type AddNeighborResponse struct {
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4686,7 +5017,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4699,7 +5030,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -4726,7 +5057,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4738,7 +5069,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4751,7 +5082,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -4781,7 +5112,7 @@ type DeleteNeighborResponse struct {
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4793,7 +5124,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4806,7 +5137,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -4833,7 +5164,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4845,7 +5176,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4858,7 +5189,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -4885,7 +5216,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4897,7 +5228,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4910,7 +5241,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -4937,7 +5268,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4949,7 +5280,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4962,7 +5293,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -4991,7 +5322,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5003,7 +5334,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5016,7 +5347,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -5043,7 +5374,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5055,7 +5386,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5068,7 +5399,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -5096,7 +5427,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5108,7 +5439,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5121,7 +5452,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PortStats) GetPort() string {
@@ -5157,7 +5488,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5169,7 +5500,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5182,7 +5513,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -5222,7 +5553,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5234,7 +5565,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5247,7 +5578,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -5270,7 +5601,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5282,7 +5613,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5295,7 +5626,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -5349,7 +5680,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5361,7 +5692,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5374,7 +5705,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -5424,6 +5755,658 @@ func (x *InterfaceStats) GetRxErrors() uint64 {
 		return x.RxErrors
 	}
 	return 0
+}
+
+type NextHopGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	FibId uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	Id    uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	// source owns the group (only it changes it).
+	Source   string  `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Paths    []*Path `protobuf:"bytes,4,rep,name=paths,proto3" json:"paths,omitempty"`
+	BackupId uint32  `protobuf:"varint,5,opt,name=backup_id,json=backupId,proto3" json:"backup_id,omitempty"`
+	// In listings: what the group resolves to, the adjacencies it uses, and
+	// how many routes use it.
+	Resolution    Resolution `protobuf:"varint,6,opt,name=resolution,proto3,enum=fibd.v1.Resolution" json:"resolution,omitempty"`
+	Resolved      []*NextHop `protobuf:"bytes,7,rep,name=resolved,proto3" json:"resolved,omitempty"`
+	Routes        uint64     `protobuf:"varint,8,opt,name=routes,proto3" json:"routes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NextHopGroup) Reset() {
+	*x = NextHopGroup{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NextHopGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NextHopGroup) ProtoMessage() {}
+
+func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NextHopGroup.ProtoReflect.Descriptor instead.
+func (*NextHopGroup) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *NextHopGroup) GetFibId() uint32 {
+	if x != nil {
+		return x.FibId
+	}
+	return 0
+}
+
+func (x *NextHopGroup) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *NextHopGroup) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *NextHopGroup) GetPaths() []*Path {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *NextHopGroup) GetBackupId() uint32 {
+	if x != nil {
+		return x.BackupId
+	}
+	return 0
+}
+
+func (x *NextHopGroup) GetResolution() Resolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return Resolution_RESOLUTION_UNSPECIFIED
+}
+
+func (x *NextHopGroup) GetResolved() []*NextHop {
+	if x != nil {
+		return x.Resolved
+	}
+	return nil
+}
+
+func (x *NextHopGroup) GetRoutes() uint64 {
+	if x != nil {
+		return x.Routes
+	}
+	return 0
+}
+
+type SetNextHopGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         *NextHopGroup          `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNextHopGroupRequest) Reset() {
+	*x = SetNextHopGroupRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNextHopGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNextHopGroupRequest) ProtoMessage() {}
+
+func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNextHopGroupRequest.ProtoReflect.Descriptor instead.
+func (*SetNextHopGroupRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *SetNextHopGroupRequest) GetGroup() *NextHopGroup {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+type SetNextHopGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	FibVersion    uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	StateError    string                 `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNextHopGroupResponse) Reset() {
+	*x = SetNextHopGroupResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNextHopGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNextHopGroupResponse) ProtoMessage() {}
+
+func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNextHopGroupResponse.ProtoReflect.Descriptor instead.
+func (*SetNextHopGroupResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *SetNextHopGroupResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SetNextHopGroupResponse) GetFibVersion() uint64 {
+	if x != nil {
+		return x.FibVersion
+	}
+	return 0
+}
+
+func (x *SetNextHopGroupResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
+type DeleteNextHopGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FibId         uint32                 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	Id            uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Source        string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNextHopGroupRequest) Reset() {
+	*x = DeleteNextHopGroupRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNextHopGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNextHopGroupRequest) ProtoMessage() {}
+
+func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNextHopGroupRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNextHopGroupRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *DeleteNextHopGroupRequest) GetFibId() uint32 {
+	if x != nil {
+		return x.FibId
+	}
+	return 0
+}
+
+func (x *DeleteNextHopGroupRequest) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DeleteNextHopGroupRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type DeleteNextHopGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	FibVersion    uint64                 `protobuf:"varint,2,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	StateError    string                 `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNextHopGroupResponse) Reset() {
+	*x = DeleteNextHopGroupResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNextHopGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNextHopGroupResponse) ProtoMessage() {}
+
+func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNextHopGroupResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNextHopGroupResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *DeleteNextHopGroupResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *DeleteNextHopGroupResponse) GetFibVersion() uint64 {
+	if x != nil {
+		return x.FibVersion
+	}
+	return 0
+}
+
+func (x *DeleteNextHopGroupResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
+type ListNextHopGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FibId         *uint32                `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3,oneof" json:"fib_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNextHopGroupsRequest) Reset() {
+	*x = ListNextHopGroupsRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNextHopGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNextHopGroupsRequest) ProtoMessage() {}
+
+func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNextHopGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ListNextHopGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ListNextHopGroupsRequest) GetFibId() uint32 {
+	if x != nil && x.FibId != nil {
+		return *x.FibId
+	}
+	return 0
+}
+
+type ListNextHopGroupsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Groups        []*NextHopGroup        `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNextHopGroupsResponse) Reset() {
+	*x = ListNextHopGroupsResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNextHopGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNextHopGroupsResponse) ProtoMessage() {}
+
+func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNextHopGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ListNextHopGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ListNextHopGroupsResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ListNextHopGroupsResponse) GetGroups() []*NextHopGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type WatchRoutesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fib_id, when set, watches one FIB; otherwise every FIB.
+	FibId *uint32 `protobuf:"varint,1,opt,name=fib_id,json=fibId,proto3,oneof" json:"fib_id,omitempty"`
+	// source, when set, passes only that source's route and group events
+	// (next-hop and FIB events pass regardless).
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// initial lists what is there first, as EXISTING events, then one
+	// END_OF_INITIAL.
+	Initial       bool `protobuf:"varint,3,opt,name=initial,proto3" json:"initial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRoutesRequest) Reset() {
+	*x = WatchRoutesRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRoutesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRoutesRequest) ProtoMessage() {}
+
+func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRoutesRequest.ProtoReflect.Descriptor instead.
+func (*WatchRoutesRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *WatchRoutesRequest) GetFibId() uint32 {
+	if x != nil && x.FibId != nil {
+		return *x.FibId
+	}
+	return 0
+}
+
+func (x *WatchRoutesRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *WatchRoutesRequest) GetInitial() bool {
+	if x != nil {
+		return x.Initial
+	}
+	return false
+}
+
+type RouteEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  RouteEventType         `protobuf:"varint,1,opt,name=type,proto3,enum=fibd.v1.RouteEventType" json:"type,omitempty"`
+	Cause RouteEventCause        `protobuf:"varint,2,opt,name=cause,proto3,enum=fibd.v1.RouteEventCause" json:"cause,omitempty"`
+	FibId uint32                 `protobuf:"varint,3,opt,name=fib_id,json=fibId,proto3" json:"fib_id,omitempty"`
+	// fib_version made the change visible.
+	FibVersion uint64 `protobuf:"varint,4,opt,name=fib_version,json=fibVersion,proto3" json:"fib_version,omitempty"`
+	// route, for route events: after the change (REMOVED: before it).
+	Route *Route `protobuf:"bytes,5,opt,name=route,proto3" json:"route,omitempty"`
+	// group, for group events.
+	Group *NextHopGroup `protobuf:"bytes,6,opt,name=group,proto3" json:"group,omitempty"`
+	// For NEXT_HOP: the path set and what it resolves to now.
+	Paths         []*Path    `protobuf:"bytes,7,rep,name=paths,proto3" json:"paths,omitempty"`
+	Resolution    Resolution `protobuf:"varint,8,opt,name=resolution,proto3,enum=fibd.v1.Resolution" json:"resolution,omitempty"`
+	Resolved      []*NextHop `protobuf:"bytes,9,rep,name=resolved,proto3" json:"resolved,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteEvent) Reset() {
+	*x = RouteEvent{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteEvent) ProtoMessage() {}
+
+func (x *RouteEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteEvent.ProtoReflect.Descriptor instead.
+func (*RouteEvent) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *RouteEvent) GetType() RouteEventType {
+	if x != nil {
+		return x.Type
+	}
+	return RouteEventType_ROUTE_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *RouteEvent) GetCause() RouteEventCause {
+	if x != nil {
+		return x.Cause
+	}
+	return RouteEventCause_ROUTE_EVENT_CAUSE_UNSPECIFIED
+}
+
+func (x *RouteEvent) GetFibId() uint32 {
+	if x != nil {
+		return x.FibId
+	}
+	return 0
+}
+
+func (x *RouteEvent) GetFibVersion() uint64 {
+	if x != nil {
+		return x.FibVersion
+	}
+	return 0
+}
+
+func (x *RouteEvent) GetRoute() *Route {
+	if x != nil {
+		return x.Route
+	}
+	return nil
+}
+
+func (x *RouteEvent) GetGroup() *NextHopGroup {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *RouteEvent) GetPaths() []*Path {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *RouteEvent) GetResolution() Resolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return Resolution_RESOLUTION_UNSPECIFIED
+}
+
+func (x *RouteEvent) GetResolved() []*NextHop {
+	if x != nil {
+		return x.Resolved
+	}
+	return nil
+}
+
+type WatchRoutesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Events        []*RouteEvent          `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRoutesResponse) Reset() {
+	*x = WatchRoutesResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRoutesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRoutesResponse) ProtoMessage() {}
+
+func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRoutesResponse.ProtoReflect.Descriptor instead.
+func (*WatchRoutesResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *WatchRoutesResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *WatchRoutesResponse) GetEvents() []*RouteEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
 }
 
 var File_fibd_v1_fibd_proto protoreflect.FileDescriptor
@@ -5619,13 +6602,14 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\a_fib_id\"]\n" +
 	"\x15ListAddressesResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12.\n" +
-	"\taddresses\x18\x02 \x03(\v2\x10.fibd.v1.AddressR\taddresses\"\x8a\x01\n" +
+	"\taddresses\x18\x02 \x03(\v2\x10.fibd.v1.AddressR\taddresses\"\xa5\x01\n" +
 	"\x04Path\x12%\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x11.fibd.v1.PathKindR\x04kind\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\tR\x04port\x12\x15\n" +
 	"\x06fib_id\x18\x04 \x01(\rR\x05fibId\x12\x16\n" +
-	"\x06weight\x18\x05 \x01(\rR\x06weight\"\xe9\x01\n" +
+	"\x06weight\x18\x05 \x01(\rR\x06weight\x12\x19\n" +
+	"\bgroup_id\x18\x06 \x01(\rR\agroupId\"\xe9\x01\n" +
 	"\x05Route\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x16\n" +
@@ -5639,19 +6623,25 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"resolution\x18\b \x01(\x0e2\x13.fibd.v1.ResolutionR\n" +
 	"resolutionJ\x04\b\a\x10\bR\x05state\"7\n" +
 	"\x0fAddRouteRequest\x12$\n" +
-	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"j\n" +
+	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"\x8a\x01\n" +
 	"\x10AddRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vfib_version\x18\x02 \x01(\x04R\n" +
-	"fibVersion\x12\x1f\n" +
+	"fibVersion\x12\x1e\n" +
+	"\n" +
+	"unresolved\x18\x04 \x01(\bR\n" +
+	"unresolved\x12\x1f\n" +
 	"\vstate_error\x18\x03 \x01(\tR\n" +
 	"stateError\";\n" +
 	"\x13ReplaceRouteRequest\x12$\n" +
-	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"n\n" +
+	"\x05route\x18\x01 \x01(\v2\x0e.fibd.v1.RouteR\x05route\"\x8e\x01\n" +
 	"\x14ReplaceRouteResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vfib_version\x18\x02 \x01(\x04R\n" +
-	"fibVersion\x12\x1f\n" +
+	"fibVersion\x12\x1e\n" +
+	"\n" +
+	"unresolved\x18\x04 \x01(\bR\n" +
+	"unresolved\x12\x1f\n" +
 	"\vstate_error\x18\x03 \x01(\tR\n" +
 	"stateError\"[\n" +
 	"\x12DeleteRouteRequest\x12\x15\n" +
@@ -5665,21 +6655,27 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\vstate_error\x18\x03 \x01(\tR\n" +
 	"stateError\".\n" +
 	"\aPathSet\x12#\n" +
-	"\x05paths\x18\x01 \x03(\v2\r.fibd.v1.PathR\x05paths\"\x82\x01\n" +
+	"\x05paths\x18\x01 \x03(\v2\r.fibd.v1.PathR\x05paths\"\x9d\x01\n" +
 	"\aRouteOp\x12$\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x14.fibd.v1.RouteOpKindR\x02op\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x19\n" +
 	"\bpath_set\x18\x03 \x01(\rR\apathSet\x12\x1e\n" +
 	"\n" +
 	"preference\x18\x04 \x01(\rR\n" +
-	"preference\"\xd0\x01\n" +
+	"preference\x12\x19\n" +
+	"\bgroup_id\x18\x05 \x01(\rR\agroupId\"\x88\x01\n" +
+	"\x0eNextHopGroupOp\x12$\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x14.fibd.v1.GroupOpKindR\x02op\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\x12#\n" +
+	"\x05paths\x18\x03 \x03(\v2\r.fibd.v1.PathR\x05paths\x12\x1b\n" +
+	"\tbackup_id\x18\x04 \x01(\rR\bbackupId\"\xd0\x01\n" +
 	"\rSessionParams\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x17\n" +
 	"\afib_ids\x18\x02 \x03(\rR\x06fibIds\x12>\n" +
 	"\ron_disconnect\x18\x03 \x01(\x0e2\x19.fibd.v1.DisconnectPolicyR\fonDisconnect\x12\x1f\n" +
 	"\velection_id\x18\x04 \x01(\x04R\n" +
 	"electionId\x12-\n" +
-	"\x12idempotent_deletes\x18\x05 \x01(\bR\x11idempotentDeletes\"\xd6\x02\n" +
+	"\x12idempotent_deletes\x18\x05 \x01(\bR\x11idempotentDeletes\"\x87\x03\n" +
 	"\x13ModifyRoutesRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06fib_id\x18\x02 \x01(\rR\x05fibId\x12\x1e\n" +
@@ -5691,14 +6687,15 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\fwant_results\x18\b \x01(\bR\vwantResults\x120\n" +
 	"\asession\x18\t \x01(\v2\x16.fibd.v1.SessionParamsR\asession\x12+\n" +
 	"\x06resync\x18\n" +
-	" \x01(\x0e2\x13.fibd.v1.ResyncMarkR\x06resyncJ\x04\b\x03\x10\x04J\x04\b\a\x10\bR\x06sourceR\ron_disconnect\"~\n" +
+	" \x01(\x0e2\x13.fibd.v1.ResyncMarkR\x06resync\x12/\n" +
+	"\x06groups\x18\v \x03(\v2\x17.fibd.v1.NextHopGroupOpR\x06groupsJ\x04\b\x03\x10\x04J\x04\b\a\x10\bR\x06sourceR\ron_disconnect\"~\n" +
 	"\n" +
 	"EntryError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\x05 \x01(\tR\x05field\"\xa7\x03\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"\xdf\x03\n" +
 	"\x14ModifyRoutesResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x0e\n" +
@@ -5715,7 +6712,11 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\aremoved\x18\f \x01(\x04R\aremoved\x12/\n" +
 	"\asession\x18\r \x01(\v2\x15.fibd.v1.SessionStateR\asession\x12\x1f\n" +
 	"\vstate_error\x18\x0e \x01(\tR\n" +
-	"stateErrorJ\x04\b\b\x10\tR\x05error\"X\n" +
+	"stateError\x12\x1e\n" +
+	"\n" +
+	"unresolved\x18\x0f \x01(\rR\n" +
+	"unresolved\x12\x16\n" +
+	"\x06groups\x18\x10 \x01(\rR\x06groupsJ\x04\b\b\x10\tR\x05error\"X\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\x04R\tsessionId\x12)\n" +
@@ -5835,11 +6836,68 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\tlast_tpid\x18\x04 \x01(\rR\blastTpid\x12\x1b\n" +
 	"\tlast_vlan\x18\x05 \x01(\rR\blastVlan\x12&\n" +
 	"\x0flast_inner_vlan\x18\x06 \x01(\rR\rlastInnerVlan\x12\x1b\n" +
-	"\trx_errors\x18\a \x01(\x04R\brxErrors*O\n" +
+	"\trx_errors\x18\a \x01(\x04R\brxErrors\"\x8a\x02\n" +
+	"\fNextHopGroup\x12\x15\n" +
+	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12#\n" +
+	"\x05paths\x18\x04 \x03(\v2\r.fibd.v1.PathR\x05paths\x12\x1b\n" +
+	"\tbackup_id\x18\x05 \x01(\rR\bbackupId\x123\n" +
+	"\n" +
+	"resolution\x18\x06 \x01(\x0e2\x13.fibd.v1.ResolutionR\n" +
+	"resolution\x12,\n" +
+	"\bresolved\x18\a \x03(\v2\x10.fibd.v1.NextHopR\bresolved\x12\x16\n" +
+	"\x06routes\x18\b \x01(\x04R\x06routes\"E\n" +
+	"\x16SetNextHopGroupRequest\x12+\n" +
+	"\x05group\x18\x01 \x01(\v2\x15.fibd.v1.NextHopGroupR\x05group\"q\n" +
+	"\x17SetNextHopGroupResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vfib_version\x18\x02 \x01(\x04R\n" +
+	"fibVersion\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"Z\n" +
+	"\x19DeleteNextHopGroupRequest\x12\x15\n" +
+	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"t\n" +
+	"\x1aDeleteNextHopGroupResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vfib_version\x18\x02 \x01(\x04R\n" +
+	"fibVersion\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"A\n" +
+	"\x18ListNextHopGroupsRequest\x12\x1a\n" +
+	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01B\t\n" +
+	"\a_fib_id\"`\n" +
+	"\x19ListNextHopGroupsResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12-\n" +
+	"\x06groups\x18\x02 \x03(\v2\x15.fibd.v1.NextHopGroupR\x06groups\"m\n" +
+	"\x12WatchRoutesRequest\x12\x1a\n" +
+	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
+	"\ainitial\x18\x03 \x01(\bR\ainitialB\t\n" +
+	"\a_fib_id\"\xfc\x02\n" +
+	"\n" +
+	"RouteEvent\x12+\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x17.fibd.v1.RouteEventTypeR\x04type\x12.\n" +
+	"\x05cause\x18\x02 \x01(\x0e2\x18.fibd.v1.RouteEventCauseR\x05cause\x12\x15\n" +
+	"\x06fib_id\x18\x03 \x01(\rR\x05fibId\x12\x1f\n" +
+	"\vfib_version\x18\x04 \x01(\x04R\n" +
+	"fibVersion\x12$\n" +
+	"\x05route\x18\x05 \x01(\v2\x0e.fibd.v1.RouteR\x05route\x12+\n" +
+	"\x05group\x18\x06 \x01(\v2\x15.fibd.v1.NextHopGroupR\x05group\x12#\n" +
+	"\x05paths\x18\a \x03(\v2\r.fibd.v1.PathR\x05paths\x123\n" +
+	"\n" +
+	"resolution\x18\b \x01(\x0e2\x13.fibd.v1.ResolutionR\n" +
+	"resolution\x12,\n" +
+	"\bresolved\x18\t \x03(\v2\x10.fibd.v1.NextHopR\bresolved\"X\n" +
+	"\x13WatchRoutesResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12+\n" +
+	"\x06events\x18\x02 \x03(\v2\x13.fibd.v1.RouteEventR\x06events*O\n" +
 	"\tPortState\x12\x1a\n" +
 	"\x16PORT_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPORT_STATE_UP\x10\x01\x12\x13\n" +
-	"\x0fPORT_STATE_DOWN\x10\x02*\xcb\x01\n" +
+	"\x0fPORT_STATE_DOWN\x10\x02*\xe0\x01\n" +
 	"\bPathKind\x12\x19\n" +
 	"\x15PATH_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PATH_KIND_GATEWAY\x10\x01\x12\x16\n" +
@@ -5848,7 +6906,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x15PATH_KIND_UNREACHABLE\x10\x04\x12\x16\n" +
 	"\x12PATH_KIND_PROHIBIT\x10\x05\x12\x13\n" +
 	"\x0fPATH_KIND_LOCAL\x10\x06\x12\x14\n" +
-	"\x10PATH_KIND_LOOKUP\x10\a*\x9a\x02\n" +
+	"\x10PATH_KIND_LOOKUP\x10\a\x12\x13\n" +
+	"\x0fPATH_KIND_GROUP\x10\b*\x9a\x02\n" +
 	"\n" +
 	"Resolution\x12\x1a\n" +
 	"\x16RESOLUTION_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -5867,7 +6926,11 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x19ROUTE_OP_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ROUTE_OP_KIND_ADD\x10\x01\x12\x19\n" +
 	"\x15ROUTE_OP_KIND_REPLACE\x10\x02\x12\x18\n" +
-	"\x14ROUTE_OP_KIND_DELETE\x10\x03*r\n" +
+	"\x14ROUTE_OP_KIND_DELETE\x10\x03*]\n" +
+	"\vGroupOpKind\x12\x1d\n" +
+	"\x19GROUP_OP_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11GROUP_OP_KIND_SET\x10\x01\x12\x18\n" +
+	"\x14GROUP_OP_KIND_DELETE\x10\x02*r\n" +
 	"\x10DisconnectPolicy\x12!\n" +
 	"\x1dDISCONNECT_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aDISCONNECT_POLICY_PRESERVE\x10\x01\x12\x1b\n" +
@@ -5900,7 +6963,25 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x1fNEIGHBOR_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NEIGHBOR_EVENT_TYPE_ADDED\x10\x01\x12\x1f\n" +
 	"\x1bNEIGHBOR_EVENT_TYPE_CHANGED\x10\x02\x12\x1f\n" +
-	"\x1bNEIGHBOR_EVENT_TYPE_REMOVED\x10\x032\xef\r\n" +
+	"\x1bNEIGHBOR_EVENT_TYPE_REMOVED\x10\x03*\xd3\x02\n" +
+	"\x0eRouteEventType\x12 \n" +
+	"\x1cROUTE_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16ROUTE_EVENT_TYPE_ADDED\x10\x01\x12\x1c\n" +
+	"\x18ROUTE_EVENT_TYPE_CHANGED\x10\x02\x12\x1c\n" +
+	"\x18ROUTE_EVENT_TYPE_REMOVED\x10\x03\x12\x1d\n" +
+	"\x19ROUTE_EVENT_TYPE_NEXT_HOP\x10\x04\x12\x1e\n" +
+	"\x1aROUTE_EVENT_TYPE_GROUP_SET\x10\x05\x12\"\n" +
+	"\x1eROUTE_EVENT_TYPE_GROUP_DELETED\x10\x06\x12 \n" +
+	"\x1cROUTE_EVENT_TYPE_FIB_DELETED\x10\a\x12\x1d\n" +
+	"\x19ROUTE_EVENT_TYPE_EXISTING\x10\b\x12#\n" +
+	"\x1fROUTE_EVENT_TYPE_END_OF_INITIAL\x10\t*\xd7\x01\n" +
+	"\x0fRouteEventCause\x12!\n" +
+	"\x1dROUTE_EVENT_CAUSE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18ROUTE_EVENT_CAUSE_CLIENT\x10\x01\x12\x1c\n" +
+	"\x18ROUTE_EVENT_CAUSE_RESYNC\x10\x02\x12 \n" +
+	"\x1cROUTE_EVENT_CAUSE_PORT_PURGE\x10\x03\x12!\n" +
+	"\x1dROUTE_EVENT_CAUSE_FIB_DELETED\x10\x04\x12 \n" +
+	"\x1cROUTE_EVENT_CAUSE_RESOLUTION\x10\x052\xce\x10\n" +
 	"\vFibdService\x12<\n" +
 	"\aGetInfo\x12\x17.fibd.v1.GetInfoRequest\x1a\x18.fibd.v1.GetInfoResponse\x12B\n" +
 	"\tCreateFib\x12\x19.fibd.v1.CreateFibRequest\x1a\x1a.fibd.v1.CreateFibResponse\x12B\n" +
@@ -5921,7 +7002,11 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\fModifyRoutes\x12\x1c.fibd.v1.ModifyRoutesRequest\x1a\x1d.fibd.v1.ModifyRoutesResponse(\x010\x01\x12G\n" +
 	"\n" +
 	"ListRoutes\x12\x1a.fibd.v1.ListRoutesRequest\x1a\x1b.fibd.v1.ListRoutesResponse0\x01\x12H\n" +
-	"\vLookupRoute\x12\x1b.fibd.v1.LookupRouteRequest\x1a\x1c.fibd.v1.LookupRouteResponse\x12H\n" +
+	"\vLookupRoute\x12\x1b.fibd.v1.LookupRouteRequest\x1a\x1c.fibd.v1.LookupRouteResponse\x12J\n" +
+	"\vWatchRoutes\x12\x1b.fibd.v1.WatchRoutesRequest\x1a\x1c.fibd.v1.WatchRoutesResponse0\x01\x12T\n" +
+	"\x0fSetNextHopGroup\x12\x1f.fibd.v1.SetNextHopGroupRequest\x1a .fibd.v1.SetNextHopGroupResponse\x12]\n" +
+	"\x12DeleteNextHopGroup\x12\".fibd.v1.DeleteNextHopGroupRequest\x1a#.fibd.v1.DeleteNextHopGroupResponse\x12\\\n" +
+	"\x11ListNextHopGroups\x12!.fibd.v1.ListNextHopGroupsRequest\x1a\".fibd.v1.ListNextHopGroupsResponse0\x01\x12H\n" +
 	"\vBeginResync\x12\x1b.fibd.v1.BeginResyncRequest\x1a\x1c.fibd.v1.BeginResyncResponse\x12B\n" +
 	"\tEndResync\x12\x19.fibd.v1.EndResyncRequest\x1a\x1a.fibd.v1.EndResyncResponse\x12H\n" +
 	"\vAddNeighbor\x12\x1b.fibd.v1.AddNeighborRequest\x1a\x1c.fibd.v1.AddNeighborResponse\x12Q\n" +
@@ -5942,205 +7027,243 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 	return file_fibd_v1_fibd_proto_rawDescData
 }
 
-var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
 var file_fibd_v1_fibd_proto_goTypes = []any{
-	(PortState)(0),                 // 0: fibd.v1.PortState
-	(PathKind)(0),                  // 1: fibd.v1.PathKind
-	(Resolution)(0),                // 2: fibd.v1.Resolution
-	(RouteOpKind)(0),               // 3: fibd.v1.RouteOpKind
-	(DisconnectPolicy)(0),          // 4: fibd.v1.DisconnectPolicy
-	(ResyncMark)(0),                // 5: fibd.v1.ResyncMark
-	(EntryResult)(0),               // 6: fibd.v1.EntryResult
-	(Family)(0),                    // 7: fibd.v1.Family
-	(NeighborState)(0),             // 8: fibd.v1.NeighborState
-	(NeighborEventType)(0),         // 9: fibd.v1.NeighborEventType
-	(*GetInfoRequest)(nil),         // 10: fibd.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),        // 11: fibd.v1.GetInfoResponse
-	(*Limits)(nil),                 // 12: fibd.v1.Limits
-	(*Fib)(nil),                    // 13: fibd.v1.Fib
-	(*SourceRoutes)(nil),           // 14: fibd.v1.SourceRoutes
-	(*FibSettings)(nil),            // 15: fibd.v1.FibSettings
-	(*FibLimits)(nil),              // 16: fibd.v1.FibLimits
-	(*NeighborSettings)(nil),       // 17: fibd.v1.NeighborSettings
-	(*SetFibSettingsRequest)(nil),  // 18: fibd.v1.SetFibSettingsRequest
-	(*SetFibSettingsResponse)(nil), // 19: fibd.v1.SetFibSettingsResponse
-	(*CreateFibRequest)(nil),       // 20: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),      // 21: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),       // 22: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),      // 23: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),        // 24: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),       // 25: fibd.v1.ListFibsResponse
-	(*Counters)(nil),               // 26: fibd.v1.Counters
-	(*Port)(nil),                   // 27: fibd.v1.Port
-	(*BindPortRequest)(nil),        // 28: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),       // 29: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),      // 30: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),     // 31: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),       // 32: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),      // 33: fibd.v1.ListPortsResponse
-	(*Address)(nil),                // 34: fibd.v1.Address
-	(*AddAddressRequest)(nil),      // 35: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),     // 36: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),   // 37: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),  // 38: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),   // 39: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),  // 40: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                   // 41: fibd.v1.Path
-	(*Route)(nil),                  // 42: fibd.v1.Route
-	(*AddRouteRequest)(nil),        // 43: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),       // 44: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),    // 45: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),   // 46: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),     // 47: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),    // 48: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                // 49: fibd.v1.PathSet
-	(*RouteOp)(nil),                // 50: fibd.v1.RouteOp
-	(*SessionParams)(nil),          // 51: fibd.v1.SessionParams
-	(*ModifyRoutesRequest)(nil),    // 52: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),             // 53: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),   // 54: fibd.v1.ModifyRoutesResponse
-	(*SessionState)(nil),           // 55: fibd.v1.SessionState
-	(*FibOwnership)(nil),           // 56: fibd.v1.FibOwnership
-	(*ListRoutesRequest)(nil),      // 57: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),     // 58: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),     // 59: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),              // 60: fibd.v1.LookupHop
-	(*Neighbor)(nil),               // 61: fibd.v1.Neighbor
-	(*NextHop)(nil),                // 62: fibd.v1.NextHop
-	(*LookupRouteResponse)(nil),    // 63: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),     // 64: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),    // 65: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),       // 66: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),      // 67: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),     // 68: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),    // 69: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),  // 70: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil), // 71: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),   // 72: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),  // 73: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),          // 74: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),  // 75: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil), // 76: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),              // 77: fibd.v1.PortStats
-	(*FibStats)(nil),               // 78: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),        // 79: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 80: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),         // 81: fibd.v1.InterfaceStats
-	nil,                            // 82: fibd.v1.Counters.DropsEntry
-	nil,                            // 83: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),  // 84: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 85: google.protobuf.Duration
+	(PortState)(0),                     // 0: fibd.v1.PortState
+	(PathKind)(0),                      // 1: fibd.v1.PathKind
+	(Resolution)(0),                    // 2: fibd.v1.Resolution
+	(RouteOpKind)(0),                   // 3: fibd.v1.RouteOpKind
+	(GroupOpKind)(0),                   // 4: fibd.v1.GroupOpKind
+	(DisconnectPolicy)(0),              // 5: fibd.v1.DisconnectPolicy
+	(ResyncMark)(0),                    // 6: fibd.v1.ResyncMark
+	(EntryResult)(0),                   // 7: fibd.v1.EntryResult
+	(Family)(0),                        // 8: fibd.v1.Family
+	(NeighborState)(0),                 // 9: fibd.v1.NeighborState
+	(NeighborEventType)(0),             // 10: fibd.v1.NeighborEventType
+	(RouteEventType)(0),                // 11: fibd.v1.RouteEventType
+	(RouteEventCause)(0),               // 12: fibd.v1.RouteEventCause
+	(*GetInfoRequest)(nil),             // 13: fibd.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),            // 14: fibd.v1.GetInfoResponse
+	(*Limits)(nil),                     // 15: fibd.v1.Limits
+	(*Fib)(nil),                        // 16: fibd.v1.Fib
+	(*SourceRoutes)(nil),               // 17: fibd.v1.SourceRoutes
+	(*FibSettings)(nil),                // 18: fibd.v1.FibSettings
+	(*FibLimits)(nil),                  // 19: fibd.v1.FibLimits
+	(*NeighborSettings)(nil),           // 20: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),      // 21: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil),     // 22: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),           // 23: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),          // 24: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),           // 25: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),          // 26: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),            // 27: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),           // 28: fibd.v1.ListFibsResponse
+	(*Counters)(nil),                   // 29: fibd.v1.Counters
+	(*Port)(nil),                       // 30: fibd.v1.Port
+	(*BindPortRequest)(nil),            // 31: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),           // 32: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),          // 33: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),         // 34: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),           // 35: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),          // 36: fibd.v1.ListPortsResponse
+	(*Address)(nil),                    // 37: fibd.v1.Address
+	(*AddAddressRequest)(nil),          // 38: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),         // 39: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),       // 40: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),      // 41: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),       // 42: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),      // 43: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                       // 44: fibd.v1.Path
+	(*Route)(nil),                      // 45: fibd.v1.Route
+	(*AddRouteRequest)(nil),            // 46: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),           // 47: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),        // 48: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),       // 49: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),         // 50: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),        // 51: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                    // 52: fibd.v1.PathSet
+	(*RouteOp)(nil),                    // 53: fibd.v1.RouteOp
+	(*NextHopGroupOp)(nil),             // 54: fibd.v1.NextHopGroupOp
+	(*SessionParams)(nil),              // 55: fibd.v1.SessionParams
+	(*ModifyRoutesRequest)(nil),        // 56: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),                 // 57: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),       // 58: fibd.v1.ModifyRoutesResponse
+	(*SessionState)(nil),               // 59: fibd.v1.SessionState
+	(*FibOwnership)(nil),               // 60: fibd.v1.FibOwnership
+	(*ListRoutesRequest)(nil),          // 61: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),         // 62: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),         // 63: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),                  // 64: fibd.v1.LookupHop
+	(*Neighbor)(nil),                   // 65: fibd.v1.Neighbor
+	(*NextHop)(nil),                    // 66: fibd.v1.NextHop
+	(*LookupRouteResponse)(nil),        // 67: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),         // 68: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),        // 69: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),           // 70: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),          // 71: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),         // 72: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),        // 73: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),      // 74: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil),     // 75: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),       // 76: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),      // 77: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),              // 78: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),      // 79: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil),     // 80: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),                  // 81: fibd.v1.PortStats
+	(*FibStats)(nil),                   // 82: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),            // 83: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),           // 84: fibd.v1.GetStatsResponse
+	(*InterfaceStats)(nil),             // 85: fibd.v1.InterfaceStats
+	(*NextHopGroup)(nil),               // 86: fibd.v1.NextHopGroup
+	(*SetNextHopGroupRequest)(nil),     // 87: fibd.v1.SetNextHopGroupRequest
+	(*SetNextHopGroupResponse)(nil),    // 88: fibd.v1.SetNextHopGroupResponse
+	(*DeleteNextHopGroupRequest)(nil),  // 89: fibd.v1.DeleteNextHopGroupRequest
+	(*DeleteNextHopGroupResponse)(nil), // 90: fibd.v1.DeleteNextHopGroupResponse
+	(*ListNextHopGroupsRequest)(nil),   // 91: fibd.v1.ListNextHopGroupsRequest
+	(*ListNextHopGroupsResponse)(nil),  // 92: fibd.v1.ListNextHopGroupsResponse
+	(*WatchRoutesRequest)(nil),         // 93: fibd.v1.WatchRoutesRequest
+	(*RouteEvent)(nil),                 // 94: fibd.v1.RouteEvent
+	(*WatchRoutesResponse)(nil),        // 95: fibd.v1.WatchRoutesResponse
+	nil,                                // 96: fibd.v1.Counters.DropsEntry
+	nil,                                // 97: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),      // 98: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 99: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	84, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
-	12, // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	15, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
-	14, // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
-	17, // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	16, // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
-	85, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	85, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	85, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	85, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	15, // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	15, // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	12, // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	13, // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	82, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	26, // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	83, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	98, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	15, // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
+	18, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	17, // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
+	20, // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	19, // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
+	99, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	99, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	99, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	99, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	18, // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	18, // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	15, // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	16, // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	96, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	29, // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	97, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
 	0,  // 17: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
-	27, // 18: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	27, // 19: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	34, // 20: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	30, // 18: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	30, // 19: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	37, // 20: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
 	1,  // 21: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	41, // 22: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	44, // 22: fibd.v1.Route.paths:type_name -> fibd.v1.Path
 	2,  // 23: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
-	42, // 24: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	42, // 25: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	41, // 26: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	45, // 24: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	45, // 25: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	44, // 26: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
 	3,  // 27: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	4,  // 28: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	49, // 29: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	50, // 30: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	51, // 31: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
-	5,  // 32: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
-	6,  // 33: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	53, // 34: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
-	55, // 35: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
-	56, // 36: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
-	7,  // 37: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	42, // 38: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	42, // 39: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	84, // 40: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	8,  // 41: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
-	60, // 42: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	2,  // 43: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
-	61, // 44: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	62, // 45: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
-	61, // 46: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	9,  // 47: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	61, // 48: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	74, // 49: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	26, // 50: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	26, // 51: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	77, // 52: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	78, // 53: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	81, // 54: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	10, // 55: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	20, // 56: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	22, // 57: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	24, // 58: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	18, // 59: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	28, // 60: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	30, // 61: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	32, // 62: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	35, // 63: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	37, // 64: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	39, // 65: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	43, // 66: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	45, // 67: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	47, // 68: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	52, // 69: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	57, // 70: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	59, // 71: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	64, // 72: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	66, // 73: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	68, // 74: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	70, // 75: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	72, // 76: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	75, // 77: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	79, // 78: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	11, // 79: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	21, // 80: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	23, // 81: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	25, // 82: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	19, // 83: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	29, // 84: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	31, // 85: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	33, // 86: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	36, // 87: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	38, // 88: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	40, // 89: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	44, // 90: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	46, // 91: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	48, // 92: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	54, // 93: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	58, // 94: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	63, // 95: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	65, // 96: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	67, // 97: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	69, // 98: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	71, // 99: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	73, // 100: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	76, // 101: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	80, // 102: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	79, // [79:103] is the sub-list for method output_type
-	55, // [55:79] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	4,  // 28: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
+	44, // 29: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
+	5,  // 30: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	52, // 31: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	53, // 32: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	55, // 33: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	6,  // 34: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	54, // 35: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
+	7,  // 36: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	57, // 37: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	59, // 38: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	60, // 39: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	8,  // 40: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	45, // 41: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	45, // 42: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	98, // 43: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	9,  // 44: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	64, // 45: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	2,  // 46: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	65, // 47: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	66, // 48: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	65, // 49: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	10, // 50: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	65, // 51: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	78, // 52: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	29, // 53: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	29, // 54: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	81, // 55: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	82, // 56: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	85, // 57: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	44, // 58: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
+	2,  // 59: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
+	66, // 60: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
+	86, // 61: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
+	86, // 62: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
+	11, // 63: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
+	12, // 64: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
+	45, // 65: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
+	86, // 66: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
+	44, // 67: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
+	2,  // 68: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
+	66, // 69: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
+	94, // 70: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
+	13, // 71: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	23, // 72: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	25, // 73: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	27, // 74: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	21, // 75: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	31, // 76: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	33, // 77: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	35, // 78: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	38, // 79: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	40, // 80: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	42, // 81: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	46, // 82: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	48, // 83: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	50, // 84: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	56, // 85: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	61, // 86: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	63, // 87: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	93, // 88: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
+	87, // 89: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
+	89, // 90: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
+	91, // 91: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
+	68, // 92: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	70, // 93: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	72, // 94: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	74, // 95: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	76, // 96: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	79, // 97: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	83, // 98: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	14, // 99: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	24, // 100: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	26, // 101: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	28, // 102: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	22, // 103: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	32, // 104: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	34, // 105: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	36, // 106: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	39, // 107: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	41, // 108: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	43, // 109: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	47, // 110: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	49, // 111: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	51, // 112: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	58, // 113: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	62, // 114: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	67, // 115: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	95, // 116: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
+	88, // 117: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
+	90, // 118: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
+	92, // 119: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
+	69, // 120: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	71, // 121: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	73, // 122: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	75, // 123: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	77, // 124: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	80, // 125: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	84, // 126: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	99, // [99:127] is the sub-list for method output_type
+	71, // [71:99] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -6155,17 +7278,19 @@ func file_fibd_v1_fibd_proto_init() {
 	file_fibd_v1_fibd_proto_msgTypes[18].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[22].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[29].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[47].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[62].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[65].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[69].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[48].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[63].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[66].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[70].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[78].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[80].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   74,
+			NumEnums:      13,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,30 +38,34 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FibdService_GetInfo_FullMethodName        = "/fibd.v1.FibdService/GetInfo"
-	FibdService_CreateFib_FullMethodName      = "/fibd.v1.FibdService/CreateFib"
-	FibdService_DeleteFib_FullMethodName      = "/fibd.v1.FibdService/DeleteFib"
-	FibdService_ListFibs_FullMethodName       = "/fibd.v1.FibdService/ListFibs"
-	FibdService_SetFibSettings_FullMethodName = "/fibd.v1.FibdService/SetFibSettings"
-	FibdService_BindPort_FullMethodName       = "/fibd.v1.FibdService/BindPort"
-	FibdService_UnbindPort_FullMethodName     = "/fibd.v1.FibdService/UnbindPort"
-	FibdService_ListPorts_FullMethodName      = "/fibd.v1.FibdService/ListPorts"
-	FibdService_AddAddress_FullMethodName     = "/fibd.v1.FibdService/AddAddress"
-	FibdService_DeleteAddress_FullMethodName  = "/fibd.v1.FibdService/DeleteAddress"
-	FibdService_ListAddresses_FullMethodName  = "/fibd.v1.FibdService/ListAddresses"
-	FibdService_AddRoute_FullMethodName       = "/fibd.v1.FibdService/AddRoute"
-	FibdService_ReplaceRoute_FullMethodName   = "/fibd.v1.FibdService/ReplaceRoute"
-	FibdService_DeleteRoute_FullMethodName    = "/fibd.v1.FibdService/DeleteRoute"
-	FibdService_ModifyRoutes_FullMethodName   = "/fibd.v1.FibdService/ModifyRoutes"
-	FibdService_ListRoutes_FullMethodName     = "/fibd.v1.FibdService/ListRoutes"
-	FibdService_LookupRoute_FullMethodName    = "/fibd.v1.FibdService/LookupRoute"
-	FibdService_BeginResync_FullMethodName    = "/fibd.v1.FibdService/BeginResync"
-	FibdService_EndResync_FullMethodName      = "/fibd.v1.FibdService/EndResync"
-	FibdService_AddNeighbor_FullMethodName    = "/fibd.v1.FibdService/AddNeighbor"
-	FibdService_DeleteNeighbor_FullMethodName = "/fibd.v1.FibdService/DeleteNeighbor"
-	FibdService_ListNeighbors_FullMethodName  = "/fibd.v1.FibdService/ListNeighbors"
-	FibdService_WatchNeighbors_FullMethodName = "/fibd.v1.FibdService/WatchNeighbors"
-	FibdService_GetStats_FullMethodName       = "/fibd.v1.FibdService/GetStats"
+	FibdService_GetInfo_FullMethodName            = "/fibd.v1.FibdService/GetInfo"
+	FibdService_CreateFib_FullMethodName          = "/fibd.v1.FibdService/CreateFib"
+	FibdService_DeleteFib_FullMethodName          = "/fibd.v1.FibdService/DeleteFib"
+	FibdService_ListFibs_FullMethodName           = "/fibd.v1.FibdService/ListFibs"
+	FibdService_SetFibSettings_FullMethodName     = "/fibd.v1.FibdService/SetFibSettings"
+	FibdService_BindPort_FullMethodName           = "/fibd.v1.FibdService/BindPort"
+	FibdService_UnbindPort_FullMethodName         = "/fibd.v1.FibdService/UnbindPort"
+	FibdService_ListPorts_FullMethodName          = "/fibd.v1.FibdService/ListPorts"
+	FibdService_AddAddress_FullMethodName         = "/fibd.v1.FibdService/AddAddress"
+	FibdService_DeleteAddress_FullMethodName      = "/fibd.v1.FibdService/DeleteAddress"
+	FibdService_ListAddresses_FullMethodName      = "/fibd.v1.FibdService/ListAddresses"
+	FibdService_AddRoute_FullMethodName           = "/fibd.v1.FibdService/AddRoute"
+	FibdService_ReplaceRoute_FullMethodName       = "/fibd.v1.FibdService/ReplaceRoute"
+	FibdService_DeleteRoute_FullMethodName        = "/fibd.v1.FibdService/DeleteRoute"
+	FibdService_ModifyRoutes_FullMethodName       = "/fibd.v1.FibdService/ModifyRoutes"
+	FibdService_ListRoutes_FullMethodName         = "/fibd.v1.FibdService/ListRoutes"
+	FibdService_LookupRoute_FullMethodName        = "/fibd.v1.FibdService/LookupRoute"
+	FibdService_WatchRoutes_FullMethodName        = "/fibd.v1.FibdService/WatchRoutes"
+	FibdService_SetNextHopGroup_FullMethodName    = "/fibd.v1.FibdService/SetNextHopGroup"
+	FibdService_DeleteNextHopGroup_FullMethodName = "/fibd.v1.FibdService/DeleteNextHopGroup"
+	FibdService_ListNextHopGroups_FullMethodName  = "/fibd.v1.FibdService/ListNextHopGroups"
+	FibdService_BeginResync_FullMethodName        = "/fibd.v1.FibdService/BeginResync"
+	FibdService_EndResync_FullMethodName          = "/fibd.v1.FibdService/EndResync"
+	FibdService_AddNeighbor_FullMethodName        = "/fibd.v1.FibdService/AddNeighbor"
+	FibdService_DeleteNeighbor_FullMethodName     = "/fibd.v1.FibdService/DeleteNeighbor"
+	FibdService_ListNeighbors_FullMethodName      = "/fibd.v1.FibdService/ListNeighbors"
+	FibdService_WatchNeighbors_FullMethodName     = "/fibd.v1.FibdService/WatchNeighbors"
+	FibdService_GetStats_FullMethodName           = "/fibd.v1.FibdService/GetStats"
 )
 
 // FibdServiceClient is the client API for FibdService service.
@@ -113,6 +117,19 @@ type FibdServiceClient interface {
 	// would get, following route leaks into other FIBs, and tells where the
 	// packet would go.
 	LookupRoute(ctx context.Context, in *LookupRouteRequest, opts ...grpc.CallOption) (*LookupRouteResponse, error)
+	// WatchRoutes streams a FIB's route changes — the clients' and those fibd
+	// makes itself (port purges, resync sweeps, FIB deletion, next hops that
+	// resolve anew) — optionally after a listing of what is there, which
+	// ends with an END_OF_INITIAL event. A watcher that falls too far behind
+	// is ended with ResourceExhausted and should watch again.
+	WatchRoutes(ctx context.Context, in *WatchRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRoutesResponse], error)
+	// Next-hop groups (Linux's nexthop objects): paths with an ID that
+	// routes name; replacing a group re-points every route on it at once.
+	// A group belongs to its source; one a live session owns is changed in
+	// the session's stream (ModifyRoutesRequest.groups).
+	SetNextHopGroup(ctx context.Context, in *SetNextHopGroupRequest, opts ...grpc.CallOption) (*SetNextHopGroupResponse, error)
+	DeleteNextHopGroup(ctx context.Context, in *DeleteNextHopGroupRequest, opts ...grpc.CallOption) (*DeleteNextHopGroupResponse, error)
+	ListNextHopGroups(ctx context.Context, in *ListNextHopGroupsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListNextHopGroupsResponse], error)
 	// BeginResync starts a mark-and-sweep resync of a source in a FIB: push
 	// the whole table again (ModifyRoutes or AddRoute), then EndResync removes
 	// the source's routes that were not pushed. Nothing is removed in
@@ -348,6 +365,64 @@ func (c *fibdServiceClient) LookupRoute(ctx context.Context, in *LookupRouteRequ
 	return out, nil
 }
 
+func (c *fibdServiceClient) WatchRoutes(ctx context.Context, in *WatchRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRoutesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[5], FibdService_WatchRoutes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRoutesRequest, WatchRoutesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FibdService_WatchRoutesClient = grpc.ServerStreamingClient[WatchRoutesResponse]
+
+func (c *fibdServiceClient) SetNextHopGroup(ctx context.Context, in *SetNextHopGroupRequest, opts ...grpc.CallOption) (*SetNextHopGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetNextHopGroupResponse)
+	err := c.cc.Invoke(ctx, FibdService_SetNextHopGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fibdServiceClient) DeleteNextHopGroup(ctx context.Context, in *DeleteNextHopGroupRequest, opts ...grpc.CallOption) (*DeleteNextHopGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNextHopGroupResponse)
+	err := c.cc.Invoke(ctx, FibdService_DeleteNextHopGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fibdServiceClient) ListNextHopGroups(ctx context.Context, in *ListNextHopGroupsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListNextHopGroupsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[6], FibdService_ListNextHopGroups_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListNextHopGroupsRequest, ListNextHopGroupsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FibdService_ListNextHopGroupsClient = grpc.ServerStreamingClient[ListNextHopGroupsResponse]
+
 func (c *fibdServiceClient) BeginResync(ctx context.Context, in *BeginResyncRequest, opts ...grpc.CallOption) (*BeginResyncResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BeginResyncResponse)
@@ -390,7 +465,7 @@ func (c *fibdServiceClient) DeleteNeighbor(ctx context.Context, in *DeleteNeighb
 
 func (c *fibdServiceClient) ListNeighbors(ctx context.Context, in *ListNeighborsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListNeighborsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[5], FibdService_ListNeighbors_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[7], FibdService_ListNeighbors_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +484,7 @@ type FibdService_ListNeighborsClient = grpc.ServerStreamingClient[ListNeighborsR
 
 func (c *fibdServiceClient) WatchNeighbors(ctx context.Context, in *WatchNeighborsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNeighborsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[6], FibdService_WatchNeighbors_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &FibdService_ServiceDesc.Streams[8], FibdService_WatchNeighbors_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -485,6 +560,19 @@ type FibdServiceServer interface {
 	// would get, following route leaks into other FIBs, and tells where the
 	// packet would go.
 	LookupRoute(context.Context, *LookupRouteRequest) (*LookupRouteResponse, error)
+	// WatchRoutes streams a FIB's route changes — the clients' and those fibd
+	// makes itself (port purges, resync sweeps, FIB deletion, next hops that
+	// resolve anew) — optionally after a listing of what is there, which
+	// ends with an END_OF_INITIAL event. A watcher that falls too far behind
+	// is ended with ResourceExhausted and should watch again.
+	WatchRoutes(*WatchRoutesRequest, grpc.ServerStreamingServer[WatchRoutesResponse]) error
+	// Next-hop groups (Linux's nexthop objects): paths with an ID that
+	// routes name; replacing a group re-points every route on it at once.
+	// A group belongs to its source; one a live session owns is changed in
+	// the session's stream (ModifyRoutesRequest.groups).
+	SetNextHopGroup(context.Context, *SetNextHopGroupRequest) (*SetNextHopGroupResponse, error)
+	DeleteNextHopGroup(context.Context, *DeleteNextHopGroupRequest) (*DeleteNextHopGroupResponse, error)
+	ListNextHopGroups(*ListNextHopGroupsRequest, grpc.ServerStreamingServer[ListNextHopGroupsResponse]) error
 	// BeginResync starts a mark-and-sweep resync of a source in a FIB: push
 	// the whole table again (ModifyRoutes or AddRoute), then EndResync removes
 	// the source's routes that were not pushed. Nothing is removed in
@@ -561,6 +649,18 @@ func (UnimplementedFibdServiceServer) ListRoutes(*ListRoutesRequest, grpc.Server
 }
 func (UnimplementedFibdServiceServer) LookupRoute(context.Context, *LookupRouteRequest) (*LookupRouteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LookupRoute not implemented")
+}
+func (UnimplementedFibdServiceServer) WatchRoutes(*WatchRoutesRequest, grpc.ServerStreamingServer[WatchRoutesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchRoutes not implemented")
+}
+func (UnimplementedFibdServiceServer) SetNextHopGroup(context.Context, *SetNextHopGroupRequest) (*SetNextHopGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetNextHopGroup not implemented")
+}
+func (UnimplementedFibdServiceServer) DeleteNextHopGroup(context.Context, *DeleteNextHopGroupRequest) (*DeleteNextHopGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNextHopGroup not implemented")
+}
+func (UnimplementedFibdServiceServer) ListNextHopGroups(*ListNextHopGroupsRequest, grpc.ServerStreamingServer[ListNextHopGroupsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ListNextHopGroups not implemented")
 }
 func (UnimplementedFibdServiceServer) BeginResync(context.Context, *BeginResyncRequest) (*BeginResyncResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BeginResync not implemented")
@@ -871,6 +971,64 @@ func _FibdService_LookupRoute_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FibdService_WatchRoutes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRoutesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FibdServiceServer).WatchRoutes(m, &grpc.GenericServerStream[WatchRoutesRequest, WatchRoutesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FibdService_WatchRoutesServer = grpc.ServerStreamingServer[WatchRoutesResponse]
+
+func _FibdService_SetNextHopGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetNextHopGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FibdServiceServer).SetNextHopGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FibdService_SetNextHopGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FibdServiceServer).SetNextHopGroup(ctx, req.(*SetNextHopGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FibdService_DeleteNextHopGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNextHopGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FibdServiceServer).DeleteNextHopGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FibdService_DeleteNextHopGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FibdServiceServer).DeleteNextHopGroup(ctx, req.(*DeleteNextHopGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FibdService_ListNextHopGroups_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListNextHopGroupsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FibdServiceServer).ListNextHopGroups(m, &grpc.GenericServerStream[ListNextHopGroupsRequest, ListNextHopGroupsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FibdService_ListNextHopGroupsServer = grpc.ServerStreamingServer[ListNextHopGroupsResponse]
+
 func _FibdService_BeginResync_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BeginResyncRequest)
 	if err := dec(in); err != nil {
@@ -1039,6 +1197,14 @@ var FibdService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _FibdService_LookupRoute_Handler,
 		},
 		{
+			MethodName: "SetNextHopGroup",
+			Handler:    _FibdService_SetNextHopGroup_Handler,
+		},
+		{
+			MethodName: "DeleteNextHopGroup",
+			Handler:    _FibdService_DeleteNextHopGroup_Handler,
+		},
+		{
 			MethodName: "BeginResync",
 			Handler:    _FibdService_BeginResync_Handler,
 		},
@@ -1084,6 +1250,16 @@ var FibdService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListRoutes",
 			Handler:       _FibdService_ListRoutes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchRoutes",
+			Handler:       _FibdService_WatchRoutes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListNextHopGroups",
+			Handler:       _FibdService_ListNextHopGroups_Handler,
 			ServerStreams: true,
 		},
 		{
