@@ -65,6 +65,9 @@ type FIB struct {
 		// batch's group changes (groups.go).
 		groups    map[uint32]*group
 		groupUndo []groupUndo
+		// groupSrcs counts the groups each source owns: a group keeps its
+		// source's ID alive as a route does (sourceUsedLocked).
+		groupSrcs map[uint16]int
 		// watched is set for a batch while someone watches the FIB; events
 		// collects that batch's events, cause says who made it.
 		watched bool

@@ -312,9 +312,14 @@ func (f *FIB) commitGroupsLocked() {
 	t := &f.mu.nexts
 	for _, u := range f.mu.groupUndo {
 		switch u.kind {
+		case groupCreated:
+			// The group holds its source from now on (the batch's own pin
+			// ends with the batch).
+			f.groupSrcChangedLocked(f.mu.groups[u.id].src, +1)
 		case groupReplaced:
 			f.releaseNextLocked(u.prev)
 		case groupDeleted:
+			f.groupSrcChangedLocked(u.old.src, -1)
 			t.refs[u.old.entry]--
 			if t.refs[u.old.entry] == 0 {
 				t.destroy(f, u.old.entry)
@@ -322,6 +327,19 @@ func (f *FIB) commitGroupsLocked() {
 		}
 	}
 	f.mu.groupUndo = f.mu.groupUndo[:0]
+}
+
+// groupSrcChangedLocked counts a group more or fewer for src, taking or
+// giving back the FIB's lasting use of the source.
+func (f *FIB) groupSrcChangedLocked(src uint16, d int) {
+	was := f.sourceUsedLocked(src)
+	if f.mu.groupSrcs == nil {
+		f.mu.groupSrcs = map[uint16]int{}
+	}
+	if f.mu.groupSrcs[src] += d; f.mu.groupSrcs[src] <= 0 {
+		delete(f.mu.groupSrcs, src)
+	}
+	f.sourceUseChangedLocked(src, was)
 }
 
 // releaseNextLocked gives back what an entry object took: its adjacency

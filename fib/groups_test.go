@@ -327,3 +327,61 @@ func TestEventsCoverEveryChange(t *testing.T) {
 		t.Fatal("Lost not set")
 	}
 }
+
+// TestGroupKeepsItsSourceAlive: a group with no route of its source still
+// belongs to that source, so its owner can replace and delete it and no
+// other source inherits it through a recycled source ID.
+func TestGroupKeepsItsSourceAlive(t *testing.T) {
+	fx := groupFixture(t)
+	base := fx.reg.SourceCount() // connected and local
+	if _, err := fx.f.SetGroup(Group{ID: 1, Source: "bgp", Paths: via("192.0.2.2")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.reg.SourceCount(); n != base+1 {
+		t.Fatalf("%d sources with the group, want %d", n, base+1)
+	}
+	// Another source comes and goes, which would take a freed ID.
+	if _, err := fx.f.Apply([]Change{{Op: OpAdd, Route: Route{Prefix: mustPrefix("198.51.100.0/24"), Source: "ospf",
+		Paths: via("192.0.2.3")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.f.SetGroup(Group{ID: 1, Source: "ospf", Paths: via("192.0.2.4")}); !errors.Is(err, ErrGroupOwned) {
+		t.Fatalf("another source replacing the group: %v", err)
+	}
+	if _, err := fx.f.SetGroup(Group{ID: 1, Source: "bgp", Paths: via("192.0.2.5")}); err != nil {
+		t.Fatalf("the owner replacing its group with no route of its own: %v", err)
+	}
+	gs := fx.f.Groups()
+	if len(gs) != 1 || gs[0].Source != "bgp" {
+		t.Fatalf("groups %+v", gs)
+	}
+	if _, err := fx.f.DeleteGroup(1, "bgp"); err != nil {
+		t.Fatalf("the owner deleting its group: %v", err)
+	}
+	if n := fx.reg.SourceCount(); n != base+1 { // ospf, with its route
+		t.Fatalf("%d sources after the group went, want %d (its source given back)", n, base+1)
+	}
+}
+
+// TestDeletedFIBGivesBackItsGroupsSources: a FIB deleted with groups in it
+// leaves no source ID taken.
+func TestDeletedFIBGivesBackItsGroupsSources(t *testing.T) {
+	fx := newFixture(t)
+	base := fx.reg.SourceCount()
+	f, err := fx.reg.Create(77)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetGroup(Group{ID: 1, Source: "bgp", Paths: []Path{{Kind: PathBlackhole}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.reg.SourceCount(); n != base+1 {
+		t.Fatalf("%d sources with the group, want %d", n, base+1)
+	}
+	if err := fx.reg.Delete(77); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.reg.SourceCount(); n != base {
+		t.Fatalf("%d sources after the FIB went, want %d", n, base)
+	}
+}

@@ -341,7 +341,13 @@ func (f *FIB) destroy() {
 			f.reg.unpinSource(src)
 		}
 	}
-	f.mu.bySource, f.mu.resyncing, f.mu.stamps = nil, nil, nil
+	for src := range f.mu.groupSrcs {
+		_, routes := f.mu.bySource[src]
+		if _, resync := f.mu.resyncing[src]; !routes && !resync {
+			f.reg.unpinSource(src)
+		}
+	}
+	f.mu.bySource, f.mu.resyncing, f.mu.stamps, f.mu.groupSrcs = nil, nil, nil, nil
 	f.reg.dropLeaks(f.id)
 	f.mu.v4, f.mu.v6 = nil, nil
 	f.mu.addrs = nil

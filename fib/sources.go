@@ -197,11 +197,12 @@ func (f *FIB) endBatchSourcesLocked() {
 func (f *FIB) sourceUsedLocked(src uint16) bool {
 	_, routes := f.mu.bySource[src]
 	_, resync := f.mu.resyncing[src]
-	return routes || resync
+	return routes || resync || f.mu.groupSrcs[src] > 0
 }
 
 // sourceUseChangedLocked takes or gives back this FIB's lasting use of src
-// after its routes or resync state changed; was is sourceUsedLocked before.
+// after its routes, groups or resync state changed; was is sourceUsedLocked
+// before.
 func (f *FIB) sourceUseChangedLocked(src uint16, was bool) {
 	switch now := f.sourceUsedLocked(src); {
 	case now && !was:

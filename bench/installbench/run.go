@@ -32,6 +32,11 @@ type Config struct {
 	Seed     uint64 // shuffle seed; default 1
 	// NoKernel skips the kernel baseline (it needs root).
 	NoKernel bool
+	// NoRepoint skips nhg_repoint_us.
+	NoRepoint bool
+	// RepointSamples is how many group replaces each nhg_repoint_us
+	// figure is the median of; default and minimum MinRepointSamples.
+	RepointSamples int
 	// Routes, when not 0, uses only the first Routes routes of the table
 	// (for quick runs and tests); 0 is the whole shipped table.
 	Routes int
@@ -54,25 +59,34 @@ type Result struct {
 	Seconds            float64 `json:"seconds"`
 	RoutesPerS         float64 `json:"routes_per_s"`
 	ShuffledRoutesPerS float64 `json:"shuffled_routes_per_s"`
-	KernelRoutesPerS   float64 `json:"kernel_routes_per_s"`
-	KernelSeconds      float64 `json:"kernel_seconds"`
-	RatioVsKernel      float64 `json:"ratio_vs_kernel"`
-	RatioVsKernelMin   float64 `json:"ratio_vs_kernel_min"`
-	RatioVsKernelMax   float64 `json:"ratio_vs_kernel_max"`
-	Rounds             int     `json:"rounds"`
-	// RSS of fibd with both FIBs full, after the first round, and empty.
+	// The same installs with every route using a next-hop group (one
+	// group per next hop, sent with the first batch) instead of a path set.
+	GroupRoutesPerS         float64 `json:"group_routes_per_s"`
+	GroupShuffledRoutesPerS float64 `json:"group_shuffled_routes_per_s"`
+	KernelRoutesPerS        float64 `json:"kernel_routes_per_s"`
+	KernelSeconds           float64 `json:"kernel_seconds"`
+	RatioVsKernel           float64 `json:"ratio_vs_kernel"`
+	RatioVsKernelMin        float64 `json:"ratio_vs_kernel_min"`
+	RatioVsKernelMax        float64 `json:"ratio_vs_kernel_max"`
+	Rounds                  int     `json:"rounds"`
+	// RSS of fibd with every FIB full, after the first round, and empty.
 	FibdRSSBytesAfter int64 `json:"fibd_rss_bytes_after"`
 	FibdRSSBytesEmpty int64 `json:"fibd_rss_bytes_empty"`
 	Batch             int   `json:"batch_routes"`
 	InFlight          int   `json:"in_flight_batches"`
 	GoMaxProcs        int   `json:"gomaxprocs"`
+	Repoint
 }
 
 // FIBs the run uses, and the gateways' subnet.
 const (
-	FileOrderFIB = 10
-	ShuffledFIB  = 11
+	FileOrderFIB      = 10
+	ShuffledFIB       = 11
+	GroupFileOrderFIB = 12
+	GroupShuffledFIB  = 13
 )
+
+var benchFIBs = []uint32{FileOrderFIB, ShuffledFIB, GroupFileOrderFIB, GroupShuffledFIB}
 
 func (c *Config) defaults() {
 	if c.Batch == 0 {
@@ -85,6 +99,7 @@ func (c *Config) defaults() {
 		c.Seed = 1
 	}
 	c.Rounds = max(c.Rounds, MinRounds)
+	c.RepointSamples = max(c.RepointSamples, MinRepointSamples)
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
@@ -113,25 +128,37 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	opts := client.LoadOptions{Source: "bench", Batch: cfg.Batch, InFlight: cfg.InFlight}
 	shuffled := toClient(tables.Shuffled(v4, cfg.Seed))
 	inOrder := toClient(v4)
+	groupOpts := opts
+	groupOpts.Groups = groupOps()
+	groupShuffled, groupInOrder := toGroups(shuffled), toGroups(inOrder)
 
-	var fileSecs, shufSecs, kernSecs, ratios []float64
+	var fileSecs, shufSecs, groupSecs, groupShufSecs, kernSecs, ratios []float64
+	load := func(r, fibID int, what string, o client.LoadOptions, routes []client.Route, secs *[]float64) error {
+		cfg.Logf("round %d: install %d routes, %s, into fib %d", r, len(routes), what, fibID)
+		o.FIB = uint32(fibID)
+		lr, err := client.Load(ctx, d.Conn, sets, routes, o)
+		if err != nil {
+			return fmt.Errorf("%s install: %w", what, err)
+		}
+		*secs = append(*secs, lr.Duration.Seconds())
+		return nil
+	}
 	fibdRound := func(r int) error {
 		if err := setup(ctx, d.Conn); err != nil {
 			return fmt.Errorf("setting up fibd: %w", err)
 		}
-		cfg.Logf("round %d: install %d routes, file order, into fib %d", r, len(v4), FileOrderFIB)
-		opts.FIB = FileOrderFIB
-		lr, err := client.Load(ctx, d.Conn, sets, inOrder, opts)
-		if err != nil {
-			return fmt.Errorf("file-order install: %w", err)
+		if err := load(r, FileOrderFIB, "file order", opts, inOrder, &fileSecs); err != nil {
+			return err
 		}
-		fileSecs = append(fileSecs, lr.Duration.Seconds())
-		cfg.Logf("round %d: shuffled (seed %d) into fib %d", r, cfg.Seed, ShuffledFIB)
-		opts.FIB = ShuffledFIB
-		if lr, err = client.Load(ctx, d.Conn, sets, shuffled, opts); err != nil {
-			return fmt.Errorf("shuffled install: %w", err)
+		if err := load(r, ShuffledFIB, fmt.Sprintf("shuffled (seed %d)", cfg.Seed), opts, shuffled, &shufSecs); err != nil {
+			return err
 		}
-		shufSecs = append(shufSecs, lr.Duration.Seconds())
+		if err := load(r, GroupFileOrderFIB, "file order with next-hop groups", groupOpts, groupInOrder, &groupSecs); err != nil {
+			return err
+		}
+		if err := load(r, GroupShuffledFIB, "shuffled with next-hop groups", groupOpts, groupShuffled, &groupShufSecs); err != nil {
+			return err
+		}
 		if err := checkCounts(ctx, d.Conn, len(v4)); err != nil {
 			return err
 		}
@@ -175,6 +202,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Seconds = median(fileSecs)
 	res.RoutesPerS = float64(len(v4)) / res.Seconds
 	res.ShuffledRoutesPerS = float64(len(v4)) / median(shufSecs)
+	res.GroupRoutesPerS = float64(len(v4)) / median(groupSecs)
+	res.GroupShuffledRoutesPerS = float64(len(v4)) / median(groupShufSecs)
+
+	if !cfg.NoRepoint {
+		if res.Repoint, err = measureRepoint(ctx, v4, cfg); err != nil {
+			return res, fmt.Errorf("nhg_repoint_us: %w", err)
+		}
+	}
 	if !cfg.NoKernel {
 		res.KernelSeconds = median(kernSecs)
 		res.KernelRoutesPerS = float64(len(v4)) / res.KernelSeconds
@@ -189,10 +224,10 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// teardown removes the two FIBs and their routes, so the next round
+// teardown removes the FIBs and their routes, so the next round
 // installs into empty ones as the first did.
 func teardown(ctx context.Context, c *client.Conn) error {
-	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+	for _, id := range benchFIBs {
 		if _, err := c.UnbindPort(ctx, &fibdpb.UnbindPortRequest{Port: fmt.Sprintf("lo.%d", id)}); err != nil {
 			return fmt.Errorf("unbind lo.%d: %w", id, err)
 		}
@@ -203,11 +238,11 @@ func teardown(ctx context.Context, c *client.Conn) error {
 	return nil
 }
 
-// setup makes the two FIBs, each with a port and an address in
+// setup makes the FIBs, each with a port and an address in
 // 192.0.2.0/24 so the table's gateways resolve through connected routes, as
 // a BGP daemon's next hops do.
 func setup(ctx context.Context, c *client.Conn) error {
-	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+	for _, id := range benchFIBs {
 		if _, err := c.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: id}); err != nil {
 			return err
 		}
@@ -232,6 +267,25 @@ func pathSets() []*fibdpb.PathSet {
 	return sets
 }
 
+// groupOps make next-hop group 1+i with path set i's gateway.
+func groupOps() []*fibdpb.NextHopGroupOp {
+	ops := make([]*fibdpb.NextHopGroupOp, tables.NextHops)
+	for i := range ops {
+		ops[i] = &fibdpb.NextHopGroupOp{Op: fibdpb.GroupOpKind_GROUP_OP_KIND_SET, Id: uint32(1 + i),
+			Paths: []*fibdpb.Path{{Kind: fibdpb.PathKind_PATH_KIND_GATEWAY, Gateway: gateway(i).String()}}}
+	}
+	return ops
+}
+
+// toGroups is routes with each path set i replaced by group 1+i.
+func toGroups(rs []client.Route) []client.Route {
+	out := make([]client.Route, len(rs))
+	for i, r := range rs {
+		out[i] = client.Route{Prefix: r.Prefix, Group: r.PathSet + 1}
+	}
+	return out
+}
+
 func toClient(rs []tables.Route) []client.Route {
 	out := make([]client.Route, len(rs))
 	for i, r := range rs {
@@ -240,11 +294,11 @@ func toClient(rs []tables.Route) []client.Route {
 	return out
 }
 
-// checkCounts makes sure both FIBs hold the whole table (plus the
+// checkCounts makes sure every FIB holds the whole table (plus the
 // connected and local routes of their address), so a fast number is never
 // a lost one.
 func checkCounts(ctx context.Context, c *client.Conn, n int) error {
-	for _, id := range []uint32{FileOrderFIB, ShuffledFIB} {
+	for _, id := range benchFIBs {
 		stream, err := c.ListFibs(ctx, &fibdpb.ListFibsRequest{FibId: &id})
 		if err != nil {
 			return err

@@ -33,6 +33,14 @@ func TestRunSmall(t *testing.T) {
 		res.RatioVsKernelMin > res.RatioVsKernel || res.RatioVsKernel > res.RatioVsKernelMax) {
 		t.Fatalf("kernel figures missing or their spread does not hold the median: %+v", res)
 	}
+	if res.GroupRoutesPerS <= 0 || res.GroupShuffledRoutesPerS <= 0 {
+		t.Fatalf("no install rates with groups: %+v", res)
+	}
+	if res.NHGRepointUs <= 0 || res.NHGRepointUsAt10k <= 0 || res.NHGRepointRoutes != 20000 ||
+		res.NHGRepointRoutesMoved < 1000 || res.NHGRepointSamples != MinRepointSamples ||
+		res.NHGRepointUsMin > res.NHGRepointUs || res.NHGRepointUs > res.NHGRepointUsMax {
+		t.Fatalf("nhg_repoint figures missing or inconsistent: %+v", res.Repoint)
+	}
 	if res.Rounds != MinRounds {
 		t.Errorf("rounds %d", res.Rounds)
 	}

@@ -251,14 +251,24 @@ func (r *Report) sections() (map[string]json.RawMessage, error) {
 		}
 		out[name] = b
 	}
-	if r.Install != nil && r.Install.KernelRoutesPerS == 0 {
-		// Without root there is no kernel baseline: its ratio reads 0 in
-		// the JSON, which is "not measured", not "not met".
+	if in := r.Install; in != nil && (in.KernelRoutesPerS == 0 || in.NHGRepointUs == 0 || in.GroupRoutesPerS == 0) {
+		// Without root there is no kernel baseline, and a run may skip the
+		// group figures: they read 0 in the JSON, which is "not measured",
+		// not "not met" (nor, for a time, "met").
 		var m map[string]any
 		if err := json.Unmarshal(out[SectionInstall], &m); err != nil {
 			return nil, err
 		}
-		delete(m, "ratio_vs_kernel")
+		if in.KernelRoutesPerS == 0 {
+			delete(m, "ratio_vs_kernel")
+		}
+		if in.NHGRepointUs == 0 {
+			delete(m, "nhg_repoint_us")
+		}
+		if in.GroupRoutesPerS == 0 {
+			delete(m, "group_routes_per_s")
+			delete(m, "group_shuffled_routes_per_s")
+		}
 		b, err := json.Marshal(m)
 		if err != nil {
 			return nil, err

@@ -84,6 +84,12 @@ var targets = []struct {
 	{SectionInstall, []cond{ge("routes_per_s", 500e3, "")}},
 	{SectionInstall, []cond{ge("ratio_vs_kernel", 3, "")}},
 	{SectionInstall, []cond{ge("shuffled_routes_per_s", 300e3, "")}},
+	{SectionInstall, []cond{ge("group_routes_per_s", 500e3, "")}},
+	{SectionInstall, []cond{ge("group_shuffled_routes_per_s", 300e3, "")}},
+	// A group replace is one store whatever the routes using it: ≤ 1 ms,
+	// and no more than twice the figure at 10k routes.
+	{SectionInstall, []cond{le("nhg_repoint_us", 1000, "")}},
+	{SectionInstall, []cond{le("nhg_repoint_us", 2, "nhg_repoint_us_at_10k")}},
 
 	{SectionForwardAFPacket, []cond{ge("ratio_vs_kernel", 1.1, ""), le("loss_pct", 0.1, "")}},
 	{SectionForwardAFPacket, []cond{le("ratio_dataplane_vs_bare_cpu", 1.15, "")}},

@@ -110,6 +110,8 @@ func TestInstallWithoutKernelIsNotMeasured(t *testing.T) {
 	}
 	want := map[string]string{
 		"routes_per_s ≥ 500,000": "met", "ratio_vs_kernel ≥ 3": "not measured", "shuffled_routes_per_s ≥ 300,000": "not met",
+		"group_routes_per_s ≥ 500,000": "not measured", "group_shuffled_routes_per_s ≥ 300,000": "not measured",
+		"nhg_repoint_us ≤ 1,000": "not measured", "nhg_repoint_us ≤ 2 × nhg_repoint_us_at_10k": "not measured",
 	}
 	for _, tg := range r.Targets {
 		if tg.Section != SectionInstall {

@@ -16,6 +16,8 @@ func install(ctx context.Context, args []string) (installbench.Result, error) {
 	fs.IntVar(&cfg.InFlight, "in-flight", 8, "unacknowledged batches")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "shuffle seed")
 	fs.BoolVar(&cfg.NoKernel, "no-kernel", false, "skip the kernel baseline (it needs root)")
+	fs.BoolVar(&cfg.NoRepoint, "no-repoint", false, "skip nhg_repoint_us (the group replace measured in this process)")
+	fs.IntVar(&cfg.RepointSamples, "repoint-samples", installbench.MinRepointSamples, "group replaces per nhg_repoint_us figure")
 	fs.IntVar(&cfg.Rounds, "rounds", installbench.MinRounds, "interleaved rounds of fibd and kernel installs (at least 5)")
 	if err := fs.Parse(args); err != nil {
 		return installbench.Result{}, errUsage

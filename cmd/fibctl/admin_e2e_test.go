@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAdminCLI drives fibd through the fibctl binary as an admin would:
@@ -157,4 +158,80 @@ func TestFibdRestoreDegradesAndCheckConfig(t *testing.T) {
 		!strings.Contains(string(out), "routes[1]") {
 		t.Fatalf("--check-config of a bad file: %v\n%s", err, out)
 	}
+}
+
+// TestNextHopGroupsAndRouteEventsCLI: groups made, replaced and refused
+// deletion through fibctl, a route on a group and a recursive one, the
+// summary, and `watch route` showing what clients did and what fibd did
+// itself, with the cause.
+func TestNextHopGroupsAndRouteEventsCLI(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "fibd.sock")
+	d := startFibd(t, sock, "--socket", sock, "--state", "")
+	d.ok("fib", "add", "10")
+	d.ok("port", "bind", "lo", "--vlan", "10", "--fib", "10")
+	d.ok("addr", "add", "192.0.2.1/24", "dev", "lo.10")
+
+	watch := exec.Command(d.fibctl, "--socket", sock, "watch", "route", "--fib", "10", "--initial")
+	var wout syncBuffer
+	watch.Stdout = &wout
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Process.Kill(); _ = watch.Wait() }()
+	waitFor(t, &wout, "end of initial")
+
+	d.ok("nexthop", "add", "id", "1", "via", "192.0.2.2", "via", "192.0.2.3", "--fib", "10")
+	d.ok("nexthop", "add", "id", "2", "via", "192.0.2.9", "--fib", "10")
+	// No route of "static" exists yet: the groups still belong to it.
+	d.ok("nexthop", "replace", "id", "1", "via", "192.0.2.4", "backup", "2", "--fib", "10")
+	d.fails([]string{"nexthop", "replace", "id", "1", "via", "192.0.2.5", "--source", "bgp", "--fib", "10"}, "another source")
+	d.ok("route", "add", "203.0.113.0/24", "nhid", "1", "--fib", "10")
+	d.ok("route", "add", "198.51.100.0/24", "via", "192.0.2.5", "--fib", "10")
+	d.ok("route", "add", "198.18.0.0/15", "via", "198.51.100.1", "--fib", "10")
+	if out := d.ok("route", "get", "198.18.1.1", "--fib", "10"); !strings.Contains(out, "192.0.2.5 dev lo.10") {
+		t.Fatalf("the recursive route does not forward through its covering route:\n%s", out)
+	}
+	if out := d.ok("route", "get", "203.0.113.7", "--fib", "10"); !strings.Contains(out, "192.0.2.4") {
+		t.Fatalf("the route on group 1 after its replace:\n%s", out)
+	}
+	d.fails([]string{"nexthop", "del", "id", "1", "--fib", "10"}, "in use", "used by 1 routes")
+	d.fails([]string{"nexthop", "del", "id", "2", "--fib", "10"}, "in use", "backup")
+	out := d.ok("nexthop", "show", "--fib", "10")
+	if !strings.Contains(out, "via 192.0.2.4") || !strings.Contains(out, "static") {
+		t.Fatalf("nexthop show:\n%s", out)
+	}
+	out = d.ok("route", "summary", "--fib", "10")
+	for _, want := range []string{"connected", "local", "static     3", "total      5"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("route summary lacks %q:\n%s", want, out)
+		}
+	}
+	// The covering route goes: the recursive route is unresolved, and
+	// says so in the listing and in the events.
+	d.ok("route", "del", "198.51.100.0/24", "--fib", "10")
+	if out := d.ok("route", "show", "--fib", "10"); !strings.Contains(out, "unresolved  via 198.51.100.1") {
+		t.Fatalf("route show after the covering route went:\n%s", out)
+	}
+	d.ok("port", "unbind", "lo.10")
+	for _, want := range []string{
+		"group-set fib 10 nexthop id 1 via 192.0.2.2, via 192.0.2.3 source static (client)",
+		"added fib 10 198.18.0.0/15 via 198.51.100.1 source static pref 1 (client)",
+		"removed fib 10 198.51.100.0/24 via 192.0.2.5 source static pref 1 (client)",
+		"next-hop fib 10 via 198.51.100.1 resolves unresolved (resolution)",
+		"192.0.2.0/24", "(port-purge)",
+	} {
+		waitFor(t, &wout, want)
+	}
+}
+
+// waitFor waits up to 5 s for want in b.
+func waitFor(t *testing.T, b *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(b.String(), want) {
+			return
+		}
+	}
+	t.Fatalf("no %q in the output:\n%s", want, b.String())
 }

@@ -118,8 +118,11 @@ func routeEventLine(ev *fibdpb.RouteEvent) string {
 	case fibdpb.RouteEventType_ROUTE_EVENT_TYPE_FIB_DELETED:
 		return fmt.Sprintf("fib-deleted fib %d", ev.GetFibId())
 	case fibdpb.RouteEventType_ROUTE_EVENT_TYPE_NEXT_HOP:
-		return fmt.Sprintf("next-hop fib %d %s resolves %s %s (%s)", ev.GetFibId(), pathsString(ev.GetPaths()),
-			enumText(ev.GetResolution(), "RESOLUTION_"), nextHopsString(ev.GetResolved()), cause)
+		res := enumText(ev.GetResolution(), "RESOLUTION_")
+		if nh := nextHopsString(ev.GetResolved()); nh != "" {
+			res += " " + nh
+		}
+		return fmt.Sprintf("next-hop fib %d %s resolves %s (%s)", ev.GetFibId(), pathsString(ev.GetPaths()), res, cause)
 	}
 	if g := ev.GetGroup(); g != nil {
 		return fmt.Sprintf("%s fib %d nexthop id %d %s source %s (%s)", strings.ReplaceAll(typ, "_", "-"), ev.GetFibId(), g.GetId(),

@@ -14,10 +14,12 @@ import (
 	"github.com/fibd/fibd/control/fibdpb"
 )
 
-// Route is one route to load: a prefix and the index of its path set.
+// Route is one route to load: a prefix and the index of its path set, or
+// the next-hop group it uses (Group, when not 0, wins).
 type Route struct {
 	Prefix  netip.Prefix
 	PathSet uint32
+	Group   uint32
 }
 
 // LoadOptions tune Load. Zero values take the defaults.
@@ -42,6 +44,10 @@ type LoadOptions struct {
 	// Progress, when set, is called from the acknowledging goroutine with
 	// the number of routes acknowledged so far.
 	Progress func(acked int)
+	// Groups are next-hop group ops sent with the first batch (fibd
+	// applies a batch's groups before its routes), for routes that use a
+	// group.
+	Groups []*fibdpb.NextHopGroupOp
 }
 
 // LoadResult summarises a load.
@@ -184,11 +190,12 @@ func Load(ctx context.Context, c fibdpb.FibdServiceClient, pathSets []*fibdpb.Pa
 		}
 		part := routes[min(len(routes), seq*o.Batch):min(len(routes), (seq+1)*o.Batch)]
 		for i, r := range part {
-			ops[i] = fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: r.Prefix.String(), PathSet: r.PathSet}
+			ops[i] = fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: r.Prefix.String(), PathSet: r.PathSet, GroupId: r.Group}
 		}
 		req.Seq, req.Ops, req.Session, req.Resync = uint64(seq+1), ptrs[:len(part)], nil, fibdpb.ResyncMark_RESYNC_MARK_UNSPECIFIED
+		req.Groups = nil
 		if seq == 0 {
-			req.Session = session
+			req.Session, req.Groups = session, o.Groups
 			if o.Resync {
 				req.Resync = fibdpb.ResyncMark_RESYNC_MARK_BEGIN
 			}
