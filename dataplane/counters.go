@@ -64,6 +64,9 @@ const (
 	// DropChecksumPartial: a partial transport checksum could not be
 	// completed.
 	DropChecksumPartial
+	// DropTxEgressGone: the egress interface's I/O closed between the
+	// forwarding decision and the transmit.
+	DropTxEgressGone
 	// NumDrops is the number of Drop values.
 	NumDrops
 )
@@ -88,7 +91,24 @@ var dropNames = [...]string{
 	DropTxRefused - DropNotForUs:       "tx-refused",
 	DropTruncated - DropNotForUs:       "truncated",
 	DropChecksumPartial - DropNotForUs: "checksum-partial",
+	DropTxEgressGone - DropNotForUs:    "tx-egress-gone",
 }
+
+// Transmit drops (DropTxFull, DropTxRefused, DropTxEgressGone) are counted
+// on the egress port, for frames its ingress port already counted as
+// forwarded (or made by the router); every other reason is a receive drop,
+// counted on the ingress port.
+func (d Drop) transmit() bool { return d == DropTxFull || d == DropTxRefused || d == DropTxEgressGone }
+
+var txDropNames = func() map[string]bool {
+	m := map[string]bool{}
+	for d := Drop(0); d < NumDrops; d++ {
+		if d.transmit() {
+			m[d.String()] = true
+		}
+	}
+	return m
+}()
 
 func (d Drop) String() string {
 	if d < DropNotForUs {
@@ -146,6 +166,21 @@ func (c *counters) snapshot() Counters {
 		}
 	}
 	return s
+}
+
+// Accounted is what became of the frames the port received: each one is
+// forwarded, delivered to the router, queued for its neighbour's MAC, or
+// dropped on receive with a reason — exactly one of them, so at rest
+// Accounted() == RxPackets (transmit drops are the egress port's and are
+// not in it).
+func (c Counters) Accounted() uint64 {
+	n := c.Forwarded + c.Local + c.NeighborQueued
+	for name, v := range c.Drops {
+		if !txDropNames[name] {
+			n += v
+		}
+	}
+	return n
 }
 
 // Dropped sums every drop reason.

@@ -262,7 +262,8 @@ func (w *worker) emit(h *hop, st adj.State, frame []byte) bool {
 	return true
 }
 
-// forwarded emits a forwarded frame and counts it.
+// forwarded emits a forwarded frame and counts it: forwarded, or queued
+// for its neighbour's MAC.
 func (w *worker) forwarded(in *Port, f *fib.FIB, h *hop, st adj.State, frame []byte) {
 	if !w.emit(h, st, frame) {
 		in.ctr.queued.Add(1)
@@ -313,10 +314,18 @@ func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
 	}
 	w.ngen += k
 	mac, st := w.linkLayer(h)
+	// One packet received, one counted: forwarded when its fragments went
+	// out, queued when they wait for the neighbour (they share its fate).
+	sent := false
 	for i := 0; i < k; i++ {
 		s := packet.WriteL2(bufs[i], Headroom, mac, h.mac, h.out.tags, packet.EtherTypeIPv4)
-		w.forwarded(in, f, h, st, bufs[i][s:Headroom+len(w.frag[i])])
+		sent = w.emit(h, st, bufs[i][s:Headroom+len(w.frag[i])]) || sent
 	}
+	if !sent {
+		in.ctr.queued.Add(1)
+		return
+	}
+	w.countForwarded(in, f)
 }
 
 // drop counts a dropped packet on its ingress port and, when known, its FIB.

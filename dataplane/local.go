@@ -21,13 +21,15 @@ const (
 // local handles a packet addressed to the router itself on port in. There
 // is no host stack yet: the router answers echo requests, hands ND to
 // neigh, tells UDP senders the port is unreachable (so traceroute to the
-// router's address ends), and counts the rest.
+// router's address ends), and counts the rest. A packet counts as local
+// when the router handled it (neighbour discovery, an echo answered), as
+// to-router when it did not: once, either way.
 func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 	p := &w.p
-	in.ctr.local.Add(1)
 	switch {
 	case p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
 		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect:
+		in.ctr.local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
 	case p.HasICMP && !p.Fragment && (p.Family == packet.IPv4 && p.Proto == packet.ProtoICMP && p.ICMPType == icmp4EchoRequest ||
 		p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.ICMPType == icmp6EchoRequest):
@@ -45,6 +47,7 @@ func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 			w.drop(in, f, Drop(r))
 			return
 		}
+		in.ctr.local.Add(1)
 		w.output(in, f, b, n, p.SrcMAC)
 	case p.Proto == packet.ProtoUDP:
 		w.icmpError(in, f, frame, packet.ICMPPortUnreachable, 0)

@@ -103,8 +103,10 @@ func (p *Port) info() PortInfo {
 // replaced, never changed, under the engine's mutex.
 type portTable struct {
 	untagged *Port
-	// single[v] is the single-tagged port for VID v.
-	single [MaxVLAN + 1]*Port
+	// single[v] is the single-tagged port for VID v. Every 12-bit VID
+	// indexes it, the reserved 0 and 4095 included (always nil): a
+	// frame's tag is whatever the wire or the driver says.
+	single [1 << 12]*Port
 	// qinq holds the QinQ ports by outer<<16 | inner; nil when none.
 	qinq map[uint32]*Port
 }

@@ -135,7 +135,7 @@ func (l *fakeLinks) timesPrepared(name string) int {
 // rig is an engine over in-memory interfaces eth0, eth1, … with MACs
 // 02:00:00:00:00:0N.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	reg   *fib.Registry
 	e     *dataplane.Engine
 	links *fakeLinks
@@ -156,7 +156,7 @@ func (r *rig) io(ifname string) *pktiotest.IO {
 
 func ifMAC(i int) adj.MAC { return adj.MAC{2, 0, 0, 0, 0, byte(i)} }
 
-func newRig(t *testing.T, nIfaces int) *rig {
+func newRig(t testing.TB, nIfaces int) *rig {
 	r := &rig{t: t, reg: fib.NewRegistry(fib.Options{}), ios: map[string]*pktiotest.IO{}, opened: map[string]int{},
 		links: &fakeLinks{links: map[string]dataplane.LinkInfo{}, prepared: map[string]int{}, stripped: map[string]bool{}},
 		clock: neightest.NewClock(time.Unix(1e9, 0))}
@@ -315,7 +315,7 @@ type frameSpec struct {
 	id       uint16
 }
 
-func build(t *testing.T, s frameSpec) []byte {
+func build(t testing.TB, s frameSpec) []byte {
 	t.Helper()
 	src, dst := netip.MustParseAddr(s.src), netip.MustParseAddr(s.dst)
 	if s.ttl == 0 {

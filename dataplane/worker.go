@@ -264,7 +264,7 @@ func (w *worker) flush() {
 				// of this chunk would meet the same.
 				drop := DropTxFull
 				if l == nil {
-					drop = DropEgressDown
+					drop = DropTxEgressGone
 				}
 				for j := off; j < end; j++ {
 					q.port[j].ctr.drops[drop].Add(1)
