@@ -67,31 +67,46 @@ const (
 	// DropTxEgressGone: the egress interface's I/O closed between the
 	// forwarding decision and the transmit.
 	DropTxEgressGone
+	// DropRPF: the port's reverse-path check refused the source.
+	DropRPF
+	// DropSourceRoute: an IPv4 loose or strict source route option, on a
+	// port that does not allow them.
+	DropSourceRoute
+	// DropOwnSource: the source is one of the router's own addresses in
+	// the FIB, arriving from outside (a martian).
+	DropOwnSource
+	// DropDirectedBroadcast: to the broadcast address of a connected
+	// subnet (RFC 2644: never forwarded).
+	DropDirectedBroadcast
 	// NumDrops is the number of Drop values.
 	NumDrops
 )
 
 var dropNames = [...]string{
-	DropNotForUs - DropNotForUs:        "not-for-us",
-	DropPortDown - DropNotForUs:        "port-down",
-	DropNotIP - DropNotForUs:           "not-ip",
-	DropNoRoute - DropNotForUs:         "no-route",
-	DropBlackhole - DropNotForUs:       "blackhole",
-	DropUnreachable - DropNotForUs:     "unreachable",
-	DropProhibited - DropNotForUs:      "prohibited",
-	DropUnresolved - DropNotForUs:      "unresolved",
-	DropLeakLoop - DropNotForUs:        "leak-loop",
-	DropEgressDown - DropNotForUs:      "egress-down",
-	DropPortMoved - DropNotForUs:       "port-moved",
-	DropTTL - DropNotForUs:             "ttl-exceeded",
-	DropTooBig - DropNotForUs:          "too-big",
-	DropFragment - DropNotForUs:        "fragmentation-failed",
-	DropToRouter - DropNotForUs:        "to-router",
-	DropTxFull - DropNotForUs:          "tx-full",
-	DropTxRefused - DropNotForUs:       "tx-refused",
-	DropTruncated - DropNotForUs:       "truncated",
-	DropChecksumPartial - DropNotForUs: "checksum-partial",
-	DropTxEgressGone - DropNotForUs:    "tx-egress-gone",
+	DropNotForUs - DropNotForUs:          "not-for-us",
+	DropPortDown - DropNotForUs:          "port-down",
+	DropNotIP - DropNotForUs:             "not-ip",
+	DropNoRoute - DropNotForUs:           "no-route",
+	DropBlackhole - DropNotForUs:         "blackhole",
+	DropUnreachable - DropNotForUs:       "unreachable",
+	DropProhibited - DropNotForUs:        "prohibited",
+	DropUnresolved - DropNotForUs:        "unresolved",
+	DropLeakLoop - DropNotForUs:          "leak-loop",
+	DropEgressDown - DropNotForUs:        "egress-down",
+	DropPortMoved - DropNotForUs:         "port-moved",
+	DropTTL - DropNotForUs:               "ttl-exceeded",
+	DropTooBig - DropNotForUs:            "too-big",
+	DropFragment - DropNotForUs:          "fragmentation-failed",
+	DropToRouter - DropNotForUs:          "to-router",
+	DropTxFull - DropNotForUs:            "tx-full",
+	DropTxRefused - DropNotForUs:         "tx-refused",
+	DropTruncated - DropNotForUs:         "truncated",
+	DropChecksumPartial - DropNotForUs:   "checksum-partial",
+	DropTxEgressGone - DropNotForUs:      "tx-egress-gone",
+	DropRPF - DropNotForUs:               "rpf",
+	DropSourceRoute - DropNotForUs:       "source-route",
+	DropOwnSource - DropNotForUs:         "own-source",
+	DropDirectedBroadcast - DropNotForUs: "directed-broadcast",
 }
 
 // Transmit drops (DropTxFull, DropTxRefused, DropTxEgressGone) are counted

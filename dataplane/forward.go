@@ -100,6 +100,13 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 		w.drop(in, f, Drop(packet.LinkLocalDest))
 		return
 	}
+	if r == packet.OK {
+		if why := w.edgeFilter(in, f, frame); why != dropNone {
+			w.drop(in, f, why)
+			return
+		}
+	}
+	inFIB := f
 	n, f, ok := w.lookup(f, p.Dst)
 	if !ok {
 		w.drop(in, f, DropLeakLoop)
@@ -118,7 +125,12 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 	}
 	if r != packet.OK {
 		// Martian or link-local source, martian destination, or a unicast
-		// packet in a link-layer broadcast: never forwarded.
+		// packet in a link-layer broadcast: never forwarded. An IPv6
+		// packet from a link-local source that a route would take off its
+		// link is told so (RFC 4443 §3.1, code 2), from the ingress port.
+		if r == packet.LinkLocalSource && p.Family == packet.IPv6 && (n.Kind == fib.NextGateway || n.Kind == fib.NextAttached) {
+			w.icmpError(in, inFIB, frame, packet.ICMPBeyondScope, 0)
+		}
 		w.drop(in, f, Drop(r))
 		return
 	}
@@ -144,6 +156,11 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 	case fib.NextBlackhole:
 		w.drop(in, f, DropBlackhole)
 		return
+	case fib.NextAttached:
+		if p.Family == packet.IPv4 && f.IsDirectedBroadcast(p.Dst) {
+			w.drop(in, f, DropDirectedBroadcast)
+			return
+		}
 	}
 	h, why := w.nextHop(f, n, p.Dst, p)
 	if why != dropNone {

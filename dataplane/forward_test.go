@@ -353,6 +353,20 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 	if fwd := r.e.Ports()[0].Counters.Forwarded; fwd < 1000 {
 		t.Fatalf("only %d forwarded: the measured path did not forward", fwd)
 	}
+	// The edge filters too: strict uRPF on the ingress port, a
+	// source-routed packet dropped.
+	if err := r.e.SetPortSettings(r.e.Ports()[0].ID, dataplane.PortSettings{RPF: dataplane.RPFStrict}); err != nil {
+		t.Fatal(err)
+	}
+	lsrr := withOptions(build(t, frameSpec{src: "192.0.2.10", dst: "198.51.100.10", dstMAC: ifMAC(0)}), []byte{131, 7, 4, 198, 51, 100, 10, 0})
+	for name, frame := range map[string][]byte{
+		"ipv4-strict-rpf":   build(t, frameSpec{src: "192.0.2.10", dst: "198.51.100.10", dstMAC: ifMAC(0)}),
+		"ipv4-source-route": lsrr,
+	} {
+		if n := dataplane.ForwardAllocs(r.e, "eth0", frame, dataplane.RxMeta{}, 500); n != 0 {
+			t.Errorf("%s: %v allocations per packet", name, n)
+		}
+	}
 }
 
 // BenchmarkForwardBatch is the forwarding loop's own cost per packet

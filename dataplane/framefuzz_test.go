@@ -55,6 +55,13 @@ func newFrameRig(t testing.TB) *frameRig {
 		r.route(tn.fib, "198.18.5.0/24", via("198.19.9.9"))    // on nothing: unresolved
 	}
 	r.route(10, "198.18.128.0/17", fib.Path{Kind: fib.PathLookup, FIB: 20})
+	// The edge filters on the VLAN and QinQ tenants' ports.
+	if err := r.e.SetPortSettings(fr.ports[2], dataplane.PortSettings{RPF: dataplane.RPFStrict}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.e.SetPortSettings(fr.ports[4], dataplane.PortSettings{RPF: dataplane.RPFLoose, AllowSourceRoute: true}); err != nil {
+		t.Fatal(err)
+	}
 	fr.run = dataplane.NewFrameRunner(r.e, "eth0")
 	return fr
 }
@@ -112,6 +119,7 @@ func frameSeeds(t testing.TB) [][]byte {
 	arp := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0xcc, 0, 0, 0, 1, 0x08, 0x06,
 		0, 1, 8, 0, 6, 4, 0, 1, 2, 0xcc, 0, 0, 0, 1, 192, 0, 2, 10, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1}
 	out = append(out, arp, append(append([]byte{}, arp[:12]...), 0x88, 0xb5, 1, 2, 3))
+	out = append(out, withOptions(out[0], []byte{131, 7, 4, 198, 51, 100, 10, 0}), withOptions(out[13], []byte{137, 3, 4, 0}))
 	return out
 }
 

@@ -30,6 +30,9 @@ type Port struct {
 	tags packet.Tags
 	fib  atomic.Pointer[fib.FIB]
 	ctr  counters
+	// settings are the port's edge filters (PortSettings.pack), one load
+	// per packet.
+	settings atomic.Uint32
 }
 
 // ID returns the port's ID, as fib and neigh know it.
@@ -67,6 +70,7 @@ type PortInfo struct {
 	// or failing to receive. Empty when up.
 	Reason   string
 	Backend  string
+	Settings PortSettings
 	Counters Counters
 	// IO holds the packet I/O's own counters for the port's interface
 	// (summed over its RX queues), e.g. xdp_rx_packets or
@@ -79,6 +83,7 @@ func (p *Port) info() PortInfo {
 	pi := PortInfo{
 		ID: p.id, Name: p.name, Ifname: ifc.name, VLAN: p.spec.VLAN, InnerVLAN: p.spec.Inner, OuterTPID: p.tags.OuterTPID,
 		MTU: int(ifc.mtu.Load()), Up: ifc.healthy(), Reason: ifc.downReason(), Counters: p.ctr.snapshot(),
+		Settings: p.Settings(),
 	}
 	if f := p.fib.Load(); f != nil {
 		pi.FIB = f.ID()

@@ -13,6 +13,11 @@ import (
 // addresses.
 type addrView struct {
 	byPort map[adj.PortID][]netip.Prefix
+	// own holds every address of every port; bcast the directed broadcast
+	// address of every connected IPv4 subnet of /30 or shorter. Both are
+	// asked on the packet path (IsOwn, IsDirectedBroadcast), so a map, not
+	// a walk over the ports.
+	own, bcast map[netip.Addr]struct{}
 }
 
 var emptyAddrView addrView
@@ -111,8 +116,49 @@ func (f *FIB) subnetOnPortLocked(p adj.PortID, subnet netip.Prefix) bool {
 }
 
 func (f *FIB) publishAddrsLocked() {
-	v := &addrView{byPort: maps.Clone(f.mu.addrs)}
+	v := &addrView{byPort: maps.Clone(f.mu.addrs), own: map[netip.Addr]struct{}{}, bcast: map[netip.Addr]struct{}{}}
+	for _, list := range v.byPort {
+		for _, a := range list {
+			v.own[a.Addr()] = struct{}{}
+			if a.Addr().Is4() && a.Bits() <= 30 {
+				v.bcast[lastAddr4(a)] = struct{}{}
+			}
+		}
+	}
 	f.addrs.Store(v)
+}
+
+// lastAddr4 is the highest address of an IPv4 prefix: its directed
+// broadcast address.
+func lastAddr4(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// IsOwn reports whether a is one of the router's addresses in this FIB,
+// on any port: a packet from it that arrives from outside is a martian
+// (RFC 1812 §5.3.7). Lock-free.
+func (f *FIB) IsOwn(a netip.Addr) bool {
+	own := f.addrs.Load().own
+	if len(own) == 0 {
+		return false
+	}
+	_, ok := own[a]
+	return ok
+}
+
+// IsDirectedBroadcast reports whether a is the broadcast address of a
+// connected IPv4 subnet of this FIB (/30 or shorter), which the router
+// never forwards to (RFC 2644). Lock-free.
+func (f *FIB) IsDirectedBroadcast(a netip.Addr) bool {
+	b := f.addrs.Load().bcast
+	if len(b) == 0 {
+		return false
+	}
+	_, ok := b[a]
+	return ok
 }
 
 // Addresses returns the addresses configured on a port, in the order they

@@ -62,6 +62,7 @@ func FuzzParse(f *testing.F) {
 		if r != OK && !r.Addressing() || p.Family == NonIP {
 			return
 		}
+		_ = SourceRouted(frame, &p)
 		// The TTL decrement keeps the packet valid (or refuses).
 		ttl := p.TTL
 		cp := append([]byte(nil), frame...)

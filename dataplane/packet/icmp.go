@@ -50,6 +50,10 @@ const (
 	// 4/2, which RFC 4443 §2.4(e.3) lets reach multicast destinations;
 	// IPv4 12/0).
 	ICMPUnrecognizedOption
+	// ICMPBeyondScope: a packet from a link-local source that would leave
+	// its link (IPv6 1/2 "beyond scope of source address", RFC 4443 §3.1;
+	// IPv4, which has no such code, 3/1).
+	ICMPBeyondScope
 	// NumICMPKinds is the number of ICMPKind values.
 	NumICMPKinds
 )
@@ -57,7 +61,7 @@ const (
 var icmpKindNames = [NumICMPKinds]string{
 	"time-exceeded", "net-unreachable", "host-unreachable", "protocol-unreachable",
 	"port-unreachable", "packet-too-big", "admin-prohibited", "param-problem",
-	"unrecognized-option",
+	"unrecognized-option", "beyond-scope",
 }
 
 func (k ICMPKind) String() string {

@@ -26,6 +26,7 @@ var icmpv4Codes = [NumICMPKinds][2]uint8{
 	ICMPAdminProhibited:     {icmpv4DestUnreach, 13},
 	ICMPParamProblem:        {icmpv4ParamProblem, 0},
 	ICMPUnrecognizedOption:  {icmpv4ParamProblem, 0},
+	ICMPBeyondScope:         {icmpv4DestUnreach, 1},
 }
 
 // icmpv4Header is the IPv4 + ICMP header length of an error message.

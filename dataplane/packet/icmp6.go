@@ -29,6 +29,7 @@ var icmpv6Codes = [NumICMPKinds][2]uint8{
 	ICMPAdminProhibited:     {icmpv6DestUnreach, 1},
 	ICMPParamProblem:        {icmpv6ParamProblem, 0},
 	ICMPUnrecognizedOption:  {icmpv6ParamProblem, 2},
+	ICMPBeyondScope:         {icmpv6DestUnreach, 2},
 }
 
 // putIPv6Header writes the fixed header of a message fibd originates. The

@@ -122,7 +122,7 @@ func TestBuildErrorIPv4(t *testing.T) {
 	want := map[ICMPKind][2]uint8{
 		ICMPTimeExceeded: {11, 0}, ICMPNetUnreachable: {3, 0}, ICMPHostUnreachable: {3, 1},
 		ICMPProtocolUnreachable: {3, 2}, ICMPPortUnreachable: {3, 3}, ICMPPacketTooBig: {3, 4},
-		ICMPAdminProhibited: {3, 13}, ICMPParamProblem: {12, 0}, ICMPUnrecognizedOption: {12, 0},
+		ICMPAdminProhibited: {3, 13}, ICMPParamProblem: {12, 0}, ICMPUnrecognizedOption: {12, 0}, ICMPBeyondScope: {3, 1},
 	}
 	orig := frameSpec{tags: []tagSpec{{0x8100, 7, 0}}, l4: "tcp", sport: 3, dport: 4, id: 0x4242,
 		opts:    []layers.IPv4Option{{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}}},
@@ -165,7 +165,7 @@ func TestBuildErrorIPv6(t *testing.T) {
 	want := map[ICMPKind][2]uint8{
 		ICMPTimeExceeded: {3, 0}, ICMPNetUnreachable: {1, 0}, ICMPHostUnreachable: {1, 3},
 		ICMPProtocolUnreachable: {4, 1}, ICMPPortUnreachable: {1, 4}, ICMPPacketTooBig: {2, 0},
-		ICMPAdminProhibited: {1, 1}, ICMPParamProblem: {4, 0}, ICMPUnrecognizedOption: {4, 2},
+		ICMPAdminProhibited: {1, 1}, ICMPParamProblem: {4, 0}, ICMPUnrecognizedOption: {4, 2}, ICMPBeyondScope: {1, 2},
 	}
 	orig := frameSpec{v6: true, proto: 253, payload: []byte("quote me"),
 		ext: extHeader(253, 0, 60), extNH: layers.IPProtocolIPv6Destination}.build(t)
