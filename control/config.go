@@ -174,6 +174,8 @@ type ConfigPort struct {
 	// a VLAN port, 0x88a8 for QinQ).
 	OuterTPID uint16    `json:"outer_tpid,omitempty"`
 	FIB       adj.FIBID `json:"fib"`
+	// The port's edge filters; absent is the default.
+	PortSettings
 }
 
 func (c ConfigPort) spec() PortSpec {
@@ -290,7 +292,7 @@ func (s *Server) Snapshot() *Config {
 	for id, r := range s.mu.byID {
 		if fid, ok := s.reg.PortFIB(id); ok {
 			c.Ports = append(c.Ports, ConfigPort{Interface: r.spec.Interface, VLAN: r.spec.VLAN, InnerVLAN: r.spec.Inner,
-				OuterTPID: r.spec.OuterTPID, FIB: fid})
+				OuterTPID: r.spec.OuterTPID, FIB: fid, PortSettings: r.settings})
 		}
 	}
 	s.mu.Unlock()

@@ -49,6 +49,10 @@ func (s *Server) RestoreState(c *Config) []error {
 	for i, cp := range c.Ports {
 		if _, err := s.BindPort(cp.spec(), cp.FIB); err != nil && !errors.Is(err, ErrNotSaved) {
 			fail(fmt.Sprintf("ports[%d] (%s)", i, cp.spec().Name()), err)
+			continue
+		}
+		if err := s.applyPortSettings(cp); err != nil {
+			fail(fmt.Sprintf("ports[%d] (%s) settings", i, cp.spec().Name()), err)
 		}
 	}
 	for i, ca := range c.Addresses {
@@ -204,15 +208,26 @@ func (s *Server) ApplyConfigFile(c *Config) (changes []string, errs []error) {
 	}
 	for i, cp := range c.Ports {
 		name := cp.spec().Name()
-		if old, ok := findPort(now, name); ok && old.FIB == cp.FIB {
-			continue
-		} else if ok {
+		old, ok := findPort(now, name)
+		switch {
+		case ok && old.FIB == cp.FIB:
+		case ok:
 			did("port %s moved from fib %d to fib %d", name, old.FIB, cp.FIB)
-		} else {
+		default:
 			did("port %s bound to fib %d", name, cp.FIB)
 		}
-		if _, err := s.BindPort(cp.spec(), cp.FIB); err != nil && !errors.Is(err, ErrNotSaved) {
-			fail(fmt.Sprintf("ports[%d] (%s)", i, name), err)
+		if !ok || old.FIB != cp.FIB {
+			if _, err := s.BindPort(cp.spec(), cp.FIB); err != nil && !errors.Is(err, ErrNotSaved) {
+				fail(fmt.Sprintf("ports[%d] (%s)", i, name), err)
+				continue
+			}
+		}
+		if old.PortSettings.normal() != cp.PortSettings.normal() {
+			if err := s.applyPortSettings(cp); err != nil {
+				fail(fmt.Sprintf("ports[%d] (%s) settings", i, name), err)
+				continue
+			}
+			did("port %s settings: rpf %s, allow_source_route %v", name, cmpOr(cp.RPF, RPFOff), cp.AllowSourceRoute)
 		}
 	}
 	for i, ca := range c.Addresses {
@@ -394,4 +409,31 @@ func sameJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// applyPortSettings gives a port the settings a config item names
+// (absent ones are the defaults).
+func (s *Server) applyPortSettings(cp ConfigPort) error {
+	if cp.PortSettings.normal() == (PortSettings{}) {
+		if cur, ok := s.portSettings(cp.spec().Name()); ok && cur == (PortSettings{}) {
+			return nil
+		}
+	}
+	rpf, allow := cp.RPF, cp.AllowSourceRoute
+	_, err := s.SetPortSettings(cp.spec().Name(), PortSettingsChange{RPF: &rpf, AllowSourceRoute: &allow})
+	if errors.Is(err, ErrNotSaved) {
+		return nil
+	}
+	return err
+}
+
+// portSettings returns the settings recorded for a port.
+func (s *Server) portSettings(name string) (PortSettings, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.mu.byName[name]
+	if !ok {
+		return PortSettings{}, false
+	}
+	return s.mu.byID[id].settings, true
 }

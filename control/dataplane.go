@@ -32,6 +32,9 @@ type Dataplane interface {
 	Ports() []PortInfo
 	// Stats returns the packet counters per port and per FIB.
 	Stats() Stats
+	// SetPortSettings changes a port's edge filters (ErrPortNotFound
+	// when unknown); the settings are valid (CheckRPF).
+	SetPortSettings(id adj.PortID, s PortSettings) error
 }
 
 // PortInfo describes one port.
@@ -51,6 +54,7 @@ type PortInfo struct {
 	// down", "receive failing: ..."); empty when up.
 	StateReason string
 	Backend     string
+	Settings    PortSettings
 	Counters    Counters
 	// IO holds the packet-I/O backend's own counters (xdp_rx_packets,
 	// afpacket_rx_kernel_drop, ...), which show which path moved packets.

@@ -95,7 +95,7 @@ func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
 		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), OperState: portStateToPB(p.State), Backend: p.Backend, IoCounters: p.IO,
 		Counters: countersToPB(p.Counters), InnerVlan: uint32(p.InnerVLAN), OuterTpid: uint32(p.OuterTPID),
-		StateReason: p.StateReason}
+		StateReason: p.StateReason, Settings: portSettingsToPB(p.Settings)}
 	for _, a := range p.Addresses {
 		out.Addresses = append(out.Addresses, a.String())
 	}
@@ -150,4 +150,41 @@ func sourcesToPB(list []fib.SourceCount) []*fibdpb.SourceRoutes {
 		out[i] = &fibdpb.SourceRoutes{Source: sc.Source, RoutesV4: uint64(sc.Routes4), RoutesV6: uint64(sc.Routes6)}
 	}
 	return out
+}
+
+func (g *GRPCService) SetPortSettings(_ context.Context, req *fibdpb.SetPortSettingsRequest) (*fibdpb.SetPortSettingsResponse, error) {
+	var c PortSettingsChange
+	switch m := req.GetRpf(); m {
+	case fibdpb.RPFMode_RPF_MODE_UNSPECIFIED:
+	case fibdpb.RPFMode_RPF_MODE_OFF, fibdpb.RPFMode_RPF_MODE_LOOSE, fibdpb.RPFMode_RPF_MODE_STRICT:
+		mode := rpfFromPB[m]
+		c.RPF = &mode
+	default:
+		return nil, toStatus(fieldErr("rpf", m.String(), "want RPF_MODE_OFF, RPF_MODE_LOOSE or RPF_MODE_STRICT"))
+	}
+	if req.AllowSourceRoute != nil {
+		v := req.GetAllowSourceRoute()
+		c.AllowSourceRoute = &v
+	}
+	info, err := g.s.SetPortSettings(req.GetPort(), c)
+	se, err := applied(err)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fibdpb.SetPortSettingsResponse{Epoch: g.s.Epoch(), Port: g.portToPB(PortDetail{PortInfo: info}), StateError: se}, nil
+}
+
+var rpfFromPB = map[fibdpb.RPFMode]string{
+	fibdpb.RPFMode_RPF_MODE_OFF: RPFOff, fibdpb.RPFMode_RPF_MODE_LOOSE: RPFLoose, fibdpb.RPFMode_RPF_MODE_STRICT: RPFStrict,
+}
+
+func portSettingsToPB(s PortSettings) *fibdpb.PortSettings {
+	m := fibdpb.RPFMode_RPF_MODE_OFF
+	switch s.RPF {
+	case RPFLoose:
+		m = fibdpb.RPFMode_RPF_MODE_LOOSE
+	case RPFStrict:
+		m = fibdpb.RPFMode_RPF_MODE_STRICT
+	}
+	return &fibdpb.PortSettings{Rpf: m, AllowSourceRoute: s.AllowSourceRoute}
 }

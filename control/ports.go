@@ -158,7 +158,8 @@ func (s *Server) recordPortLocked(p PortInfo) {
 	}
 	name := spec.Name()
 	s.mu.byName[name] = p.ID
-	s.mu.byID[p.ID] = portRec{name: name, spec: spec}
+	// A port that moves keeps its settings (the dataplane's port does).
+	s.mu.byID[p.ID] = portRec{name: name, spec: spec, settings: s.mu.byID[p.ID].settings}
 }
 
 // UnbindPort removes a port: its addresses and routes leave its FIB, its

@@ -130,8 +130,9 @@ type Server struct {
 }
 
 type portRec struct {
-	name string
-	spec PortSpec
+	name     string
+	spec     PortSpec
+	settings PortSettings // as set through SetPortSettings, normalised
 }
 
 type resyncKey struct {

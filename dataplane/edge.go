@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -69,9 +68,6 @@ func unpackSettings(v uint32) PortSettings {
 	return PortSettings{RPF: RPFMode(v & 0xff), AllowSourceRoute: v&(1<<8) != 0}
 }
 
-// ErrNoPort: no port has the ID.
-var ErrNoPort = errors.New("no such port")
-
 // SetPortSettings changes a port's edge filters; the next packet sees them.
 func (e *Engine) SetPortSettings(id adj.PortID, s PortSettings) error {
 	if s.RPF >= numRPFModes {
@@ -79,7 +75,7 @@ func (e *Engine) SetPortSettings(id adj.PortID, s PortSettings) error {
 	}
 	p, ok := e.Port(id)
 	if !ok {
-		return fmt.Errorf("%w: %d", ErrNoPort, id)
+		return fmt.Errorf("%w: %d", ErrNoSuchPort, id)
 	}
 	p.settings.Store(s.pack())
 	return nil

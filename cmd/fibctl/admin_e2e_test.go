@@ -97,6 +97,17 @@ func TestAdminCLI(t *testing.T) {
 		t.Fatalf("stats --json: %v %v", stats, err)
 	}
 
+	// port set: edge filters, shown by port show, a bad mode refused.
+	if out := d.ok("port", "set", "lo.100", "--rpf", "strict"); !strings.Contains(out, "rpf strict, allow-source-route false") {
+		t.Fatalf("port set:\n%s", out)
+	}
+	d.fails([]string{"port", "set", "lo.100", "--rpf", "sideways"}, "want off, loose or strict")
+	d.fails([]string{"port", "set", "lo.100"}, "nothing to set")
+	d.fails([]string{"port", "set", "lo.999", "--rpf", "loose"}, "not found")
+	if out := d.ok("port", "show", "lo.100"); !strings.Contains(out, "strict") {
+		t.Fatalf("port show after port set:\n%s", out)
+	}
+
 	// fib set: limits, with 0 back to the default, and a rename.
 	if out := d.ok("fib", "set", "customer-a", "--limit-routes-v4", "1000", "--limit-warn-percent", "90", "--name", "cust-a"); !strings.Contains(out, "1000") ||
 		!strings.Contains(out, "cust-a") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,6 +94,18 @@ func (d *engineDP) UnbindPort(id adj.PortID) error {
 	return err
 }
 
+func (d *engineDP) SetPortSettings(id adj.PortID, s control.PortSettings) error {
+	mode, err := dataplane.ParseRPFMode(cmp.Or(s.RPF, control.RPFOff))
+	if err != nil {
+		return fmt.Errorf("%w: %w", control.ErrInvalidArgument, err)
+	}
+	err = d.e.SetPortSettings(id, dataplane.PortSettings{RPF: mode, AllowSourceRoute: s.AllowSourceRoute})
+	if errors.Is(err, dataplane.ErrNoSuchPort) {
+		return fmt.Errorf("%w: %w", control.ErrPortNotFound, err)
+	}
+	return err
+}
+
 func (d *engineDP) Ports() []control.PortInfo {
 	var out []control.PortInfo
 	for _, p := range d.e.Ports() {
@@ -130,7 +143,8 @@ func portInfo(p dataplane.PortInfo) control.PortInfo {
 	}
 	return control.PortInfo{ID: p.ID, Name: p.Name, Interface: p.Ifname, VLAN: p.VLAN, InnerVLAN: p.InnerVLAN,
 		OuterTPID: p.OuterTPID, FIB: p.FIB, Ifindex: p.Ifindex, MAC: p.MAC, MTU: p.MTU, State: state,
-		StateReason: p.Reason, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO}
+		StateReason: p.Reason, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO,
+		Settings: control.PortSettings{RPF: p.Settings.RPF.String(), AllowSourceRoute: p.Settings.AllowSourceRoute}}
 }
 
 func counters(c dataplane.Counters) control.Counters {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -75,6 +76,20 @@ func (d *noneDataplane) UnbindPort(id adj.PortID) error {
 		return fmt.Errorf("%w: id %d", control.ErrPortNotFound, id)
 	}
 	delete(d.mu.ports, id)
+	return nil
+}
+
+// SetPortSettings records the settings: no packet is filtered here, but
+// they show, are saved, and apply when the same state runs with a backend.
+func (d *noneDataplane) SetPortSettings(id adj.PortID, s control.PortSettings) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.mu.ports[id]
+	if !ok {
+		return fmt.Errorf("%w: id %d", control.ErrPortNotFound, id)
+	}
+	p.Settings = control.PortSettings{RPF: cmp.Or(s.RPF, control.RPFOff), AllowSourceRoute: s.AllowSourceRoute}
+	d.mu.ports[id] = p
 	return nil
 }
 

@@ -73,6 +73,21 @@ func (d *Dataplane) BindPort(spec control.PortSpec, fib adj.FIBID) (control.Port
 	return *p, nil
 }
 
+// SetPortSettings implements control.Dataplane.
+func (d *Dataplane) SetPortSettings(id adj.PortID, s control.PortSettings) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.mu.ports[id]
+	if !ok {
+		return fmt.Errorf("%w: %d", control.ErrPortNotFound, id)
+	}
+	if s.RPF == "" {
+		s.RPF = control.RPFOff
+	}
+	p.Settings = s
+	return nil
+}
+
 // UnbindPort implements control.Dataplane.
 func (d *Dataplane) UnbindPort(id adj.PortID) error {
 	d.mu.Lock()

@@ -42,6 +42,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RPFMode is a port's unicast reverse-path forwarding check (RFC 3704).
+type RPFMode int32
+
+const (
+	// In SetPortSettingsRequest: leave it as it is. Never reported.
+	RPFMode_RPF_MODE_UNSPECIFIED RPFMode = 0
+	RPFMode_RPF_MODE_OFF         RPFMode = 1
+	// The source must have a route that forwards (not blackhole,
+	// unreachable, prohibit or unresolved), through any port.
+	RPFMode_RPF_MODE_LOOSE RPFMode = 2
+	// The route back to the source must leave through the port the packet
+	// came in on (any ECMP or backup member counts).
+	RPFMode_RPF_MODE_STRICT RPFMode = 3
+)
+
+// Enum value maps for RPFMode.
+var (
+	RPFMode_name = map[int32]string{
+		0: "RPF_MODE_UNSPECIFIED",
+		1: "RPF_MODE_OFF",
+		2: "RPF_MODE_LOOSE",
+		3: "RPF_MODE_STRICT",
+	}
+	RPFMode_value = map[string]int32{
+		"RPF_MODE_UNSPECIFIED": 0,
+		"RPF_MODE_OFF":         1,
+		"RPF_MODE_LOOSE":       2,
+		"RPF_MODE_STRICT":      3,
+	}
+)
+
+func (x RPFMode) Enum() *RPFMode {
+	p := new(RPFMode)
+	*p = x
+	return p
+}
+
+func (x RPFMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RPFMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_fibd_v1_fibd_proto_enumTypes[0].Descriptor()
+}
+
+func (RPFMode) Type() protoreflect.EnumType {
+	return &file_fibd_v1_fibd_proto_enumTypes[0]
+}
+
+func (x RPFMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RPFMode.Descriptor instead.
+func (RPFMode) EnumDescriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{0}
+}
+
 // PortState is a port's operational state.
 type PortState int32
 
@@ -78,11 +136,11 @@ func (x PortState) String() string {
 }
 
 func (PortState) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[0].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[1].Descriptor()
 }
 
 func (PortState) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[0]
+	return &file_fibd_v1_fibd_proto_enumTypes[1]
 }
 
 func (x PortState) Number() protoreflect.EnumNumber {
@@ -91,7 +149,7 @@ func (x PortState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PortState.Descriptor instead.
 func (PortState) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{0}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{1}
 }
 
 type PathKind int32
@@ -150,11 +208,11 @@ func (x PathKind) String() string {
 }
 
 func (PathKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[1].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[2].Descriptor()
 }
 
 func (PathKind) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[1]
+	return &file_fibd_v1_fibd_proto_enumTypes[2]
 }
 
 func (x PathKind) Number() protoreflect.EnumNumber {
@@ -163,7 +221,7 @@ func (x PathKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PathKind.Descriptor instead.
 func (PathKind) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{1}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{2}
 }
 
 // Resolution is what a route, or a lookup, resolves to.
@@ -231,11 +289,11 @@ func (x Resolution) String() string {
 }
 
 func (Resolution) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[2].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
 }
 
 func (Resolution) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[2]
+	return &file_fibd_v1_fibd_proto_enumTypes[3]
 }
 
 func (x Resolution) Number() protoreflect.EnumNumber {
@@ -244,7 +302,7 @@ func (x Resolution) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Resolution.Descriptor instead.
 func (Resolution) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{2}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
 }
 
 type RouteOpKind int32
@@ -286,11 +344,11 @@ func (x RouteOpKind) String() string {
 }
 
 func (RouteOpKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[3].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
 }
 
 func (RouteOpKind) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[3]
+	return &file_fibd_v1_fibd_proto_enumTypes[4]
 }
 
 func (x RouteOpKind) Number() protoreflect.EnumNumber {
@@ -299,7 +357,7 @@ func (x RouteOpKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RouteOpKind.Descriptor instead.
 func (RouteOpKind) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{3}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
 }
 
 type GroupOpKind int32
@@ -337,11 +395,11 @@ func (x GroupOpKind) String() string {
 }
 
 func (GroupOpKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[4].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
 }
 
 func (GroupOpKind) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[4]
+	return &file_fibd_v1_fibd_proto_enumTypes[5]
 }
 
 func (x GroupOpKind) Number() protoreflect.EnumNumber {
@@ -350,7 +408,7 @@ func (x GroupOpKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GroupOpKind.Descriptor instead.
 func (GroupOpKind) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 type DisconnectPolicy int32
@@ -390,11 +448,11 @@ func (x DisconnectPolicy) String() string {
 }
 
 func (DisconnectPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[5].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[6].Descriptor()
 }
 
 func (DisconnectPolicy) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[5]
+	return &file_fibd_v1_fibd_proto_enumTypes[6]
 }
 
 func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
@@ -403,7 +461,7 @@ func (x DisconnectPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisconnectPolicy.Descriptor instead.
 func (DisconnectPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
 }
 
 // ResyncMark starts or ends a mark-and-sweep resync of the session's
@@ -443,11 +501,11 @@ func (x ResyncMark) String() string {
 }
 
 func (ResyncMark) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[6].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[7].Descriptor()
 }
 
 func (ResyncMark) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[6]
+	return &file_fibd_v1_fibd_proto_enumTypes[7]
 }
 
 func (x ResyncMark) Number() protoreflect.EnumNumber {
@@ -456,7 +514,7 @@ func (x ResyncMark) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResyncMark.Descriptor instead.
 func (ResyncMark) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
 }
 
 // EntryResult is what an applied entry did.
@@ -502,11 +560,11 @@ func (x EntryResult) String() string {
 }
 
 func (EntryResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[7].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[8].Descriptor()
 }
 
 func (EntryResult) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[7]
+	return &file_fibd_v1_fibd_proto_enumTypes[8]
 }
 
 func (x EntryResult) Number() protoreflect.EnumNumber {
@@ -515,7 +573,7 @@ func (x EntryResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntryResult.Descriptor instead.
 func (EntryResult) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 type Family int32
@@ -551,11 +609,11 @@ func (x Family) String() string {
 }
 
 func (Family) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[8].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[9].Descriptor()
 }
 
 func (Family) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[8]
+	return &file_fibd_v1_fibd_proto_enumTypes[9]
 }
 
 func (x Family) Number() protoreflect.EnumNumber {
@@ -564,7 +622,7 @@ func (x Family) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Family.Descriptor instead.
 func (Family) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 // NeighborState is a neighbour's RFC 4861 state (RFC 826 ARP entries use
@@ -617,11 +675,11 @@ func (x NeighborState) String() string {
 }
 
 func (NeighborState) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[9].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[10].Descriptor()
 }
 
 func (NeighborState) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[9]
+	return &file_fibd_v1_fibd_proto_enumTypes[10]
 }
 
 func (x NeighborState) Number() protoreflect.EnumNumber {
@@ -630,7 +688,7 @@ func (x NeighborState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborState.Descriptor instead.
 func (NeighborState) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
 }
 
 type NeighborEventType int32
@@ -669,11 +727,11 @@ func (x NeighborEventType) String() string {
 }
 
 func (NeighborEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[10].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[11].Descriptor()
 }
 
 func (NeighborEventType) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[10]
+	return &file_fibd_v1_fibd_proto_enumTypes[11]
 }
 
 func (x NeighborEventType) Number() protoreflect.EnumNumber {
@@ -682,7 +740,7 @@ func (x NeighborEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NeighborEventType.Descriptor instead.
 func (NeighborEventType) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
 }
 
 type RouteEventType int32
@@ -743,11 +801,11 @@ func (x RouteEventType) String() string {
 }
 
 func (RouteEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[11].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[12].Descriptor()
 }
 
 func (RouteEventType) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[11]
+	return &file_fibd_v1_fibd_proto_enumTypes[12]
 }
 
 func (x RouteEventType) Number() protoreflect.EnumNumber {
@@ -756,7 +814,7 @@ func (x RouteEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RouteEventType.Descriptor instead.
 func (RouteEventType) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
 }
 
 type RouteEventCause int32
@@ -805,11 +863,11 @@ func (x RouteEventCause) String() string {
 }
 
 func (RouteEventCause) Descriptor() protoreflect.EnumDescriptor {
-	return file_fibd_v1_fibd_proto_enumTypes[12].Descriptor()
+	return file_fibd_v1_fibd_proto_enumTypes[13].Descriptor()
 }
 
 func (RouteEventCause) Type() protoreflect.EnumType {
-	return &file_fibd_v1_fibd_proto_enumTypes[12]
+	return &file_fibd_v1_fibd_proto_enumTypes[13]
 }
 
 func (x RouteEventCause) Number() protoreflect.EnumNumber {
@@ -818,7 +876,7 @@ func (x RouteEventCause) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RouteEventCause.Descriptor instead.
 func (RouteEventCause) EnumDescriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
 }
 
 type GetInfoRequest struct {
@@ -2027,8 +2085,9 @@ type Port struct {
 	OuterTpid uint32 `protobuf:"varint,14,opt,name=outer_tpid,json=outerTpid,proto3" json:"outer_tpid,omitempty"`
 	// state_reason says why a port is down: "interface missing", "link
 	// down", "receive failing: ...". Empty when up.
-	StateReason   string    `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
-	OperState     PortState `protobuf:"varint,16,opt,name=oper_state,json=operState,proto3,enum=fibd.v1.PortState" json:"oper_state,omitempty"`
+	StateReason   string        `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	OperState     PortState     `protobuf:"varint,16,opt,name=oper_state,json=operState,proto3,enum=fibd.v1.PortState" json:"oper_state,omitempty"`
+	Settings      *PortSettings `protobuf:"bytes,17,opt,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2168,6 +2227,194 @@ func (x *Port) GetOperState() PortState {
 	return PortState_PORT_STATE_UNSPECIFIED
 }
 
+func (x *Port) GetSettings() *PortSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+// PortSettings are a port's edge filters. Drops are counted per port by
+// reason: "rpf", "source-route"; a source that is one of the router's own
+// addresses ("own-source") and directed broadcasts ("directed-broadcast")
+// are always dropped.
+type PortSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rpf   RPFMode                `protobuf:"varint,1,opt,name=rpf,proto3,enum=fibd.v1.RPFMode" json:"rpf,omitempty"`
+	// allow_source_route forwards IPv4 packets with a loose or strict source
+	// route option by their destination (fibd does not follow the route);
+	// by default they are dropped (RFC 7126).
+	AllowSourceRoute bool `protobuf:"varint,2,opt,name=allow_source_route,json=allowSourceRoute,proto3" json:"allow_source_route,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PortSettings) Reset() {
+	*x = PortSettings{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortSettings) ProtoMessage() {}
+
+func (x *PortSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortSettings.ProtoReflect.Descriptor instead.
+func (*PortSettings) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PortSettings) GetRpf() RPFMode {
+	if x != nil {
+		return x.Rpf
+	}
+	return RPFMode_RPF_MODE_UNSPECIFIED
+}
+
+func (x *PortSettings) GetAllowSourceRoute() bool {
+	if x != nil {
+		return x.AllowSourceRoute
+	}
+	return false
+}
+
+type SetPortSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Port  string                 `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"`
+	// RPF_MODE_UNSPECIFIED keeps the port's mode.
+	Rpf              RPFMode `protobuf:"varint,2,opt,name=rpf,proto3,enum=fibd.v1.RPFMode" json:"rpf,omitempty"`
+	AllowSourceRoute *bool   `protobuf:"varint,3,opt,name=allow_source_route,json=allowSourceRoute,proto3,oneof" json:"allow_source_route,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SetPortSettingsRequest) Reset() {
+	*x = SetPortSettingsRequest{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPortSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPortSettingsRequest) ProtoMessage() {}
+
+func (x *SetPortSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPortSettingsRequest.ProtoReflect.Descriptor instead.
+func (*SetPortSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetPortSettingsRequest) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+func (x *SetPortSettingsRequest) GetRpf() RPFMode {
+	if x != nil {
+		return x.Rpf
+	}
+	return RPFMode_RPF_MODE_UNSPECIFIED
+}
+
+func (x *SetPortSettingsRequest) GetAllowSourceRoute() bool {
+	if x != nil && x.AllowSourceRoute != nil {
+		return *x.AllowSourceRoute
+	}
+	return false
+}
+
+type SetPortSettingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Port  *Port                  `protobuf:"bytes,2,opt,name=port,proto3" json:"port,omitempty"`
+	// state_error: applied, not saved (see UnbindPortResponse).
+	StateError    string `protobuf:"bytes,3,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPortSettingsResponse) Reset() {
+	*x = SetPortSettingsResponse{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPortSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPortSettingsResponse) ProtoMessage() {}
+
+func (x *SetPortSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPortSettingsResponse.ProtoReflect.Descriptor instead.
+func (*SetPortSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetPortSettingsResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SetPortSettingsResponse) GetPort() *Port {
+	if x != nil {
+		return x.Port
+	}
+	return nil
+}
+
+func (x *SetPortSettingsResponse) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
 type BindPortRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
@@ -2187,7 +2434,7 @@ type BindPortRequest struct {
 
 func (x *BindPortRequest) Reset() {
 	*x = BindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2446,7 @@ func (x *BindPortRequest) String() string {
 func (*BindPortRequest) ProtoMessage() {}
 
 func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2459,7 @@ func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortRequest.ProtoReflect.Descriptor instead.
 func (*BindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BindPortRequest) GetInterface() string {
@@ -2264,7 +2511,7 @@ type BindPortResponse struct {
 
 func (x *BindPortResponse) Reset() {
 	*x = BindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2523,7 @@ func (x *BindPortResponse) String() string {
 func (*BindPortResponse) ProtoMessage() {}
 
 func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2536,7 @@ func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortResponse.ProtoReflect.Descriptor instead.
 func (*BindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BindPortResponse) GetEpoch() uint64 {
@@ -2322,7 +2569,7 @@ type UnbindPortRequest struct {
 
 func (x *UnbindPortRequest) Reset() {
 	*x = UnbindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2581,7 @@ func (x *UnbindPortRequest) String() string {
 func (*UnbindPortRequest) ProtoMessage() {}
 
 func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2594,7 @@ func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortRequest.ProtoReflect.Descriptor instead.
 func (*UnbindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnbindPortRequest) GetPort() string {
@@ -2370,7 +2617,7 @@ type UnbindPortResponse struct {
 
 func (x *UnbindPortResponse) Reset() {
 	*x = UnbindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2629,7 @@ func (x *UnbindPortResponse) String() string {
 func (*UnbindPortResponse) ProtoMessage() {}
 
 func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2642,7 @@ func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortResponse.ProtoReflect.Descriptor instead.
 func (*UnbindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UnbindPortResponse) GetEpoch() uint64 {
@@ -2423,7 +2670,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2682,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2695,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListPortsRequest) GetFibId() uint32 {
@@ -2475,7 +2722,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2734,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2747,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListPortsResponse) GetEpoch() uint64 {
@@ -2529,7 +2776,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2788,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2801,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Address) GetPort() string {
@@ -2588,7 +2835,7 @@ type AddAddressRequest struct {
 
 func (x *AddAddressRequest) Reset() {
 	*x = AddAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +2847,7 @@ func (x *AddAddressRequest) String() string {
 func (*AddAddressRequest) ProtoMessage() {}
 
 func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2860,7 @@ func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressRequest.ProtoReflect.Descriptor instead.
 func (*AddAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddAddressRequest) GetPort() string {
@@ -2643,7 +2890,7 @@ type AddAddressResponse struct {
 
 func (x *AddAddressResponse) Reset() {
 	*x = AddAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2655,7 +2902,7 @@ func (x *AddAddressResponse) String() string {
 func (*AddAddressResponse) ProtoMessage() {}
 
 func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2915,7 @@ func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressResponse.ProtoReflect.Descriptor instead.
 func (*AddAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddAddressResponse) GetEpoch() uint64 {
@@ -2695,7 +2942,7 @@ type DeleteAddressRequest struct {
 
 func (x *DeleteAddressRequest) Reset() {
 	*x = DeleteAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +2954,7 @@ func (x *DeleteAddressRequest) String() string {
 func (*DeleteAddressRequest) ProtoMessage() {}
 
 func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +2967,7 @@ func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteAddressRequest) GetPort() string {
@@ -2750,7 +2997,7 @@ type DeleteAddressResponse struct {
 
 func (x *DeleteAddressResponse) Reset() {
 	*x = DeleteAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +3009,7 @@ func (x *DeleteAddressResponse) String() string {
 func (*DeleteAddressResponse) ProtoMessage() {}
 
 func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +3022,7 @@ func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteAddressResponse) GetEpoch() uint64 {
@@ -2802,7 +3049,7 @@ type ListAddressesRequest struct {
 
 func (x *ListAddressesRequest) Reset() {
 	*x = ListAddressesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +3061,7 @@ func (x *ListAddressesRequest) String() string {
 func (*ListAddressesRequest) ProtoMessage() {}
 
 func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +3074,7 @@ func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesRequest.ProtoReflect.Descriptor instead.
 func (*ListAddressesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAddressesRequest) GetPort() string {
@@ -2854,7 +3101,7 @@ type ListAddressesResponse struct {
 
 func (x *ListAddressesResponse) Reset() {
 	*x = ListAddressesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2866,7 +3113,7 @@ func (x *ListAddressesResponse) String() string {
 func (*ListAddressesResponse) ProtoMessage() {}
 
 func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2879,7 +3126,7 @@ func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesResponse.ProtoReflect.Descriptor instead.
 func (*ListAddressesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAddressesResponse) GetEpoch() uint64 {
@@ -2912,7 +3159,7 @@ type Path struct {
 
 func (x *Path) Reset() {
 	*x = Path{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3171,7 @@ func (x *Path) String() string {
 func (*Path) ProtoMessage() {}
 
 func (x *Path) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3184,7 @@ func (x *Path) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Path.ProtoReflect.Descriptor instead.
 func (*Path) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Path) GetKind() PathKind {
@@ -3004,7 +3251,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3016,7 +3263,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,7 +3276,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Route) GetFibId() uint32 {
@@ -3090,7 +3337,7 @@ type AddRouteRequest struct {
 
 func (x *AddRouteRequest) Reset() {
 	*x = AddRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3349,7 @@ func (x *AddRouteRequest) String() string {
 func (*AddRouteRequest) ProtoMessage() {}
 
 func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3362,7 @@ func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteRequest.ProtoReflect.Descriptor instead.
 func (*AddRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AddRouteRequest) GetRoute() *Route {
@@ -3141,7 +3388,7 @@ type AddRouteResponse struct {
 
 func (x *AddRouteResponse) Reset() {
 	*x = AddRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +3400,7 @@ func (x *AddRouteResponse) String() string {
 func (*AddRouteResponse) ProtoMessage() {}
 
 func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +3413,7 @@ func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteResponse.ProtoReflect.Descriptor instead.
 func (*AddRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AddRouteResponse) GetEpoch() uint64 {
@@ -3206,7 +3453,7 @@ type ReplaceRouteRequest struct {
 
 func (x *ReplaceRouteRequest) Reset() {
 	*x = ReplaceRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3218,7 +3465,7 @@ func (x *ReplaceRouteRequest) String() string {
 func (*ReplaceRouteRequest) ProtoMessage() {}
 
 func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3231,7 +3478,7 @@ func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReplaceRouteRequest) GetRoute() *Route {
@@ -3256,7 +3503,7 @@ type ReplaceRouteResponse struct {
 
 func (x *ReplaceRouteResponse) Reset() {
 	*x = ReplaceRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3515,7 @@ func (x *ReplaceRouteResponse) String() string {
 func (*ReplaceRouteResponse) ProtoMessage() {}
 
 func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3528,7 @@ func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReplaceRouteResponse) GetEpoch() uint64 {
@@ -3323,7 +3570,7 @@ type DeleteRouteRequest struct {
 
 func (x *DeleteRouteRequest) Reset() {
 	*x = DeleteRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3335,7 +3582,7 @@ func (x *DeleteRouteRequest) String() string {
 func (*DeleteRouteRequest) ProtoMessage() {}
 
 func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3348,7 +3595,7 @@ func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteRouteRequest) GetFibId() uint32 {
@@ -3386,7 +3633,7 @@ type DeleteRouteResponse struct {
 
 func (x *DeleteRouteResponse) Reset() {
 	*x = DeleteRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3645,7 @@ func (x *DeleteRouteResponse) String() string {
 func (*DeleteRouteResponse) ProtoMessage() {}
 
 func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3658,7 @@ func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteRouteResponse) GetEpoch() uint64 {
@@ -3446,7 +3693,7 @@ type PathSet struct {
 
 func (x *PathSet) Reset() {
 	*x = PathSet{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3458,7 +3705,7 @@ func (x *PathSet) String() string {
 func (*PathSet) ProtoMessage() {}
 
 func (x *PathSet) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3471,7 +3718,7 @@ func (x *PathSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathSet.ProtoReflect.Descriptor instead.
 func (*PathSet) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PathSet) GetPaths() []*Path {
@@ -3501,7 +3748,7 @@ type RouteOp struct {
 
 func (x *RouteOp) Reset() {
 	*x = RouteOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3513,7 +3760,7 @@ func (x *RouteOp) String() string {
 func (*RouteOp) ProtoMessage() {}
 
 func (x *RouteOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3526,7 +3773,7 @@ func (x *RouteOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteOp.ProtoReflect.Descriptor instead.
 func (*RouteOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RouteOp) GetOp() RouteOpKind {
@@ -3581,7 +3828,7 @@ type NextHopGroupOp struct {
 
 func (x *NextHopGroupOp) Reset() {
 	*x = NextHopGroupOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3593,7 +3840,7 @@ func (x *NextHopGroupOp) String() string {
 func (*NextHopGroupOp) ProtoMessage() {}
 
 func (x *NextHopGroupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3606,7 +3853,7 @@ func (x *NextHopGroupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHopGroupOp.ProtoReflect.Descriptor instead.
 func (*NextHopGroupOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *NextHopGroupOp) GetOp() GroupOpKind {
@@ -3664,7 +3911,7 @@ type SessionParams struct {
 
 func (x *SessionParams) Reset() {
 	*x = SessionParams{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3676,7 +3923,7 @@ func (x *SessionParams) String() string {
 func (*SessionParams) ProtoMessage() {}
 
 func (x *SessionParams) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3689,7 +3936,7 @@ func (x *SessionParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionParams.ProtoReflect.Descriptor instead.
 func (*SessionParams) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SessionParams) GetSource() string {
@@ -3751,7 +3998,7 @@ type ModifyRoutesRequest struct {
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +4010,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +4023,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -3862,7 +4109,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +4121,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +4134,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -3966,7 +4213,7 @@ type ModifyRoutesResponse struct {
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3978,7 +4225,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3991,7 +4238,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -4110,7 +4357,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4122,7 +4369,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4135,7 +4382,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SessionState) GetSessionId() uint64 {
@@ -4167,7 +4414,7 @@ type FibOwnership struct {
 
 func (x *FibOwnership) Reset() {
 	*x = FibOwnership{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4179,7 +4426,7 @@ func (x *FibOwnership) String() string {
 func (*FibOwnership) ProtoMessage() {}
 
 func (x *FibOwnership) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4192,7 +4439,7 @@ func (x *FibOwnership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibOwnership.ProtoReflect.Descriptor instead.
 func (*FibOwnership) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FibOwnership) GetFibId() uint32 {
@@ -4239,7 +4486,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4251,7 +4498,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4264,7 +4511,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -4312,7 +4559,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4324,7 +4571,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4337,7 +4584,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -4367,7 +4614,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4379,7 +4626,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4392,7 +4639,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -4428,7 +4675,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4440,7 +4687,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4453,7 +4700,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -4485,7 +4732,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4497,7 +4744,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4510,7 +4757,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -4573,7 +4820,7 @@ type NextHop struct {
 
 func (x *NextHop) Reset() {
 	*x = NextHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4585,7 +4832,7 @@ func (x *NextHop) String() string {
 func (*NextHop) ProtoMessage() {}
 
 func (x *NextHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4598,7 +4845,7 @@ func (x *NextHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHop.ProtoReflect.Descriptor instead.
 func (*NextHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *NextHop) GetGateway() string {
@@ -4637,7 +4884,7 @@ type LookupRouteResponse struct {
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4649,7 +4896,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4662,7 +4909,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -4728,7 +4975,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4740,7 +4987,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4753,7 +5000,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -4779,7 +5026,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4791,7 +5038,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4804,7 +5051,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -4824,7 +5071,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4836,7 +5083,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4849,7 +5096,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -4882,7 +5129,7 @@ type EndResyncResponse struct {
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4894,7 +5141,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4907,7 +5154,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -4943,7 +5190,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4955,7 +5202,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4968,7 +5215,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -5005,7 +5252,7 @@ type AddNeighborResponse struct {
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5017,7 +5264,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5030,7 +5277,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -5057,7 +5304,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5069,7 +5316,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5082,7 +5329,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -5112,7 +5359,7 @@ type DeleteNeighborResponse struct {
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5124,7 +5371,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5137,7 +5384,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -5164,7 +5411,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5176,7 +5423,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5189,7 +5436,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -5216,7 +5463,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5228,7 +5475,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5241,7 +5488,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -5268,7 +5515,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5280,7 +5527,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5293,7 +5540,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -5322,7 +5569,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5334,7 +5581,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5347,7 +5594,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -5374,7 +5621,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5386,7 +5633,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5399,7 +5646,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -5427,7 +5674,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5439,7 +5686,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5452,7 +5699,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PortStats) GetPort() string {
@@ -5488,7 +5735,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5500,7 +5747,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5513,7 +5760,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -5553,7 +5800,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5565,7 +5812,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5578,7 +5825,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -5601,7 +5848,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5613,7 +5860,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5626,7 +5873,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -5680,7 +5927,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5692,7 +5939,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5705,7 +5952,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{72}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -5776,7 +6023,7 @@ type NextHopGroup struct {
 
 func (x *NextHopGroup) Reset() {
 	*x = NextHopGroup{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5788,7 +6035,7 @@ func (x *NextHopGroup) String() string {
 func (*NextHopGroup) ProtoMessage() {}
 
 func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5801,7 +6048,7 @@ func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHopGroup.ProtoReflect.Descriptor instead.
 func (*NextHopGroup) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{73}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *NextHopGroup) GetFibId() uint32 {
@@ -5869,7 +6116,7 @@ type SetNextHopGroupRequest struct {
 
 func (x *SetNextHopGroupRequest) Reset() {
 	*x = SetNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5881,7 +6128,7 @@ func (x *SetNextHopGroupRequest) String() string {
 func (*SetNextHopGroupRequest) ProtoMessage() {}
 
 func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5894,7 +6141,7 @@ func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{74}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SetNextHopGroupRequest) GetGroup() *NextHopGroup {
@@ -5915,7 +6162,7 @@ type SetNextHopGroupResponse struct {
 
 func (x *SetNextHopGroupResponse) Reset() {
 	*x = SetNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5927,7 +6174,7 @@ func (x *SetNextHopGroupResponse) String() string {
 func (*SetNextHopGroupResponse) ProtoMessage() {}
 
 func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5940,7 +6187,7 @@ func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{75}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SetNextHopGroupResponse) GetEpoch() uint64 {
@@ -5975,7 +6222,7 @@ type DeleteNextHopGroupRequest struct {
 
 func (x *DeleteNextHopGroupRequest) Reset() {
 	*x = DeleteNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5987,7 +6234,7 @@ func (x *DeleteNextHopGroupRequest) String() string {
 func (*DeleteNextHopGroupRequest) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6000,7 +6247,7 @@ func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DeleteNextHopGroupRequest) GetFibId() uint32 {
@@ -6035,7 +6282,7 @@ type DeleteNextHopGroupResponse struct {
 
 func (x *DeleteNextHopGroupResponse) Reset() {
 	*x = DeleteNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6047,7 +6294,7 @@ func (x *DeleteNextHopGroupResponse) String() string {
 func (*DeleteNextHopGroupResponse) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6060,7 +6307,7 @@ func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DeleteNextHopGroupResponse) GetEpoch() uint64 {
@@ -6093,7 +6340,7 @@ type ListNextHopGroupsRequest struct {
 
 func (x *ListNextHopGroupsRequest) Reset() {
 	*x = ListNextHopGroupsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6352,7 @@ func (x *ListNextHopGroupsRequest) String() string {
 func (*ListNextHopGroupsRequest) ProtoMessage() {}
 
 func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6365,7 @@ func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListNextHopGroupsRequest) GetFibId() uint32 {
@@ -6138,7 +6385,7 @@ type ListNextHopGroupsResponse struct {
 
 func (x *ListNextHopGroupsResponse) Reset() {
 	*x = ListNextHopGroupsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6150,7 +6397,7 @@ func (x *ListNextHopGroupsResponse) String() string {
 func (*ListNextHopGroupsResponse) ProtoMessage() {}
 
 func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6163,7 +6410,7 @@ func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListNextHopGroupsResponse) GetEpoch() uint64 {
@@ -6196,7 +6443,7 @@ type WatchRoutesRequest struct {
 
 func (x *WatchRoutesRequest) Reset() {
 	*x = WatchRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6208,7 +6455,7 @@ func (x *WatchRoutesRequest) String() string {
 func (*WatchRoutesRequest) ProtoMessage() {}
 
 func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6221,7 +6468,7 @@ func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesRequest.ProtoReflect.Descriptor instead.
 func (*WatchRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *WatchRoutesRequest) GetFibId() uint32 {
@@ -6266,7 +6513,7 @@ type RouteEvent struct {
 
 func (x *RouteEvent) Reset() {
 	*x = RouteEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6278,7 +6525,7 @@ func (x *RouteEvent) String() string {
 func (*RouteEvent) ProtoMessage() {}
 
 func (x *RouteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6291,7 +6538,7 @@ func (x *RouteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteEvent.ProtoReflect.Descriptor instead.
 func (*RouteEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RouteEvent) GetType() RouteEventType {
@@ -6367,7 +6614,7 @@ type WatchRoutesResponse struct {
 
 func (x *WatchRoutesResponse) Reset() {
 	*x = WatchRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6379,7 +6626,7 @@ func (x *WatchRoutesResponse) String() string {
 func (*WatchRoutesResponse) ProtoMessage() {}
 
 func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6392,7 +6639,7 @@ func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesResponse.ProtoReflect.Descriptor instead.
 func (*WatchRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *WatchRoutesResponse) GetEpoch() uint64 {
@@ -6524,7 +6771,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xa8\x04\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xdb\x04\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x12\n" +
@@ -6545,10 +6792,24 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"outer_tpid\x18\x0e \x01(\rR\touterTpid\x12!\n" +
 	"\fstate_reason\x18\x0f \x01(\tR\vstateReason\x121\n" +
 	"\n" +
-	"oper_state\x18\x10 \x01(\x0e2\x12.fibd.v1.PortStateR\toperState\x1a=\n" +
+	"oper_state\x18\x10 \x01(\x0e2\x12.fibd.v1.PortStateR\toperState\x121\n" +
+	"\bsettings\x18\x11 \x01(\v2\x15.fibd.v1.PortSettingsR\bsettings\x1a=\n" +
 	"\x0fIoCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01J\x04\b\b\x10\tR\x05state\"\xce\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01J\x04\b\b\x10\tR\x05state\"`\n" +
+	"\fPortSettings\x12\"\n" +
+	"\x03rpf\x18\x01 \x01(\x0e2\x10.fibd.v1.RPFModeR\x03rpf\x12,\n" +
+	"\x12allow_source_route\x18\x02 \x01(\bR\x10allowSourceRoute\"\x9a\x01\n" +
+	"\x16SetPortSettingsRequest\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\tR\x04port\x12\"\n" +
+	"\x03rpf\x18\x02 \x01(\x0e2\x10.fibd.v1.RPFModeR\x03rpf\x121\n" +
+	"\x12allow_source_route\x18\x03 \x01(\bH\x00R\x10allowSourceRoute\x88\x01\x01B\x15\n" +
+	"\x13_allow_source_route\"s\n" +
+	"\x17SetPortSettingsResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12!\n" +
+	"\x04port\x18\x02 \x01(\v2\r.fibd.v1.PortR\x04port\x12\x1f\n" +
+	"\vstate_error\x18\x03 \x01(\tR\n" +
+	"stateError\"\xce\x01\n" +
 	"\x0fBindPortRequest\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
 	"\x04vlan\x18\x02 \x01(\rH\x00R\x04vlan\x88\x01\x01\x12\x15\n" +
@@ -6893,7 +7154,12 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\bresolved\x18\t \x03(\v2\x10.fibd.v1.NextHopR\bresolved\"X\n" +
 	"\x13WatchRoutesResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12+\n" +
-	"\x06events\x18\x02 \x03(\v2\x13.fibd.v1.RouteEventR\x06events*O\n" +
+	"\x06events\x18\x02 \x03(\v2\x13.fibd.v1.RouteEventR\x06events*^\n" +
+	"\aRPFMode\x12\x18\n" +
+	"\x14RPF_MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fRPF_MODE_OFF\x10\x01\x12\x12\n" +
+	"\x0eRPF_MODE_LOOSE\x10\x02\x12\x13\n" +
+	"\x0fRPF_MODE_STRICT\x10\x03*O\n" +
 	"\tPortState\x12\x1a\n" +
 	"\x16PORT_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPORT_STATE_UP\x10\x01\x12\x13\n" +
@@ -6981,7 +7247,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x18ROUTE_EVENT_CAUSE_RESYNC\x10\x02\x12 \n" +
 	"\x1cROUTE_EVENT_CAUSE_PORT_PURGE\x10\x03\x12!\n" +
 	"\x1dROUTE_EVENT_CAUSE_FIB_DELETED\x10\x04\x12 \n" +
-	"\x1cROUTE_EVENT_CAUSE_RESOLUTION\x10\x052\xce\x10\n" +
+	"\x1cROUTE_EVENT_CAUSE_RESOLUTION\x10\x052\xa4\x11\n" +
 	"\vFibdService\x12<\n" +
 	"\aGetInfo\x12\x17.fibd.v1.GetInfoRequest\x1a\x18.fibd.v1.GetInfoResponse\x12B\n" +
 	"\tCreateFib\x12\x19.fibd.v1.CreateFibRequest\x1a\x1a.fibd.v1.CreateFibResponse\x12B\n" +
@@ -6991,7 +7257,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\bBindPort\x12\x18.fibd.v1.BindPortRequest\x1a\x19.fibd.v1.BindPortResponse\x12E\n" +
 	"\n" +
 	"UnbindPort\x12\x1a.fibd.v1.UnbindPortRequest\x1a\x1b.fibd.v1.UnbindPortResponse\x12D\n" +
-	"\tListPorts\x12\x19.fibd.v1.ListPortsRequest\x1a\x1a.fibd.v1.ListPortsResponse0\x01\x12E\n" +
+	"\tListPorts\x12\x19.fibd.v1.ListPortsRequest\x1a\x1a.fibd.v1.ListPortsResponse0\x01\x12T\n" +
+	"\x0fSetPortSettings\x12\x1f.fibd.v1.SetPortSettingsRequest\x1a .fibd.v1.SetPortSettingsResponse\x12E\n" +
 	"\n" +
 	"AddAddress\x12\x1a.fibd.v1.AddAddressRequest\x1a\x1b.fibd.v1.AddAddressResponse\x12N\n" +
 	"\rDeleteAddress\x12\x1d.fibd.v1.DeleteAddressRequest\x1a\x1e.fibd.v1.DeleteAddressResponse\x12P\n" +
@@ -7027,243 +7294,253 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 	return file_fibd_v1_fibd_proto_rawDescData
 }
 
-var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
 var file_fibd_v1_fibd_proto_goTypes = []any{
-	(PortState)(0),                     // 0: fibd.v1.PortState
-	(PathKind)(0),                      // 1: fibd.v1.PathKind
-	(Resolution)(0),                    // 2: fibd.v1.Resolution
-	(RouteOpKind)(0),                   // 3: fibd.v1.RouteOpKind
-	(GroupOpKind)(0),                   // 4: fibd.v1.GroupOpKind
-	(DisconnectPolicy)(0),              // 5: fibd.v1.DisconnectPolicy
-	(ResyncMark)(0),                    // 6: fibd.v1.ResyncMark
-	(EntryResult)(0),                   // 7: fibd.v1.EntryResult
-	(Family)(0),                        // 8: fibd.v1.Family
-	(NeighborState)(0),                 // 9: fibd.v1.NeighborState
-	(NeighborEventType)(0),             // 10: fibd.v1.NeighborEventType
-	(RouteEventType)(0),                // 11: fibd.v1.RouteEventType
-	(RouteEventCause)(0),               // 12: fibd.v1.RouteEventCause
-	(*GetInfoRequest)(nil),             // 13: fibd.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),            // 14: fibd.v1.GetInfoResponse
-	(*Limits)(nil),                     // 15: fibd.v1.Limits
-	(*Fib)(nil),                        // 16: fibd.v1.Fib
-	(*SourceRoutes)(nil),               // 17: fibd.v1.SourceRoutes
-	(*FibSettings)(nil),                // 18: fibd.v1.FibSettings
-	(*FibLimits)(nil),                  // 19: fibd.v1.FibLimits
-	(*NeighborSettings)(nil),           // 20: fibd.v1.NeighborSettings
-	(*SetFibSettingsRequest)(nil),      // 21: fibd.v1.SetFibSettingsRequest
-	(*SetFibSettingsResponse)(nil),     // 22: fibd.v1.SetFibSettingsResponse
-	(*CreateFibRequest)(nil),           // 23: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),          // 24: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),           // 25: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),          // 26: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),            // 27: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),           // 28: fibd.v1.ListFibsResponse
-	(*Counters)(nil),                   // 29: fibd.v1.Counters
-	(*Port)(nil),                       // 30: fibd.v1.Port
-	(*BindPortRequest)(nil),            // 31: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),           // 32: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),          // 33: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),         // 34: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),           // 35: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),          // 36: fibd.v1.ListPortsResponse
-	(*Address)(nil),                    // 37: fibd.v1.Address
-	(*AddAddressRequest)(nil),          // 38: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),         // 39: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),       // 40: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),      // 41: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),       // 42: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),      // 43: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                       // 44: fibd.v1.Path
-	(*Route)(nil),                      // 45: fibd.v1.Route
-	(*AddRouteRequest)(nil),            // 46: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),           // 47: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),        // 48: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),       // 49: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),         // 50: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),        // 51: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                    // 52: fibd.v1.PathSet
-	(*RouteOp)(nil),                    // 53: fibd.v1.RouteOp
-	(*NextHopGroupOp)(nil),             // 54: fibd.v1.NextHopGroupOp
-	(*SessionParams)(nil),              // 55: fibd.v1.SessionParams
-	(*ModifyRoutesRequest)(nil),        // 56: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),                 // 57: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),       // 58: fibd.v1.ModifyRoutesResponse
-	(*SessionState)(nil),               // 59: fibd.v1.SessionState
-	(*FibOwnership)(nil),               // 60: fibd.v1.FibOwnership
-	(*ListRoutesRequest)(nil),          // 61: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),         // 62: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),         // 63: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),                  // 64: fibd.v1.LookupHop
-	(*Neighbor)(nil),                   // 65: fibd.v1.Neighbor
-	(*NextHop)(nil),                    // 66: fibd.v1.NextHop
-	(*LookupRouteResponse)(nil),        // 67: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),         // 68: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),        // 69: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),           // 70: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),          // 71: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),         // 72: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),        // 73: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),      // 74: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil),     // 75: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),       // 76: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),      // 77: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),              // 78: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),      // 79: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil),     // 80: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),                  // 81: fibd.v1.PortStats
-	(*FibStats)(nil),                   // 82: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),            // 83: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),           // 84: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),             // 85: fibd.v1.InterfaceStats
-	(*NextHopGroup)(nil),               // 86: fibd.v1.NextHopGroup
-	(*SetNextHopGroupRequest)(nil),     // 87: fibd.v1.SetNextHopGroupRequest
-	(*SetNextHopGroupResponse)(nil),    // 88: fibd.v1.SetNextHopGroupResponse
-	(*DeleteNextHopGroupRequest)(nil),  // 89: fibd.v1.DeleteNextHopGroupRequest
-	(*DeleteNextHopGroupResponse)(nil), // 90: fibd.v1.DeleteNextHopGroupResponse
-	(*ListNextHopGroupsRequest)(nil),   // 91: fibd.v1.ListNextHopGroupsRequest
-	(*ListNextHopGroupsResponse)(nil),  // 92: fibd.v1.ListNextHopGroupsResponse
-	(*WatchRoutesRequest)(nil),         // 93: fibd.v1.WatchRoutesRequest
-	(*RouteEvent)(nil),                 // 94: fibd.v1.RouteEvent
-	(*WatchRoutesResponse)(nil),        // 95: fibd.v1.WatchRoutesResponse
-	nil,                                // 96: fibd.v1.Counters.DropsEntry
-	nil,                                // 97: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),      // 98: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 99: google.protobuf.Duration
+	(RPFMode)(0),                       // 0: fibd.v1.RPFMode
+	(PortState)(0),                     // 1: fibd.v1.PortState
+	(PathKind)(0),                      // 2: fibd.v1.PathKind
+	(Resolution)(0),                    // 3: fibd.v1.Resolution
+	(RouteOpKind)(0),                   // 4: fibd.v1.RouteOpKind
+	(GroupOpKind)(0),                   // 5: fibd.v1.GroupOpKind
+	(DisconnectPolicy)(0),              // 6: fibd.v1.DisconnectPolicy
+	(ResyncMark)(0),                    // 7: fibd.v1.ResyncMark
+	(EntryResult)(0),                   // 8: fibd.v1.EntryResult
+	(Family)(0),                        // 9: fibd.v1.Family
+	(NeighborState)(0),                 // 10: fibd.v1.NeighborState
+	(NeighborEventType)(0),             // 11: fibd.v1.NeighborEventType
+	(RouteEventType)(0),                // 12: fibd.v1.RouteEventType
+	(RouteEventCause)(0),               // 13: fibd.v1.RouteEventCause
+	(*GetInfoRequest)(nil),             // 14: fibd.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),            // 15: fibd.v1.GetInfoResponse
+	(*Limits)(nil),                     // 16: fibd.v1.Limits
+	(*Fib)(nil),                        // 17: fibd.v1.Fib
+	(*SourceRoutes)(nil),               // 18: fibd.v1.SourceRoutes
+	(*FibSettings)(nil),                // 19: fibd.v1.FibSettings
+	(*FibLimits)(nil),                  // 20: fibd.v1.FibLimits
+	(*NeighborSettings)(nil),           // 21: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),      // 22: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil),     // 23: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),           // 24: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),          // 25: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),           // 26: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),          // 27: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),            // 28: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),           // 29: fibd.v1.ListFibsResponse
+	(*Counters)(nil),                   // 30: fibd.v1.Counters
+	(*Port)(nil),                       // 31: fibd.v1.Port
+	(*PortSettings)(nil),               // 32: fibd.v1.PortSettings
+	(*SetPortSettingsRequest)(nil),     // 33: fibd.v1.SetPortSettingsRequest
+	(*SetPortSettingsResponse)(nil),    // 34: fibd.v1.SetPortSettingsResponse
+	(*BindPortRequest)(nil),            // 35: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),           // 36: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),          // 37: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),         // 38: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),           // 39: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),          // 40: fibd.v1.ListPortsResponse
+	(*Address)(nil),                    // 41: fibd.v1.Address
+	(*AddAddressRequest)(nil),          // 42: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),         // 43: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),       // 44: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),      // 45: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),       // 46: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),      // 47: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                       // 48: fibd.v1.Path
+	(*Route)(nil),                      // 49: fibd.v1.Route
+	(*AddRouteRequest)(nil),            // 50: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),           // 51: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),        // 52: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),       // 53: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),         // 54: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),        // 55: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                    // 56: fibd.v1.PathSet
+	(*RouteOp)(nil),                    // 57: fibd.v1.RouteOp
+	(*NextHopGroupOp)(nil),             // 58: fibd.v1.NextHopGroupOp
+	(*SessionParams)(nil),              // 59: fibd.v1.SessionParams
+	(*ModifyRoutesRequest)(nil),        // 60: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),                 // 61: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),       // 62: fibd.v1.ModifyRoutesResponse
+	(*SessionState)(nil),               // 63: fibd.v1.SessionState
+	(*FibOwnership)(nil),               // 64: fibd.v1.FibOwnership
+	(*ListRoutesRequest)(nil),          // 65: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),         // 66: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),         // 67: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),                  // 68: fibd.v1.LookupHop
+	(*Neighbor)(nil),                   // 69: fibd.v1.Neighbor
+	(*NextHop)(nil),                    // 70: fibd.v1.NextHop
+	(*LookupRouteResponse)(nil),        // 71: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),         // 72: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),        // 73: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),           // 74: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),          // 75: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),         // 76: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),        // 77: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),      // 78: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil),     // 79: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),       // 80: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),      // 81: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),              // 82: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),      // 83: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil),     // 84: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),                  // 85: fibd.v1.PortStats
+	(*FibStats)(nil),                   // 86: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),            // 87: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),           // 88: fibd.v1.GetStatsResponse
+	(*InterfaceStats)(nil),             // 89: fibd.v1.InterfaceStats
+	(*NextHopGroup)(nil),               // 90: fibd.v1.NextHopGroup
+	(*SetNextHopGroupRequest)(nil),     // 91: fibd.v1.SetNextHopGroupRequest
+	(*SetNextHopGroupResponse)(nil),    // 92: fibd.v1.SetNextHopGroupResponse
+	(*DeleteNextHopGroupRequest)(nil),  // 93: fibd.v1.DeleteNextHopGroupRequest
+	(*DeleteNextHopGroupResponse)(nil), // 94: fibd.v1.DeleteNextHopGroupResponse
+	(*ListNextHopGroupsRequest)(nil),   // 95: fibd.v1.ListNextHopGroupsRequest
+	(*ListNextHopGroupsResponse)(nil),  // 96: fibd.v1.ListNextHopGroupsResponse
+	(*WatchRoutesRequest)(nil),         // 97: fibd.v1.WatchRoutesRequest
+	(*RouteEvent)(nil),                 // 98: fibd.v1.RouteEvent
+	(*WatchRoutesResponse)(nil),        // 99: fibd.v1.WatchRoutesResponse
+	nil,                                // 100: fibd.v1.Counters.DropsEntry
+	nil,                                // 101: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),      // 102: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 103: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	98, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
-	15, // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	18, // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
-	17, // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
-	20, // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	19, // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
-	99, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	99, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	99, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	99, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	18, // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	18, // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	15, // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	16, // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	96, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	29, // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	97, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	0,  // 17: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
-	30, // 18: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	30, // 19: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	37, // 20: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	1,  // 21: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	44, // 22: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	2,  // 23: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
-	45, // 24: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	45, // 25: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	44, // 26: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	3,  // 27: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	4,  // 28: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
-	44, // 29: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
-	5,  // 30: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	52, // 31: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	53, // 32: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	55, // 33: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
-	6,  // 34: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
-	54, // 35: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
-	7,  // 36: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	57, // 37: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
-	59, // 38: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
-	60, // 39: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
-	8,  // 40: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	45, // 41: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	45, // 42: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	98, // 43: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	9,  // 44: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
-	64, // 45: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	2,  // 46: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
-	65, // 47: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	66, // 48: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
-	65, // 49: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	10, // 50: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	65, // 51: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	78, // 52: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	29, // 53: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	29, // 54: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	81, // 55: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	82, // 56: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	85, // 57: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	44, // 58: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
-	2,  // 59: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
-	66, // 60: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
-	86, // 61: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
-	86, // 62: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
-	11, // 63: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
-	12, // 64: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
-	45, // 65: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
-	86, // 66: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
-	44, // 67: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
-	2,  // 68: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
-	66, // 69: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
-	94, // 70: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
-	13, // 71: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	23, // 72: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	25, // 73: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	27, // 74: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	21, // 75: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	31, // 76: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	33, // 77: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	35, // 78: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	38, // 79: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	40, // 80: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	42, // 81: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	46, // 82: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	48, // 83: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	50, // 84: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	56, // 85: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	61, // 86: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	63, // 87: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	93, // 88: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
-	87, // 89: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
-	89, // 90: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
-	91, // 91: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
-	68, // 92: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	70, // 93: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	72, // 94: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	74, // 95: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	76, // 96: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	79, // 97: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	83, // 98: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	14, // 99: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	24, // 100: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	26, // 101: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	28, // 102: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	22, // 103: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	32, // 104: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	34, // 105: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	36, // 106: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	39, // 107: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	41, // 108: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	43, // 109: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	47, // 110: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	49, // 111: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	51, // 112: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	58, // 113: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	62, // 114: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	67, // 115: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	95, // 116: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
-	88, // 117: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
-	90, // 118: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
-	92, // 119: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
-	69, // 120: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	71, // 121: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	73, // 122: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	75, // 123: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	77, // 124: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	80, // 125: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	84, // 126: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	99, // [99:127] is the sub-list for method output_type
-	71, // [71:99] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	102, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	16,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
+	19,  // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	18,  // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
+	21,  // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	20,  // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
+	103, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	103, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	103, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	103, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	19,  // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	19,  // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	16,  // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	17,  // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	100, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	30,  // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	101, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	1,   // 17: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
+	32,  // 18: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
+	0,   // 19: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
+	0,   // 20: fibd.v1.SetPortSettingsRequest.rpf:type_name -> fibd.v1.RPFMode
+	31,  // 21: fibd.v1.SetPortSettingsResponse.port:type_name -> fibd.v1.Port
+	31,  // 22: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	31,  // 23: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	41,  // 24: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	2,   // 25: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	48,  // 26: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	3,   // 27: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
+	49,  // 28: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	49,  // 29: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	48,  // 30: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	4,   // 31: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	5,   // 32: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
+	48,  // 33: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
+	6,   // 34: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	56,  // 35: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	57,  // 36: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	59,  // 37: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	7,   // 38: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	58,  // 39: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
+	8,   // 40: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	61,  // 41: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	63,  // 42: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	64,  // 43: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	9,   // 44: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	49,  // 45: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	49,  // 46: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	102, // 47: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	10,  // 48: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	68,  // 49: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	3,   // 50: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	69,  // 51: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	70,  // 52: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	69,  // 53: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	11,  // 54: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	69,  // 55: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	82,  // 56: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	30,  // 57: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	30,  // 58: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	85,  // 59: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	86,  // 60: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	89,  // 61: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	48,  // 62: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
+	3,   // 63: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
+	70,  // 64: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
+	90,  // 65: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
+	90,  // 66: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
+	12,  // 67: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
+	13,  // 68: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
+	49,  // 69: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
+	90,  // 70: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
+	48,  // 71: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
+	3,   // 72: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
+	70,  // 73: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
+	98,  // 74: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
+	14,  // 75: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	24,  // 76: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	26,  // 77: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	28,  // 78: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	22,  // 79: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	35,  // 80: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	37,  // 81: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	39,  // 82: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	33,  // 83: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
+	42,  // 84: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	44,  // 85: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	46,  // 86: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	50,  // 87: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	52,  // 88: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	54,  // 89: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	60,  // 90: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	65,  // 91: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	67,  // 92: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	97,  // 93: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
+	91,  // 94: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
+	93,  // 95: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
+	95,  // 96: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
+	72,  // 97: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	74,  // 98: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	76,  // 99: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	78,  // 100: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	80,  // 101: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	83,  // 102: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	87,  // 103: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	15,  // 104: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	25,  // 105: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	27,  // 106: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	29,  // 107: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	23,  // 108: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	36,  // 109: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	38,  // 110: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	40,  // 111: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	34,  // 112: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
+	43,  // 113: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	45,  // 114: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	47,  // 115: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	51,  // 116: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	53,  // 117: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	55,  // 118: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	62,  // 119: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	66,  // 120: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	71,  // 121: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	99,  // 122: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
+	92,  // 123: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
+	94,  // 124: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
+	96,  // 125: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
+	73,  // 126: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	75,  // 127: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	77,  // 128: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	79,  // 129: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	81,  // 130: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	84,  // 131: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	88,  // 132: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	104, // [104:133] is the sub-list for method output_type
+	75,  // [75:104] is the sub-list for method input_type
+	75,  // [75:75] is the sub-list for extension type_name
+	75,  // [75:75] is the sub-list for extension extendee
+	0,   // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -7275,22 +7552,23 @@ func file_fibd_v1_fibd_proto_init() {
 	file_fibd_v1_fibd_proto_msgTypes[6].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[7].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[14].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[18].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[22].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[29].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[48].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[63].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[19].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[21].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[25].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[32].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[51].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[66].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[70].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[78].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[80].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[69].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[73].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[81].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[83].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
-			NumEnums:      13,
-			NumMessages:   85,
+			NumEnums:      14,
+			NumMessages:   88,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,6 +46,7 @@ const (
 	FibdService_BindPort_FullMethodName           = "/fibd.v1.FibdService/BindPort"
 	FibdService_UnbindPort_FullMethodName         = "/fibd.v1.FibdService/UnbindPort"
 	FibdService_ListPorts_FullMethodName          = "/fibd.v1.FibdService/ListPorts"
+	FibdService_SetPortSettings_FullMethodName    = "/fibd.v1.FibdService/SetPortSettings"
 	FibdService_AddAddress_FullMethodName         = "/fibd.v1.FibdService/AddAddress"
 	FibdService_DeleteAddress_FullMethodName      = "/fibd.v1.FibdService/DeleteAddress"
 	FibdService_ListAddresses_FullMethodName      = "/fibd.v1.FibdService/ListAddresses"
@@ -89,6 +90,9 @@ type FibdServiceClient interface {
 	BindPort(ctx context.Context, in *BindPortRequest, opts ...grpc.CallOption) (*BindPortResponse, error)
 	UnbindPort(ctx context.Context, in *UnbindPortRequest, opts ...grpc.CallOption) (*UnbindPortResponse, error)
 	ListPorts(ctx context.Context, in *ListPortsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListPortsResponse], error)
+	// SetPortSettings changes a port's edge filters (uRPF, source routes);
+	// fields left unset keep their value.
+	SetPortSettings(ctx context.Context, in *SetPortSettingsRequest, opts ...grpc.CallOption) (*SetPortSettingsResponse, error)
 	// AddAddress configures an interface address on a port, which installs
 	// its connected and local routes in the port's FIB.
 	AddAddress(ctx context.Context, in *AddAddressRequest, opts ...grpc.CallOption) (*AddAddressResponse, error)
@@ -253,6 +257,16 @@ func (c *fibdServiceClient) ListPorts(ctx context.Context, in *ListPortsRequest,
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FibdService_ListPortsClient = grpc.ServerStreamingClient[ListPortsResponse]
+
+func (c *fibdServiceClient) SetPortSettings(ctx context.Context, in *SetPortSettingsRequest, opts ...grpc.CallOption) (*SetPortSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPortSettingsResponse)
+	err := c.cc.Invoke(ctx, FibdService_SetPortSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *fibdServiceClient) AddAddress(ctx context.Context, in *AddAddressRequest, opts ...grpc.CallOption) (*AddAddressResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -532,6 +546,9 @@ type FibdServiceServer interface {
 	BindPort(context.Context, *BindPortRequest) (*BindPortResponse, error)
 	UnbindPort(context.Context, *UnbindPortRequest) (*UnbindPortResponse, error)
 	ListPorts(*ListPortsRequest, grpc.ServerStreamingServer[ListPortsResponse]) error
+	// SetPortSettings changes a port's edge filters (uRPF, source routes);
+	// fields left unset keep their value.
+	SetPortSettings(context.Context, *SetPortSettingsRequest) (*SetPortSettingsResponse, error)
 	// AddAddress configures an interface address on a port, which installs
 	// its connected and local routes in the port's FIB.
 	AddAddress(context.Context, *AddAddressRequest) (*AddAddressResponse, error)
@@ -622,6 +639,9 @@ func (UnimplementedFibdServiceServer) UnbindPort(context.Context, *UnbindPortReq
 }
 func (UnimplementedFibdServiceServer) ListPorts(*ListPortsRequest, grpc.ServerStreamingServer[ListPortsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListPorts not implemented")
+}
+func (UnimplementedFibdServiceServer) SetPortSettings(context.Context, *SetPortSettingsRequest) (*SetPortSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPortSettings not implemented")
 }
 func (UnimplementedFibdServiceServer) AddAddress(context.Context, *AddAddressRequest) (*AddAddressResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddAddress not implemented")
@@ -833,6 +853,24 @@ func _FibdService_ListPorts_Handler(srv interface{}, stream grpc.ServerStream) e
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FibdService_ListPortsServer = grpc.ServerStreamingServer[ListPortsResponse]
+
+func _FibdService_SetPortSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPortSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FibdServiceServer).SetPortSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FibdService_SetPortSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FibdServiceServer).SetPortSettings(ctx, req.(*SetPortSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _FibdService_AddAddress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddAddressRequest)
@@ -1171,6 +1209,10 @@ var FibdService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnbindPort",
 			Handler:    _FibdService_UnbindPort_Handler,
+		},
+		{
+			MethodName: "SetPortSettings",
+			Handler:    _FibdService_SetPortSettings_Handler,
 		},
 		{
 			MethodName: "AddAddress",
