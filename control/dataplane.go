@@ -67,9 +67,15 @@ type Counters struct {
 	TxPackets, TxBytes uint64
 	Forwarded          uint64
 	Dropped            uint64
-	// Drops counts dropped packets by reason ("no_route", "ttl_exceeded",
+	// Drops counts dropped packets by reason ("no-route", "ttl-exceeded",
 	// ...); they add up to Dropped.
 	Drops map[string]uint64
+	// Local and NeighborQueued: packets the router handled itself, and
+	// packets waiting for their next hop's MAC. TxDropped is the part of
+	// Dropped that failed on transmit out of the port. A port's frames
+	// balance: RxPackets = Forwarded + Local + NeighborQueued + Dropped -
+	// TxDropped.
+	Local, NeighborQueued, TxDropped uint64
 }
 
 // Add adds o to c.
@@ -80,6 +86,9 @@ func (c *Counters) Add(o Counters) {
 	c.TxBytes += o.TxBytes
 	c.Forwarded += o.Forwarded
 	c.Dropped += o.Dropped
+	c.Local += o.Local
+	c.NeighborQueued += o.NeighborQueued
+	c.TxDropped += o.TxDropped
 	for k, v := range o.Drops {
 		if c.Drops == nil {
 			c.Drops = map[string]uint64{}

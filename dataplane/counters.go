@@ -198,6 +198,18 @@ func (c Counters) Accounted() uint64 {
 	return n
 }
 
+// TxDropped sums the transmit drop reasons: frames that failed going out
+// of this port.
+func (c Counters) TxDropped() uint64 {
+	var n uint64
+	for name, v := range c.Drops {
+		if txDropNames[name] {
+			n += v
+		}
+	}
+	return n
+}
+
 // Dropped sums every drop reason.
 func (c Counters) Dropped() uint64 {
 	var n uint64

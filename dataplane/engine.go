@@ -31,6 +31,10 @@ type OpenOptions struct {
 	// would see every tagged frame as untagged (another tenant's port),
 	// AF_PACKET reports the tags the kernel removed.
 	VLANStripped bool
+	// FrameCap is the largest frame the engine's buffers hold for this
+	// interface (pktio.FrameCap of its MTU): a backend that cannot
+	// receive frames that long refuses to open.
+	FrameCap int
 }
 
 // Opener opens packet I/O on an interface — one PacketIO per RX queue, each

@@ -109,7 +109,7 @@ func (v envOf) Deliver(k adj.Key, mac adj.MAC, pkts [][]byte) {
 	w := e.slow.Get().(*worker)
 	defer e.slow.Put(w)
 	for _, pkt := range pkts {
-		if len(pkt) > MaxFrame {
+		if len(pkt) > MaxJumboFrame {
 			continue
 		}
 		b := w.genBuf()

@@ -61,11 +61,11 @@ func NewFrameRunner(e *Engine, ifname string) *FrameRunner {
 
 // Run handles one received frame (copied into a receive buffer, so the
 // caller's slice is untouched) and transmits what it made. Frames longer
-// than MaxFrame are cut, as the backends' buffers would, and marked
+// than the worker's buffers are cut, as the backends' would be, and marked
 // truncated.
 func (r *FrameRunner) Run(frame []byte, meta RxMeta) {
 	meta.Len = copy(r.w.bufs[0][Headroom:], frame)
-	if len(frame) > MaxFrame {
+	if len(frame) > meta.Len {
 		meta.Truncated = true
 	}
 	r.w.meta[0] = meta

@@ -3,11 +3,13 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/fib/adj"
 )
 
@@ -60,9 +62,13 @@ type ifaceLive struct {
 	// guessCsum is set when the packet I/O does not report partial
 	// checksums, so the forwarder checks TCP/UDP checksum fields itself.
 	guessCsum bool
-	release   func() error
-	stop      chan struct{}
-	workers   sync.WaitGroup
+	// frameCap is the largest frame its workers' buffers hold
+	// (pktio.FrameCap of the MTU it was opened with); an MTU raised past
+	// it reopens the interface.
+	frameCap int
+	release  func() error
+	stop     chan struct{}
+	workers  sync.WaitGroup
 }
 
 // Why an interface is down.
@@ -165,7 +171,8 @@ func (e *Engine) openIface(ifc *iface) error {
 		ifc.setReason("cannot prepare: " + err.Error())
 		return fmt.Errorf("preparing %s: %w", ifc.name, err)
 	}
-	ios, backend, err := e.open(ifc.name, li.Index, OpenOptions{VLANStripped: prep.VLANStripped})
+	frameCap := pktio.FrameCap(li.MTU)
+	ios, backend, err := e.open(ifc.name, li.Index, OpenOptions{VLANStripped: prep.VLANStripped, FrameCap: frameCap})
 	if err == nil && len(ios) == 0 {
 		err = errors.New("no packet I/O")
 	}
@@ -177,7 +184,7 @@ func (e *Engine) openIface(ifc *iface) error {
 		return fmt.Errorf("opening %s: %w", ifc.name, err)
 	}
 	l := &ifaceLive{index: li.Index, mac: li.MAC, io: ios[0], ios: ios, backend: backend, release: prep.Release,
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), frameCap: frameCap}
 	if cr, ok := ios[0].(ChecksumReporter); !ok || !cr.ReportsPartialChecksums() {
 		l.guessCsum = true
 	}
@@ -263,6 +270,17 @@ func (e *Engine) linkChanged(li LinkInfo, deleted bool) {
 		ifc.open.Lock()
 		e.closeIfaceLocked(ifc, reasonMissing)
 		ifc.open.Unlock()
+		fallthrough
+	case l != nil && li.MTU > 0 && pktio.FrameCap(li.MTU) > l.frameCap:
+		if l.index == li.Index {
+			// An MTU raised past what the workers' buffers hold (jumbo
+			// frames switched on): open it again with larger ones, or its
+			// long frames would be cut.
+			e.log.Info("MTU beyond the receive buffers; reopening", "iface", li.Name, "mtu", li.MTU, "frame_cap", l.frameCap)
+			ifc.open.Lock()
+			e.closeIfaceLocked(ifc, "reopening for MTU "+strconv.Itoa(li.MTU))
+			ifc.open.Unlock()
+		}
 		fallthrough
 	case l == nil:
 		if err := e.openIface(ifc); err != nil && !errors.Is(err, errNoInterface) {

@@ -317,3 +317,38 @@ func TestLinkWatchSurvivesAnOverrun(t *testing.T) {
 	r.links.add("eth1", 91, ifMAC(1))
 	r.waitPort("eth1", true)
 }
+
+// TestMTURaisedPastTheBuffersReopens: an interface whose MTU is raised to
+// jumbo size while open is opened again with buffers that hold its frames
+// (its ports stay bound and come back up); a smaller change does nothing.
+func TestMTURaisedPastTheBuffersReopens(t *testing.T) {
+	r := newRig(t, 2)
+	p := r.port("eth0", 0, 10, "192.0.2.1/24")
+	setMTU := func(mtu int) {
+		fn := r.links.watcher()
+		r.links.mu.Lock()
+		li := r.links.links["eth0"]
+		li.MTU = mtu
+		r.links.links["eth0"] = li
+		r.links.mu.Unlock()
+		fn(li, false)
+	}
+	opened := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.opened["eth0"]
+	}
+	setMTU(1400)
+	if n := opened(); n != 1 {
+		t.Fatalf("a smaller MTU reopened the interface (%d opens)", n)
+	}
+	setMTU(9000)
+	if n := opened(); n != 2 {
+		t.Fatalf("MTU 9000: %d opens, want 2 (reopened with jumbo buffers)", n)
+	}
+	for _, pi := range r.e.Ports() {
+		if pi.ID == p && (!pi.Up || pi.MTU != 9000) {
+			t.Fatalf("after the reopen: %+v", pi)
+		}
+	}
+}

@@ -11,6 +11,10 @@ const BatchSize = pktio.BatchSize
 // MaxFrame is pktio.MaxFrame: the size of every receive buffer.
 const MaxFrame = pktio.MaxFrame
 
+// MaxJumboFrame is pktio.MaxJumboFrame: the largest frame of any
+// interface.
+const MaxJumboFrame = pktio.MaxJumboFrame
+
 type (
 	// RxMeta is pktio.RxMeta.
 	RxMeta = pktio.RxMeta

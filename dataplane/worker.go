@@ -14,7 +14,9 @@ import (
 // locally made packet) grows the frame to the left instead of moving it.
 const Headroom = 64
 
-// bufSize is one packet buffer: headroom plus the largest frame.
+// bufSize is the smallest packet buffer: headroom plus MaxFrame. An
+// interface with a larger MTU has workers with buffers of Headroom plus
+// its frame capacity (ifaceLive.frameCap).
 const bufSize = Headroom + MaxFrame
 
 // genBuffers is how many packets a worker can make per batch besides the
@@ -118,14 +120,21 @@ type txQueue struct {
 	frames [][]byte
 }
 
+// newWorker makes a worker whose buffers hold the interface's largest
+// frame; the slow-path worker (live nil) holds any interface's, since it
+// sends what waited for a neighbour on whichever port.
 func newWorker(e *Engine, ifc *iface, live *ifaceLive) *worker {
 	w := &worker{e: e, ifc: ifc, live: live}
+	size := Headroom + MaxJumboFrame
+	if live != nil {
+		size = Headroom + max(live.frameCap, MaxFrame)
+	}
 	for i := range w.bufs {
-		w.bufs[i] = make([]byte, bufSize)
+		w.bufs[i] = make([]byte, size)
 		w.rx[i] = w.bufs[i][Headroom:]
 	}
 	for i := range w.gen {
-		w.gen[i] = make([]byte, bufSize)
+		w.gen[i] = make([]byte, size)
 	}
 	return w
 }

@@ -58,6 +58,9 @@ type flow struct {
 	errs   atomic.Uint64
 	stop   chan struct{}
 	done   chan struct{}
+	// closeFD closes fd once, however often stopFlow is called (a
+	// closed descriptor's number may already be someone else's).
+	closeFD sync.Once
 }
 
 // startFlow opens the flow's socket inside ns and starts sending; it runs
@@ -117,7 +120,7 @@ func (f *flow) stopFlow() {
 		close(f.stop)
 	}
 	<-f.done
-	_ = unix.Close(f.fd)
+	f.closeFD.Do(func() { _ = unix.Close(f.fd) })
 }
 
 // sink reads every frame arriving on a server namespace's interface

@@ -21,20 +21,10 @@ import (
 func icmp(ctx context.Context, tp *topology, cfg *Config, res *Result) error {
 	c10, c20 := tp.tenants[10], tp.tenants[20]
 	// fibd's forwarding rate for FIB 10's client, flat out for a second.
-	var frames [][]byte
-	for i := range 64 {
-		frames = append(frames, udpFrame(mac(10, 1), mac(10, 2), clientAddr.Addr(), serverAddr, 64, marker{10, 21, uint64(i)}))
-	}
-	blast, err := newRawSender(c10.client, "eth0", frames)
+	rate, err := measureForwarding(ctx, c10, 21)
 	if err != nil {
 		return err
 	}
-	before := c10.sink.arrivals(21)
-	t0 := time.Now()
-	blast.run(0, 1<<30, time.Second, ctx.Done())
-	time.Sleep(200 * time.Millisecond)
-	rate := float64(c10.sink.arrivals(21)-before) / time.Since(t0).Seconds()
-	blast.close()
 	res.ICMPForwardingPPS = rate
 	res.ICMPFloodPPS = rate / 2
 

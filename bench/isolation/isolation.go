@@ -31,10 +31,11 @@ const (
 	ScenarioScan  = "scan"
 	ScenarioFlood = "flood"
 	ScenarioICMP  = "icmp"
+	ScenarioStorm = "storm"
 )
 
 // Scenarios lists every scenario.
-var Scenarios = []string{ScenarioChurn, ScenarioScan, ScenarioFlood, ScenarioICMP}
+var Scenarios = []string{ScenarioChurn, ScenarioScan, ScenarioFlood, ScenarioICMP, ScenarioStorm}
 
 // Config tunes a run. The zero value runs every scenario at full size.
 type Config struct {
@@ -62,6 +63,11 @@ type Config struct {
 	// ICMPFor is the length of each of the icmp scenario's two windows
 	// (default 10 s).
 	ICMPFor time.Duration
+	// StormFrames and StormShare: how many malformed frames the storm
+	// sends (default 10 million) and at what share of FIB 10's measured
+	// forwarding rate (default 0.8).
+	StormFrames int
+	StormShare  float64
 	// Settle is how long flows run before and after a scenario's harsh
 	// part; default 1 s.
 	Settle time.Duration
@@ -99,6 +105,12 @@ func (c *Config) defaults() {
 	}
 	if c.FlowPPS == 0 {
 		c.FlowPPS = 10000
+	}
+	if c.StormFrames == 0 {
+		c.StormFrames = 10_000_000
+	}
+	if c.StormShare == 0 {
+		c.StormShare = 0.8
 	}
 	if c.Settle == 0 {
 		c.Settle = time.Second
@@ -167,4 +179,32 @@ type Result struct {
 	ICMPBaselineAnsweredPct   float64 `json:"icmp_baseline_answered_pct"`
 	ICMPVictimLossPct         float64 `json:"icmp_victim_loss_pct"`
 	ICMPVictimAnsweredPct     float64 `json:"icmp_victim_answered_pct"`
+
+	// storm: StormFrames malformed and mutated frames into FIB 10's port
+	// at StormShare of its measured forwarding rate, FIB 10's valid flow
+	// on the same port, the API asked every 50 ms.
+	StormForwardingPPS float64 `json:"storm_fib10_forwarding_pps,omitempty"`
+	StormPPS           float64 `json:"storm_pps,omitempty"`
+	StormSent          int     `json:"storm_sent,omitempty"`
+	StormSeconds       float64 `json:"storm_seconds,omitempty"`
+	// StormRefusedBySender counts frames the generator's own socket would
+	// not send (none expected: every variant is at least a link header).
+	StormRefusedBySender int `json:"storm_refused_by_sender"`
+	// StormWorkerPanics is 1 when fibd died during the storm (a worker's
+	// panic ends the process), else 0.
+	StormWorkerPanics int `json:"storm_worker_panics"`
+	// StormAPIAsked/Answered count GetInfo calls (1 s deadline each)
+	// during the storm; StormAPISlowestMs is the slowest answer.
+	StormAPIAsked     int     `json:"storm_api_asked,omitempty"`
+	StormAPIAnswered  int     `json:"storm_api_answered,omitempty"`
+	StormAPISlowestMs float64 `json:"storm_api_slowest_ms,omitempty"`
+	// StormCountersBalance: on every port, rx_packets = forwarded + local
+	// + neighbor_queued + receive drops; StormUnbalanced says where not.
+	StormCountersBalance bool `json:"storm_counters_balance"`
+	// StormUnbalancedPorts counts the ports that do not balance (the
+	// report's target reads it); StormUnbalanced says how.
+	StormUnbalancedPorts int               `json:"storm_unbalanced_ports"`
+	StormUnbalanced      []string          `json:"storm_unbalanced,omitempty"`
+	StormDropReasons     map[string]uint64 `json:"storm_fib10_port_drops,omitempty"`
+	StormValidLossPct    float64           `json:"storm_valid_loss_pct"`
 }

@@ -2,6 +2,7 @@ package isolation
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"runtime"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/fibd/fibd/dataplane/afpacket"
+	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/fib/adj"
 	"github.com/fibd/fibd/internal/netnstest"
 )
@@ -21,6 +23,8 @@ import (
 type rawSender struct {
 	port   *afpacket.Port
 	frames [][]byte
+	// refused counts frames the socket would not take (ErrFrameSize).
+	refused int
 }
 
 func newRawSender(ns *netnstest.NS, ifname string, frames [][]byte) (*rawSender, error) {
@@ -68,11 +72,19 @@ func (s *rawSender) run(pps float64, count int, maxFor time.Duration, stop <-cha
 			buf = append(buf, s.frames[next])
 			next = (next + 1) % len(s.frames)
 		}
-		n, _ := s.port.WriteBatch(buf)
+		n, err := s.port.WriteBatch(buf)
 		sent += n
 		if n < len(buf) {
-			next = (next - (len(buf) - n) + len(s.frames)) % len(s.frames)
-			time.Sleep(20 * time.Microsecond) // a full ring: let it drain
+			back := len(buf) - n
+			if errors.Is(err, pktio.ErrFrameSize) {
+				// That frame can never go: skip it rather than offer it
+				// again forever.
+				back--
+				s.refused++
+			} else {
+				time.Sleep(20 * time.Microsecond) // a full ring: let it drain
+			}
+			next = (next - back + len(s.frames)) % len(s.frames)
 		}
 	}
 	return sent

@@ -46,6 +46,8 @@ func run(ctx context.Context, tb netnstest.TB, cfg *Config) (*Result, error) {
 			err = flood(ctx, tp, cfg, res)
 		case ScenarioICMP:
 			err = icmp(ctx, tp, cfg, res)
+		case ScenarioStorm:
+			err = storm(ctx, tp, cfg, res)
 		default:
 			err = fmt.Errorf("isolation: unknown scenario %q", sc)
 		}

@@ -106,6 +106,8 @@ var targets = []struct {
 	{SectionIsolation, []cond{le("flood_referenced_evicted", 0, ""), le("flood_victim_loss_pct", 0.1, ""),
 		le("flood_table_entries_max", 1, "flood_table_bound")}},
 	{SectionIsolation, []cond{ge("icmp_victim_answered_pct", 99, ""), leAdd("icmp_victim_loss_pct", "icmp_baseline_victim_loss_pct", 0.1)}},
+	{SectionIsolation, []cond{le("storm_worker_panics", 0, ""), le("storm_unbalanced_ports", 0, ""), le("storm_valid_loss_pct", 1, ""),
+		le("storm_api_asked", 1, "storm_api_answered")}},
 }
 
 // Check is one condition of a target, evaluated.

@@ -27,6 +27,8 @@ func isolationCmd(ctx context.Context, args []string) (*isolation.Result, error)
 	fs.IntVar(&cfg.FloodPPS, "flood-pps", 50000, "rate of the flood")
 	fs.IntVar(&cfg.FloodBound, "flood-bound", 4096, "FIB 10's neighbour bound during the flood")
 	fs.DurationVar(&cfg.ICMPFor, "icmp-for", 10*time.Second, "length of each window of the icmp scenario")
+	fs.IntVar(&cfg.StormFrames, "storm-frames", 10_000_000, "malformed frames of the storm")
+	fs.Float64Var(&cfg.StormShare, "storm-share", 0.8, "the storm's rate as a share of FIB 10's measured forwarding rate")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
 	}

@@ -149,7 +149,8 @@ func portInfo(p dataplane.PortInfo) control.PortInfo {
 
 func counters(c dataplane.Counters) control.Counters {
 	return control.Counters{RxPackets: c.RxPackets, RxBytes: c.RxBytes, TxPackets: c.TxPackets, TxBytes: c.TxBytes,
-		Forwarded: c.Forwarded, Dropped: c.Dropped(), Drops: c.Drops}
+		Forwarded: c.Forwarded, Dropped: c.Dropped(), Drops: c.Drops, Local: c.Local, NeighborQueued: c.NeighborQueued,
+		TxDropped: c.TxDropped()}
 }
 
 // engineNeighbors adapts package neigh to the control plane.

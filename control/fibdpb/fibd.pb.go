@@ -1972,8 +1972,18 @@ type Counters struct {
 	TxBytes   uint64                 `protobuf:"varint,4,opt,name=tx_bytes,json=txBytes,proto3" json:"tx_bytes,omitempty"`
 	Forwarded uint64                 `protobuf:"varint,5,opt,name=forwarded,proto3" json:"forwarded,omitempty"`
 	Dropped   uint64                 `protobuf:"varint,6,opt,name=dropped,proto3" json:"dropped,omitempty"`
-	// drops counts dropped packets by reason ("no_route", "ttl_exceeded", ...).
-	Drops         map[string]uint64 `protobuf:"bytes,7,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// drops counts dropped packets by reason ("no-route", "ttl-exceeded", ...).
+	Drops map[string]uint64 `protobuf:"bytes,7,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// local counts packets the router handled itself (ARP, ND, echo).
+	Local uint64 `protobuf:"varint,8,opt,name=local,proto3" json:"local,omitempty"`
+	// neighbor_queued counts packets handed over to wait for their next
+	// hop's MAC (they go out when it resolves).
+	NeighborQueued uint64 `protobuf:"varint,9,opt,name=neighbor_queued,json=neighborQueued,proto3" json:"neighbor_queued,omitempty"`
+	// tx_dropped is the part of dropped that failed on transmit out of this
+	// port (tx-full, tx-refused, tx-egress-gone), for frames another port
+	// received. So every frame a port received is counted once:
+	// rx_packets = forwarded + local + neighbor_queued + dropped - tx_dropped.
+	TxDropped     uint64 `protobuf:"varint,10,opt,name=tx_dropped,json=txDropped,proto3" json:"tx_dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2055,6 +2065,27 @@ func (x *Counters) GetDrops() map[string]uint64 {
 		return x.Drops
 	}
 	return nil
+}
+
+func (x *Counters) GetLocal() uint64 {
+	if x != nil {
+		return x.Local
+	}
+	return 0
+}
+
+func (x *Counters) GetNeighborQueued() uint64 {
+	if x != nil {
+		return x.NeighborQueued
+	}
+	return 0
+}
+
+func (x *Counters) GetTxDropped() uint64 {
+	if x != nil {
+		return x.TxDropped
+	}
+	return 0
 }
 
 type Port struct {
@@ -6757,7 +6788,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\a_fib_id\"J\n" +
 	"\x10ListFibsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12 \n" +
-	"\x04fibs\x18\x02 \x03(\v2\f.fibd.v1.FibR\x04fibs\"\xa4\x02\n" +
+	"\x04fibs\x18\x02 \x03(\v2\f.fibd.v1.FibR\x04fibs\"\x82\x03\n" +
 	"\bCounters\x12\x1d\n" +
 	"\n" +
 	"rx_packets\x18\x01 \x01(\x04R\trxPackets\x12\x19\n" +
@@ -6767,7 +6798,12 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\btx_bytes\x18\x04 \x01(\x04R\atxBytes\x12\x1c\n" +
 	"\tforwarded\x18\x05 \x01(\x04R\tforwarded\x12\x18\n" +
 	"\adropped\x18\x06 \x01(\x04R\adropped\x122\n" +
-	"\x05drops\x18\a \x03(\v2\x1c.fibd.v1.Counters.DropsEntryR\x05drops\x1a8\n" +
+	"\x05drops\x18\a \x03(\v2\x1c.fibd.v1.Counters.DropsEntryR\x05drops\x12\x14\n" +
+	"\x05local\x18\b \x01(\x04R\x05local\x12'\n" +
+	"\x0fneighbor_queued\x18\t \x01(\x04R\x0eneighborQueued\x12\x1d\n" +
+	"\n" +
+	"tx_dropped\x18\n" +
+	" \x01(\x04R\ttxDropped\x1a8\n" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/fibd/fibd/dataplane"
 	"github.com/fibd/fibd/dataplane/afpacket"
@@ -31,6 +32,27 @@ var ErrUnknownKind = errors.New("unknown packet I/O kind (want afpacket, xdp or 
 // stripped tag from the kernel's metadata, so --io=auto uses it there.
 var ErrVLANStripped = errors.New("the interface strips VLAN tags on receive and will not stop (rx-vlan-hw-parse); AF_XDP would take tagged frames for untagged ones")
 
+// ErrFrameTooLong refuses AF_XDP on an interface whose MTU needs frames
+// longer than a UMEM chunk holds (without XDP multi-buffer, which fibd
+// does not use, a chunk is at most a page): the kernel would drop them.
+// --io=auto uses AF_PACKET there, which takes jumbo frames.
+var ErrFrameTooLong = errors.New("the interface's MTU needs frames longer than an AF_XDP UMEM chunk holds")
+
+// xdpFrameSize is the UMEM chunk for frames of up to frameCap bytes: a
+// power of two from 2048 holding them after the kernel's headroom, or 0
+// when that is more than a page.
+func xdpFrameSize(frameCap int) int {
+	need := frameCap + xdp.RxHeadroom
+	size := xdp.DefaultFrameSize
+	for size < need {
+		size *= 2
+	}
+	if size > os.Getpagesize() {
+		return 0
+	}
+	return size
+}
+
 // Opener returns the engine's Opener for kind. With XDP it never falls
 // back: an interface where XDP cannot attach fails to open, with the
 // kernel's reason. With Auto the fallback to AF_PACKET is logged.
@@ -38,8 +60,12 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	openXDP := func(name string) ([]dataplane.PacketIO, error) {
-		socks, err := xdp.OpenAll(name, xdp.Options{Logger: log})
+	openXDP := func(name string, frameCap int) ([]dataplane.PacketIO, error) {
+		size := xdpFrameSize(frameCap)
+		if size == 0 {
+			return nil, fmt.Errorf("%w (%d bytes; at most %d)", ErrFrameTooLong, frameCap, os.Getpagesize()-xdp.RxHeadroom)
+		}
+		socks, err := xdp.OpenAll(name, xdp.Options{Logger: log, FrameSize: size})
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +93,7 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 			if o.VLANStripped {
 				return nil, XDP, fmt.Errorf("XDP on %s (no fallback with --io=xdp): %w", name, ErrVLANStripped)
 			}
-			ios, err := openXDP(name)
+			ios, err := openXDP(name, o.FrameCap)
 			if err != nil {
 				return nil, XDP, fmt.Errorf("XDP on %s (no fallback with --io=xdp): %w", name, err)
 			}
@@ -77,7 +103,7 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 		return func(name string, _ int, o dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
 			err := ErrVLANStripped
 			if !o.VLANStripped {
-				ios, xerr := openXDP(name)
+				ios, xerr := openXDP(name, o.FrameCap)
 				if xerr == nil {
 					return ios, XDP, nil
 				}

@@ -15,10 +15,25 @@ import "errors"
 // buffers (128 KiB) still fits in L2 next to the FIB's hot nodes.
 const BatchSize = 64
 
-// MaxFrame is the size of every buffer handed to PacketIO.ReadBatch: a
-// 1500-byte MTU, two VLAN tags and slack for jumbo-less links. Frames longer
-// than this are truncated by the backend and counted as such.
+// MaxFrame is the smallest buffer handed to PacketIO.ReadBatch: a
+// 1500-byte MTU, two VLAN tags and slack. An interface with a larger MTU
+// gets buffers of FrameCap(mtu) bytes. Frames longer than its buffers are
+// truncated by the backend and counted as such.
 const MaxFrame = 2048
+
+// MaxJumboFrame is the largest frame fibd receives and sends: a 9216-byte
+// jumbo frame, Ethernet header and tags included, the common switch limit.
+const MaxJumboFrame = 9216
+
+// l2Overhead is the Ethernet header plus two VLAN tags.
+const l2Overhead = 14 + 8
+
+// FrameCap is the receive buffer size for an interface with this MTU:
+// the MTU plus an Ethernet header and two tags, at least MaxFrame and at
+// most MaxJumboFrame.
+func FrameCap(mtu int) int {
+	return min(max(mtu+l2Overhead, MaxFrame), MaxJumboFrame)
+}
 
 // RxMeta describes one received frame beyond its bytes.
 type RxMeta struct {
@@ -30,7 +45,7 @@ type RxMeta struct {
 	VLAN     uint16
 	VLANTPID uint16
 	HasVLAN  bool
-	// Truncated is set when the frame did not fit MaxFrame.
+	// Truncated is set when the frame did not fit its buffer.
 	Truncated bool
 	// CsumPartial is set when the frame's transport checksum is not
 	// complete: the sender offloaded it (CHECKSUM_PARTIAL; AF_PACKET's
@@ -66,8 +81,9 @@ type PacketIO interface {
 	// WriteBatch sends per call. It never changes.
 	BatchSize() int
 	// ReadBatch blocks until at least one frame arrives (or the I/O is
-	// closed), copies up to len(bufs) frames into bufs (each MaxFrame bytes)
-	// and describes them in meta[:n].
+	// closed), copies up to len(bufs) frames into bufs (each at least
+	// MaxFrame bytes: the FrameCap of the interface's MTU) and describes
+	// them in meta[:n].
 	ReadBatch(bufs [][]byte, meta []RxMeta) (n int, err error)
 	// WriteBatch transmits the frames bufs[i] (already sliced to their
 	// length), in order, and returns n: bufs[:n] were taken. It stops at

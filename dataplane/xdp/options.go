@@ -89,6 +89,10 @@ func (m Mode) String() string {
 const (
 	DefaultRingSize  = 2048
 	DefaultFrameSize = 2048
+	// RxHeadroom is what the kernel keeps in front of every received
+	// frame in its chunk (XDP_PACKET_HEADROOM): a chunk of FrameSize
+	// bytes receives frames of up to FrameSize-RxHeadroom.
+	RxHeadroom = 256
 )
 
 // Options configures Open. The zero value is usable: native XDP with generic
