@@ -3,9 +3,15 @@
 package dataplane_test
 
 import (
+	"net"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/afpacket"
 	"github.com/fibd/fibd/dataplane/backend"
 	"github.com/fibd/fibd/fib/adj"
 	"github.com/fibd/fibd/internal/netnstest"
@@ -122,5 +128,58 @@ func TestSourceRouteAndDirectedBroadcastOnRealHosts(t *testing.T) {
 	}
 	if tx := et.port(et.serverP).Counters.TxPackets - txBefore; tx != 0 {
 		t.Fatalf("%d frames sent onto the server's link for a directed broadcast", tx)
+	}
+}
+
+// TestBeyondScopeOnRealHosts: a packet from the client's link-local
+// address to the server's global one would leave its link: the router
+// answers ICMPv6 destination unreachable code 2 (RFC 4443 §3.1) from its
+// own link-local address, and forwards nothing.
+func TestBeyondScopeOnRealHosts(t *testing.T) {
+	et := newEdgeTopo(t)
+	var cmac net.HardwareAddr
+	var sock *afpacket.Port
+	if err := et.client.Do(func() error {
+		in, err := net.InterfaceByName(et.client.ifname)
+		if err != nil {
+			return err
+		}
+		cmac = in.HardwareAddr
+		sock, err = afpacket.Open(et.client.ifname, afpacket.Config{BlockSize: 64 << 10, NumBlocks: 4})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	frame := build(t, frameSpec{src: "fe80::10", dst: "2001:db8:2::10", dstMAC: et.port(et.clientP).MAC, srcMAC: adj.MAC(cmac)})
+	txBefore := et.port(et.serverP).Counters.TxPackets
+	if n, err := sock.WriteBatch([][]byte{frame}); n != 1 {
+		t.Fatalf("send: %v", err)
+	}
+	timer := time.AfterFunc(3*time.Second, func() { sock.Close() })
+	defer timer.Stop()
+	bufs := [][]byte{make([]byte, dataplane.MaxFrame)}
+	meta := make([]dataplane.RxMeta, 1)
+	for {
+		n, err := sock.ReadBatch(bufs, meta)
+		if err != nil {
+			t.Fatal("no destination unreachable code 2 within 3 s")
+		}
+		if n == 0 {
+			continue
+		}
+		p := gopacket.NewPacket(bufs[0][:meta[0].Len], layers.LayerTypeEthernet, gopacket.Default)
+		icmp, _ := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		ip6, _ := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if icmp == nil || icmp.TypeCode.Type() != layers.ICMPv6TypeDestinationUnreachable {
+			continue
+		}
+		if icmp.TypeCode.Code() != 2 || ip6.SrcIP.String() != "fe80::1" || ip6.DstIP.String() != "fe80::10" {
+			t.Fatalf("answer %v → %v, code %d; want fe80::1 → fe80::10, code 2", ip6.SrcIP, ip6.DstIP, icmp.TypeCode.Code())
+		}
+		break
+	}
+	if tx := et.port(et.serverP).Counters.TxPackets - txBefore; tx != 0 {
+		t.Fatalf("%d frames went out to the server", tx)
 	}
 }

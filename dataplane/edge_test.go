@@ -131,3 +131,28 @@ func withOptions(frame, opts []byte) []byte {
 	ip[10], ip[11] = byte(c>>8), byte(c)
 	return out
 }
+
+// TestReversePathIPv6: strict uRPF on IPv6 passes the client's own source
+// and drops one with no route back, and one whose route back leaves
+// through another port.
+func TestReversePathIPv6(t *testing.T) {
+	r := newRig(t, 2)
+	a, _ := r.twoPorts(10, "eth0", "eth1", 0, serverMAC)
+	r.route(10, "2001:db8:5::/48", via("2001:db8:2::10"))
+	if err := r.e.SetPortSettings(a, dataplane.PortSettings{RPF: dataplane.RPFStrict}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		src  string
+		pass bool
+	}{{"2001:db8:1::10", true}, {"2001:db8:9::5", false}, {"2001:db8:5::5", false}} {
+		r.inject("eth0", build(t, frameSpec{src: tc.src, dst: "2001:db8:2::10", dstMAC: ifMAC(0)}), dataplane.RxMeta{})
+		r.settle()
+		if got := len(r.io("eth1").Written()) == 1; got != tc.pass {
+			t.Errorf("source %s: forwarded %v, want %v", tc.src, got, tc.pass)
+		}
+	}
+	if d := r.portDrops(a, "rpf"); d != 2 {
+		t.Fatalf("%d rpf drops, want 2", d)
+	}
+}
