@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		cfg.Logf("== isolation")
 		ic := isolation.Config{FibdPath: cfg.FibdPath, Log: cfg.Logf}
 		if cfg.Quick {
-			ic.Routes, ic.Settle = 20000, 500*time.Millisecond
+			ic.Routes, ic.Settle, ic.StormFrames = 20000, 500*time.Millisecond, 500_000
 		}
 		if res, err := isolation.Run(ctx, ic); err != nil {
 			fail(SectionIsolation, err)
