@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -18,6 +19,25 @@ type addrView struct {
 	// asked on the packet path (IsOwn, IsDirectedBroadcast), so a map, not
 	// a walk over the ports.
 	own, bcast map[netip.Addr]struct{}
+	// ownBits and bcastBits are one-word filters over the maps (bit
+	// addrBit(a) set for each member): most packets' sources and
+	// destinations are ruled out with one load and a multiply, and only
+	// a hit pays for the map.
+	ownBits, bcastBits uint64
+}
+
+// addrBit is a's bit in an addrView filter word: a multiplicative hash of
+// its low 64 bits (where hosts of one subnet differ), top 6 bits.
+func addrBit(a netip.Addr) uint64 {
+	var v uint64
+	if a.Is4() {
+		b := a.As4()
+		v = uint64(binary.BigEndian.Uint32(b[:]))
+	} else {
+		b := a.As16()
+		v = binary.BigEndian.Uint64(b[8:])
+	}
+	return 1 << ((v * 0x9e3779b97f4a7c15) >> 58)
 }
 
 var emptyAddrView addrView
@@ -120,8 +140,10 @@ func (f *FIB) publishAddrsLocked() {
 	for _, list := range v.byPort {
 		for _, a := range list {
 			v.own[a.Addr()] = struct{}{}
+			v.ownBits |= addrBit(a.Addr())
 			if a.Addr().Is4() && a.Bits() <= 30 {
 				v.bcast[lastAddr4(a)] = struct{}{}
+				v.bcastBits |= addrBit(lastAddr4(a))
 			}
 		}
 	}
@@ -141,11 +163,11 @@ func lastAddr4(p netip.Prefix) netip.Addr {
 // on any port: a packet from it that arrives from outside is a martian
 // (RFC 1812 §5.3.7). Lock-free.
 func (f *FIB) IsOwn(a netip.Addr) bool {
-	own := f.addrs.Load().own
-	if len(own) == 0 {
+	v := f.addrs.Load()
+	if v.ownBits&addrBit(a) == 0 {
 		return false
 	}
-	_, ok := own[a]
+	_, ok := v.own[a]
 	return ok
 }
 
@@ -153,11 +175,11 @@ func (f *FIB) IsOwn(a netip.Addr) bool {
 // connected IPv4 subnet of this FIB (/30 or shorter), which the router
 // never forwards to (RFC 2644). Lock-free.
 func (f *FIB) IsDirectedBroadcast(a netip.Addr) bool {
-	b := f.addrs.Load().bcast
-	if len(b) == 0 {
+	v := f.addrs.Load()
+	if v.bcastBits&addrBit(a) == 0 {
 		return false
 	}
-	_, ok := b[a]
+	_, ok := v.bcast[a]
 	return ok
 }
 

@@ -2,6 +2,7 @@ package fib
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/fibd/fibd/fib/adj"
@@ -172,5 +173,42 @@ func TestMovingPortPurgesOldFIB(t *testing.T) {
 	f20, _ := fx.reg.Get(20)
 	if n := f20.Lookup(mustAddr("192.0.2.5")); n.Kind != NextMiss {
 		t.Fatal("addresses were carried over")
+	}
+}
+
+// TestIsOwnAndDirectedBroadcast: every address of every port is the
+// router's own and nothing else is, whatever the filter word's collisions
+// (300 addresses fill it); the broadcast of a subnet of /30 or shorter is
+// directed broadcast, of a /31 or /32 not.
+func TestIsOwnAndDirectedBroadcast(t *testing.T) {
+	fx := newFixture(t)
+	for i := range 300 {
+		a := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 32)
+		if err := fx.f.AddAddress(1, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"192.0.2.1/24", "203.0.113.1/31", "2001:db8::1/64"} {
+		if err := fx.f.AddAddress(1, mustPrefix(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		if a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}); !fx.f.IsOwn(a) {
+			t.Fatalf("%v not own", a)
+		}
+		if a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}); fx.f.IsOwn(a) {
+			t.Fatalf("%v own", a)
+		}
+	}
+	for a, want := range map[string]bool{"2001:db8::1": true, "2001:db8::2": false, "192.0.2.1": true, "192.0.2.2": false} {
+		if fx.f.IsOwn(mustAddr(a)) != want {
+			t.Errorf("IsOwn(%s) != %v", a, want)
+		}
+	}
+	for a, want := range map[string]bool{"192.0.2.255": true, "192.0.2.254": false, "203.0.113.1": false, "198.18.0.5": false} {
+		if fx.f.IsDirectedBroadcast(mustAddr(a)) != want {
+			t.Errorf("IsDirectedBroadcast(%s) != %v", a, want)
+		}
 	}
 }
