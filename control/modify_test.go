@@ -252,10 +252,14 @@ func TestModifyRoutesDisconnectPolicy(t *testing.T) {
 		p := params(source, 10)
 		p.OnDisconnect = policy
 		stream, _ := e.session(p)
-		req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, PathSets: twoGateways()}
+		// 50 routes on a path set, one on a next-hop group of the session's.
+		gid := uint32(10 + policy)
+		req := &fibdpb.ModifyRoutesRequest{Seq: 1, FibId: 10, PathSets: twoGateways(),
+			Groups: []*fibdpb.NextHopGroupOp{{Op: fibdpb.GroupOpKind_GROUP_OP_KIND_SET, Id: gid, Paths: []*fibdpb.Path{via("192.0.2.7")}}}}
 		for _, p := range nets(0, 50) {
 			req.Ops = append(req.Ops, addOp(p, 1))
 		}
+		req.Ops = append(req.Ops, &fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: fmt.Sprintf("203.0.113.%d/32", policy), GroupId: gid})
 		e.must(stream.Send(req))
 		if resp, err := stream.Recv(); err != nil || !resp.GetOk() {
 			t.Fatalf("%v %v", resp, err)
@@ -264,10 +268,17 @@ func TestModifyRoutesDisconnectPolicy(t *testing.T) {
 		if _, err := stream.Recv(); err == nil {
 			t.Fatal("stream did not end")
 		}
-		want := 50
+		want, wantGroup := 51, true
 		if policy == fibdpb.DisconnectPolicy_DISCONNECT_POLICY_FLUSH {
-			want = 0
+			// FLUSH takes the session's groups with its routes.
+			want, wantGroup = 0, false
 		}
+		defer func() {
+			f, _ := e.reg.Get(10)
+			if _, ok := f.GetGroup(gid); ok != wantGroup {
+				t.Errorf("%v: group %d there %v after disconnect, want %v", policy, gid, ok, wantGroup)
+			}
+		}()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			got := len(e.routes(&fibdpb.ListRoutesRequest{FibId: u32(10), Source: source}))

@@ -49,6 +49,10 @@ type group struct {
 	paths  []Path // canonical
 	backup uint32
 	entry  uint32 // its forwarding entry
+	// stamp is its source's resync generation when it was last set: a
+	// resync's end deletes the source's groups not set again since it
+	// began (sweepGroupsLocked), as it does routes.
+	stamp uint32
 }
 
 type groupUndoKind uint8
@@ -149,14 +153,14 @@ func (f *FIB) applyGroupLocked(c *Change) error {
 		t.keys[i] = key
 		t.refs[i] = 1 // the group's own reference, while it exists
 		f.trackResolutionLocked(i, n)
-		f.mu.groups[g.ID] = &group{id: g.ID, src: src, paths: paths, backup: g.Backup, entry: i}
+		f.mu.groups[g.ID] = &group{id: g.ID, src: src, paths: paths, backup: g.Backup, entry: i, stamp: f.mu.stamps[src]}
 		f.mu.groupUndo = append(f.mu.groupUndo, groupUndo{kind: groupCreated, id: g.ID})
 		return nil
 	}
 	u := groupUndo{kind: groupReplaced, old: *old, id: g.ID, prev: t.get(old.entry)}
 	t.put(old.entry, n)
 	f.trackResolutionLocked(old.entry, n)
-	*old = group{id: g.ID, src: src, paths: paths, backup: g.Backup, entry: old.entry}
+	*old = group{id: g.ID, src: src, paths: paths, backup: g.Backup, entry: old.entry, stamp: f.mu.stamps[src]}
 	// Groups that name this one as their backup point at its new entry.
 	for _, o := range f.mu.groups {
 		if o.backup == g.ID {
@@ -373,6 +377,47 @@ func (f *FIB) GetGroup(id uint32) (GroupInfo, bool) {
 		}
 	}
 	return GroupInfo{}, false
+}
+
+// sweepGroupsLocked deletes, after a resync's routes were swept, the
+// groups of src not set again since the resync began (stamp) that nothing
+// uses any more: no route, and no other group as its backup. A stale group
+// still in use (another source's route may name it) stays. Backups go in
+// a second pass, once the groups naming them are gone. It returns how
+// many it deleted.
+func (f *FIB) sweepGroupsLocked(src uint16, source string, stamp uint32) (int, error) {
+	n := 0
+	for range 2 {
+		var changes []Change
+		for _, g := range f.mu.groups {
+			if g.src != src || g.stamp == stamp || f.mu.nexts.refs[g.entry] > 1 || f.isBackupLocked(g.id) {
+				continue
+			}
+			changes = append(changes, Change{Op: OpGroupDelete, Group: Group{ID: g.id, Source: source}})
+		}
+		if len(changes) == 0 {
+			break
+		}
+		// Map order: sort, so the batch (and its events) are the same
+		// every time.
+		slices.SortFunc(changes, func(a, b Change) int { return int(a.Group.ID) - int(b.Group.ID) })
+		res, err := f.applyLocked(changes)
+		if err != nil {
+			return n, err
+		}
+		n += res.Groups
+	}
+	return n, nil
+}
+
+// isBackupLocked reports whether a group names id as its backup.
+func (f *FIB) isBackupLocked(id uint32) bool {
+	for _, o := range f.mu.groups {
+		if o.backup == id {
+			return true
+		}
+	}
+	return false
 }
 
 // SetGroup creates or replaces a group as a batch of one.

@@ -385,3 +385,48 @@ func TestDeletedFIBGivesBackItsGroupsSources(t *testing.T) {
 		t.Fatalf("%d sources after the FIB went, want %d", n, base)
 	}
 }
+
+// TestResyncSweepsStaleGroups: a resync's end removes the source's routes
+// not pushed again and then its groups not set again that nothing uses
+// any more — a group set again stays, a stale one another source's route
+// uses stays, a stale backup goes once the group naming it has.
+func TestResyncSweepsStaleGroups(t *testing.T) {
+	fx := groupFixture(t)
+	for _, g := range []Group{
+		{ID: 1, Source: "bgp", Paths: via("192.0.2.2")},            // set again below
+		{ID: 2, Source: "bgp", Paths: via("192.0.2.3")},            // stale, unused
+		{ID: 3, Source: "bgp", Paths: via("192.0.2.4")},            // stale, used by ospf
+		{ID: 4, Source: "bgp", Paths: via("192.0.2.5")},            // stale backup of 5
+		{ID: 5, Source: "bgp", Paths: via("192.0.2.6"), Backup: 4}, // stale, names 4
+	} {
+		if _, err := fx.f.SetGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := fx.f.Apply([]Change{
+		{Op: OpAdd, Route: groupRoute("198.51.100.0/24", 2)},
+		{Op: OpAdd, Route: Route{Prefix: mustPrefix("203.0.113.0/24"), Source: "ospf", Paths: []Path{{Kind: PathGroup, Group: 3}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.f.BeginResync("bgp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.f.SetGroup(Group{ID: 1, Source: "bgp", Paths: via("192.0.2.2")}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := fx.f.EndResync("bgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint32
+	for _, g := range fx.f.Groups() {
+		ids = append(ids, g.ID)
+	}
+	if fmt.Sprint(ids) != "[1 3]" || n != 4 { // the route, and groups 2, 5, 4
+		t.Fatalf("after the resync: groups %v, %d removed; want [1 3] and 4", ids, n)
+	}
+	if got := gwOf(t, fx, "203.0.113.7"); got != "192.0.2.4" {
+		t.Fatalf("ospf's route on the stale group 3 forwards via %s", got)
+	}
+}

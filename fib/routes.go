@@ -191,7 +191,9 @@ func (f *FIB) BeginResync(source string) error {
 }
 
 // EndResync removes, in one batch, the routes of source that were not
-// pushed since BeginResync, and returns how many it removed.
+// pushed since BeginResync; then, in a batch of their own, the source's
+// next-hop groups not set since BeginResync that no route or group uses
+// any more. It returns how many routes and groups it removed.
 func (f *FIB) EndResync(source string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -225,13 +227,20 @@ func (f *FIB) EndResync(source string) (int, error) {
 			}
 		}
 	}
-	if len(changes) == 0 {
-		return 0, nil
-	}
 	f.mu.cause = CauseResync
-	res, err := f.applyLocked(changes)
-	f.mu.cause = CauseClient
-	return res.Deleted, err
+	defer func() { f.mu.cause = CauseClient }()
+	var deleted int
+	if len(changes) > 0 {
+		res, err := f.applyLocked(changes)
+		if err != nil {
+			return 0, err
+		}
+		deleted = res.Deleted
+	}
+	// Then the source's groups it did not set again, now that the routes
+	// that used them are gone.
+	groups, err := f.sweepGroupsLocked(src, source, stamp)
+	return deleted + groups, err
 }
 
 // PurgePort removes a port from this FIB: its addresses, and every route

@@ -4225,7 +4225,9 @@ type ModifyRoutesResponse struct {
 	Errors []*EntryError `protobuf:"bytes,10,rep,name=errors,proto3" json:"errors,omitempty"`
 	// absent counts idempotent deletes that found nothing.
 	Absent uint32 `protobuf:"varint,11,opt,name=absent,proto3" json:"absent,omitempty"`
-	// removed is what a RESYNC_MARK_END swept.
+	// removed is what a RESYNC_MARK_END swept: the routes of the source not
+	// pushed again, and then its next-hop groups not set again that nothing
+	// uses any more.
 	Removed uint64 `protobuf:"varint,12,opt,name=removed,proto3" json:"removed,omitempty"`
 	// session is the session's state: in the answer to the request that
 	// opened it or changed its election_id, and whenever ownership changes.
@@ -5148,7 +5150,8 @@ type EndResyncResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// removed is how many of the source's routes were not pushed again and so
-	// were removed.
+	// were removed, plus its next-hop groups not set again that nothing uses
+	// any more (removed after the routes).
 	Removed uint64 `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
 	// state_error is set when the change was applied but could not be saved
 	// to the state file: it holds until fibd restarts, unless a later save
