@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,7 +228,7 @@ func (s *Server) ApplyConfigFile(c *Config) (changes []string, errs []error) {
 				fail(fmt.Sprintf("ports[%d] (%s) settings", i, name), err)
 				continue
 			}
-			did("port %s settings: rpf %s, allow_source_route %v", name, cmpOr(cp.RPF, RPFOff), cp.AllowSourceRoute)
+			did("port %s settings: rpf %s, allow_source_route %v", name, cmp.Or(cp.RPF, RPFOff), cp.AllowSourceRoute)
 		}
 	}
 	for i, ca := range c.Addresses {
@@ -414,10 +415,8 @@ func sameJSON(a, b any) bool {
 // applyPortSettings gives a port the settings a config item names
 // (absent ones are the defaults).
 func (s *Server) applyPortSettings(cp ConfigPort) error {
-	if cp.PortSettings.normal() == (PortSettings{}) {
-		if cur, ok := s.portSettings(cp.spec().Name()); ok && cur == (PortSettings{}) {
-			return nil
-		}
+	if cur, ok := s.portSettings(cp.spec().Name()); ok && cur == cp.PortSettings.normal() {
+		return nil
 	}
 	rpf, allow := cp.RPF, cp.AllowSourceRoute
 	_, err := s.SetPortSettings(cp.spec().Name(), PortSettingsChange{RPF: &rpf, AllowSourceRoute: &allow})

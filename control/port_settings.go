@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"fmt"
 )
 
@@ -74,7 +75,7 @@ func (s *Server) SetPortSettings(name string, c PortSettingsChange) (PortInfo, e
 	rec.settings = next
 	s.mu.byID[id] = rec
 	s.mu.Unlock()
-	s.log.Info("port settings", "port", name, "rpf", cmpOr(next.RPF, RPFOff), "allow_source_route", next.AllowSourceRoute)
+	s.log.Info("port settings", "port", name, "rpf", cmp.Or(next.RPF, RPFOff), "allow_source_route", next.AllowSourceRoute)
 	var info PortInfo
 	for _, p := range s.dp.Ports() {
 		if p.ID == id {
@@ -83,11 +84,4 @@ func (s *Server) SetPortSettings(name string, c PortSettingsChange) (PortInfo, e
 		}
 	}
 	return info, s.saveState()
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

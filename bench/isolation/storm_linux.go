@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fibd/fibd/control/fibdpb"
+	"github.com/fibd/fibd/dataplane/packet"
 )
 
 // stormVariants is how many distinct malformed frames the storm cycles
@@ -224,18 +225,13 @@ func withIPv4Options(f, opts []byte) []byte {
 	return g
 }
 
+// fixIPv4Checksum recomputes the header checksum of a header whose IHL
+// makes sense, and leaves any other as it is (broken on purpose).
 func fixIPv4Checksum(ip []byte) {
 	hl := int(ip[0]&0x0f) * 4
 	if hl < 20 || hl > len(ip) {
 		return
 	}
 	ip[10], ip[11] = 0, 0
-	var sum uint32
-	for i := 0; i+1 < hl; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip[:hl]))
 }

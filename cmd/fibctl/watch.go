@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fibd/fibd/control/fibdpb"
 )
@@ -33,24 +34,11 @@ func newWatchCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for {
-				resp, err := stream.Recv()
-				if status.Code(err) == codes.Canceled {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				for _, ev := range resp.GetEvents() {
-					if a.json {
-						fmt.Fprintln(a.out, string(marshalJSON(ev, "")))
-						continue
-					}
-					n := ev.GetNeighbor()
-					typ := strings.ToLower(strings.TrimPrefix(ev.GetType().String(), "NEIGHBOR_EVENT_TYPE_"))
-					fmt.Fprintf(a.out, "%s fib %d %s dev %s lladdr %s %s\n", typ, n.GetFibId(), n.GetAddress(), n.GetPort(), n.GetMac(), enumText(n.GetNudState(), "NEIGHBOR_STATE_"))
-				}
-			}
+			return follow(a, stream.Recv, (*fibdpb.WatchNeighborsResponse).GetEvents, func(ev *fibdpb.NeighborEvent) string {
+				n := ev.GetNeighbor()
+				typ := strings.ToLower(strings.TrimPrefix(ev.GetType().String(), "NEIGHBOR_EVENT_TYPE_"))
+				return fmt.Sprintf("%s fib %d %s dev %s lladdr %s %s", typ, n.GetFibId(), n.GetAddress(), n.GetPort(), n.GetMac(), enumText(n.GetNudState(), "NEIGHBOR_STATE_"))
+			})
 		},
 	}
 	fib.register(neigh, "only this FIB")
@@ -83,22 +71,7 @@ func newWatchRouteCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for {
-				resp, err := stream.Recv()
-				if status.Code(err) == codes.Canceled {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				for _, ev := range resp.GetEvents() {
-					if a.json {
-						fmt.Fprintln(a.out, string(marshalJSON(ev, "")))
-						continue
-					}
-					fmt.Fprintln(a.out, routeEventLine(ev))
-				}
-			}
+			return follow(a, stream.Recv, (*fibdpb.WatchRoutesResponse).GetEvents, routeEventLine)
 		},
 	}
 	fib.register(c, "only this FIB")
@@ -106,6 +79,27 @@ func newWatchRouteCmd(a *app) *cobra.Command {
 	c.Flags().BoolVar(&initial, "initial", false, "first print what is there, then a line \"end of initial\"")
 	c.Flags().BoolVar(&a.json, "json", false, "one JSON object per line")
 	return c
+}
+
+// follow prints a watch stream's events, a line each (one JSON object per
+// line with --json), until the stream ends or the user interrupts it.
+func follow[R any, E proto.Message](a *app, recv func() (R, error), events func(R) []E, line func(E) string) error {
+	for {
+		resp, err := recv()
+		if status.Code(err) == codes.Canceled {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, ev := range events(resp) {
+			if a.json {
+				fmt.Fprintln(a.out, string(marshalJSON(ev, "")))
+				continue
+			}
+			fmt.Fprintln(a.out, line(ev))
+		}
+	}
 }
 
 // routeEventLine renders an event the iproute2 way.
