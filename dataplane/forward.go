@@ -220,7 +220,10 @@ func (w *worker) nextHop(f *fib.FIB, n *fib.Next, dst netip.Addr, p *packet.Pars
 			hash = packet.FlowHash(p)
 		}
 		h.a = w.e.adjs.Get(n.Pick(hash))
-		if !w.usable(h.a) {
+		// Only an entry with somewhere else to go (other members, a
+		// backup group) checks its member: a single path, the common
+		// case, pays nothing for failover.
+		if (n.Group != nil || n.Backup != nil) && !w.usable(h.a) {
 			h.a = w.failover(n, h.a)
 		}
 		h.key.Port = h.a.Port()
