@@ -46,6 +46,8 @@ type ConfigFIB struct {
 	Name      string           `json:"name,omitempty"`
 	Limits    *ConfigLimits    `json:"limits,omitempty"`
 	Neighbors *ConfigNeighbors `json:"neighbors,omitempty"`
+	// HostStack gives the FIB a host stack (fibctl fib set --host on).
+	HostStack bool `json:"host_stack,omitempty"`
 }
 
 // settings are the FIB settings the entry declares (nil fields: not
@@ -64,12 +66,16 @@ func (cf ConfigFIB) settings() FIBSettings {
 		}
 	}
 	set.Neighbors = cf.Neighbors.settings()
+	if cf.HostStack {
+		on := true
+		set.Host = &on
+	}
 	return set
 }
 
 // configFIB is the ConfigFIB of the settings an admin set.
 func configFIB(id adj.FIBID, set FIBSettings) ConfigFIB {
-	cf := ConfigFIB{ID: id, Name: deref(set.Name), Neighbors: configNeighbors(set.Neighbors)}
+	cf := ConfigFIB{ID: id, Name: deref(set.Name), Neighbors: configNeighbors(set.Neighbors), HostStack: set.Host != nil && *set.Host}
 	if l := set.Limits; l != (LimitSettings{}) {
 		v := func(p *int) int {
 			if p == nil {

@@ -126,6 +126,10 @@ func resetTo(old, want FIBSettings) FIBSettings {
 		empty := ""
 		want.Name = &empty
 	}
+	if old.Host != nil && want.Host == nil {
+		off := false
+		want.Host = &off
+	}
 	return want
 }
 

@@ -35,6 +35,31 @@ type Dataplane interface {
 	// SetPortSettings changes a port's edge filters (ErrPortNotFound
 	// when unknown); the settings are valid (CheckRPF).
 	SetPortSettings(id adj.PortID, s PortSettings) error
+	// SetHost turns FIB id's host stack on — a network namespace with a
+	// TUN that carries the FIB's addresses, where programs open sockets
+	// in the FIB — or off, removing the namespace. Turning on what is on
+	// (or off what is off) does nothing.
+	SetHost(id adj.FIBID, on bool) error
+	// Hosts returns the host stacks that are on, by FIB.
+	Hosts() []HostInfo
+}
+
+// HostInfo describes a FIB's host stack (dataplane.HostInfo).
+type HostInfo struct {
+	FIB adj.FIBID
+	// Namespace is the network namespace programs enter (fibctl exec);
+	// Device the TUN in it.
+	Namespace, Device string
+	// Error says why the host stack is not working ("no packet I/O",
+	// an address that could not be mirrored); empty when it is.
+	Error string
+	// Punted and Delivered count packets for the host (queued, written
+	// into it); Injected and Queued what the host sent that went out of
+	// a port or waits for a neighbour; ICMPErrors the errors fibd wrote
+	// back into the host; Drops what was dropped on the way, by reason
+	// (host-queue-full, host-spoofed, no-route, ...).
+	Punted, Delivered, Injected, Queued, ICMPErrors uint64
+	Drops                                           map[string]uint64
 }
 
 // PortInfo describes one port.

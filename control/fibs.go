@@ -21,6 +21,8 @@ type FIBInfo struct {
 	Settings               FIBSettings
 	// Sources are the sources with routes in the FIB, by name.
 	Sources []fib.SourceCount
+	// Host is the FIB's host stack, nil when it has none.
+	Host *HostInfo
 }
 
 // CreateFIB makes an empty FIB with the given settings (nil fields: the
@@ -73,6 +75,11 @@ func (s *Server) DeleteFIB(id adj.FIBID) error {
 	}
 	err := s.reg.Delete(id)
 	if err == nil {
+		if h := s.mu.settings[id].Host; h != nil && *h {
+			if herr := s.dp.SetHost(id, false); herr != nil {
+				s.log.Warn("removing the deleted fib's host stack", "fib", id, "err", herr)
+			}
+		}
 		delete(s.mu.nbrLimits, id)
 		if n := s.mu.settings[id].Name; n != nil {
 			delete(s.mu.names, *n)
@@ -136,6 +143,11 @@ func (s *Server) fibInfo(f *fib.FIB) FIBInfo {
 	})
 	in.Settings, _ = s.FIBSettings(f.ID())
 	in.Sources = f.SourceCounts()
+	for _, h := range s.dp.Hosts() {
+		if h.FIB == f.ID() {
+			in.Host = &h
+		}
+	}
 	return in
 }
 

@@ -46,7 +46,7 @@ func (g *GRPCService) ListFibs(req *fibdpb.ListFibsRequest, stream fibdpb.FibdSe
 				NeighborsV4: uint64(f.Neighbors4), NeighborsV6: uint64(f.Neighbors6), Ports: f.Ports, Version: f.Version,
 				Limits: &fibdpb.Limits{RoutesV4: uint64(f.Limits.Routes4), RoutesV6: uint64(f.Limits.Routes6),
 					RoutesPerSource: uint64(f.Limits.PerSource), Neighbors: uint64(f.Limits.Neighbors)},
-				Settings: settingsToPB(f.Settings), Name: f.Name, Sources: sourcesToPB(f.Sources)})
+				Settings: settingsToPB(f.Settings), Name: f.Name, Sources: sourcesToPB(f.Sources), Host: hostToPB(f.Host)})
 		})
 	}, func(fibs []*fibdpb.Fib) error {
 		return stream.Send(&fibdpb.ListFibsResponse{Epoch: g.s.Epoch(), Fibs: fibs})

@@ -27,6 +27,7 @@ func settingsFromPB(pb *fibdpb.FibSettings) (FIBSettings, error) {
 	set := FIBSettings{Limits: limitSettingsFromPB(pb.GetLimits())}
 	if pb != nil {
 		set.Name = pb.Name
+		set.Host = pb.HostStack
 	}
 	n := pb.GetNeighbors()
 	var out NeighborSettings
@@ -120,10 +121,18 @@ func settingsToPB(s FIBSettings) *fibdpb.FibSettings {
 		}
 		return durationpb.New(*v)
 	}
-	return &fibdpb.FibSettings{Name: s.Name, Limits: limitSettingsToPB(s.Limits), Neighbors: &fibdpb.NeighborSettings{
+	return &fibdpb.FibSettings{Name: s.Name, HostStack: s.Host, Limits: limitSettingsToPB(s.Limits), Neighbors: &fibdpb.NeighborSettings{
 		MaxEntries: u(n.MaxEntries), ArpAccept: n.ARPAccept, GcStaleTime: d(n.GCStaleTime),
 		BaseReachableTime: d(n.BaseReachableTime), DelayFirstProbeTime: d(n.DelayFirstProbeTime), RetransTimer: d(n.RetransTimer),
 		SolicitRate: u(n.SolicitRate), SolicitBurst: u(n.SolicitBurst),
 		ReservedSolicitRate: u(n.ReservedSolicitRate), ReservedSolicitBurst: u(n.ReservedSolicitBurst),
 	}}
+}
+
+func hostToPB(h *HostInfo) *fibdpb.FibHost {
+	if h == nil {
+		return nil
+	}
+	return &fibdpb.FibHost{Namespace: h.Namespace, Device: h.Device, Error: h.Error, Punted: h.Punted, Delivered: h.Delivered,
+		Injected: h.Injected, Queued: h.Queued, IcmpErrors: h.ICMPErrors, Drops: h.Drops}
 }

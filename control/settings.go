@@ -18,6 +18,8 @@ type FIBSettings struct {
 	Name      *string
 	Limits    LimitSettings
 	Neighbors NeighborSettings
+	// Host turns the FIB's host stack on or off (Dataplane.SetHost).
+	Host *bool
 }
 
 // NeighborSettings configure a FIB's ARP/ND table (see neigh.FIBConfig).
@@ -153,7 +155,24 @@ func (s *Server) setSettingsLocked(f *fib.FIB, set FIBSettings) ([]string, error
 	}
 	next.Limits = old.Limits.merge(set.Limits)
 	next.Neighbors = old.Neighbors.merge(set.Neighbors)
+	if set.Host != nil {
+		next.Host = set.Host
+		if !*set.Host {
+			next.Host = nil // off is the default: nothing to save
+		}
+	}
+	wasOn, on := old.Host != nil && *old.Host, next.Host != nil && *next.Host
+	if on != wasOn {
+		// Namespace and TUN work happens under s.mu: a few milliseconds,
+		// and it keeps the host in step with the setting that is saved.
+		if err := s.dp.SetHost(id, on); err != nil {
+			return nil, fmt.Errorf("fib %d host stack: %w", id, err)
+		}
+	}
 	if err := s.nb.SetSettings(id, next.Neighbors); err != nil {
+		if on != wasOn {
+			_ = s.dp.SetHost(id, wasOn)
+		}
 		return nil, err
 	}
 	if old.Name != nil {
@@ -180,7 +199,8 @@ func (s *Server) FIBSettings(id adj.FIBID) (FIBSettings, error) {
 	}
 	s.mu.Lock()
 	st := s.mu.settings[id]
-	eff := FIBSettings{Name: st.Name, Limits: s.effectiveLimitsLocked(f).settings()}
+	on := st.Host != nil && *st.Host
+	eff := FIBSettings{Name: st.Name, Limits: s.effectiveLimitsLocked(f).settings(), Host: &on}
 	s.mu.Unlock()
 	eff.Neighbors = s.nb.Settings(id)
 	return eff, nil
@@ -194,7 +214,7 @@ func (s *Server) savedSettingsLocked(id adj.FIBID) (FIBSettings, bool) {
 }
 
 func (set FIBSettings) empty() bool {
-	return set.Name == nil && set.Limits == (LimitSettings{}) && set.Neighbors.empty()
+	return set.Name == nil && set.Limits == (LimitSettings{}) && set.Neighbors.empty() && set.Host == nil
 }
 
 // diff names the fields that differ between two sets of settings.
@@ -210,6 +230,9 @@ func (set FIBSettings) diff(o FIBSettings) []string {
 		out = append(out, fmt.Sprintf("name %s → %s", str(set.Name), str(o.Name)))
 	}
 	out = append(out, set.Limits.diff(o.Limits)...)
+	if on := func(b *bool) bool { return b != nil && *b }; on(set.Host) != on(o.Host) {
+		out = append(out, fmt.Sprintf("host stack %v → %v", on(set.Host), on(o.Host)))
+	}
 	if !sameJSON(configNeighbors(set.Neighbors), configNeighbors(o.Neighbors)) {
 		out = append(out, "neighbors")
 	}

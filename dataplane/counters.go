@@ -52,7 +52,7 @@ const (
 	// DropFragment: fragmentation failed (bad options, MTU below 68).
 	DropFragment
 	// DropToRouter: addressed to the router but not something it answers
-	// (no host stack yet).
+	// (a FIB without a host stack: TCP, UDP, other protocols).
 	DropToRouter
 	// DropTxFull: the egress ring or socket buffer was full.
 	DropTxFull
@@ -78,6 +78,18 @@ const (
 	// DropDirectedBroadcast: to the broadcast address of a connected
 	// subnet (RFC 2644: never forwarded).
 	DropDirectedBroadcast
+	// DropHostQueueFull: for the FIB's host stack, whose punt queue was
+	// full.
+	DropHostQueueFull
+	// DropHostSpoofed: sent by a host stack from a source that is not
+	// one of its FIB's addresses.
+	DropHostSpoofed
+	// DropHostLinkScoped: sent by a host stack to a multicast, broadcast
+	// or link-local address, which its one interface cannot place on a
+	// port.
+	DropHostLinkScoped
+	// DropHostMalformed: sent by a host stack, and not a valid IP packet.
+	DropHostMalformed
 	// NumDrops is the number of Drop values.
 	NumDrops
 )
@@ -107,6 +119,10 @@ var dropNames = [...]string{
 	DropSourceRoute - DropNotForUs:       "source-route",
 	DropOwnSource - DropNotForUs:         "own-source",
 	DropDirectedBroadcast - DropNotForUs: "directed-broadcast",
+	DropHostQueueFull - DropNotForUs:     "host-queue-full",
+	DropHostSpoofed - DropNotForUs:       "host-spoofed",
+	DropHostLinkScoped - DropNotForUs:    "host-link-scoped",
+	DropHostMalformed - DropNotForUs:     "host-malformed",
 }
 
 // Transmit drops (DropTxFull, DropTxRefused, DropTxEgressGone) are counted

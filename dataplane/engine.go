@@ -121,6 +121,10 @@ type Engine struct {
 	// for, or holds up, another FIB's queued packets.
 	slow sync.Pool
 
+	// hosts holds the FIBs' host stacks, copy-on-write under hostMu.
+	hosts  atomic.Pointer[map[adj.FIBID]*host]
+	hostMu sync.Mutex
+
 	watchStop chan struct{}
 	watchDone chan struct{}
 
@@ -147,6 +151,8 @@ func New(cfg Config) (*Engine, error) {
 	e.ports.Store(&ports)
 	fc := map[adj.FIBID]*counters{}
 	e.fibCtr.Store(&fc)
+	hs := map[adj.FIBID]*host{}
+	e.hosts.Store(&hs)
 	e.mu.ifaces = map[string]*iface{}
 	e.mu.byName = map[string]*Port{}
 	nc := cfg.Neigh
@@ -421,6 +427,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	close(e.watchStop)
 	<-e.watchDone
+	e.detachHosts()
 	for _, ifc := range ifcs {
 		ifc.open.Lock()
 		e.closeIfaceLocked(ifc, "dataplane closed")

@@ -18,17 +18,22 @@ const (
 	icmp4EchoRequest   = 8
 )
 
-// local handles a packet addressed to the router itself on port in. There
-// is no host stack yet: the router answers echo requests, hands ND to
-// neigh, tells UDP senders the port is unreachable (so traceroute to the
-// router's address ends), and counts the rest. A packet counts as local
-// when the router handled it (neighbour discovery, an echo answered), as
-// to-router when it did not: once, either way.
+// local handles a packet addressed to the router itself on port in, an
+// address of f. The router answers echo requests and hands ND to neigh;
+// what a host should answer goes to f's host stack when it has one
+// (forHost). Without one, the router tells UDP senders the port is
+// unreachable (so traceroute to the router's address ends) and counts the
+// rest. A packet counts as local when the router handled it (neighbour
+// discovery, an echo answered, punted to the host), as to-router when it
+// did not: once, either way.
 func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 	p := &w.p
+	if h := w.e.hostOf(f.ID()); h != nil && !w.ndMessage() && w.forHost(frame) {
+		w.punt(in, f, h, frame)
+		return
+	}
 	switch {
-	case p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
-		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect:
+	case w.ndMessage():
 		in.ctr.local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
 	case p.HasICMP && !p.Fragment && (p.Family == packet.IPv4 && p.Proto == packet.ProtoICMP && p.ICMPType == icmp4EchoRequest ||
@@ -60,16 +65,29 @@ func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 	}
 }
 
+// ndMessage reports whether w.p is an IPv6 neighbour discovery message
+// (RS, RA, NS, NA, Redirect), which neigh handles.
+func (w *worker) ndMessage() bool {
+	p := &w.p
+	return p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
+		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect
+}
+
 // linkScoped handles a packet to a multicast or broadcast address: IPv6
 // neighbour discovery goes to neigh (solicited-node and all-nodes
 // multicast), anything else is not routed.
 func (w *worker) linkScoped(in *Port, f *fib.FIB, frame []byte, r packet.Reason) {
 	p := &w.p
-	if p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
-		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect {
+	if w.ndMessage() {
 		in.ctr.local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
 		return
+	}
+	if routingGroup(p.Dst) {
+		if h := w.e.hostOf(f.ID()); h != nil {
+			w.punt(in, f, h, frame)
+			return
+		}
 	}
 	if r != packet.BroadcastDest {
 		r = packet.MulticastDest

@@ -24,6 +24,9 @@ type addrView struct {
 	// destinations are ruled out with one load and a multiply, and only
 	// a hit pays for the map.
 	ownBits, bcastBits uint64
+	// changed is closed when a newer view replaces this one
+	// (AddressesChanged).
+	changed chan struct{}
 }
 
 // addrBit is a's bit in an addrView filter word: a multiplicative hash of
@@ -39,8 +42,6 @@ func addrBit(a netip.Addr) uint64 {
 	}
 	return 1 << ((v * 0x9e3779b97f4a7c15) >> 58)
 }
-
-var emptyAddrView addrView
 
 // AddAddress configures an interface address on a port of this FIB, e.g.
 // 192.0.2.1/24: it installs the connected route (192.0.2.0/24 attached to
@@ -136,7 +137,7 @@ func (f *FIB) subnetOnPortLocked(p adj.PortID, subnet netip.Prefix) bool {
 }
 
 func (f *FIB) publishAddrsLocked() {
-	v := &addrView{byPort: maps.Clone(f.mu.addrs), own: map[netip.Addr]struct{}{}, bcast: map[netip.Addr]struct{}{}}
+	v := &addrView{byPort: maps.Clone(f.mu.addrs), own: map[netip.Addr]struct{}{}, bcast: map[netip.Addr]struct{}{}, changed: make(chan struct{})}
 	for _, list := range v.byPort {
 		for _, a := range list {
 			v.own[a.Addr()] = struct{}{}
@@ -147,8 +148,13 @@ func (f *FIB) publishAddrsLocked() {
 			}
 		}
 	}
-	f.addrs.Store(v)
+	close(f.addrs.Swap(v).changed)
 }
+
+// AddressesChanged returns a channel closed the next time the FIB's
+// addresses change: a host stack mirroring them (dataplane) waits on it,
+// reads AllAddresses, and asks again.
+func (f *FIB) AddressesChanged() <-chan struct{} { return f.addrs.Load().changed }
 
 // lastAddr4 is the highest address of an IPv4 prefix: its directed
 // broadcast address.

@@ -97,7 +97,7 @@ var emptySnapshot = &snapshot{
 func newFIB(id adj.FIBID, reg *Registry, l Limits) *FIB {
 	f := &FIB{id: id, reg: reg}
 	f.snap.Store(emptySnapshot)
-	f.addrs.Store(&emptyAddrView)
+	f.addrs.Store(&addrView{changed: make(chan struct{})})
 	f.mu.nexts = newNextTable()
 	f.mu.limits = l
 	return f

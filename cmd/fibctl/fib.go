@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +15,8 @@ import (
 
 func newFIBCmd(a *app) *cobra.Command {
 	c := group(&cobra.Command{Use: "fib", Short: "FIBs (VRFs): add, del, set, show"})
+	c.Long = "FIBs (VRFs): add, del, set, show. `fib show FIB` adds the FIB's settings and its host stack."
+
 	var l fibdpb.Limits
 	var name string
 	add := &cobra.Command{
@@ -88,21 +92,28 @@ func newFIBCmd(a *app) *cobra.Command {
 			if a.json {
 				return writeJSONList(a.out, fibs)
 			}
-			t := newTable(a.out, "FIB", "NAME", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "SOURCES", "VERSION")
+			t := newTable(a.out, "FIB", "NAME", "ROUTES4", "ROUTES6", "NEIGH4", "NEIGH6", "PORTS", "SOURCES", "HOST", "VERSION")
 			for _, f := range fibs {
 				var srcs []string
 				for _, s := range f.GetSources() {
 					srcs = append(srcs, fmt.Sprintf("%s=%d", s.GetSource(), s.GetRoutesV4()+s.GetRoutesV6()))
 				}
 				t.row(u(f.GetFibId()), orDash(f.GetName()), u(f.GetRoutesV4()), u(f.GetRoutesV6()), u(f.GetNeighborsV4()),
-					u(f.GetNeighborsV6()), orDash(strings.Join(f.GetPorts(), ",")), orDash(strings.Join(srcs, ",")), u(f.GetVersion()))
+					u(f.GetNeighborsV6()), orDash(strings.Join(f.GetPorts(), ",")), orDash(strings.Join(srcs, ",")),
+					orDash(f.GetHost().GetNamespace()), u(f.GetVersion()))
 			}
 			if err := t.flush(); err != nil {
 				return err
 			}
 			if len(args) == 1 && len(fibs) == 1 {
 				fmt.Fprintln(a.out)
-				return printSettings(a, fibs[0].GetFibId(), fibs[0].GetSettings())
+				if err := printSettings(a, fibs[0].GetFibId(), fibs[0].GetSettings()); err != nil {
+					return err
+				}
+				if h := fibs[0].GetHost(); h != nil {
+					fmt.Fprintln(a.out)
+					return printHost(a, fibs[0].GetFibId(), h)
+				}
 			}
 			return nil
 		},
@@ -133,4 +144,21 @@ func recvAll[T any](recv func() (T, error), fn func(T)) error {
 		}
 		fn(m)
 	}
+}
+
+// printHost prints a FIB's host stack: its namespace and counters.
+func printHost(a *app, id uint32, h *fibdpb.FibHost) error {
+	t := newTable(a.out, "FIB", "HOST", "VALUE")
+	rows := [][2]string{
+		{"namespace", h.GetNamespace()}, {"device", orDash(h.GetDevice())}, {"error", orDash(h.GetError())},
+		{"punted", u(h.GetPunted())}, {"delivered", u(h.GetDelivered())}, {"injected", u(h.GetInjected())},
+		{"neighbor-queued", u(h.GetQueued())}, {"icmp-errors", u(h.GetIcmpErrors())},
+	}
+	for _, k := range slices.Sorted(maps.Keys(h.GetDrops())) {
+		rows = append(rows, [2]string{"drop " + k, u(h.GetDrops()[k])})
+	}
+	for _, r := range rows {
+		t.row(u(id), r[0], r[1])
+	}
+	return t.flush()
 }

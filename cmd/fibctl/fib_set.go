@@ -17,7 +17,7 @@ import (
 func newFIBSetCmd(a *app) *cobra.Command {
 	var (
 		maxEntries, solicitRate, solicitBurst, resRate, resBurst uint32
-		arpAccept, name                                          string
+		arpAccept, name, hostStack                               string
 		gcStale, reachable, delayProbe, retrans                  time.Duration
 		lim4, lim6, limSrc, limNb                                uint64
 		warn                                                     uint32
@@ -25,9 +25,13 @@ func newFIBSetCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "set FIB [flags]",
 		Short: "Change a FIB's settings: only the flags given change",
-		Long: "Change a FIB's name, limits and neighbour table. Only the flags given change; a limit set to 0\n" +
-			"goes back to fibd's default (its --limit-* flags), and --name \"\" removes the name.",
-		Example: `  fibctl fib set 10 --name customer-a --limit-routes-v4 1000000 --limit-warn-percent 80
+		Long: "Change a FIB's name, limits, neighbour table and host stack. Only the flags given change; a limit\n" +
+			"set to 0 goes back to fibd's default (its --limit-* flags), and --name \"\" removes the name.\n\n" +
+			"--host on gives the FIB a host stack: network namespace fibd-fibN (see fibd --host-netns-prefix)\n" +
+			"with a TUN carrying the FIB's addresses, so programs run with `fibctl exec --fib N -- CMD` talk to\n" +
+			"the FIB's customers from the router's own addresses. --host off removes the namespace.",
+		Example: `  fibctl fib set 10 --host on
+  fibctl fib set 10 --name customer-a --limit-routes-v4 1000000 --limit-warn-percent 80
   fibctl fib set customer-a --neigh-max 4096 --arp-accept off
   fibctl fib set 10 --neigh-gc-stale-time 2m --neigh-reachable-time 30s`,
 		Args: cobra.ExactArgs(1),
@@ -82,6 +86,13 @@ func newFIBSetCmd(a *app) *cobra.Command {
 				}
 				n.ArpAccept, changed = &on, true
 			}
+			if fl.Changed("host") {
+				on, err := parseOnOff("--host", hostStack)
+				if err != nil {
+					return err
+				}
+				set.HostStack, changed = &on, true
+			}
 			if !changed {
 				return fmt.Errorf("fib set %s: nothing to change (see fibctl fib set --help)", args[0])
 			}
@@ -102,6 +113,7 @@ func newFIBSetCmd(a *app) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&name, "name", "", "the FIB's name, usable wherever a FIB ID is (\"\" removes it)")
+	f.StringVar(&hostStack, "host", "", "on: a host stack (namespace fibd-fibN) where programs open sockets in the FIB; off removes it")
 	f.Uint64Var(&lim4, "limit-routes-v4", 0, "IPv4 route limit (0: fibd's default)")
 	f.Uint64Var(&lim6, "limit-routes-v6", 0, "IPv6 route limit (0: fibd's default)")
 	f.Uint64Var(&limSrc, "limit-routes-per-source", 0, "limit of one source's routes per family (0: fibd's default)")
@@ -150,6 +162,7 @@ func printSettings(a *app, id uint32, s *fibdpb.FibSettings) error {
 	}
 	for _, row := range [][2]string{
 		{"name", orDash(s.GetName())},
+		{"host", map[bool]string{true: "on", false: "off"}[s.GetHostStack()]},
 		{"limit-routes-v4", limit(l.GetRoutesV4())},
 		{"limit-routes-v6", limit(l.GetRoutesV6())},
 		{"limit-routes-per-source", limit(l.GetRoutesPerSource())},

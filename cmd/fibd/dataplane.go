@@ -23,7 +23,7 @@ const ioKinds = "auto (XDP where it attaches, else AF_PACKET), afpacket, xdp (ne
 
 // newDataplane builds the dataplane and the neighbour table --io asks for.
 // It returns a function that releases them.
-func newDataplane(kind string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
+func newDataplane(kind, hostPrefix string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
 	switch kind {
 	case "none":
 		// No packets move, so nothing resolves: the neighbour table holds
@@ -56,13 +56,16 @@ func newDataplane(kind string, reg *fib.Registry, log *slog.Logger) (control.Dat
 		e.Close()
 		links.Close()
 	}
-	return &engineDP{e: e, kind: kind}, &engineNeighbors{t: e.Neighbors()}, stop, nil
+	return &engineDP{e: e, kind: kind, hostPrefix: hostPrefix, log: log}, &engineNeighbors{t: e.Neighbors()}, stop, nil
 }
 
 // engineDP adapts the forwarding engine to the control plane.
 type engineDP struct {
 	e    *dataplane.Engine
 	kind string
+	// hostPrefix names the FIBs' host namespaces (--host-netns-prefix).
+	hostPrefix string
+	log        *slog.Logger
 }
 
 func (d *engineDP) Backend() string { return d.kind }

@@ -20,6 +20,7 @@ type noneDataplane struct {
 		sync.Mutex
 		ports map[adj.PortID]control.PortInfo
 		next  adj.PortID
+		hosts map[adj.FIBID]bool
 	}
 }
 
@@ -113,4 +114,30 @@ func (d *noneDataplane) Stats() control.Stats {
 		st.Ports = append(st.Ports, control.PortStats{Port: p.ID, Name: p.Name, FIB: p.FIB})
 	}
 	return st
+}
+
+// SetHost records the host stack: it starts when the same state runs
+// with a packet backend.
+func (d *noneDataplane) SetHost(id adj.FIBID, on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.hosts == nil {
+		d.mu.hosts = map[adj.FIBID]bool{}
+	}
+	if on {
+		d.mu.hosts[id] = true
+	} else {
+		delete(d.mu.hosts, id)
+	}
+	return nil
+}
+
+func (d *noneDataplane) Hosts() []control.HostInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []control.HostInfo
+	for _, id := range slices.Sorted(maps.Keys(d.mu.hosts)) {
+		out = append(out, control.HostInfo{FIB: id, Error: "no packet I/O (--io none): the host stack starts with a packet backend"})
+	}
+	return out
 }

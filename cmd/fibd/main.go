@@ -24,6 +24,8 @@ import (
 	"time"
 
 	flag "github.com/spf13/pflag"
+
+	"github.com/fibd/fibd/dataplane/hoststack"
 )
 
 // flags are fibd's command line.
@@ -42,6 +44,7 @@ type flags struct {
 	limits      limitFlags
 	version     bool
 	checkConfig string
+	hostPrefix  string
 }
 
 type limitFlags struct {
@@ -81,6 +84,7 @@ func newFlagSet(fp *flags) *flag.FlagSet {
 	fs.IntVar(&f.limits.routes6, "limit-routes-v6", 0, "default IPv6 route limit per FIB (0: none)")
 	fs.IntVar(&f.limits.perSource, "limit-routes-per-source", 0, "default limit of one source's routes per family in a FIB (0: none)")
 	fs.IntVar(&f.limits.neighbors, "limit-neighbors", 0, "default limit of static neighbours per FIB (0: none)")
+	fs.StringVar(&f.hostPrefix, "host-netns-prefix", hoststack.DefaultPrefix, "names FIB N's host namespace prefix+N (fibctl fib set N --host on); a fibd removes the namespaces under its prefix that no FIB has")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.checkConfig, "check-config", "", "validate this config file (syntax and meaning) and exit: 0 if it would apply, 1 with each problem if not")
 	return fs
@@ -93,6 +97,9 @@ func checkFlags(fp *flags, fs *flag.FlagSet) (*flags, error) {
 	}
 	if f.checkConfig != "" || f.version {
 		return &f, nil
+	}
+	if err := checkHostPrefix(f.hostPrefix); err != nil {
+		return nil, err
 	}
 	if f.socket == "" && f.listen == "" {
 		return nil, errors.New("nothing to serve on: give --socket or --listen")

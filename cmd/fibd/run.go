@@ -41,7 +41,7 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 	}
 
 	reg := fib.NewRegistry(fib.Options{})
-	dp, nb, stopDP, err := newDataplane(f.dataplane, reg, log)
+	dp, nb, stopDP, err := newDataplane(f.dataplane, f.hostPrefix, reg, log)
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,9 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 	if cfg != nil {
 		changes, errs := srv.ApplyConfigFile(cfg)
 		log.Info("config file applied", "path", f.config, "changes", len(changes), "not_applied", len(errs))
+	}
+	if c, ok := dp.(interface{ removeStaleHosts() }); ok {
+		c.removeStaleHosts()
 	}
 	if f.state != "" {
 		if err := os.MkdirAll(filepath.Dir(f.state), 0o750); err != nil {
@@ -179,7 +182,7 @@ func checkConfig(path string, out io.Writer) int {
 	}
 	reg := fib.NewRegistry(fib.Options{})
 	quiet := slog.New(slog.DiscardHandler)
-	dp, nb, stop, err := newDataplane("none", reg, quiet)
+	dp, nb, stop, err := newDataplane("none", "", reg, quiet)
 	if err != nil {
 		fmt.Fprintln(out, err)
 		return 1

@@ -37,6 +37,9 @@ type result struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		os.Exit(serveMain(os.Args[2:]))
+	}
 	self, _ := os.Executable()
 	d := &demo{start: time.Now()}
 	flag.StringVar(&d.bin, "bin", filepath.Dir(self), "directory holding the fibd and fibctl binaries")

@@ -8,6 +8,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		os.Exit(serveMain(os.Args[2:]))
+	}
 	fmt.Fprintln(os.Stderr, "fibdemo needs Linux: network namespaces, veth and AF_PACKET/AF_XDP")
 	os.Exit(2)
 }

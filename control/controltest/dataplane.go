@@ -24,6 +24,8 @@ type Dataplane struct {
 		next   adj.PortID
 		// fibCounters are the per-FIB counters Stats reports.
 		fibCounters map[adj.FIBID]control.Counters
+		hosts       map[adj.FIBID]bool
+		hostErr     error
 	}
 }
 
@@ -151,3 +153,40 @@ func (d *Dataplane) AddInterface(name string, in Interface) {
 }
 
 var _ control.Dataplane = (*Dataplane)(nil)
+
+// SetHost implements control.Dataplane: it records the host stack, which
+// moves no packets here; SetHostError makes it fail.
+func (d *Dataplane) SetHost(id adj.FIBID, on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.hostErr != nil {
+		return d.mu.hostErr
+	}
+	if d.mu.hosts == nil {
+		d.mu.hosts = map[adj.FIBID]bool{}
+	}
+	if on {
+		d.mu.hosts[id] = true
+	} else {
+		delete(d.mu.hosts, id)
+	}
+	return nil
+}
+
+// SetHostError makes SetHost fail with err (nil: succeed again).
+func (d *Dataplane) SetHostError(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mu.hostErr = err
+}
+
+// Hosts implements control.Dataplane.
+func (d *Dataplane) Hosts() []control.HostInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []control.HostInfo
+	for _, id := range slices.Sorted(maps.Keys(d.mu.hosts)) {
+		out = append(out, control.HostInfo{FIB: id, Namespace: fmt.Sprintf("fibd-fib%d", id), Device: fmt.Sprintf("fib%d", id)})
+	}
+	return out
+}

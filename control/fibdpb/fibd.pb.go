@@ -1082,7 +1082,9 @@ type Fib struct {
 	// name is the FIB's name, "" if it has none.
 	Name string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
 	// sources are the sources with routes in the FIB, by name.
-	Sources       []*SourceRoutes `protobuf:"bytes,11,rep,name=sources,proto3" json:"sources,omitempty"`
+	Sources []*SourceRoutes `protobuf:"bytes,11,rep,name=sources,proto3" json:"sources,omitempty"`
+	// host is the FIB's host stack; absent when it has none.
+	Host          *FibHost `protobuf:"bytes,12,opt,name=host,proto3" json:"host,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1194,6 +1196,133 @@ func (x *Fib) GetSources() []*SourceRoutes {
 	return nil
 }
 
+func (x *Fib) GetHost() *FibHost {
+	if x != nil {
+		return x.Host
+	}
+	return nil
+}
+
+// FibHost is a FIB's host stack: a network namespace holding a TUN that
+// carries the FIB's addresses, where programs open sockets in the FIB
+// (`fibctl exec --fib N -- CMD`).
+type FibHost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// namespace is the network namespace's name ("fibd-fib10"), mounted
+	// under /run/netns; device the TUN in it ("fib10").
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Device    string `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
+	// error says why the host stack is not working; "" when it is.
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// punted counts packets queued for the host, delivered those written
+	// into it; injected what the host sent that went out of a port, queued
+	// what waits for a neighbour; icmp_errors the errors (too big,
+	// unreachable) fibd wrote back into the host.
+	Punted     uint64 `protobuf:"varint,4,opt,name=punted,proto3" json:"punted,omitempty"`
+	Delivered  uint64 `protobuf:"varint,5,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	Injected   uint64 `protobuf:"varint,6,opt,name=injected,proto3" json:"injected,omitempty"`
+	Queued     uint64 `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
+	IcmpErrors uint64 `protobuf:"varint,8,opt,name=icmp_errors,json=icmpErrors,proto3" json:"icmp_errors,omitempty"`
+	// drops counts what was dropped on the way in or out, by reason
+	// (host-queue-full, host-spoofed, host-link-scoped, no-route, ...).
+	Drops         map[string]uint64 `protobuf:"bytes,9,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FibHost) Reset() {
+	*x = FibHost{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FibHost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FibHost) ProtoMessage() {}
+
+func (x *FibHost) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FibHost.ProtoReflect.Descriptor instead.
+func (*FibHost) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FibHost) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *FibHost) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *FibHost) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *FibHost) GetPunted() uint64 {
+	if x != nil {
+		return x.Punted
+	}
+	return 0
+}
+
+func (x *FibHost) GetDelivered() uint64 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *FibHost) GetInjected() uint64 {
+	if x != nil {
+		return x.Injected
+	}
+	return 0
+}
+
+func (x *FibHost) GetQueued() uint64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *FibHost) GetIcmpErrors() uint64 {
+	if x != nil {
+		return x.IcmpErrors
+	}
+	return 0
+}
+
+func (x *FibHost) GetDrops() map[string]uint64 {
+	if x != nil {
+		return x.Drops
+	}
+	return nil
+}
+
 // SourceRoutes is one source's routes in a FIB.
 type SourceRoutes struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1206,7 +1335,7 @@ type SourceRoutes struct {
 
 func (x *SourceRoutes) Reset() {
 	*x = SourceRoutes{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1347,7 @@ func (x *SourceRoutes) String() string {
 func (*SourceRoutes) ProtoMessage() {}
 
 func (x *SourceRoutes) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[4]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1360,7 @@ func (x *SourceRoutes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceRoutes.ProtoReflect.Descriptor instead.
 func (*SourceRoutes) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{4}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SourceRoutes) GetSource() string {
@@ -1263,14 +1392,17 @@ type FibSettings struct {
 	Limits    *FibLimits             `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
 	// name names the FIB (lower-case letters, digits, - _ ., starting with a
 	// letter; at most 32 bytes; unique). "" removes the name.
-	Name          *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// host_stack gives the FIB a host stack (see FibHost); false removes
+	// it, and its namespace.
+	HostStack     *bool `protobuf:"varint,4,opt,name=host_stack,json=hostStack,proto3,oneof" json:"host_stack,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FibSettings) Reset() {
 	*x = FibSettings{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1414,7 @@ func (x *FibSettings) String() string {
 func (*FibSettings) ProtoMessage() {}
 
 func (x *FibSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[5]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1427,7 @@ func (x *FibSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibSettings.ProtoReflect.Descriptor instead.
 func (*FibSettings) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{5}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FibSettings) GetNeighbors() *NeighborSettings {
@@ -1319,6 +1451,13 @@ func (x *FibSettings) GetName() string {
 	return ""
 }
 
+func (x *FibSettings) GetHostStack() bool {
+	if x != nil && x.HostStack != nil {
+		return *x.HostStack
+	}
+	return false
+}
+
 // FibLimits bound a FIB. In SetFibSettings an absent field is left as it
 // is and 0 puts it back to fibd's default (its --limit-* flags); in
 // effective settings 0 means unlimited. Only what an admin sets is saved:
@@ -1340,7 +1479,7 @@ type FibLimits struct {
 
 func (x *FibLimits) Reset() {
 	*x = FibLimits{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1491,7 @@ func (x *FibLimits) String() string {
 func (*FibLimits) ProtoMessage() {}
 
 func (x *FibLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[6]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1504,7 @@ func (x *FibLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibLimits.ProtoReflect.Descriptor instead.
 func (*FibLimits) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{6}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FibLimits) GetRoutesV4() uint64 {
@@ -1438,7 +1577,7 @@ type NeighborSettings struct {
 
 func (x *NeighborSettings) Reset() {
 	*x = NeighborSettings{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1589,7 @@ func (x *NeighborSettings) String() string {
 func (*NeighborSettings) ProtoMessage() {}
 
 func (x *NeighborSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[7]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1602,7 @@ func (x *NeighborSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborSettings.ProtoReflect.Descriptor instead.
 func (*NeighborSettings) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{7}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NeighborSettings) GetMaxEntries() uint32 {
@@ -1546,7 +1685,7 @@ type SetFibSettingsRequest struct {
 
 func (x *SetFibSettingsRequest) Reset() {
 	*x = SetFibSettingsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1697,7 @@ func (x *SetFibSettingsRequest) String() string {
 func (*SetFibSettingsRequest) ProtoMessage() {}
 
 func (x *SetFibSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[8]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1710,7 @@ func (x *SetFibSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFibSettingsRequest.ProtoReflect.Descriptor instead.
 func (*SetFibSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{8}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetFibSettingsRequest) GetFibId() uint32 {
@@ -1603,7 +1742,7 @@ type SetFibSettingsResponse struct {
 
 func (x *SetFibSettingsResponse) Reset() {
 	*x = SetFibSettingsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1754,7 @@ func (x *SetFibSettingsResponse) String() string {
 func (*SetFibSettingsResponse) ProtoMessage() {}
 
 func (x *SetFibSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[9]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1767,7 @@ func (x *SetFibSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFibSettingsResponse.ProtoReflect.Descriptor instead.
 func (*SetFibSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{9}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetFibSettingsResponse) GetEpoch() uint64 {
@@ -1664,7 +1803,7 @@ type CreateFibRequest struct {
 
 func (x *CreateFibRequest) Reset() {
 	*x = CreateFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1815,7 @@ func (x *CreateFibRequest) String() string {
 func (*CreateFibRequest) ProtoMessage() {}
 
 func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[10]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1828,7 @@ func (x *CreateFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibRequest.ProtoReflect.Descriptor instead.
 func (*CreateFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{10}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateFibRequest) GetFibId() uint32 {
@@ -1726,7 +1865,7 @@ type CreateFibResponse struct {
 
 func (x *CreateFibResponse) Reset() {
 	*x = CreateFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1877,7 @@ func (x *CreateFibResponse) String() string {
 func (*CreateFibResponse) ProtoMessage() {}
 
 func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[11]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1890,7 @@ func (x *CreateFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFibResponse.ProtoReflect.Descriptor instead.
 func (*CreateFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{11}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateFibResponse) GetEpoch() uint64 {
@@ -1777,7 +1916,7 @@ type DeleteFibRequest struct {
 
 func (x *DeleteFibRequest) Reset() {
 	*x = DeleteFibRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1928,7 @@ func (x *DeleteFibRequest) String() string {
 func (*DeleteFibRequest) ProtoMessage() {}
 
 func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[12]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1941,7 @@ func (x *DeleteFibRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFibRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{12}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteFibRequest) GetFibId() uint32 {
@@ -1825,7 +1964,7 @@ type DeleteFibResponse struct {
 
 func (x *DeleteFibResponse) Reset() {
 	*x = DeleteFibResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1976,7 @@ func (x *DeleteFibResponse) String() string {
 func (*DeleteFibResponse) ProtoMessage() {}
 
 func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[13]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1989,7 @@ func (x *DeleteFibResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFibResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFibResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{13}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteFibResponse) GetEpoch() uint64 {
@@ -1877,7 +2016,7 @@ type ListFibsRequest struct {
 
 func (x *ListFibsRequest) Reset() {
 	*x = ListFibsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2028,7 @@ func (x *ListFibsRequest) String() string {
 func (*ListFibsRequest) ProtoMessage() {}
 
 func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[14]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2041,7 @@ func (x *ListFibsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsRequest.ProtoReflect.Descriptor instead.
 func (*ListFibsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{14}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFibsRequest) GetFibId() uint32 {
@@ -1922,7 +2061,7 @@ type ListFibsResponse struct {
 
 func (x *ListFibsResponse) Reset() {
 	*x = ListFibsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2073,7 @@ func (x *ListFibsResponse) String() string {
 func (*ListFibsResponse) ProtoMessage() {}
 
 func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[15]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2086,7 @@ func (x *ListFibsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFibsResponse.ProtoReflect.Descriptor instead.
 func (*ListFibsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{15}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListFibsResponse) GetEpoch() uint64 {
@@ -1990,7 +2129,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2141,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[16]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2154,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{16}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Counters) GetRxPackets() uint64 {
@@ -2125,7 +2264,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2276,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[17]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2289,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{17}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Port) GetName() string {
@@ -2282,7 +2421,7 @@ type PortSettings struct {
 
 func (x *PortSettings) Reset() {
 	*x = PortSettings{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2433,7 @@ func (x *PortSettings) String() string {
 func (*PortSettings) ProtoMessage() {}
 
 func (x *PortSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[18]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2446,7 @@ func (x *PortSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortSettings.ProtoReflect.Descriptor instead.
 func (*PortSettings) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{18}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PortSettings) GetRpf() RPFMode {
@@ -2336,7 +2475,7 @@ type SetPortSettingsRequest struct {
 
 func (x *SetPortSettingsRequest) Reset() {
 	*x = SetPortSettingsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2487,7 @@ func (x *SetPortSettingsRequest) String() string {
 func (*SetPortSettingsRequest) ProtoMessage() {}
 
 func (x *SetPortSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[19]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2500,7 @@ func (x *SetPortSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPortSettingsRequest.ProtoReflect.Descriptor instead.
 func (*SetPortSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{19}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetPortSettingsRequest) GetPort() string {
@@ -2397,7 +2536,7 @@ type SetPortSettingsResponse struct {
 
 func (x *SetPortSettingsResponse) Reset() {
 	*x = SetPortSettingsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2548,7 @@ func (x *SetPortSettingsResponse) String() string {
 func (*SetPortSettingsResponse) ProtoMessage() {}
 
 func (x *SetPortSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[20]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2561,7 @@ func (x *SetPortSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPortSettingsResponse.ProtoReflect.Descriptor instead.
 func (*SetPortSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{20}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPortSettingsResponse) GetEpoch() uint64 {
@@ -2465,7 +2604,7 @@ type BindPortRequest struct {
 
 func (x *BindPortRequest) Reset() {
 	*x = BindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2616,7 @@ func (x *BindPortRequest) String() string {
 func (*BindPortRequest) ProtoMessage() {}
 
 func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[21]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2629,7 @@ func (x *BindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortRequest.ProtoReflect.Descriptor instead.
 func (*BindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{21}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BindPortRequest) GetInterface() string {
@@ -2542,7 +2681,7 @@ type BindPortResponse struct {
 
 func (x *BindPortResponse) Reset() {
 	*x = BindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +2693,7 @@ func (x *BindPortResponse) String() string {
 func (*BindPortResponse) ProtoMessage() {}
 
 func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[22]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +2706,7 @@ func (x *BindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPortResponse.ProtoReflect.Descriptor instead.
 func (*BindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{22}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BindPortResponse) GetEpoch() uint64 {
@@ -2600,7 +2739,7 @@ type UnbindPortRequest struct {
 
 func (x *UnbindPortRequest) Reset() {
 	*x = UnbindPortRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +2751,7 @@ func (x *UnbindPortRequest) String() string {
 func (*UnbindPortRequest) ProtoMessage() {}
 
 func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[23]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +2764,7 @@ func (x *UnbindPortRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortRequest.ProtoReflect.Descriptor instead.
 func (*UnbindPortRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{23}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UnbindPortRequest) GetPort() string {
@@ -2648,7 +2787,7 @@ type UnbindPortResponse struct {
 
 func (x *UnbindPortResponse) Reset() {
 	*x = UnbindPortResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2660,7 +2799,7 @@ func (x *UnbindPortResponse) String() string {
 func (*UnbindPortResponse) ProtoMessage() {}
 
 func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[24]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2673,7 +2812,7 @@ func (x *UnbindPortResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindPortResponse.ProtoReflect.Descriptor instead.
 func (*UnbindPortResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{24}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UnbindPortResponse) GetEpoch() uint64 {
@@ -2701,7 +2840,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2852,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[25]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2865,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{25}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListPortsRequest) GetFibId() uint32 {
@@ -2753,7 +2892,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +2904,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[26]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +2917,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{26}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPortsResponse) GetEpoch() uint64 {
@@ -2807,7 +2946,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +2958,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[27]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +2971,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{27}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Address) GetPort() string {
@@ -2866,7 +3005,7 @@ type AddAddressRequest struct {
 
 func (x *AddAddressRequest) Reset() {
 	*x = AddAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2878,7 +3017,7 @@ func (x *AddAddressRequest) String() string {
 func (*AddAddressRequest) ProtoMessage() {}
 
 func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[28]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2891,7 +3030,7 @@ func (x *AddAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressRequest.ProtoReflect.Descriptor instead.
 func (*AddAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{28}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddAddressRequest) GetPort() string {
@@ -2921,7 +3060,7 @@ type AddAddressResponse struct {
 
 func (x *AddAddressResponse) Reset() {
 	*x = AddAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3072,7 @@ func (x *AddAddressResponse) String() string {
 func (*AddAddressResponse) ProtoMessage() {}
 
 func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[29]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3085,7 @@ func (x *AddAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAddressResponse.ProtoReflect.Descriptor instead.
 func (*AddAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{29}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AddAddressResponse) GetEpoch() uint64 {
@@ -2973,7 +3112,7 @@ type DeleteAddressRequest struct {
 
 func (x *DeleteAddressRequest) Reset() {
 	*x = DeleteAddressRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3124,7 @@ func (x *DeleteAddressRequest) String() string {
 func (*DeleteAddressRequest) ProtoMessage() {}
 
 func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[30]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3137,7 @@ func (x *DeleteAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAddressRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{30}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteAddressRequest) GetPort() string {
@@ -3028,7 +3167,7 @@ type DeleteAddressResponse struct {
 
 func (x *DeleteAddressResponse) Reset() {
 	*x = DeleteAddressResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3179,7 @@ func (x *DeleteAddressResponse) String() string {
 func (*DeleteAddressResponse) ProtoMessage() {}
 
 func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[31]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3192,7 @@ func (x *DeleteAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAddressResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAddressResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{31}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteAddressResponse) GetEpoch() uint64 {
@@ -3080,7 +3219,7 @@ type ListAddressesRequest struct {
 
 func (x *ListAddressesRequest) Reset() {
 	*x = ListAddressesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3231,7 @@ func (x *ListAddressesRequest) String() string {
 func (*ListAddressesRequest) ProtoMessage() {}
 
 func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[32]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3244,7 @@ func (x *ListAddressesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesRequest.ProtoReflect.Descriptor instead.
 func (*ListAddressesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{32}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAddressesRequest) GetPort() string {
@@ -3132,7 +3271,7 @@ type ListAddressesResponse struct {
 
 func (x *ListAddressesResponse) Reset() {
 	*x = ListAddressesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3283,7 @@ func (x *ListAddressesResponse) String() string {
 func (*ListAddressesResponse) ProtoMessage() {}
 
 func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[33]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3296,7 @@ func (x *ListAddressesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAddressesResponse.ProtoReflect.Descriptor instead.
 func (*ListAddressesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{33}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListAddressesResponse) GetEpoch() uint64 {
@@ -3190,7 +3329,7 @@ type Path struct {
 
 func (x *Path) Reset() {
 	*x = Path{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3341,7 @@ func (x *Path) String() string {
 func (*Path) ProtoMessage() {}
 
 func (x *Path) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[34]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3354,7 @@ func (x *Path) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Path.ProtoReflect.Descriptor instead.
 func (*Path) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{34}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Path) GetKind() PathKind {
@@ -3282,7 +3421,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3433,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[35]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3446,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{35}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Route) GetFibId() uint32 {
@@ -3368,7 +3507,7 @@ type AddRouteRequest struct {
 
 func (x *AddRouteRequest) Reset() {
 	*x = AddRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +3519,7 @@ func (x *AddRouteRequest) String() string {
 func (*AddRouteRequest) ProtoMessage() {}
 
 func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[36]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +3532,7 @@ func (x *AddRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteRequest.ProtoReflect.Descriptor instead.
 func (*AddRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{36}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AddRouteRequest) GetRoute() *Route {
@@ -3419,7 +3558,7 @@ type AddRouteResponse struct {
 
 func (x *AddRouteResponse) Reset() {
 	*x = AddRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3570,7 @@ func (x *AddRouteResponse) String() string {
 func (*AddRouteResponse) ProtoMessage() {}
 
 func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[37]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +3583,7 @@ func (x *AddRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRouteResponse.ProtoReflect.Descriptor instead.
 func (*AddRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{37}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddRouteResponse) GetEpoch() uint64 {
@@ -3484,7 +3623,7 @@ type ReplaceRouteRequest struct {
 
 func (x *ReplaceRouteRequest) Reset() {
 	*x = ReplaceRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3496,7 +3635,7 @@ func (x *ReplaceRouteRequest) String() string {
 func (*ReplaceRouteRequest) ProtoMessage() {}
 
 func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[38]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3509,7 +3648,7 @@ func (x *ReplaceRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{38}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReplaceRouteRequest) GetRoute() *Route {
@@ -3534,7 +3673,7 @@ type ReplaceRouteResponse struct {
 
 func (x *ReplaceRouteResponse) Reset() {
 	*x = ReplaceRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3546,7 +3685,7 @@ func (x *ReplaceRouteResponse) String() string {
 func (*ReplaceRouteResponse) ProtoMessage() {}
 
 func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[39]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3559,7 +3698,7 @@ func (x *ReplaceRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceRouteResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{39}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReplaceRouteResponse) GetEpoch() uint64 {
@@ -3601,7 +3740,7 @@ type DeleteRouteRequest struct {
 
 func (x *DeleteRouteRequest) Reset() {
 	*x = DeleteRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3613,7 +3752,7 @@ func (x *DeleteRouteRequest) String() string {
 func (*DeleteRouteRequest) ProtoMessage() {}
 
 func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[40]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3626,7 +3765,7 @@ func (x *DeleteRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{40}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteRouteRequest) GetFibId() uint32 {
@@ -3664,7 +3803,7 @@ type DeleteRouteResponse struct {
 
 func (x *DeleteRouteResponse) Reset() {
 	*x = DeleteRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3676,7 +3815,7 @@ func (x *DeleteRouteResponse) String() string {
 func (*DeleteRouteResponse) ProtoMessage() {}
 
 func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[41]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3689,7 +3828,7 @@ func (x *DeleteRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRouteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{41}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteRouteResponse) GetEpoch() uint64 {
@@ -3724,7 +3863,7 @@ type PathSet struct {
 
 func (x *PathSet) Reset() {
 	*x = PathSet{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +3875,7 @@ func (x *PathSet) String() string {
 func (*PathSet) ProtoMessage() {}
 
 func (x *PathSet) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[42]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +3888,7 @@ func (x *PathSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathSet.ProtoReflect.Descriptor instead.
 func (*PathSet) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{42}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PathSet) GetPaths() []*Path {
@@ -3779,7 +3918,7 @@ type RouteOp struct {
 
 func (x *RouteOp) Reset() {
 	*x = RouteOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3791,7 +3930,7 @@ func (x *RouteOp) String() string {
 func (*RouteOp) ProtoMessage() {}
 
 func (x *RouteOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[43]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3804,7 +3943,7 @@ func (x *RouteOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteOp.ProtoReflect.Descriptor instead.
 func (*RouteOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{43}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RouteOp) GetOp() RouteOpKind {
@@ -3859,7 +3998,7 @@ type NextHopGroupOp struct {
 
 func (x *NextHopGroupOp) Reset() {
 	*x = NextHopGroupOp{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3871,7 +4010,7 @@ func (x *NextHopGroupOp) String() string {
 func (*NextHopGroupOp) ProtoMessage() {}
 
 func (x *NextHopGroupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[44]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3884,7 +4023,7 @@ func (x *NextHopGroupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHopGroupOp.ProtoReflect.Descriptor instead.
 func (*NextHopGroupOp) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{44}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *NextHopGroupOp) GetOp() GroupOpKind {
@@ -3942,7 +4081,7 @@ type SessionParams struct {
 
 func (x *SessionParams) Reset() {
 	*x = SessionParams{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4093,7 @@ func (x *SessionParams) String() string {
 func (*SessionParams) ProtoMessage() {}
 
 func (x *SessionParams) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[45]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4106,7 @@ func (x *SessionParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionParams.ProtoReflect.Descriptor instead.
 func (*SessionParams) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{45}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SessionParams) GetSource() string {
@@ -4029,7 +4168,7 @@ type ModifyRoutesRequest struct {
 
 func (x *ModifyRoutesRequest) Reset() {
 	*x = ModifyRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4041,7 +4180,7 @@ func (x *ModifyRoutesRequest) String() string {
 func (*ModifyRoutesRequest) ProtoMessage() {}
 
 func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[46]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4054,7 +4193,7 @@ func (x *ModifyRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{46}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ModifyRoutesRequest) GetSeq() uint64 {
@@ -4140,7 +4279,7 @@ type EntryError struct {
 
 func (x *EntryError) Reset() {
 	*x = EntryError{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4152,7 +4291,7 @@ func (x *EntryError) String() string {
 func (*EntryError) ProtoMessage() {}
 
 func (x *EntryError) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[47]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4165,7 +4304,7 @@ func (x *EntryError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryError.ProtoReflect.Descriptor instead.
 func (*EntryError) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{47}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *EntryError) GetIndex() int32 {
@@ -4246,7 +4385,7 @@ type ModifyRoutesResponse struct {
 
 func (x *ModifyRoutesResponse) Reset() {
 	*x = ModifyRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4258,7 +4397,7 @@ func (x *ModifyRoutesResponse) String() string {
 func (*ModifyRoutesResponse) ProtoMessage() {}
 
 func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[48]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4271,7 +4410,7 @@ func (x *ModifyRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModifyRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ModifyRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{48}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ModifyRoutesResponse) GetEpoch() uint64 {
@@ -4390,7 +4529,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4402,7 +4541,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[49]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4415,7 +4554,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{49}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SessionState) GetSessionId() uint64 {
@@ -4447,7 +4586,7 @@ type FibOwnership struct {
 
 func (x *FibOwnership) Reset() {
 	*x = FibOwnership{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +4598,7 @@ func (x *FibOwnership) String() string {
 func (*FibOwnership) ProtoMessage() {}
 
 func (x *FibOwnership) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[50]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +4611,7 @@ func (x *FibOwnership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibOwnership.ProtoReflect.Descriptor instead.
 func (*FibOwnership) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{50}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FibOwnership) GetFibId() uint32 {
@@ -4519,7 +4658,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4531,7 +4670,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[51]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4544,7 +4683,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{51}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListRoutesRequest) GetFibId() uint32 {
@@ -4592,7 +4731,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4604,7 +4743,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[52]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4617,7 +4756,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{52}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListRoutesResponse) GetEpoch() uint64 {
@@ -4647,7 +4786,7 @@ type LookupRouteRequest struct {
 
 func (x *LookupRouteRequest) Reset() {
 	*x = LookupRouteRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4659,7 +4798,7 @@ func (x *LookupRouteRequest) String() string {
 func (*LookupRouteRequest) ProtoMessage() {}
 
 func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[53]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4672,7 +4811,7 @@ func (x *LookupRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteRequest.ProtoReflect.Descriptor instead.
 func (*LookupRouteRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{53}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LookupRouteRequest) GetFibId() uint32 {
@@ -4708,7 +4847,7 @@ type LookupHop struct {
 
 func (x *LookupHop) Reset() {
 	*x = LookupHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4720,7 +4859,7 @@ func (x *LookupHop) String() string {
 func (*LookupHop) ProtoMessage() {}
 
 func (x *LookupHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[54]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4733,7 +4872,7 @@ func (x *LookupHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupHop.ProtoReflect.Descriptor instead.
 func (*LookupHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{54}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LookupHop) GetFibId() uint32 {
@@ -4765,7 +4904,7 @@ type Neighbor struct {
 
 func (x *Neighbor) Reset() {
 	*x = Neighbor{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4777,7 +4916,7 @@ func (x *Neighbor) String() string {
 func (*Neighbor) ProtoMessage() {}
 
 func (x *Neighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[55]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4790,7 +4929,7 @@ func (x *Neighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Neighbor.ProtoReflect.Descriptor instead.
 func (*Neighbor) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{55}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Neighbor) GetFibId() uint32 {
@@ -4853,7 +4992,7 @@ type NextHop struct {
 
 func (x *NextHop) Reset() {
 	*x = NextHop{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4865,7 +5004,7 @@ func (x *NextHop) String() string {
 func (*NextHop) ProtoMessage() {}
 
 func (x *NextHop) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[56]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4878,7 +5017,7 @@ func (x *NextHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHop.ProtoReflect.Descriptor instead.
 func (*NextHop) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{56}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *NextHop) GetGateway() string {
@@ -4917,7 +5056,7 @@ type LookupRouteResponse struct {
 
 func (x *LookupRouteResponse) Reset() {
 	*x = LookupRouteResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4929,7 +5068,7 @@ func (x *LookupRouteResponse) String() string {
 func (*LookupRouteResponse) ProtoMessage() {}
 
 func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[57]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4942,7 +5081,7 @@ func (x *LookupRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRouteResponse.ProtoReflect.Descriptor instead.
 func (*LookupRouteResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{57}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LookupRouteResponse) GetEpoch() uint64 {
@@ -5008,7 +5147,7 @@ type BeginResyncRequest struct {
 
 func (x *BeginResyncRequest) Reset() {
 	*x = BeginResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5020,7 +5159,7 @@ func (x *BeginResyncRequest) String() string {
 func (*BeginResyncRequest) ProtoMessage() {}
 
 func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[58]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5033,7 +5172,7 @@ func (x *BeginResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncRequest.ProtoReflect.Descriptor instead.
 func (*BeginResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{58}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *BeginResyncRequest) GetFibId() uint32 {
@@ -5059,7 +5198,7 @@ type BeginResyncResponse struct {
 
 func (x *BeginResyncResponse) Reset() {
 	*x = BeginResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5071,7 +5210,7 @@ func (x *BeginResyncResponse) String() string {
 func (*BeginResyncResponse) ProtoMessage() {}
 
 func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[59]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5084,7 +5223,7 @@ func (x *BeginResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResyncResponse.ProtoReflect.Descriptor instead.
 func (*BeginResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{59}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *BeginResyncResponse) GetEpoch() uint64 {
@@ -5104,7 +5243,7 @@ type EndResyncRequest struct {
 
 func (x *EndResyncRequest) Reset() {
 	*x = EndResyncRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5116,7 +5255,7 @@ func (x *EndResyncRequest) String() string {
 func (*EndResyncRequest) ProtoMessage() {}
 
 func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[60]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5129,7 +5268,7 @@ func (x *EndResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncRequest.ProtoReflect.Descriptor instead.
 func (*EndResyncRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{60}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *EndResyncRequest) GetFibId() uint32 {
@@ -5163,7 +5302,7 @@ type EndResyncResponse struct {
 
 func (x *EndResyncResponse) Reset() {
 	*x = EndResyncResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5175,7 +5314,7 @@ func (x *EndResyncResponse) String() string {
 func (*EndResyncResponse) ProtoMessage() {}
 
 func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[61]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5188,7 +5327,7 @@ func (x *EndResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndResyncResponse.ProtoReflect.Descriptor instead.
 func (*EndResyncResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{61}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *EndResyncResponse) GetEpoch() uint64 {
@@ -5224,7 +5363,7 @@ type AddNeighborRequest struct {
 
 func (x *AddNeighborRequest) Reset() {
 	*x = AddNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5236,7 +5375,7 @@ func (x *AddNeighborRequest) String() string {
 func (*AddNeighborRequest) ProtoMessage() {}
 
 func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[62]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5249,7 +5388,7 @@ func (x *AddNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborRequest.ProtoReflect.Descriptor instead.
 func (*AddNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{62}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddNeighborRequest) GetPort() string {
@@ -5286,7 +5425,7 @@ type AddNeighborResponse struct {
 
 func (x *AddNeighborResponse) Reset() {
 	*x = AddNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5298,7 +5437,7 @@ func (x *AddNeighborResponse) String() string {
 func (*AddNeighborResponse) ProtoMessage() {}
 
 func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[63]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5311,7 +5450,7 @@ func (x *AddNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNeighborResponse.ProtoReflect.Descriptor instead.
 func (*AddNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{63}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AddNeighborResponse) GetEpoch() uint64 {
@@ -5338,7 +5477,7 @@ type DeleteNeighborRequest struct {
 
 func (x *DeleteNeighborRequest) Reset() {
 	*x = DeleteNeighborRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5350,7 +5489,7 @@ func (x *DeleteNeighborRequest) String() string {
 func (*DeleteNeighborRequest) ProtoMessage() {}
 
 func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[64]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5363,7 +5502,7 @@ func (x *DeleteNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{64}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DeleteNeighborRequest) GetPort() string {
@@ -5393,7 +5532,7 @@ type DeleteNeighborResponse struct {
 
 func (x *DeleteNeighborResponse) Reset() {
 	*x = DeleteNeighborResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5405,7 +5544,7 @@ func (x *DeleteNeighborResponse) String() string {
 func (*DeleteNeighborResponse) ProtoMessage() {}
 
 func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[65]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5418,7 +5557,7 @@ func (x *DeleteNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeighborResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{65}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DeleteNeighborResponse) GetEpoch() uint64 {
@@ -5445,7 +5584,7 @@ type ListNeighborsRequest struct {
 
 func (x *ListNeighborsRequest) Reset() {
 	*x = ListNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5457,7 +5596,7 @@ func (x *ListNeighborsRequest) String() string {
 func (*ListNeighborsRequest) ProtoMessage() {}
 
 func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[66]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5470,7 +5609,7 @@ func (x *ListNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{66}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListNeighborsRequest) GetFibId() uint32 {
@@ -5497,7 +5636,7 @@ type ListNeighborsResponse struct {
 
 func (x *ListNeighborsResponse) Reset() {
 	*x = ListNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5509,7 +5648,7 @@ func (x *ListNeighborsResponse) String() string {
 func (*ListNeighborsResponse) ProtoMessage() {}
 
 func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[67]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5522,7 +5661,7 @@ func (x *ListNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{67}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListNeighborsResponse) GetEpoch() uint64 {
@@ -5549,7 +5688,7 @@ type NeighborEvent struct {
 
 func (x *NeighborEvent) Reset() {
 	*x = NeighborEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5561,7 +5700,7 @@ func (x *NeighborEvent) String() string {
 func (*NeighborEvent) ProtoMessage() {}
 
 func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[68]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5574,7 +5713,7 @@ func (x *NeighborEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeighborEvent.ProtoReflect.Descriptor instead.
 func (*NeighborEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{68}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *NeighborEvent) GetType() NeighborEventType {
@@ -5603,7 +5742,7 @@ type WatchNeighborsRequest struct {
 
 func (x *WatchNeighborsRequest) Reset() {
 	*x = WatchNeighborsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5615,7 +5754,7 @@ func (x *WatchNeighborsRequest) String() string {
 func (*WatchNeighborsRequest) ProtoMessage() {}
 
 func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[69]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5628,7 +5767,7 @@ func (x *WatchNeighborsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{69}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *WatchNeighborsRequest) GetFibId() uint32 {
@@ -5655,7 +5794,7 @@ type WatchNeighborsResponse struct {
 
 func (x *WatchNeighborsResponse) Reset() {
 	*x = WatchNeighborsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5667,7 +5806,7 @@ func (x *WatchNeighborsResponse) String() string {
 func (*WatchNeighborsResponse) ProtoMessage() {}
 
 func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[70]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5680,7 +5819,7 @@ func (x *WatchNeighborsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNeighborsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNeighborsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{70}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *WatchNeighborsResponse) GetEpoch() uint64 {
@@ -5708,7 +5847,7 @@ type PortStats struct {
 
 func (x *PortStats) Reset() {
 	*x = PortStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5720,7 +5859,7 @@ func (x *PortStats) String() string {
 func (*PortStats) ProtoMessage() {}
 
 func (x *PortStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[71]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5733,7 +5872,7 @@ func (x *PortStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStats.ProtoReflect.Descriptor instead.
 func (*PortStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{71}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PortStats) GetPort() string {
@@ -5769,7 +5908,7 @@ type FibStats struct {
 
 func (x *FibStats) Reset() {
 	*x = FibStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5781,7 +5920,7 @@ func (x *FibStats) String() string {
 func (*FibStats) ProtoMessage() {}
 
 func (x *FibStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[72]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5794,7 +5933,7 @@ func (x *FibStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FibStats.ProtoReflect.Descriptor instead.
 func (*FibStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{72}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *FibStats) GetFibId() uint32 {
@@ -5834,7 +5973,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5846,7 +5985,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[73]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5859,7 +5998,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{73}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetStatsRequest) GetFibId() uint32 {
@@ -5882,7 +6021,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5894,7 +6033,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[74]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5907,7 +6046,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{74}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *GetStatsResponse) GetEpoch() uint64 {
@@ -5961,7 +6100,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5973,7 +6112,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[75]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5986,7 +6125,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{75}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -6057,7 +6196,7 @@ type NextHopGroup struct {
 
 func (x *NextHopGroup) Reset() {
 	*x = NextHopGroup{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6069,7 +6208,7 @@ func (x *NextHopGroup) String() string {
 func (*NextHopGroup) ProtoMessage() {}
 
 func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6082,7 +6221,7 @@ func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHopGroup.ProtoReflect.Descriptor instead.
 func (*NextHopGroup) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *NextHopGroup) GetFibId() uint32 {
@@ -6150,7 +6289,7 @@ type SetNextHopGroupRequest struct {
 
 func (x *SetNextHopGroupRequest) Reset() {
 	*x = SetNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6162,7 +6301,7 @@ func (x *SetNextHopGroupRequest) String() string {
 func (*SetNextHopGroupRequest) ProtoMessage() {}
 
 func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6175,7 +6314,7 @@ func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SetNextHopGroupRequest) GetGroup() *NextHopGroup {
@@ -6196,7 +6335,7 @@ type SetNextHopGroupResponse struct {
 
 func (x *SetNextHopGroupResponse) Reset() {
 	*x = SetNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6208,7 +6347,7 @@ func (x *SetNextHopGroupResponse) String() string {
 func (*SetNextHopGroupResponse) ProtoMessage() {}
 
 func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6221,7 +6360,7 @@ func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SetNextHopGroupResponse) GetEpoch() uint64 {
@@ -6256,7 +6395,7 @@ type DeleteNextHopGroupRequest struct {
 
 func (x *DeleteNextHopGroupRequest) Reset() {
 	*x = DeleteNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6268,7 +6407,7 @@ func (x *DeleteNextHopGroupRequest) String() string {
 func (*DeleteNextHopGroupRequest) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6281,7 +6420,7 @@ func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DeleteNextHopGroupRequest) GetFibId() uint32 {
@@ -6316,7 +6455,7 @@ type DeleteNextHopGroupResponse struct {
 
 func (x *DeleteNextHopGroupResponse) Reset() {
 	*x = DeleteNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6328,7 +6467,7 @@ func (x *DeleteNextHopGroupResponse) String() string {
 func (*DeleteNextHopGroupResponse) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6341,7 +6480,7 @@ func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeleteNextHopGroupResponse) GetEpoch() uint64 {
@@ -6374,7 +6513,7 @@ type ListNextHopGroupsRequest struct {
 
 func (x *ListNextHopGroupsRequest) Reset() {
 	*x = ListNextHopGroupsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6386,7 +6525,7 @@ func (x *ListNextHopGroupsRequest) String() string {
 func (*ListNextHopGroupsRequest) ProtoMessage() {}
 
 func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6399,7 +6538,7 @@ func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListNextHopGroupsRequest) GetFibId() uint32 {
@@ -6419,7 +6558,7 @@ type ListNextHopGroupsResponse struct {
 
 func (x *ListNextHopGroupsResponse) Reset() {
 	*x = ListNextHopGroupsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6431,7 +6570,7 @@ func (x *ListNextHopGroupsResponse) String() string {
 func (*ListNextHopGroupsResponse) ProtoMessage() {}
 
 func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6444,7 +6583,7 @@ func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListNextHopGroupsResponse) GetEpoch() uint64 {
@@ -6477,7 +6616,7 @@ type WatchRoutesRequest struct {
 
 func (x *WatchRoutesRequest) Reset() {
 	*x = WatchRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6489,7 +6628,7 @@ func (x *WatchRoutesRequest) String() string {
 func (*WatchRoutesRequest) ProtoMessage() {}
 
 func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6502,7 +6641,7 @@ func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesRequest.ProtoReflect.Descriptor instead.
 func (*WatchRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{83}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *WatchRoutesRequest) GetFibId() uint32 {
@@ -6547,7 +6686,7 @@ type RouteEvent struct {
 
 func (x *RouteEvent) Reset() {
 	*x = RouteEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6559,7 +6698,7 @@ func (x *RouteEvent) String() string {
 func (*RouteEvent) ProtoMessage() {}
 
 func (x *RouteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6572,7 +6711,7 @@ func (x *RouteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteEvent.ProtoReflect.Descriptor instead.
 func (*RouteEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{84}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RouteEvent) GetType() RouteEventType {
@@ -6648,7 +6787,7 @@ type WatchRoutesResponse struct {
 
 func (x *WatchRoutesResponse) Reset() {
 	*x = WatchRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6660,7 +6799,7 @@ func (x *WatchRoutesResponse) String() string {
 func (*WatchRoutesResponse) ProtoMessage() {}
 
 func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6673,7 +6812,7 @@ func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesResponse.ProtoReflect.Descriptor instead.
 func (*WatchRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{85}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *WatchRoutesResponse) GetEpoch() uint64 {
@@ -6707,7 +6846,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\troutes_v4\x18\x01 \x01(\x04R\broutesV4\x12\x1b\n" +
 	"\troutes_v6\x18\x02 \x01(\x04R\broutesV6\x12*\n" +
 	"\x11routes_per_source\x18\x03 \x01(\x04R\x0froutesPerSource\x12\x1c\n" +
-	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\xec\x02\n" +
+	"\tneighbors\x18\x04 \x01(\x04R\tneighbors\"\x92\x03\n" +
 	"\x03Fib\x12\x15\n" +
 	"\x06fib_id\x18\x01 \x01(\rR\x05fibId\x12\x1b\n" +
 	"\troutes_v4\x18\x02 \x01(\x04R\broutesV4\x12\x1b\n" +
@@ -6720,16 +6859,35 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\bsettings\x18\t \x01(\v2\x14.fibd.v1.FibSettingsR\bsettings\x12\x12\n" +
 	"\x04name\x18\n" +
 	" \x01(\tR\x04name\x12/\n" +
-	"\asources\x18\v \x03(\v2\x15.fibd.v1.SourceRoutesR\asources\"`\n" +
+	"\asources\x18\v \x03(\v2\x15.fibd.v1.SourceRoutesR\asources\x12$\n" +
+	"\x04host\x18\f \x01(\v2\x10.fibd.v1.FibHostR\x04host\"\xcd\x02\n" +
+	"\aFibHost\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\tR\x06device\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
+	"\x06punted\x18\x04 \x01(\x04R\x06punted\x12\x1c\n" +
+	"\tdelivered\x18\x05 \x01(\x04R\tdelivered\x12\x1a\n" +
+	"\binjected\x18\x06 \x01(\x04R\binjected\x12\x16\n" +
+	"\x06queued\x18\a \x01(\x04R\x06queued\x12\x1f\n" +
+	"\vicmp_errors\x18\b \x01(\x04R\n" +
+	"icmpErrors\x121\n" +
+	"\x05drops\x18\t \x03(\v2\x1b.fibd.v1.FibHost.DropsEntryR\x05drops\x1a8\n" +
+	"\n" +
+	"DropsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"`\n" +
 	"\fSourceRoutes\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1b\n" +
 	"\troutes_v4\x18\x02 \x01(\x04R\broutesV4\x12\x1b\n" +
-	"\troutes_v6\x18\x03 \x01(\x04R\broutesV6\"\x94\x01\n" +
+	"\troutes_v6\x18\x03 \x01(\x04R\broutesV6\"\xc7\x01\n" +
 	"\vFibSettings\x127\n" +
 	"\tneighbors\x18\x01 \x01(\v2\x19.fibd.v1.NeighborSettingsR\tneighbors\x12*\n" +
 	"\x06limits\x18\x02 \x01(\v2\x12.fibd.v1.FibLimitsR\x06limits\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01B\a\n" +
-	"\x05_name\"\x9c\x02\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"host_stack\x18\x04 \x01(\bH\x01R\thostStack\x88\x01\x01B\a\n" +
+	"\x05_nameB\r\n" +
+	"\v_host_stack\"\x9c\x02\n" +
 	"\tFibLimits\x12 \n" +
 	"\troutes_v4\x18\x01 \x01(\x04H\x00R\broutesV4\x88\x01\x01\x12 \n" +
 	"\troutes_v6\x18\x02 \x01(\x04H\x01R\broutesV6\x88\x01\x01\x12/\n" +
@@ -7334,7 +7492,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 90)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(RPFMode)(0),                       // 0: fibd.v1.RPFMode
 	(PortState)(0),                     // 1: fibd.v1.PortState
@@ -7354,232 +7512,236 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*GetInfoResponse)(nil),            // 15: fibd.v1.GetInfoResponse
 	(*Limits)(nil),                     // 16: fibd.v1.Limits
 	(*Fib)(nil),                        // 17: fibd.v1.Fib
-	(*SourceRoutes)(nil),               // 18: fibd.v1.SourceRoutes
-	(*FibSettings)(nil),                // 19: fibd.v1.FibSettings
-	(*FibLimits)(nil),                  // 20: fibd.v1.FibLimits
-	(*NeighborSettings)(nil),           // 21: fibd.v1.NeighborSettings
-	(*SetFibSettingsRequest)(nil),      // 22: fibd.v1.SetFibSettingsRequest
-	(*SetFibSettingsResponse)(nil),     // 23: fibd.v1.SetFibSettingsResponse
-	(*CreateFibRequest)(nil),           // 24: fibd.v1.CreateFibRequest
-	(*CreateFibResponse)(nil),          // 25: fibd.v1.CreateFibResponse
-	(*DeleteFibRequest)(nil),           // 26: fibd.v1.DeleteFibRequest
-	(*DeleteFibResponse)(nil),          // 27: fibd.v1.DeleteFibResponse
-	(*ListFibsRequest)(nil),            // 28: fibd.v1.ListFibsRequest
-	(*ListFibsResponse)(nil),           // 29: fibd.v1.ListFibsResponse
-	(*Counters)(nil),                   // 30: fibd.v1.Counters
-	(*Port)(nil),                       // 31: fibd.v1.Port
-	(*PortSettings)(nil),               // 32: fibd.v1.PortSettings
-	(*SetPortSettingsRequest)(nil),     // 33: fibd.v1.SetPortSettingsRequest
-	(*SetPortSettingsResponse)(nil),    // 34: fibd.v1.SetPortSettingsResponse
-	(*BindPortRequest)(nil),            // 35: fibd.v1.BindPortRequest
-	(*BindPortResponse)(nil),           // 36: fibd.v1.BindPortResponse
-	(*UnbindPortRequest)(nil),          // 37: fibd.v1.UnbindPortRequest
-	(*UnbindPortResponse)(nil),         // 38: fibd.v1.UnbindPortResponse
-	(*ListPortsRequest)(nil),           // 39: fibd.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),          // 40: fibd.v1.ListPortsResponse
-	(*Address)(nil),                    // 41: fibd.v1.Address
-	(*AddAddressRequest)(nil),          // 42: fibd.v1.AddAddressRequest
-	(*AddAddressResponse)(nil),         // 43: fibd.v1.AddAddressResponse
-	(*DeleteAddressRequest)(nil),       // 44: fibd.v1.DeleteAddressRequest
-	(*DeleteAddressResponse)(nil),      // 45: fibd.v1.DeleteAddressResponse
-	(*ListAddressesRequest)(nil),       // 46: fibd.v1.ListAddressesRequest
-	(*ListAddressesResponse)(nil),      // 47: fibd.v1.ListAddressesResponse
-	(*Path)(nil),                       // 48: fibd.v1.Path
-	(*Route)(nil),                      // 49: fibd.v1.Route
-	(*AddRouteRequest)(nil),            // 50: fibd.v1.AddRouteRequest
-	(*AddRouteResponse)(nil),           // 51: fibd.v1.AddRouteResponse
-	(*ReplaceRouteRequest)(nil),        // 52: fibd.v1.ReplaceRouteRequest
-	(*ReplaceRouteResponse)(nil),       // 53: fibd.v1.ReplaceRouteResponse
-	(*DeleteRouteRequest)(nil),         // 54: fibd.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),        // 55: fibd.v1.DeleteRouteResponse
-	(*PathSet)(nil),                    // 56: fibd.v1.PathSet
-	(*RouteOp)(nil),                    // 57: fibd.v1.RouteOp
-	(*NextHopGroupOp)(nil),             // 58: fibd.v1.NextHopGroupOp
-	(*SessionParams)(nil),              // 59: fibd.v1.SessionParams
-	(*ModifyRoutesRequest)(nil),        // 60: fibd.v1.ModifyRoutesRequest
-	(*EntryError)(nil),                 // 61: fibd.v1.EntryError
-	(*ModifyRoutesResponse)(nil),       // 62: fibd.v1.ModifyRoutesResponse
-	(*SessionState)(nil),               // 63: fibd.v1.SessionState
-	(*FibOwnership)(nil),               // 64: fibd.v1.FibOwnership
-	(*ListRoutesRequest)(nil),          // 65: fibd.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),         // 66: fibd.v1.ListRoutesResponse
-	(*LookupRouteRequest)(nil),         // 67: fibd.v1.LookupRouteRequest
-	(*LookupHop)(nil),                  // 68: fibd.v1.LookupHop
-	(*Neighbor)(nil),                   // 69: fibd.v1.Neighbor
-	(*NextHop)(nil),                    // 70: fibd.v1.NextHop
-	(*LookupRouteResponse)(nil),        // 71: fibd.v1.LookupRouteResponse
-	(*BeginResyncRequest)(nil),         // 72: fibd.v1.BeginResyncRequest
-	(*BeginResyncResponse)(nil),        // 73: fibd.v1.BeginResyncResponse
-	(*EndResyncRequest)(nil),           // 74: fibd.v1.EndResyncRequest
-	(*EndResyncResponse)(nil),          // 75: fibd.v1.EndResyncResponse
-	(*AddNeighborRequest)(nil),         // 76: fibd.v1.AddNeighborRequest
-	(*AddNeighborResponse)(nil),        // 77: fibd.v1.AddNeighborResponse
-	(*DeleteNeighborRequest)(nil),      // 78: fibd.v1.DeleteNeighborRequest
-	(*DeleteNeighborResponse)(nil),     // 79: fibd.v1.DeleteNeighborResponse
-	(*ListNeighborsRequest)(nil),       // 80: fibd.v1.ListNeighborsRequest
-	(*ListNeighborsResponse)(nil),      // 81: fibd.v1.ListNeighborsResponse
-	(*NeighborEvent)(nil),              // 82: fibd.v1.NeighborEvent
-	(*WatchNeighborsRequest)(nil),      // 83: fibd.v1.WatchNeighborsRequest
-	(*WatchNeighborsResponse)(nil),     // 84: fibd.v1.WatchNeighborsResponse
-	(*PortStats)(nil),                  // 85: fibd.v1.PortStats
-	(*FibStats)(nil),                   // 86: fibd.v1.FibStats
-	(*GetStatsRequest)(nil),            // 87: fibd.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),           // 88: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),             // 89: fibd.v1.InterfaceStats
-	(*NextHopGroup)(nil),               // 90: fibd.v1.NextHopGroup
-	(*SetNextHopGroupRequest)(nil),     // 91: fibd.v1.SetNextHopGroupRequest
-	(*SetNextHopGroupResponse)(nil),    // 92: fibd.v1.SetNextHopGroupResponse
-	(*DeleteNextHopGroupRequest)(nil),  // 93: fibd.v1.DeleteNextHopGroupRequest
-	(*DeleteNextHopGroupResponse)(nil), // 94: fibd.v1.DeleteNextHopGroupResponse
-	(*ListNextHopGroupsRequest)(nil),   // 95: fibd.v1.ListNextHopGroupsRequest
-	(*ListNextHopGroupsResponse)(nil),  // 96: fibd.v1.ListNextHopGroupsResponse
-	(*WatchRoutesRequest)(nil),         // 97: fibd.v1.WatchRoutesRequest
-	(*RouteEvent)(nil),                 // 98: fibd.v1.RouteEvent
-	(*WatchRoutesResponse)(nil),        // 99: fibd.v1.WatchRoutesResponse
-	nil,                                // 100: fibd.v1.Counters.DropsEntry
-	nil,                                // 101: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),      // 102: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 103: google.protobuf.Duration
+	(*FibHost)(nil),                    // 18: fibd.v1.FibHost
+	(*SourceRoutes)(nil),               // 19: fibd.v1.SourceRoutes
+	(*FibSettings)(nil),                // 20: fibd.v1.FibSettings
+	(*FibLimits)(nil),                  // 21: fibd.v1.FibLimits
+	(*NeighborSettings)(nil),           // 22: fibd.v1.NeighborSettings
+	(*SetFibSettingsRequest)(nil),      // 23: fibd.v1.SetFibSettingsRequest
+	(*SetFibSettingsResponse)(nil),     // 24: fibd.v1.SetFibSettingsResponse
+	(*CreateFibRequest)(nil),           // 25: fibd.v1.CreateFibRequest
+	(*CreateFibResponse)(nil),          // 26: fibd.v1.CreateFibResponse
+	(*DeleteFibRequest)(nil),           // 27: fibd.v1.DeleteFibRequest
+	(*DeleteFibResponse)(nil),          // 28: fibd.v1.DeleteFibResponse
+	(*ListFibsRequest)(nil),            // 29: fibd.v1.ListFibsRequest
+	(*ListFibsResponse)(nil),           // 30: fibd.v1.ListFibsResponse
+	(*Counters)(nil),                   // 31: fibd.v1.Counters
+	(*Port)(nil),                       // 32: fibd.v1.Port
+	(*PortSettings)(nil),               // 33: fibd.v1.PortSettings
+	(*SetPortSettingsRequest)(nil),     // 34: fibd.v1.SetPortSettingsRequest
+	(*SetPortSettingsResponse)(nil),    // 35: fibd.v1.SetPortSettingsResponse
+	(*BindPortRequest)(nil),            // 36: fibd.v1.BindPortRequest
+	(*BindPortResponse)(nil),           // 37: fibd.v1.BindPortResponse
+	(*UnbindPortRequest)(nil),          // 38: fibd.v1.UnbindPortRequest
+	(*UnbindPortResponse)(nil),         // 39: fibd.v1.UnbindPortResponse
+	(*ListPortsRequest)(nil),           // 40: fibd.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),          // 41: fibd.v1.ListPortsResponse
+	(*Address)(nil),                    // 42: fibd.v1.Address
+	(*AddAddressRequest)(nil),          // 43: fibd.v1.AddAddressRequest
+	(*AddAddressResponse)(nil),         // 44: fibd.v1.AddAddressResponse
+	(*DeleteAddressRequest)(nil),       // 45: fibd.v1.DeleteAddressRequest
+	(*DeleteAddressResponse)(nil),      // 46: fibd.v1.DeleteAddressResponse
+	(*ListAddressesRequest)(nil),       // 47: fibd.v1.ListAddressesRequest
+	(*ListAddressesResponse)(nil),      // 48: fibd.v1.ListAddressesResponse
+	(*Path)(nil),                       // 49: fibd.v1.Path
+	(*Route)(nil),                      // 50: fibd.v1.Route
+	(*AddRouteRequest)(nil),            // 51: fibd.v1.AddRouteRequest
+	(*AddRouteResponse)(nil),           // 52: fibd.v1.AddRouteResponse
+	(*ReplaceRouteRequest)(nil),        // 53: fibd.v1.ReplaceRouteRequest
+	(*ReplaceRouteResponse)(nil),       // 54: fibd.v1.ReplaceRouteResponse
+	(*DeleteRouteRequest)(nil),         // 55: fibd.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),        // 56: fibd.v1.DeleteRouteResponse
+	(*PathSet)(nil),                    // 57: fibd.v1.PathSet
+	(*RouteOp)(nil),                    // 58: fibd.v1.RouteOp
+	(*NextHopGroupOp)(nil),             // 59: fibd.v1.NextHopGroupOp
+	(*SessionParams)(nil),              // 60: fibd.v1.SessionParams
+	(*ModifyRoutesRequest)(nil),        // 61: fibd.v1.ModifyRoutesRequest
+	(*EntryError)(nil),                 // 62: fibd.v1.EntryError
+	(*ModifyRoutesResponse)(nil),       // 63: fibd.v1.ModifyRoutesResponse
+	(*SessionState)(nil),               // 64: fibd.v1.SessionState
+	(*FibOwnership)(nil),               // 65: fibd.v1.FibOwnership
+	(*ListRoutesRequest)(nil),          // 66: fibd.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),         // 67: fibd.v1.ListRoutesResponse
+	(*LookupRouteRequest)(nil),         // 68: fibd.v1.LookupRouteRequest
+	(*LookupHop)(nil),                  // 69: fibd.v1.LookupHop
+	(*Neighbor)(nil),                   // 70: fibd.v1.Neighbor
+	(*NextHop)(nil),                    // 71: fibd.v1.NextHop
+	(*LookupRouteResponse)(nil),        // 72: fibd.v1.LookupRouteResponse
+	(*BeginResyncRequest)(nil),         // 73: fibd.v1.BeginResyncRequest
+	(*BeginResyncResponse)(nil),        // 74: fibd.v1.BeginResyncResponse
+	(*EndResyncRequest)(nil),           // 75: fibd.v1.EndResyncRequest
+	(*EndResyncResponse)(nil),          // 76: fibd.v1.EndResyncResponse
+	(*AddNeighborRequest)(nil),         // 77: fibd.v1.AddNeighborRequest
+	(*AddNeighborResponse)(nil),        // 78: fibd.v1.AddNeighborResponse
+	(*DeleteNeighborRequest)(nil),      // 79: fibd.v1.DeleteNeighborRequest
+	(*DeleteNeighborResponse)(nil),     // 80: fibd.v1.DeleteNeighborResponse
+	(*ListNeighborsRequest)(nil),       // 81: fibd.v1.ListNeighborsRequest
+	(*ListNeighborsResponse)(nil),      // 82: fibd.v1.ListNeighborsResponse
+	(*NeighborEvent)(nil),              // 83: fibd.v1.NeighborEvent
+	(*WatchNeighborsRequest)(nil),      // 84: fibd.v1.WatchNeighborsRequest
+	(*WatchNeighborsResponse)(nil),     // 85: fibd.v1.WatchNeighborsResponse
+	(*PortStats)(nil),                  // 86: fibd.v1.PortStats
+	(*FibStats)(nil),                   // 87: fibd.v1.FibStats
+	(*GetStatsRequest)(nil),            // 88: fibd.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),           // 89: fibd.v1.GetStatsResponse
+	(*InterfaceStats)(nil),             // 90: fibd.v1.InterfaceStats
+	(*NextHopGroup)(nil),               // 91: fibd.v1.NextHopGroup
+	(*SetNextHopGroupRequest)(nil),     // 92: fibd.v1.SetNextHopGroupRequest
+	(*SetNextHopGroupResponse)(nil),    // 93: fibd.v1.SetNextHopGroupResponse
+	(*DeleteNextHopGroupRequest)(nil),  // 94: fibd.v1.DeleteNextHopGroupRequest
+	(*DeleteNextHopGroupResponse)(nil), // 95: fibd.v1.DeleteNextHopGroupResponse
+	(*ListNextHopGroupsRequest)(nil),   // 96: fibd.v1.ListNextHopGroupsRequest
+	(*ListNextHopGroupsResponse)(nil),  // 97: fibd.v1.ListNextHopGroupsResponse
+	(*WatchRoutesRequest)(nil),         // 98: fibd.v1.WatchRoutesRequest
+	(*RouteEvent)(nil),                 // 99: fibd.v1.RouteEvent
+	(*WatchRoutesResponse)(nil),        // 100: fibd.v1.WatchRoutesResponse
+	nil,                                // 101: fibd.v1.FibHost.DropsEntry
+	nil,                                // 102: fibd.v1.Counters.DropsEntry
+	nil,                                // 103: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),      // 104: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 105: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	102, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	104, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	16,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
-	19,  // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
-	18,  // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
-	21,  // 4: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	20,  // 5: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
-	103, // 6: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	103, // 7: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	103, // 8: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	103, // 9: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	19,  // 10: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	19,  // 11: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	16,  // 12: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	17,  // 13: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	100, // 14: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	30,  // 15: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	101, // 16: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	1,   // 17: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
-	32,  // 18: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
-	0,   // 19: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
-	0,   // 20: fibd.v1.SetPortSettingsRequest.rpf:type_name -> fibd.v1.RPFMode
-	31,  // 21: fibd.v1.SetPortSettingsResponse.port:type_name -> fibd.v1.Port
-	31,  // 22: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	31,  // 23: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	41,  // 24: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	2,   // 25: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	48,  // 26: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	3,   // 27: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
-	49,  // 28: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	49,  // 29: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	48,  // 30: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	4,   // 31: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	5,   // 32: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
-	48,  // 33: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
-	6,   // 34: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	56,  // 35: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	57,  // 36: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	59,  // 37: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
-	7,   // 38: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
-	58,  // 39: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
-	8,   // 40: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	61,  // 41: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
-	63,  // 42: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
-	64,  // 43: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
-	9,   // 44: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	49,  // 45: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	49,  // 46: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	102, // 47: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	10,  // 48: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
-	68,  // 49: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	3,   // 50: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
-	69,  // 51: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	70,  // 52: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
-	69,  // 53: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	11,  // 54: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	69,  // 55: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	82,  // 56: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	30,  // 57: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	30,  // 58: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	85,  // 59: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	86,  // 60: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	89,  // 61: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	48,  // 62: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
-	3,   // 63: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
-	70,  // 64: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
-	90,  // 65: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
-	90,  // 66: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
-	12,  // 67: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
-	13,  // 68: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
-	49,  // 69: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
-	90,  // 70: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
-	48,  // 71: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
-	3,   // 72: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
-	70,  // 73: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
-	98,  // 74: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
-	14,  // 75: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	24,  // 76: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	26,  // 77: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	28,  // 78: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	22,  // 79: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	35,  // 80: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	37,  // 81: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	39,  // 82: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	33,  // 83: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
-	42,  // 84: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	44,  // 85: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	46,  // 86: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	50,  // 87: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	52,  // 88: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	54,  // 89: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	60,  // 90: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	65,  // 91: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	67,  // 92: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	97,  // 93: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
-	91,  // 94: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
-	93,  // 95: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
-	95,  // 96: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
-	72,  // 97: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	74,  // 98: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	76,  // 99: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	78,  // 100: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	80,  // 101: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	83,  // 102: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	87,  // 103: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	15,  // 104: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	25,  // 105: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	27,  // 106: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	29,  // 107: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	23,  // 108: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	36,  // 109: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	38,  // 110: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	40,  // 111: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	34,  // 112: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
-	43,  // 113: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	45,  // 114: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	47,  // 115: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	51,  // 116: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	53,  // 117: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	55,  // 118: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	62,  // 119: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	66,  // 120: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	71,  // 121: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	99,  // 122: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
-	92,  // 123: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
-	94,  // 124: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
-	96,  // 125: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
-	73,  // 126: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	75,  // 127: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	77,  // 128: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	79,  // 129: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	81,  // 130: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	84,  // 131: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	88,  // 132: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	104, // [104:133] is the sub-list for method output_type
-	75,  // [75:104] is the sub-list for method input_type
-	75,  // [75:75] is the sub-list for extension type_name
-	75,  // [75:75] is the sub-list for extension extendee
-	0,   // [0:75] is the sub-list for field type_name
+	20,  // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
+	19,  // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
+	18,  // 4: fibd.v1.Fib.host:type_name -> fibd.v1.FibHost
+	101, // 5: fibd.v1.FibHost.drops:type_name -> fibd.v1.FibHost.DropsEntry
+	22,  // 6: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	21,  // 7: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
+	105, // 8: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	105, // 9: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	105, // 10: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	105, // 11: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	20,  // 12: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	20,  // 13: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	16,  // 14: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	17,  // 15: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	102, // 16: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	31,  // 17: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	103, // 18: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	1,   // 19: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
+	33,  // 20: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
+	0,   // 21: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
+	0,   // 22: fibd.v1.SetPortSettingsRequest.rpf:type_name -> fibd.v1.RPFMode
+	32,  // 23: fibd.v1.SetPortSettingsResponse.port:type_name -> fibd.v1.Port
+	32,  // 24: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	32,  // 25: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	42,  // 26: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	2,   // 27: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	49,  // 28: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	3,   // 29: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
+	50,  // 30: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	50,  // 31: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	49,  // 32: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	4,   // 33: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	5,   // 34: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
+	49,  // 35: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
+	6,   // 36: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	57,  // 37: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	58,  // 38: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	60,  // 39: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	7,   // 40: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	59,  // 41: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
+	8,   // 42: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	62,  // 43: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	64,  // 44: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	65,  // 45: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	9,   // 46: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	50,  // 47: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	50,  // 48: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	104, // 49: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	10,  // 50: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	69,  // 51: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	3,   // 52: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	70,  // 53: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	71,  // 54: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	70,  // 55: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	11,  // 56: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	70,  // 57: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	83,  // 58: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	31,  // 59: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	31,  // 60: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	86,  // 61: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	87,  // 62: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	90,  // 63: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	49,  // 64: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
+	3,   // 65: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
+	71,  // 66: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
+	91,  // 67: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
+	91,  // 68: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
+	12,  // 69: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
+	13,  // 70: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
+	50,  // 71: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
+	91,  // 72: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
+	49,  // 73: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
+	3,   // 74: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
+	71,  // 75: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
+	99,  // 76: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
+	14,  // 77: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	25,  // 78: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	27,  // 79: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	29,  // 80: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	23,  // 81: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	36,  // 82: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	38,  // 83: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	40,  // 84: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	34,  // 85: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
+	43,  // 86: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	45,  // 87: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	47,  // 88: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	51,  // 89: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	53,  // 90: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	55,  // 91: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	61,  // 92: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	66,  // 93: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	68,  // 94: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	98,  // 95: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
+	92,  // 96: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
+	94,  // 97: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
+	96,  // 98: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
+	73,  // 99: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	75,  // 100: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	77,  // 101: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	79,  // 102: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	81,  // 103: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	84,  // 104: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	88,  // 105: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	15,  // 106: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	26,  // 107: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	28,  // 108: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	30,  // 109: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	24,  // 110: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	37,  // 111: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	39,  // 112: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	41,  // 113: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	35,  // 114: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
+	44,  // 115: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	46,  // 116: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	48,  // 117: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	52,  // 118: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	54,  // 119: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	56,  // 120: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	63,  // 121: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	67,  // 122: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	72,  // 123: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	100, // 124: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
+	93,  // 125: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
+	95,  // 126: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
+	97,  // 127: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
+	74,  // 128: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	76,  // 129: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	78,  // 130: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	80,  // 131: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	82,  // 132: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	85,  // 133: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	89,  // 134: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	106, // [106:135] is the sub-list for method output_type
+	77,  // [77:106] is the sub-list for method input_type
+	77,  // [77:77] is the sub-list for extension type_name
+	77,  // [77:77] is the sub-list for extension extendee
+	0,   // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -7587,27 +7749,27 @@ func file_fibd_v1_fibd_proto_init() {
 	if File_fibd_v1_fibd_proto != nil {
 		return
 	}
-	file_fibd_v1_fibd_proto_msgTypes[5].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[6].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[7].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[14].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[19].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[21].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[25].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[32].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[51].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[66].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[69].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[73].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[81].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[83].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[8].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[15].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[20].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[22].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[26].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[33].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[52].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[67].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[70].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[74].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[82].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[84].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   88,
+			NumMessages:   90,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -7,7 +7,10 @@
 // as wireguard-go's tun and conn know nothing of its device.
 package pktio
 
-import "errors"
+import (
+	"errors"
+	"net/netip"
+)
 
 // BatchSize is the number of frames a forwarding worker moves per call. 64
 // amortises one poll/sendmmsg/ring-kick over enough frames that the system
@@ -118,4 +121,33 @@ type ChecksumReporter interface {
 // the packets.
 type CounterReporter interface {
 	IOCounters() map[string]uint64
+}
+
+// HostIO is one FIB's host stack as the engine sees it: the kernel's own
+// TCP/IP stack in a network namespace of the FIB (dataplane/hoststack, a
+// TUN device there), exchanging bare IP packets with the engine. The
+// engine punts what the host should answer and injects what the host
+// sends; the host never sees an Ethernet header, so fibd stays the only
+// owner of neighbours.
+//
+// Concurrency: one goroutine calls ReadBatch; WritePacket and Sync may be
+// called from any goroutine; Close makes a blocked ReadBatch return
+// ErrClosed.
+type HostIO interface {
+	// ReadBatch blocks until the host sends an IP packet, then copies it
+	// and any others already waiting into bufs (each MaxJumboFrame bytes
+	// long at least), their lengths in sizes, and returns how many. A
+	// packet the host handed over as one large segment (GSO) comes back
+	// cut into packets of the host interface's MTU.
+	ReadBatch(bufs [][]byte, sizes []int) (n int, err error)
+	// WritePacket delivers one IP packet to the host.
+	WritePacket(pkt []byte) error
+	// Sync makes the host interface's addresses exactly addrs (each with
+	// its subnet length, so the host sees its connected subnets) and its
+	// MTU mtu.
+	Sync(addrs []netip.Prefix, mtu int) error
+	// Namespace names the network namespace the host stack lives in.
+	Namespace() string
+	// Close removes the host interface.
+	Close() error
 }
