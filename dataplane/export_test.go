@@ -1,6 +1,10 @@
 package dataplane
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/fibd/fibd/fib/adj"
+)
 
 // ForwardAllocs runs the whole per-batch forwarding function on one frame
 // received on ifname, runs times, on a worker of its own (the interface's
@@ -70,4 +74,39 @@ func (r *FrameRunner) Run(frame []byte, meta RxMeta) {
 	}
 	r.w.meta[0] = meta
 	r.w.batch(1)
+}
+
+// HostInjector runs the host-injection path synchronously on a worker of
+// its own: what a fuzz target needs to check each packet's accounting.
+type HostInjector struct {
+	w  *worker
+	h  *host
+	id adj.FIBID
+}
+
+// NewHostInjector returns an injector for FIB id, whose host stack must
+// be attached.
+func NewHostInjector(e *Engine, id adj.FIBID) *HostInjector {
+	return &HostInjector{w: newWorker(e, nil, nil), h: e.hostOf(id), id: id}
+}
+
+// Inject handles one packet as if the host had sent it (cut to the
+// buffer, as a TUN read would be).
+func (hi *HostInjector) Inject(pkt []byte) {
+	f, _ := hi.w.e.reg.Get(hi.id)
+	n := copy(hi.w.bufs[0][Headroom:], pkt)
+	hi.w.inject(hi.h, f, hi.w.bufs[0], n)
+	hi.w.flush()
+}
+
+// HostOutcomes sums what became of the packets a host sent: injected,
+// queued for a neighbour, or dropped with a reason on the way out.
+func HostOutcomes(h HostInfo) uint64 {
+	n := h.Injected + h.Queued
+	for name, v := range h.Drops {
+		if name != DropHostQueueFull.String() && name != "host-write-failed" {
+			n += v
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/pktiotest"
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/adj"
 )
@@ -15,7 +16,8 @@ import (
 // 10, VLAN 100 in FIB 20, VLAN 200 in FIB 30), and routes of every kind:
 // gateways, ECMP, an unresolved neighbour (queued), blackhole,
 // unreachable, prohibit, a leak from FIB 10 into FIB 20, a gateway on no
-// connected subnet, and a small-MTU path for fragmentation.
+// connected subnet, a small-MTU path for fragmentation, and a host stack
+// in FIB 20.
 type frameRig struct {
 	*rig
 	run   *dataplane.FrameRunner
@@ -60,6 +62,10 @@ func newFrameRig(t testing.TB) *frameRig {
 		t.Fatal(err)
 	}
 	if err := r.e.SetPortSettings(fr.ports[4], dataplane.PortSettings{RPF: dataplane.RPFLoose, AllowSourceRoute: true}); err != nil {
+		t.Fatal(err)
+	}
+	// FIB 20 has a host stack: packets to its router go there.
+	if err := r.e.AttachHost(20, pktiotest.NewHost("fibd-fib20")); err != nil {
 		t.Fatal(err)
 	}
 	fr.run = dataplane.NewFrameRunner(r.e, "eth0")
@@ -110,6 +116,9 @@ func frameSeeds(t testing.TB) [][]byte {
 		{src: "2001:db8:1::10", dst: "2001:db8:1::1", dstMAC: us, proto: "icmp-echo"},
 		{src: "2001:db8:1::10", dst: "2001:db8:ffff::1", dstMAC: us, payload: 1600},
 		{src: "fe80::10", dst: "2001:db8:ffff::1", dstMAC: us},
+		// To FIB 20's router, which has a host stack.
+		{src: "192.0.2.10", dst: "192.0.2.1", dstMAC: us, vlan: 100},
+		{src: "192.0.2.10", dst: "192.0.2.1", dstMAC: us, vlan: 100, proto: "icmp-echo"},
 	}
 	var out [][]byte
 	for _, s := range specs {

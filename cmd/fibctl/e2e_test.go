@@ -41,7 +41,7 @@ func binaries(t *testing.T) (fibd, fibctl string) {
 		if buildErr != nil {
 			return
 		}
-		for _, pkg := range []string{"fibd", "fibctl"} {
+		for _, pkg := range []string{"fibd", "fibctl", "fibdemo"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, pkg), "github.com/fibd/fibd/cmd/"+pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
@@ -76,11 +76,18 @@ type daemon struct {
 // at the end of the test if still running.
 func startFibd(t *testing.T, sock string, args ...string) *daemon {
 	t.Helper()
+	return launchFibd(t, sock, func(c *exec.Cmd) error { return c.Start() }, append([]string{"--io", "none"}, args...))
+}
+
+// launchFibd starts fibd with args through start (which may start it
+// inside a network namespace) and waits until it answers.
+func launchFibd(t *testing.T, sock string, start func(*exec.Cmd) error, args []string) *daemon {
+	t.Helper()
 	fibd, fibctl := binaries(t)
 	d := &daemon{t: t, sock: sock, stderr: new(syncBuffer), done: make(chan error, 1), fibctl: fibctl}
-	d.cmd = exec.Command(fibd, append([]string{"--io", "none"}, args...)...)
+	d.cmd = exec.Command(fibd, args...)
 	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
+	if err := start(d.cmd); err != nil {
 		t.Fatal(err)
 	}
 	go func() { d.done <- d.cmd.Wait() }()
