@@ -18,13 +18,15 @@ import (
 
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
+	"github.com/fibd/fibd/dataplane/hoststack"
 )
 
 // Options say how to run fibd. Path is required.
 type Options struct {
 	Path string
-	// NetNS, when set, runs fibd inside that named network namespace
-	// (through `ip netns exec`).
+	// NetNS, when set, runs fibd inside that named network namespace.
+	// Only its network: fibd stays in this mount namespace, so the host
+	// namespaces it mounts (fibctl fib set --host on) are visible here.
 	NetNS string
 	// IO is fibd's --io; default "none".
 	IO string
@@ -63,12 +65,13 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 	sock := filepath.Join(dir, "fibd.sock")
 	args := append([]string{"--socket", sock, "--state", "", "--io", o.IO, "--log-level", o.LogLevel}, o.Args...)
 	cmd := exec.Command(o.Path, args...)
-	if o.NetNS != "" {
-		// ip execs fibd in place, so the process is fibd itself.
-		cmd = exec.Command("ip", append([]string{"netns", "exec", o.NetNS, o.Path}, args...)...)
-	}
 	cmd.Stderr = o.Stderr
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if o.NetNS != "" {
+		// Started from a thread inside the namespace, fibd is born in it.
+		start = func() error { return hoststack.Namespace(o.NetNS).Do(cmd.Start) }
+	}
+	if err := start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -10,6 +10,9 @@
 //	fibbench isolation FIB 10 attacks FIB 20 (bench/isolation; root): live
 //	                   flows of both counted at their sinks while FIB 10
 //	                   churns, scans or floods
+//	fibbench hoststack TCP and HTTP from a customer to a server inside a FIB
+//	                   through fibd's host stack, against a kernel-routed
+//	                   veth (bench/hostbench; root)
 //	fibbench report    all of the above into bench/results/<date>/: report.md,
 //	                   report.json and plots, with every target evaluated
 //	                   (bench/report)
@@ -34,6 +37,7 @@ const usageText = `usage:
   fibbench install [--fibd PATH] [--batch N] [--in-flight N] [--seed N] [--no-kernel] [--rounds N]
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
   fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
+  fibbench hoststack [--io afpacket|xdp] [--rounds N] [--tcp-for 10s] [--http-for 5s] [--http-conns N] [--fibd PATH]
   fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
@@ -58,6 +62,8 @@ func main() {
 		res, err = forward(ctx, os.Args[2:])
 	case "isolation":
 		res, err = isolationCmd(ctx, os.Args[2:])
+	case "hoststack":
+		res, err = hoststack(ctx, os.Args[2:])
 	case "report":
 		err = runReport(ctx, os.Args[2:])
 	case "-h", "--help", "help":

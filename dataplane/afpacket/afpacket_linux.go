@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/dataplane/pktio"
 )
 
@@ -34,7 +35,7 @@ type Port struct {
 	rx struct {
 		sync.Mutex
 		ring ring
-		seg  segmenter
+		seg  packet.Segmenter
 		meta pktio.RxMeta // VLAN metadata of the frame seg is cutting
 		poll [2]unix.PollFd
 	}
@@ -62,7 +63,7 @@ var (
 // zeroVnetHdr is prepended to every transmitted frame: with PACKET_VNET_HDR
 // on, the kernel expects a virtio_net_hdr in front of each frame in both
 // directions; all-zero means "no offload, checksum complete".
-var zeroVnetHdr [vnetHdrLen]byte
+var zeroVnetHdr [packet.VnetHdrLen]byte
 
 var _ pktio.PacketIO = (*Port)(nil)
 
@@ -88,7 +89,7 @@ func Open(ifname string, cfg Config) (*Port, error) {
 	p.rx.poll = [2]unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}, {Fd: int32(p.efd), Events: unix.POLLIN}}
 	for i := range p.tx.msgs {
 		p.tx.iov[i][0] = unix.Iovec{Base: &zeroVnetHdr[0]}
-		p.tx.iov[i][0].SetLen(vnetHdrLen)
+		p.tx.iov[i][0].SetLen(packet.VnetHdrLen)
 		p.tx.msgs[i].hdr.Iov = &p.tx.iov[i][0]
 		p.tx.msgs[i].hdr.SetIovlen(2)
 	}
@@ -183,7 +184,7 @@ func (p *Port) Close() error {
 	defer p.statsMu.Unlock()
 	defer p.tx.Unlock()
 	defer p.rx.Unlock()
-	p.rx.seg.reset()
+	p.rx.seg.Reset()
 	return p.release()
 }
 

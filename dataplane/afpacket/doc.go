@@ -53,7 +53,7 @@
 // csum_start/csum_offset) in front of every frame in the ring.
 //
 //   - A GSO super-frame is cut back into the frames that would have been
-//     on the wire (segmenter: headers copied, IPv4 total length/ID, IPv6
+//     on the wire (Segmenter: headers copied, IPv4 total length/ID, IPv6
 //     payload length, TCP sequence number and FIN/PSH/CWR adjusted, every
 //     checksum computed in full), one caller buffer per segment, so the
 //     forwarder sees only wire-sized frames it can check against the

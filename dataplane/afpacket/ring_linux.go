@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fibd/fibd/dataplane/packet"
 )
 
 // ring is a mapped TPACKET_V3 receive ring. The kernel fills blocks in
@@ -104,10 +106,10 @@ func (r *ring) frame(h *unix.Tpacket3Hdr) (pkt, vnet []byte, ok bool) {
 	base := int(uintptr(unsafe.Pointer(h)) - uintptr(unsafe.Pointer(&r.blk[0])))
 	mac := base + int(h.Mac)
 	end := mac + int(h.Snaplen)
-	if int(h.Mac) < vnetHdrLen || end > len(r.blk) {
+	if int(h.Mac) < packet.VnetHdrLen || end > len(r.blk) {
 		return nil, nil, false
 	}
-	return r.blk[mac:end:end], r.blk[mac-vnetHdrLen : mac], true
+	return r.blk[mac:end:end], r.blk[mac-packet.VnetHdrLen : mac], true
 }
 
 // release hands the held block back to the kernel and moves on.

@@ -3,12 +3,13 @@ package afpacket
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/dataplane/pktio"
 )
 
 // ReadBatch implements pktio.PacketIO. It copies frames out of the ring
 // into bufs (frames longer than a buffer are cut and marked Truncated),
-// splits GSO super-frames into wire-sized segments (see segmenter), and
+// splits GSO super-frames into wire-sized segments (see Segmenter), and
 // blocks in poll(2) only when the ring holds nothing.
 func (p *Port) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 	p.rx.Lock()
@@ -59,10 +60,10 @@ func (p *Port) fillLocked(bufs [][]byte, meta []pktio.RxMeta) int {
 	n := 0
 	var truncated, gso, gsoDropped uint64
 	for n < len(bufs) {
-		if !p.rx.seg.done() {
-			l, err := p.rx.seg.segment(bufs[n])
+		if !p.rx.seg.Done() {
+			l, err := p.rx.seg.Segment(bufs[n])
 			if err != nil {
-				p.rx.seg.reset()
+				p.rx.seg.Reset()
 				gsoDropped++
 				continue
 			}
@@ -91,10 +92,10 @@ func (p *Port) fillLocked(bufs [][]byte, meta []pktio.RxMeta) int {
 				m.VLANTPID = h.Hv1.Vlan_tpid
 			}
 		}
-		vh := parseVnetHdr(vnet)
-		if vh.gsoType != vnetGSONone {
+		vh := packet.ParseVnetHdr(vnet)
+		if vh.GSOType != packet.VnetGSONone {
 			// A super-frame cut short by the ring cannot be segmented.
-			if h.Snaplen < h.Len || p.rx.seg.init(pkt, int(h.Net)-int(h.Mac), vh) != nil {
+			if h.Snaplen < h.Len || p.rx.seg.Init(pkt, int(h.Net)-int(h.Mac), vh) != nil {
 				gsoDropped++
 				continue
 			}
@@ -102,8 +103,8 @@ func (p *Port) fillLocked(bufs [][]byte, meta []pktio.RxMeta) int {
 			p.rx.meta = m
 			continue
 		}
-		if vh.flags&vnetFlagNeedsCsum != 0 || h.Status&unix.TP_STATUS_CSUMNOTREADY != 0 {
-			m.CsumPartial, m.CsumStart, m.CsumOffset = true, vh.csumStart, vh.csumOffset
+		if vh.Flags&packet.VnetFlagNeedsCsum != 0 || h.Status&unix.TP_STATUS_CSUMNOTREADY != 0 {
+			m.CsumPartial, m.CsumStart, m.CsumOffset = true, vh.CsumStart, vh.CsumOffset
 		}
 		m.Len = copy(bufs[n], pkt)
 		if m.Len < int(h.Len) {
@@ -114,8 +115,8 @@ func (p *Port) fillLocked(bufs [][]byte, meta []pktio.RxMeta) int {
 		n++
 	}
 	// Hand a finished block back now rather than on the next call, unless
-	// the segmenter still reads from it.
-	if r.blk != nil && r.left == 0 && p.rx.seg.done() {
+	// the Segmenter still reads from it.
+	if r.blk != nil && r.left == 0 && p.rx.seg.Done() {
 		r.release()
 	}
 	p.stats.rxFrames.Add(uint64(n))

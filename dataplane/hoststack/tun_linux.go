@@ -8,11 +8,13 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/dataplane/pktio"
 )
 
@@ -33,10 +35,32 @@ type Host struct {
 	f      *os.File
 	rc     interface {
 		Read(func(fd uintptr) bool) error
+		Write(func(fd uintptr) bool) error
 	}
 	nl *netlink.Handle
 
 	mu sync.Mutex // serialises Sync
+
+	// Read side (one goroutine): a packet as the host wrote it, up to a
+	// 64 KiB TSO super-packet, and the segments of one not yet returned.
+	rd struct {
+		hdr     [packet.VnetHdrLen]byte
+		scratch []byte
+		iov     [][]byte
+		seg     packet.Segmenter
+		errs    atomic.Uint64 // super-packets that could not be segmented
+	}
+	// Write side: the batch writer's coalescer and iovec, and a second
+	// iovec under a mutex for single packets from other goroutines.
+	wr struct {
+		coal *coalescer
+		iov  [2][]byte
+	}
+	one struct {
+		sync.Mutex
+		iov  [2][]byte
+		zero [packet.VnetHdrLen]byte
+	}
 }
 
 var _ pktio.HostIO = (*Host)(nil)
@@ -85,6 +109,12 @@ func Open(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.rc = rc
+	h.rd.scratch = make([]byte, maxGROLen)
+	h.rd.iov = [][]byte{h.rd.hdr[:], h.rd.scratch}
+	h.wr.coal = newCoalescer(func(hdr, pkt []byte) error {
+		h.wr.iov[0], h.wr.iov[1] = hdr, pkt
+		return h.writev(h.wr.iov[:])
+	})
 	return h, nil
 }
 
@@ -105,10 +135,17 @@ func (h *Host) createTUN() (int, error) {
 			unix.Close(fd)
 			return -1, err
 		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		// Every packet behind a virtio_net_hdr: fibd writes merged TCP
+		// segments (GRO) and reads the host's TSO super-packets and
+		// partial checksums, one syscall for up to 64 KiB each way.
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			unix.Close(fd)
 			return -1, fmt.Errorf("TUNSETIFF %s: %w", h.dev, err)
+		}
+		if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("TUNSETOFFLOAD %s: %w", h.dev, err)
 		}
 		return fd, nil
 	}
@@ -240,13 +277,19 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // ReadBatch implements pktio.HostIO: it waits for the TUN to be readable,
-// then reads packets until it would block or bufs are full.
+// then reads packets until it would block or bufs are full. A TSO
+// super-packet is cut into wire-sized segments (packet.Segmenter), a
+// partial checksum completed; segments that do not fit in bufs come first
+// in the next call.
 func (h *Host) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
-	n := 0
+	n := h.drainSegments(bufs, sizes, 0)
+	if n == len(bufs) || n == len(sizes) {
+		return n, nil
+	}
 	var rerr error
 	err := h.rc.Read(func(fd uintptr) bool {
 		for n < len(bufs) && n < len(sizes) {
-			m, err := unix.Read(int(fd), bufs[n])
+			m, err := unix.Readv(int(fd), h.rd.iov)
 			if err == unix.EINTR {
 				continue
 			}
@@ -257,7 +300,23 @@ func (h *Host) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 				rerr = err
 				return true
 			}
-			sizes[n] = m
+			if m <= packet.VnetHdrLen {
+				continue
+			}
+			pkt := h.rd.scratch[:m-packet.VnetHdrLen]
+			vh := packet.ParseVnetHdr(h.rd.hdr[:])
+			if vh.GSOType != packet.VnetGSONone {
+				if h.rd.seg.Init(pkt, 0, vh) != nil {
+					h.rd.errs.Add(1)
+					continue
+				}
+				n = h.drainSegments(bufs, sizes, n)
+				continue
+			}
+			if vh.Flags&packet.VnetFlagNeedsCsum != 0 {
+				completeChecksum(pkt, int(vh.CsumStart), int(vh.CsumOffset))
+			}
+			sizes[n] = copy(bufs[n], pkt)
 			n++
 		}
 		return true
@@ -274,13 +333,60 @@ func (h *Host) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 	return n, nil
 }
 
+// drainSegments moves the pending super-packet's segments into bufs from
+// index n on.
+func (h *Host) drainSegments(bufs [][]byte, sizes []int, n int) int {
+	for n < len(bufs) && n < len(sizes) && !h.rd.seg.Done() {
+		l, err := h.rd.seg.Segment(bufs[n])
+		if err != nil {
+			h.rd.seg.Reset()
+			h.rd.errs.Add(1)
+			break
+		}
+		sizes[n] = l
+		n++
+	}
+	return n
+}
+
+// completeChecksum finishes a partial transport checksum (the field holds
+// the pseudo-header sum) over pkt[start:], stored at start+offset.
+func completeChecksum(pkt []byte, start, offset int) {
+	at := start + offset
+	if start >= len(pkt) || at+2 > len(pkt) {
+		return
+	}
+	c := ^packet.Fold(packet.Sum(0, pkt[start:]))
+	if c == 0 && offset == 6 { // UDP: a computed zero goes as all ones
+		c = 0xffff
+	}
+	pkt[at], pkt[at+1] = byte(c>>8), byte(c)
+}
+
 // WritePacket implements pktio.HostIO.
 func (h *Host) WritePacket(pkt []byte) error {
-	_, err := h.f.Write(pkt)
-	if errors.Is(err, os.ErrClosed) {
-		return pktio.ErrClosed
+	h.one.Lock()
+	defer h.one.Unlock()
+	h.one.iov[0], h.one.iov[1] = h.one.zero[:], pkt
+	return h.writev(h.one.iov[:])
+}
+
+// WriteBatch implements pktio.HostIO, merging TCP segments (coalescer).
+func (h *Host) WriteBatch(pkts [][]byte) (int, error) { return h.wr.coal.writeBatch(pkts) }
+
+func (h *Host) writev(iov [][]byte) error {
+	var werr error
+	err := h.rc.Write(func(fd uintptr) bool {
+		_, werr = unix.Writev(int(fd), iov)
+		return werr != unix.EAGAIN
+	})
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			return pktio.ErrClosed
+		}
+		return err
 	}
-	return err
+	return werr
 }
 
 // Namespace implements pktio.HostIO.

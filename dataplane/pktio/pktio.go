@@ -130,9 +130,9 @@ type CounterReporter interface {
 // sends; the host never sees an Ethernet header, so fibd stays the only
 // owner of neighbours.
 //
-// Concurrency: one goroutine calls ReadBatch; WritePacket and Sync may be
-// called from any goroutine; Close makes a blocked ReadBatch return
-// ErrClosed.
+// Concurrency: one goroutine calls ReadBatch and one WriteBatch;
+// WritePacket and Sync may be called from any goroutine; Close makes a
+// blocked ReadBatch return ErrClosed.
 type HostIO interface {
 	// ReadBatch blocks until the host sends an IP packet, then copies it
 	// and any others already waiting into bufs (each MaxJumboFrame bytes
@@ -142,6 +142,10 @@ type HostIO interface {
 	ReadBatch(bufs [][]byte, sizes []int) (n int, err error)
 	// WritePacket delivers one IP packet to the host.
 	WritePacket(pkt []byte) error
+	// WriteBatch delivers pkts in order (merging consecutive TCP
+	// segments of a flow, as GRO would, where the I/O can) and returns
+	// how many reached the host.
+	WriteBatch(pkts [][]byte) (int, error)
 	// Sync makes the host interface's addresses exactly addrs (each with
 	// its subnet length, so the host sees its connected subnets) and its
 	// MTU mtu.

@@ -81,6 +81,16 @@ func (h *Host) WritePacket(pkt []byte) error {
 	return nil
 }
 
+// WriteBatch implements pktio.HostIO: WritePacket for each.
+func (h *Host) WriteBatch(pkts [][]byte) (int, error) {
+	for i, p := range pkts {
+		if err := h.WritePacket(p); err != nil {
+			return i, err
+		}
+	}
+	return len(pkts), nil
+}
+
 // Received returns and forgets what the engine wrote.
 func (h *Host) Received() [][]byte {
 	h.mu.Lock()

@@ -1,65 +1,69 @@
-package afpacket
+package packet
 
 import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-
-	"github.com/fibd/fibd/dataplane/packet"
 )
 
-// vnetHdrLen is sizeof(struct virtio_net_hdr), the header PACKET_VNET_HDR
-// puts in front of every received frame.
-const vnetHdrLen = 10
+// VnetHdrLen is sizeof(struct virtio_net_hdr), the header PACKET_VNET_HDR
+// and a TUN with IFF_VNET_HDR put in front of every packet.
+const VnetHdrLen = 10
 
 // virtio_net_hdr flags and GSO types (linux/virtio_net.h).
 const (
-	vnetFlagNeedsCsum = 1
-	vnetGSONone       = 0
-	vnetGSOTCPv4      = 1
-	vnetGSOUDP        = 3 // UFO: IP fragmentation offload, never produced for forwarding
-	vnetGSOTCPv6      = 4
-	vnetGSOUDPL4      = 5
-	vnetGSOECN        = 0x80
+	VnetFlagNeedsCsum = 1
+	VnetGSONone       = 0
+	VnetGSOTCPv4      = 1
+	VnetGSOUDP        = 3 // UFO: IP fragmentation offload, never produced for forwarding
+	VnetGSOTCPv6      = 4
+	VnetGSOUDPL4      = 5
+	VnetGSOECN        = 0x80
 )
 
-// vnetHdr is struct virtio_net_hdr. AF_PACKET writes it in the legacy
+// VnetHdr is struct virtio_net_hdr. AF_PACKET and TUN use the legacy
 // (native-endian) layout.
-type vnetHdr struct {
-	flags      uint8
-	gsoType    uint8
-	hdrLen     uint16
-	gsoSize    uint16
-	csumStart  uint16
-	csumOffset uint16
+type VnetHdr struct {
+	Flags      uint8
+	GSOType    uint8
+	HdrLen     uint16
+	GSOSize    uint16
+	CsumStart  uint16
+	CsumOffset uint16
 }
 
-func parseVnetHdr(b []byte) vnetHdr {
-	_ = b[vnetHdrLen-1]
-	return vnetHdr{
-		flags:      b[0],
-		gsoType:    b[1],
-		hdrLen:     binary.NativeEndian.Uint16(b[2:]),
-		gsoSize:    binary.NativeEndian.Uint16(b[4:]),
-		csumStart:  binary.NativeEndian.Uint16(b[6:]),
-		csumOffset: binary.NativeEndian.Uint16(b[8:]),
+// ParseVnetHdr reads a virtio_net_hdr from b (VnetHdrLen bytes at least).
+func ParseVnetHdr(b []byte) VnetHdr {
+	_ = b[VnetHdrLen-1]
+	return VnetHdr{
+		Flags:      b[0],
+		GSOType:    b[1],
+		HdrLen:     binary.NativeEndian.Uint16(b[2:]),
+		GSOSize:    binary.NativeEndian.Uint16(b[4:]),
+		CsumStart:  binary.NativeEndian.Uint16(b[6:]),
+		CsumOffset: binary.NativeEndian.Uint16(b[8:]),
 	}
 }
 
-// Segmentation errors; each is counted by the port, none is returned to the
-// caller of ReadBatch (the super-frame is dropped, as a NIC drops a bad frame).
+// Put writes h into b (VnetHdrLen bytes at least).
+func (h VnetHdr) Put(b []byte) {
+	_ = b[VnetHdrLen-1]
+	b[0], b[1] = h.Flags, h.GSOType
+	binary.NativeEndian.PutUint16(b[2:], h.HdrLen)
+	binary.NativeEndian.PutUint16(b[4:], h.GSOSize)
+	binary.NativeEndian.PutUint16(b[6:], h.CsumStart)
+	binary.NativeEndian.PutUint16(b[8:], h.CsumOffset)
+}
+
+// Segmentation errors: the packet I/O counts them and drops the
+// super-frame, as a NIC drops a bad frame.
 var (
-	errGSOType   = errors.New("afpacket: unsupported GSO type")
-	errGSOHeader = errors.New("afpacket: malformed headers in GSO frame")
-	errGSOBuffer = errors.New("afpacket: GSO segment does not fit the buffer")
+	ErrGSOType   = errors.New("packet: unsupported GSO type")
+	ErrGSOHeader = errors.New("packet: malformed headers in GSO frame")
+	ErrGSOBuffer = errors.New("packet: GSO segment does not fit the buffer")
 )
 
-const (
-	protoTCP = 6
-	protoUDP = 17
-)
-
-// segmenter cuts one GSO super-frame (a TCP or UDP super-packet that TSO,
+// Segmenter cuts one GSO super-frame (a TCP or UDP super-packet that TSO,
 // GSO, USO or GRO left unsegmented) back into the frames that would have
 // been on the wire: headers copied, lengths, IPv4 ID, TCP sequence number
 // and flags adjusted, every checksum computed in full. It is what the
@@ -69,7 +73,7 @@ const (
 // Segment i carries payload bytes [i·mss, (i+1)·mss). The zero value is
 // done; init arms it. It holds a view into the ring, so it must be finished
 // or reset before the ring block is returned to the kernel.
-type segmenter struct {
+type Segmenter struct {
 	pkt     []byte // the super-frame, up to the end of its IP packet
 	l3, l4  int    // offsets of the IP and transport headers
 	payload int    // offset of the transport payload
@@ -81,30 +85,30 @@ type segmenter struct {
 	ipID    uint16
 }
 
-func (s *segmenter) done() bool { return s.pkt == nil || s.next >= len(s.pkt) }
+func (s *Segmenter) Done() bool { return s.pkt == nil || s.next >= len(s.pkt) }
 
-func (s *segmenter) reset() { *s = segmenter{} }
+func (s *Segmenter) Reset() { *s = Segmenter{} }
 
-// init validates a super-frame whose IP header starts at l3 and arms s.
-func (s *segmenter) init(pkt []byte, l3 int, h vnetHdr) error {
-	*s = segmenter{}
-	gt := h.gsoType &^ vnetGSOECN
+// Init validates a super-frame whose IP header starts at l3 and arms s.
+func (s *Segmenter) Init(pkt []byte, l3 int, h VnetHdr) error {
+	*s = Segmenter{}
+	gt := h.GSOType &^ VnetGSOECN
 	switch gt {
-	case vnetGSOTCPv4, vnetGSOTCPv6, vnetGSOUDPL4:
+	case VnetGSOTCPv4, VnetGSOTCPv6, VnetGSOUDPL4:
 	default:
-		return errGSOType
+		return ErrGSOType
 	}
-	if h.gsoSize == 0 || l3 < 0 || l3+20 > len(pkt) {
-		return errGSOHeader
+	if h.GSOSize == 0 || l3 < 0 || l3+20 > len(pkt) {
+		return ErrGSOHeader
 	}
 	ver := pkt[l3] >> 4
 	var l4, end int
 	var proto uint8
 	switch {
-	case ver == 4 && gt != vnetGSOTCPv6:
+	case ver == 4 && gt != VnetGSOTCPv6:
 		ihl := int(pkt[l3]&0x0f) * 4
 		if ihl < 20 || l3+ihl > len(pkt) {
-			return errGSOHeader
+			return ErrGSOHeader
 		}
 		proto, l4 = pkt[l3+9], l3+ihl
 		end = len(pkt)
@@ -114,9 +118,9 @@ func (s *segmenter) init(pkt []byte, l3 int, h vnetHdr) error {
 			end = l3 + tl
 		}
 		s.ipID = binary.BigEndian.Uint16(pkt[l3+4:])
-	case ver == 6 && gt != vnetGSOTCPv4:
+	case ver == 6 && gt != VnetGSOTCPv4:
 		if l3+40 > len(pkt) {
-			return errGSOHeader
+			return ErrGSOHeader
 		}
 		proto, l4, s.v6 = pkt[l3+6], l3+40, true
 		end = len(pkt)
@@ -124,39 +128,39 @@ func (s *segmenter) init(pkt []byte, l3 int, h vnetHdr) error {
 			end = l3 + 40 + pl
 		}
 	default:
-		return errGSOHeader
+		return ErrGSOHeader
 	}
 	// With extension headers (IPv6) or options the kernel's csum_start is
 	// the authority on where the transport header begins.
-	if h.flags&vnetFlagNeedsCsum != 0 && int(h.csumStart) > l4 {
-		l4 = int(h.csumStart)
-		if gt == vnetGSOUDPL4 {
-			proto = protoUDP
+	if h.Flags&VnetFlagNeedsCsum != 0 && int(h.CsumStart) > l4 {
+		l4 = int(h.CsumStart)
+		if gt == VnetGSOUDPL4 {
+			proto = ProtoUDP
 		} else {
-			proto = protoTCP
+			proto = ProtoTCP
 		}
 	}
 	switch {
-	case gt == vnetGSOUDPL4 && proto == protoUDP:
+	case gt == VnetGSOUDPL4 && proto == ProtoUDP:
 		s.udp = true
 		s.payload = l4 + 8
-	case gt != vnetGSOUDPL4 && proto == protoTCP:
+	case gt != VnetGSOUDPL4 && proto == ProtoTCP:
 		if l4+20 > end {
-			return errGSOHeader
+			return ErrGSOHeader
 		}
 		doff := int(pkt[l4+12]>>4) * 4
 		if doff < 20 {
-			return errGSOHeader
+			return ErrGSOHeader
 		}
 		s.payload = l4 + doff
 		s.seq = binary.BigEndian.Uint32(pkt[l4+4:])
 	default:
-		return errGSOHeader
+		return ErrGSOHeader
 	}
 	if s.payload > end {
-		return errGSOHeader
+		return ErrGSOHeader
 	}
-	s.pkt, s.l3, s.l4, s.mss = pkt[:end], l3, l4, int(h.gsoSize)
+	s.pkt, s.l3, s.l4, s.mss = pkt[:end], l3, l4, int(h.GSOSize)
 	s.next = s.payload
 	if s.payload == end {
 		// No payload at all: forward the headers as one frame.
@@ -166,13 +170,13 @@ func (s *segmenter) init(pkt []byte, l3 int, h vnetHdr) error {
 	return nil
 }
 
-// segment writes the next wire frame into dst and returns its length.
-func (s *segmenter) segment(dst []byte) (int, error) {
+// Segment writes the next wire frame into dst and returns its length.
+func (s *Segmenter) Segment(dst []byte) (int, error) {
 	start := max(s.next, s.payload)
 	stop := min(start+s.mss, len(s.pkt))
 	n := s.payload + (stop - start)
 	if n > len(dst) {
-		return 0, errGSOBuffer
+		return 0, ErrGSOBuffer
 	}
 	copy(dst, s.pkt[:s.payload])
 	copy(dst[s.payload:n], s.pkt[start:stop])
@@ -185,7 +189,7 @@ func (s *segmenter) segment(dst []byte) (int, error) {
 		binary.BigEndian.PutUint16(ip[2:], uint16(n-s.l3))
 		binary.BigEndian.PutUint16(ip[4:], s.ipID+uint16(s.idx))
 		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip[:ihl]))
+		binary.BigEndian.PutUint16(ip[10:], Checksum(ip[:ihl]))
 	}
 	l4 := dst[s.l4:n]
 	var pseudo uint64
@@ -197,7 +201,7 @@ func (s *segmenter) segment(dst []byte) (int, error) {
 	if s.udp {
 		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
 		l4[6], l4[7] = 0, 0
-		c := ^packet.Fold(packet.Sum(pseudo, l4))
+		c := ^Fold(Sum(pseudo, l4))
 		if c == 0 {
 			c = 0xffff // RFC 768: a computed zero is sent as all ones
 		}
@@ -212,26 +216,26 @@ func (s *segmenter) segment(dst []byte) (int, error) {
 			l4[13] &^= cwr
 		}
 		l4[16], l4[17] = 0, 0
-		binary.BigEndian.PutUint16(l4[16:], ^packet.Fold(packet.Sum(pseudo, l4)))
+		binary.BigEndian.PutUint16(l4[16:], ^Fold(Sum(pseudo, l4)))
 	}
 	s.next = stop
 	s.idx++
 	return n, nil
 }
 
-func (s *segmenter) proto() uint8 {
+func (s *Segmenter) proto() uint8 {
 	if s.udp {
-		return protoUDP
+		return ProtoUDP
 	}
-	return protoTCP
+	return ProtoTCP
 }
 
 // pseudo4 and pseudo6 are the transport pseudo-header sums over addresses
 // still in the frame.
 func pseudo4(src, dst []byte, proto uint8, n int) uint64 {
-	return packet.PseudoHeaderSum(netip.AddrFrom4([4]byte(src)), netip.AddrFrom4([4]byte(dst)), proto, n)
+	return PseudoHeaderSum(netip.AddrFrom4([4]byte(src)), netip.AddrFrom4([4]byte(dst)), proto, n)
 }
 
 func pseudo6(src, dst []byte, proto uint8, n int) uint64 {
-	return packet.PseudoHeaderSum(netip.AddrFrom16([16]byte(src)), netip.AddrFrom16([16]byte(dst)), proto, n)
+	return PseudoHeaderSum(netip.AddrFrom16([16]byte(src)), netip.AddrFrom16([16]byte(dst)), proto, n)
 }

@@ -1,17 +1,15 @@
-package afpacket
+package packet
 
 import (
 	"bytes"
 	"encoding/binary"
 	"testing"
-
-	"github.com/fibd/fibd/dataplane/packet"
 )
 
 // superFrame builds an Ethernet + IPv4/IPv6 + TCP/UDP super-frame carrying
 // payload, as the kernel hands it to AF_PACKET: lengths for the whole
 // super-packet and a partial (pseudo-header only) transport checksum.
-func superFrame(v6, udp bool, payload []byte) ([]byte, vnetHdr) {
+func superFrame(v6, udp bool, payload []byte) ([]byte, VnetHdr) {
 	f := make([]byte, 14, 14+60+len(payload))
 	if v6 {
 		binary.BigEndian.PutUint16(f[12:], 0x86dd)
@@ -19,9 +17,9 @@ func superFrame(v6, udp bool, payload []byte) ([]byte, vnetHdr) {
 		binary.BigEndian.PutUint16(f[12:], 0x0800)
 	}
 	l4len := 20
-	proto := uint8(protoTCP)
+	proto := uint8(ProtoTCP)
 	if udp {
-		l4len, proto = 8, protoUDP
+		l4len, proto = 8, ProtoUDP
 	}
 	var ip []byte
 	if v6 {
@@ -39,28 +37,28 @@ func superFrame(v6, udp bool, payload []byte) ([]byte, vnetHdr) {
 		ip[8], ip[9] = 64, proto
 		copy(ip[12:], []byte{192, 0, 2, 1})
 		copy(ip[16:], []byte{198, 51, 100, 1})
-		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
 	}
 	f = append(f, ip...)
 	l4 := make([]byte, l4len)
 	binary.BigEndian.PutUint16(l4[0:], 40000)
 	binary.BigEndian.PutUint16(l4[2:], 5001)
-	h := vnetHdr{flags: vnetFlagNeedsCsum, csumStart: uint16(len(f))}
+	h := VnetHdr{Flags: VnetFlagNeedsCsum, CsumStart: uint16(len(f))}
 	if udp {
 		binary.BigEndian.PutUint16(l4[4:], uint16(8+len(payload)))
-		h.gsoType, h.csumOffset = vnetGSOUDPL4, 6
+		h.GSOType, h.CsumOffset = VnetGSOUDPL4, 6
 	} else {
 		binary.BigEndian.PutUint32(l4[4:], 0xfffff000) // wraps during the transfer
 		l4[12] = 5 << 4
 		l4[13] = 0x80 | 0x08 | 0x01 | 0x10 // CWR PSH FIN ACK
-		h.gsoType, h.csumOffset = vnetGSOTCPv4, 16
+		h.GSOType, h.CsumOffset = VnetGSOTCPv4, 16
 		if v6 {
-			h.gsoType = vnetGSOTCPv6
+			h.GSOType = VnetGSOTCPv6
 		}
 	}
 	f = append(f, l4...)
 	f = append(f, payload...)
-	h.hdrLen = uint16(14 + len(ip) + l4len)
+	h.HdrLen = uint16(14 + len(ip) + l4len)
 	return f, h
 }
 
@@ -69,9 +67,9 @@ func verifyL4(t *testing.T, seg []byte, v6, udp bool) {
 	ip := seg[14:]
 	var pseudo uint64
 	var l4 []byte
-	proto := uint8(protoTCP)
+	proto := uint8(ProtoTCP)
 	if udp {
-		proto = protoUDP
+		proto = ProtoUDP
 	}
 	if v6 {
 		l4 = ip[40:]
@@ -82,14 +80,14 @@ func verifyL4(t *testing.T, seg []byte, v6, udp bool) {
 	} else {
 		l4 = ip[20:]
 		pseudo = pseudo4(ip[12:16], ip[16:20], proto, len(l4))
-		if packet.Checksum(ip[:20]) != 0 {
+		if Checksum(ip[:20]) != 0 {
 			t.Fatal("IPv4 header checksum does not verify")
 		}
 		if int(binary.BigEndian.Uint16(ip[2:])) != len(ip) {
 			t.Fatalf("IPv4 total length %d, want %d", binary.BigEndian.Uint16(ip[2:]), len(ip))
 		}
 	}
-	if ^packet.Fold(packet.Sum(pseudo, l4)) != 0 {
+	if ^Fold(Sum(pseudo, l4)) != 0 {
 		t.Fatal("transport checksum does not verify")
 	}
 }
@@ -106,16 +104,16 @@ func TestSegmenterRebuildsWireSegments(t *testing.T) {
 	}{{"tcp4", false, false}, {"tcp6", true, false}, {"udp4", false, true}, {"udp6", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, h := superFrame(tc.v6, tc.udp, payload)
-			h.gsoSize = mss
-			var s segmenter
-			if err := s.init(f, 14, h); err != nil {
+			h.GSOSize = mss
+			var s Segmenter
+			if err := s.Init(f, 14, h); err != nil {
 				t.Fatal(err)
 			}
-			hdr := int(h.hdrLen)
+			hdr := int(h.HdrLen)
 			var joined []byte
 			dst := make([]byte, 2048)
-			for i := 0; !s.done(); i++ {
-				n, err := s.segment(dst)
+			for i := 0; !s.Done(); i++ {
+				n, err := s.Segment(dst)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -155,42 +153,42 @@ func TestSegmenterRebuildsWireSegments(t *testing.T) {
 
 func TestSegmenterRejectsBadInput(t *testing.T) {
 	f, h := superFrame(false, false, make([]byte, 3000))
-	h.gsoSize = 1000
-	var s segmenter
-	for name, mut := range map[string]func(f []byte, h *vnetHdr) int{
-		"UFO":              func(f []byte, h *vnetHdr) int { h.gsoType = vnetGSOUDP; return 14 },
-		"zero gso_size":    func(f []byte, h *vnetHdr) int { h.gsoSize = 0; return 14 },
-		"v6 type, v4 pkt":  func(f []byte, h *vnetHdr) int { h.gsoType = vnetGSOTCPv6; return 14 },
-		"l3 past end":      func(f []byte, h *vnetHdr) int { return len(f) },
-		"bad ihl":          func(f []byte, h *vnetHdr) int { f[14] = 0x43; return 14 },
-		"udp type tcp pkt": func(f []byte, h *vnetHdr) int { h.gsoType = vnetGSOUDPL4; h.flags = 0; return 14 },
-		"tcp doff < 5":     func(f []byte, h *vnetHdr) int { f[14+20+12] = 0x40; return 14 },
+	h.GSOSize = 1000
+	var s Segmenter
+	for name, mut := range map[string]func(f []byte, h *VnetHdr) int{
+		"UFO":              func(f []byte, h *VnetHdr) int { h.GSOType = VnetGSOUDP; return 14 },
+		"zero gso_size":    func(f []byte, h *VnetHdr) int { h.GSOSize = 0; return 14 },
+		"v6 type, v4 pkt":  func(f []byte, h *VnetHdr) int { h.GSOType = VnetGSOTCPv6; return 14 },
+		"l3 past end":      func(f []byte, h *VnetHdr) int { return len(f) },
+		"bad ihl":          func(f []byte, h *VnetHdr) int { f[14] = 0x43; return 14 },
+		"udp type tcp pkt": func(f []byte, h *VnetHdr) int { h.GSOType = VnetGSOUDPL4; h.Flags = 0; return 14 },
+		"tcp doff < 5":     func(f []byte, h *VnetHdr) int { f[14+20+12] = 0x40; return 14 },
 	} {
 		g, hh := append([]byte{}, f...), h
 		l3 := mut(g, &hh)
-		if err := s.init(g, l3, hh); err == nil {
+		if err := s.Init(g, l3, hh); err == nil {
 			t.Errorf("%s: init accepted it", name)
 		}
 	}
 	// A segment that does not fit the caller's buffer is an error, not a
 	// silent cut.
-	if err := s.init(f, 14, h); err != nil {
+	if err := s.Init(f, 14, h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.segment(make([]byte, 500)); err == nil {
+	if _, err := s.Segment(make([]byte, 500)); err == nil {
 		t.Error("segment into a short buffer succeeded")
 	}
 }
 
 func TestSegmenterDoesNotAllocate(t *testing.T) {
 	f, h := superFrame(false, false, make([]byte, 60000))
-	h.gsoSize = 1448
+	h.GSOSize = 1448
 	dst := make([]byte, 2048)
-	var s segmenter
+	var s Segmenter
 	if a := testing.AllocsPerRun(20, func() {
-		_ = s.init(f, 14, h)
-		for !s.done() {
-			_, _ = s.segment(dst)
+		_ = s.Init(f, 14, h)
+		for !s.Done() {
+			_, _ = s.Segment(dst)
 		}
 	}); a != 0 {
 		t.Fatalf("%v allocations per super-frame", a)
@@ -204,21 +202,21 @@ func FuzzSegmenter(f *testing.F) {
 	for _, v6 := range []bool{false, true} {
 		for _, udp := range []bool{false, true} {
 			pkt, h := superFrame(v6, udp, make([]byte, 3000))
-			f.Add(pkt, 14, h.gsoType, uint16(1000), h.csumStart, h.flags)
+			f.Add(pkt, 14, h.GSOType, uint16(1000), h.CsumStart, h.Flags)
 		}
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte, l3 int, gsoType uint8, gsoSize, csumStart uint16, flags uint8) {
-		h := vnetHdr{flags: flags, gsoType: gsoType, gsoSize: gsoSize, csumStart: csumStart}
-		var s segmenter
-		if s.init(pkt, l3, h) != nil {
+		h := VnetHdr{Flags: flags, GSOType: gsoType, GSOSize: gsoSize, CsumStart: csumStart}
+		var s Segmenter
+		if s.Init(pkt, l3, h) != nil {
 			return
 		}
 		dst := make([]byte, 2048)
-		for i := 0; !s.done(); i++ {
+		for i := 0; !s.Done(); i++ {
 			if i > len(pkt)+1 {
-				t.Fatal("segmenter does not terminate")
+				t.Fatal("Segmenter does not terminate")
 			}
-			n, err := s.segment(dst)
+			n, err := s.Segment(dst)
 			if err != nil {
 				return
 			}
@@ -227,7 +225,7 @@ func FuzzSegmenter(f *testing.F) {
 			}
 			if !s.v6 {
 				ihl := int(dst[s.l3]&0x0f) * 4
-				if packet.Checksum(dst[s.l3:s.l3+ihl]) != 0 {
+				if Checksum(dst[s.l3:s.l3+ihl]) != 0 {
 					t.Fatal("IPv4 header checksum does not verify")
 				}
 			}
