@@ -96,4 +96,3 @@ func TestHostStackInConfigFile(t *testing.T) {
 		t.Fatal("the config file's host stack is off")
 	}
 }
-
