@@ -64,7 +64,8 @@ func execIn(ns hoststack.Namespace, args []string) (int, error) {
 	return 1, err
 }
 
-// bindEtc binds each file of /etc/netns/NAME over its namesake in /etc.
+// bindEtc binds each file of /etc/netns/NAME over its namesake in /etc; one
+// without a namesake is skipped with a warning, as `ip netns exec` does.
 func bindEtc(name string) error {
 	dir := filepath.Join("/etc/netns", name)
 	ents, err := os.ReadDir(dir)
@@ -76,6 +77,10 @@ func bindEtc(name string) error {
 	}
 	for _, e := range ents {
 		src, dst := filepath.Join(dir, e.Name()), filepath.Join("/etc", e.Name())
+		if _, err := os.Stat(dst); err != nil {
+			fmt.Fprintf(os.Stderr, "fibctl exec: %s: no %s to bind it over\n", src, dst)
+			continue
+		}
 		if err := unix.Mount(src, dst, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("binding %s over %s: %w", src, dst, err)
 		}

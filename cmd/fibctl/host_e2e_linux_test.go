@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +32,14 @@ import (
 // port in FIB 10 and customer B behind VLAN 200 of a trunk in FIB 20, with
 // identical addressing (the router is 192.0.2.1 and 2001:db8:1::1 to both,
 // each client 192.0.2.10 and 2001:db8:1::10). Only A has 192.0.2.30, only
-// B 192.0.2.20, so a test can tell which customer it reached. fibd runs
-// inside the router namespace with both FIBs' host stacks on.
+// B 192.0.2.20, so a test can tell which customer it reached; B also has
+// a server, 198.51.100.10 behind VLAN 201, that FIB 20 forwards to. fibd
+// runs inside the router namespace with both FIBs' host stacks on.
 type hostRig struct {
 	t            *testing.T
 	d            *daemon
 	router, a, b *netnstest.NS
+	bsrv         *netnstest.NS // a server of customer B's, behind VLAN 201 in FIB 20
 	prefix, dir  string
 	demo         string
 	sock, state  string
@@ -64,15 +67,23 @@ func newHostRig(t *testing.T) *hostRig {
 	r.router = netnstest.New(t, "hr")
 	r.a = netnstest.New(t, "ha")
 	r.b = netnstest.New(t, "hb")
+	r.bsrv = netnstest.New(t, "hbs")
 	sw := netnstest.New(t, "hs")
 	veth(t, r.a, "eth0", r.router, "a-cli")
 	veth(t, r.b, "eth0", sw, "acc200")
+	veth(t, r.bsrv, "eth0", sw, "acc201")
 	veth(t, sw, "trunk", r.router, "trunk")
 	// Hosts behind the userspace switch compute their own checksums (see
 	// internal/vlanswitch).
 	r.b.Exec("ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off")
+	r.bsrv.Exec("ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off")
+	r.bsrv.Exec("ip", "addr", "add", "198.51.100.10/24", "dev", "eth0")
+	r.bsrv.Exec("ip", "route", "add", "default", "via", "198.51.100.1")
 	var vs *vlanswitch.Switch
-	if err := sw.Do(func() (err error) { vs, err = vlanswitch.Start("trunk", map[uint16]string{200: "acc200"}); return err }); err != nil {
+	if err := sw.Do(func() (err error) {
+		vs, err = vlanswitch.Start("trunk", map[uint16]string{200: "acc200", 201: "acc201"})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(vs.Stop)
@@ -94,6 +105,8 @@ func newHostRig(t *testing.T) *hostRig {
 	r.d.ok("fib", "add", "20")
 	r.d.ok("port", "bind", "a-cli", "--fib", "10")
 	r.d.ok("port", "bind", "trunk", "--vlan", "200", "--fib", "20")
+	r.d.ok("port", "bind", "trunk", "--vlan", "201", "--fib", "20")
+	r.d.ok("addr", "add", "198.51.100.1/24", "dev", "trunk.201")
 	for _, port := range []string{"a-cli", "trunk.200"} {
 		r.d.ok("addr", "add", "192.0.2.1/24", "dev", port)
 		r.d.ok("addr", "add", "2001:db8:1::1/64", "dev", port)
@@ -296,6 +309,24 @@ func TestProgramsOnTheRouterReachOnlyTheirFIB(t *testing.T) {
 			t.Fatalf("fib %s: traceroute %s: exit %d\n%s", c.fib, c.reach, code, out)
 		}
 	}
+	// /etc/netns/NAMESPACE/hosts is FIB 10's /etc/hosts, and only FIB 10's.
+	etc := filepath.Join("/etc/netns", string(r.ns10))
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	if err := os.WriteFile(filepath.Join(etc, "hosts"), []byte("192.0.2.30 only-in-fib10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run("10", "cat", "/etc/hosts"); code != 0 || !strings.Contains(out, "only-in-fib10") {
+		t.Fatalf("fib 10's /etc/hosts: exit %d\n%s", code, out)
+	}
+	if out, _ := run("20", "cat", "/etc/hosts"); strings.Contains(out, "only-in-fib10") {
+		t.Fatalf("fib 20 sees fib 10's /etc/hosts:\n%s", out)
+	}
+	if b, _ := os.ReadFile("/etc/hosts"); strings.Contains(string(b), "only-in-fib10") {
+		t.Fatal("the bind mount leaked into the host's /etc/hosts")
+	}
 	if _, code := run("10", "no-such-program-anywhere"); code != 127 {
 		t.Fatalf("exec of a missing program: exit %d, want 127", code)
 	}
@@ -461,8 +492,51 @@ func TestHostCannotSpoofAndFloodStaysInItsFIB(t *testing.T) {
 		t.Fatalf("host-spoofed = %v, want 5: %v\n%s", n, r.hostCounters("10"), r.d.ok("stats"))
 	}
 
-	// The flood: 300k datagrams at FIB 10's host, as fast as A can send,
-	// while B fetches from FIB 20's host ten times.
+	// FIB 20 forwards a paced flow from customer B to its server while
+	// nothing happens, then while 300k datagrams flood FIB 10's host as
+	// fast as A can send them; B also fetches from FIB 20's host.
+	var srvSink net.PacketConn
+	if err := r.bsrv.Do(func() (err error) { srvSink, err = net.ListenPacket("udp4", ":9000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer srvSink.Close()
+	var received atomic.Int64
+	go func() {
+		buf := make([]byte, 100)
+		for {
+			if _, _, err := srvSink.ReadFrom(buf); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	flow := func(n int) int64 {
+		t.Helper()
+		before := received.Load()
+		err := r.b.Do(func() error {
+			c, err := net.Dial("udp4", "198.51.100.10:9000")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			tick := time.NewTicker(time.Millisecond) // 1,000 pps, 2 per tick
+			defer tick.Stop()
+			for i := 0; i < n; i += 2 {
+				<-tick.C
+				_, _ = c.Write([]byte("fib 20 flow"))
+				_, _ = c.Write([]byte("fib 20 flow"))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		return received.Load() - before
+	}
+	if got := flow(1000); got < 990 {
+		t.Fatalf("FIB 20's flow lost %d of 1000 with no flood", 1000-got)
+	}
 	const flood = 300000
 	floodDone := make(chan error, 1)
 	go func() {
@@ -480,6 +554,8 @@ func TestHostCannotSpoofAndFloodStaysInItsFIB(t *testing.T) {
 			return nil
 		})
 	}()
+	flowDone := make(chan int64, 1)
+	go func() { flowDone <- flow(3000) }()
 	for i := range 10 {
 		if got := strings.TrimSpace(curl(t, r.b, "http://192.0.2.1/")); got != "customer B" {
 			t.Fatalf("request %d from B during the flood: %q", i, got)
@@ -487,6 +563,11 @@ func TestHostCannotSpoofAndFloodStaysInItsFIB(t *testing.T) {
 	}
 	if err := <-floodDone; err != nil {
 		t.Fatal(err)
+	}
+	if got := <-flowDone; got < 2970 {
+		t.Fatalf("FIB 20's forwarded flow lost %d of 3000 (more than 1 %%) while FIB 10's host was flooded", 3000-got)
+	} else {
+		t.Logf("FIB 20's flow during the flood: %d of 3000 forwarded", got)
 	}
 	h10, h20 := r.hostCounters("10"), r.hostCounters("20")
 	if num(h20, "drops", "host-queue-full") != 0 {

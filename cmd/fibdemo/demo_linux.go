@@ -12,9 +12,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/fibd/fibd/dataplane/hoststack"
 	"github.com/fibd/fibd/internal/netnstest"
 	"github.com/fibd/fibd/internal/vlanswitch"
 )
@@ -96,7 +98,9 @@ func (d *demo) script(ctx context.Context) {
     192.0.2.10               │   fibd router    │          198.51.100.10  "customer A"
                              │  FIB 10 / FIB 20 │
   customer B client ─ switch ┴ trunk.200        └ b-srv ── customer B server
-    192.0.2.10   (VLAN 200 access port)                    198.51.100.10  "customer B"`)
+    192.0.2.10   (VLAN 200 access port)                    198.51.100.10  "customer B"
+
+  and on the router itself, 192.0.2.1:80 in FIB 10 (for A) and in FIB 20 (for B)`)
 	s := d.scope
 	d.router = netnstest.New(s, "demo-router")
 	type customer struct {
@@ -145,12 +149,21 @@ func (d *demo) script(ctx context.Context) {
 	s.Cleanup(func() { os.RemoveAll(d.dir) })
 	d.sock = filepath.Join(d.dir, "fibd.sock")
 	logf, _ := os.Create(filepath.Join(d.dir, "fibd.log"))
-	args := []string{"netns", "exec", d.router.Name, filepath.Join(d.bin, "fibd"), "--socket", d.sock, "--state", "",
-		"--io", d.io, "--log-level", "warn"}
-	fmt.Printf("$ ip %s\n", shellJoin(args))
-	d.fibd = exec.Command("ip", args...)
+	args := []string{"--socket", d.sock, "--state", "", "--io", d.io, "--log-level", "warn", "--host-netns-prefix", hostPrefix}
+	// fibd enters only the router's network namespace (not a mount
+	// namespace of its own, as `ip netns exec` would give it), so the
+	// FIBs' host namespaces it mounts are visible to fibctl exec.
+	fmt.Printf("$ nsenter --net=/run/netns/%s fibd %s\n", d.router.Name, shellJoin(args))
+	d.fibd = exec.Command(filepath.Join(d.bin, "fibd"), args...)
 	d.fibd.Stdout, d.fibd.Stderr = logf, logf
-	if err := d.fibd.Start(); err != nil {
+	s.Cleanup(func() {
+		// Host namespaces outlive fibd by design; the demo's go with it.
+		list, _ := hoststack.List(hostPrefix)
+		for _, ns := range list {
+			_ = ns.Remove()
+		}
+	})
+	if err := d.router.Do(d.fibd.Start); err != nil {
 		s.Fatalf("starting fibd: %v", err)
 	}
 	s.Cleanup(func() {
@@ -189,6 +202,13 @@ func (d *demo) script(ctx context.Context) {
 			d.fibctl("addr", "add", a, "dev", c.srvPort)
 		}
 	}
+	// Each FIB gets a host stack: the router itself serves HTTP on
+	// 192.0.2.1:80 to customer A in FIB 10 and, the same address and
+	// port, to customer B in FIB 20.
+	for _, c := range cs {
+		d.fibctl("fib", "set", c.fib, "--host", "on")
+		d.routerServer(c.fib, "the router, in FIB "+c.fib+", for "+c.name)
+	}
 	d.fibctl("route", "add", "203.0.113.0/24", "via", "198.51.100.10", "--fib", "10")
 	d.fibctl("route", "add", "203.0.113.0/24", "via", "198.51.100.10", "--fib", "20")
 	d.fibctl("port", "show")
@@ -208,6 +228,11 @@ func (d *demo) script(ctx context.Context) {
 		d.expect(ctx+"http://198.51.100.10/ says "+c.name, c.client, c.name, "curl", "-sS", "--max-time", "5", "http://198.51.100.10/")
 		d.expect(ctx+"http://[2001:db8:2::10]/ says "+c.name, c.client, c.name, "curl", "-sS", "--max-time", "5", "http://[2001:db8:2::10]/")
 		d.expect(ctx+"traceroute shows the router", c.client, " 1  192.0.2.1", "traceroute", "-n", "-q", "1", "-w", "2", "-m", "3", "198.51.100.10")
+		onRouter := "the router, in FIB " + c.fib + ", for " + c.name
+		d.expect(ctx+"http://192.0.2.1/ on the router says "+onRouter, c.client, onRouter, "curl", "-sS", "--max-time", "5", "http://192.0.2.1/")
+		d.expect(ctx+"http://[2001:db8:1::1]/ on the router says "+onRouter, c.client, onRouter, "curl", "-sS", "--max-time", "5", "http://[2001:db8:1::1]/")
+		d.expectFibctl(ctx+"the router's own ping in FIB "+c.fib+" reaches the server", "from 198.51.100.10",
+			"exec", "--fib", c.fib, "--", "ping", "-c", "2", "-i", "0.2", "-W", "2", "198.51.100.10")
 	}
 	d.fibctl("route", "get", "198.51.100.10", "--fib", "10")
 	d.fibctl("route", "get", "1.1.1.1", "--fib", "20")
@@ -237,6 +262,60 @@ func (d *demo) serveHTTP(ns *netnstest.NS, body string) {
 		ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	d.scope.Cleanup(func() { srv.Close() })
+}
+
+// hostPrefix names the demo's host namespaces (fibd-demo-fib10, …), apart
+// from a real fibd's.
+const hostPrefix = "fibd-demo-fib"
+
+// routerServer starts `fibctl exec --fib FIB -- fibdemo serve` on the
+// router: an HTTP server on the router's own addresses inside FIB fib.
+func (d *demo) routerServer(fib, body string) {
+	args := []string{"--socket", d.sock, "exec", "--fib", fib, "--", filepath.Join(d.bin, "fibdemo"), "serve",
+		"--body", body, "--http", "192.0.2.1:80", "--http", "[2001:db8:1::1]:80"}
+	fmt.Printf("\n$ fibctl exec --fib %s -- fibdemo serve --body %s --http 192.0.2.1:80 --http '[2001:db8:1::1]:80' &\n",
+		fib, shellJoin([]string{body}))
+	cmd := exec.Command(filepath.Join(d.bin, "fibctl"), args...)
+	out := &strings.Builder{}
+	var mu sync.Mutex
+	cmd.Stdout = writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(b) })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		d.check("fibctl exec --fib "+fib+" -- fibdemo serve", false, err.Error())
+		return
+	}
+	d.scope.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if strings.Contains(got, "serving") || time.Now().After(deadline) {
+			fmt.Print(indent(got))
+			d.check("fibctl exec --fib "+fib+" -- fibdemo serve", strings.Contains(got, "serving"), got)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// expectFibctl runs a fibctl command as a check: it must succeed and print
+// want.
+func (d *demo) expectFibctl(name, want string, args ...string) {
+	d.stopIfInterrupted()
+	fmt.Printf("\n$ fibctl %s\n", strings.Join(args, " "))
+	b, err := exec.CommandContext(d.ctx, filepath.Join(d.bin, "fibctl"), append([]string{"--socket", d.sock}, args...)...).CombinedOutput()
+	fmt.Print(indent(string(b)))
+	ok := err == nil && strings.Contains(string(b), want)
+	why := ""
+	if !ok {
+		why = fmt.Sprintf("want %q in the output (err %v)", want, err)
+	}
+	d.check(name, ok, why)
 }
 
 // fibctl runs one fibctl command, printing it and its output; a failure
@@ -311,7 +390,7 @@ func (d *demo) summary() int {
 		fmt.Printf("\nFAIL: %d check(s) failed (%s); fibd's log: see above, or rerun with the same command\n", failed, took)
 		return 1
 	}
-	fmt.Printf("\nPASS: each customer reached its own server, never the other's, through one fibd (%s)\n", took)
+	fmt.Printf("\nPASS: each customer reached its own server and its own HTTP server on the router (the same address in both FIBs), never the other's, through one fibd (%s)\n", took)
 	return 0
 }
 

@@ -9,8 +9,12 @@
 // namespaces (fibd-demo-*), starts fibd, configures it only through
 // fibctl — printing every command, so the transcript teaches the CLI —,
 // loads the full IPv4 table into both FIBs, and proves each customer
-// reaches its own server and never the other's. It tears everything down
-// on exit, on error and on Ctrl-C, and exits non-zero if any check failed.
+// reaches its own server and never the other's. Both FIBs get a host stack
+// and an HTTP server on the router itself — `fibctl exec --fib N --
+// fibdemo serve` on 192.0.2.1:80 in each, the same address — and each
+// customer reaches its own. It tears everything down on exit, on error and
+// on Ctrl-C, and exits non-zero if any check failed.
 //
 //	fibdemo [--bin DIR] [--table FILE] [--io auto|afpacket|xdp]
+//	fibdemo serve [--body TEXT] [--http ADDR]... [--udp ADDR]...
 package main
