@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -32,6 +33,14 @@ func TestHostStackSetting(t *testing.T) {
 	}
 	if h := hostOf(t, e, 10); h.GetNamespace() != "fibd-fib10" {
 		t.Fatalf("ListFibs host %v", h)
+	}
+	rec := httptest.NewRecorder()
+	e.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`fibd_host_stack_up{fib="10",netns="fibd-fib10"} 1`,
+		`fibd_host_stack_packets_total{direction="punted",fib="10"} 0`} {
+		if !strings.Contains(rec.Body.String(), want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 	var saved bool
 	for _, f := range e.srv.Snapshot().FIBs {

@@ -96,6 +96,9 @@ var (
 	descUnknownTag = prometheus.NewDesc("fibd_interface_unknown_tag_frames_total", "Frames that arrived with tags no port is bound to, by kind (vlan: untagged or one tag; qinq: two).", []string{"interface", "kind"}, nil)
 	descRxErrors   = prometheus.NewDesc("fibd_interface_rx_errors_total", "Receive calls of the packet I/O that failed.", []string{"interface"}, nil)
 	descSessions   = prometheus.NewDesc("fibd_sessions", "Open ModifyRoutes sessions by source.", []string{"source"}, nil)
+	descHostUp     = prometheus.NewDesc("fibd_host_stack_up", "1 if the FIB's host stack works, 0 if it has an error (the API says which).", []string{"fib", "netns"}, nil)
+	descHostPkts   = prometheus.NewDesc("fibd_host_stack_packets_total", "Packets through a FIB's host stack, by direction: punted (queued for the host), delivered (written into it), injected (sent by the host, out of a port), queued (waiting for a neighbour), icmp_errors (written back into the host).", []string{"fib", "direction"}, nil)
+	descHostDrops  = prometheus.NewDesc("fibd_host_stack_drops_total", "Packets to or from a FIB's host stack dropped, by reason (host-queue-full, host-spoofed, ...).", []string{"fib", "reason"}, nil)
 )
 
 // counterDescs are the packet counters, per port and per FIB.
@@ -127,7 +130,8 @@ func init() {
 func (serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descStart, descSaveOK, descRoutes, descSrcRoutes, descLimit, descWarnings,
 		descNeighbors, descBatches, descPortUp, descUnknownTag, descRxErrors, descSessions, descPortDrops, descFIBDrops,
-		descGroups, descModify, descResyncs, descFlushes, descGroupOps, descWatchers, descDropped} {
+		descGroups, descModify, descResyncs, descFlushes, descGroupOps, descWatchers, descDropped,
+		descHostUp, descHostPkts, descHostDrops} {
 		ch <- d
 	}
 	for i := range counterDescs {
@@ -188,6 +192,23 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for source, n := range s.SessionCounts() {
 		emit(descSessions, prometheus.GaugeValue, float64(n), source)
+	}
+	for _, h := range s.dp.Hosts() {
+		fid := strconv.FormatUint(uint64(h.FIB), 10)
+		up := 1.0
+		if h.Error != "" {
+			up = 0
+		}
+		emit(descHostUp, prometheus.GaugeValue, up, fid, h.Namespace)
+		for _, d := range []struct {
+			dir string
+			n   uint64
+		}{{"punted", h.Punted}, {"delivered", h.Delivered}, {"injected", h.Injected}, {"queued", h.Queued}, {"icmp_errors", h.ICMPErrors}} {
+			emit(descHostPkts, prometheus.CounterValue, float64(d.n), fid, d.dir)
+		}
+		for reason, n := range h.Drops {
+			emit(descHostDrops, prometheus.CounterValue, float64(n), fid, reason)
+		}
 	}
 
 	rep, err := s.Stats(nil)
