@@ -41,13 +41,6 @@ type Config struct {
 	Log func(format string, args ...any)
 }
 
-// Ratio is a per-round ratio's median and spread.
-type Ratio struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
 // Result is what a run measured; rates are medians over the rounds.
 type Result struct {
 	Rounds int    `json:"rounds"`
@@ -58,14 +51,22 @@ type Result struct {
 	// offloads off; KernelDefaultTCPMbps with the kernel's defaults.
 	KernelTCPMbps        float64 `json:"kernel_tcp_mbps"`
 	KernelDefaultTCPMbps float64 `json:"kernel_default_tcp_mbps"`
-	// RatioVsKernel is TCPMbps / KernelTCPMbps, per round.
-	RatioVsKernel        Ratio `json:"ratio_vs_kernel"`
-	RatioVsKernelDefault Ratio `json:"ratio_vs_kernel_default"`
+	// RatioVsKernel is the median over the rounds of each round's
+	// TCPMbps / KernelTCPMbps, with the smallest and largest (the report's
+	// _min/_max convention); RatioVsKernelDefault against the defaults.
+	RatioVsKernel           float64 `json:"ratio_vs_kernel"`
+	RatioVsKernelMin        float64 `json:"ratio_vs_kernel_min"`
+	RatioVsKernelMax        float64 `json:"ratio_vs_kernel_max"`
+	RatioVsKernelDefault    float64 `json:"ratio_vs_kernel_default"`
+	RatioVsKernelDefaultMin float64 `json:"ratio_vs_kernel_default_min"`
+	RatioVsKernelDefaultMax float64 `json:"ratio_vs_kernel_default_max"`
 	// HTTPReqPerSec and its kernel counterparts: small GETs per second.
 	HTTPReqPerSec              float64 `json:"http_req_per_s"`
 	KernelHTTPReqPerSec        float64 `json:"kernel_http_req_per_s"`
 	KernelDefaultHTTPReqPerSec float64 `json:"kernel_default_http_req_per_s"`
-	HTTPRatioVsKernel          Ratio   `json:"http_ratio_vs_kernel"`
+	HTTPRatioVsKernel          float64 `json:"http_ratio_vs_kernel"`
+	HTTPRatioVsKernelMin       float64 `json:"http_ratio_vs_kernel_min"`
+	HTTPRatioVsKernelMax       float64 `json:"http_ratio_vs_kernel_max"`
 	// FibdCPUPerGB is fibd's CPU seconds per GB the TCP streams moved:
 	// how much of the 2 cores the host stack's path costs.
 	FibdCPUPerGB float64 `json:"fibd_cpu_s_per_gb"`

@@ -94,8 +94,9 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 	}
 	res.TCPMbps, res.KernelTCPMbps, res.KernelDefaultTCPMbps = median(tcp[0]), median(tcp[1]), median(tcp[2])
 	res.HTTPReqPerSec, res.KernelHTTPReqPerSec, res.KernelDefaultHTTPReqPerSec = median(req[0]), median(req[1]), median(req[2])
-	res.RatioVsKernel, res.RatioVsKernelDefault = ratio(tcp[0], tcp[1]), ratio(tcp[0], tcp[2])
-	res.HTTPRatioVsKernel = ratio(req[0], req[1])
+	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = ratio(tcp[0], tcp[1])
+	res.RatioVsKernelDefault, res.RatioVsKernelDefaultMin, res.RatioVsKernelDefaultMax = ratio(tcp[0], tcp[2])
+	res.HTTPRatioVsKernel, res.HTTPRatioVsKernelMin, res.HTTPRatioVsKernelMax = ratio(req[0], req[1])
 	if fibdBytes > 0 {
 		res.FibdCPUPerGB = fibdCPU.Seconds() / (float64(fibdBytes) / 1e9)
 	}
@@ -111,12 +112,13 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func ratio(num, den []float64) Ratio {
+// ratio is the median, smallest and largest of the per-round ratios.
+func ratio(num, den []float64) (med, lo, hi float64) {
 	q := make([]float64, len(num))
 	for i := range num {
 		q[i] = num[i] / den[i]
 	}
-	return Ratio{Median: median(q), Min: slices.Min(q), Max: slices.Max(q)}
+	return median(q), slices.Min(q), slices.Max(q)
 }
 
 func hostOf(ctx context.Context, proc *fibdproc.Proc) *fibdpb.FibHost {

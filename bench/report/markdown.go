@@ -86,6 +86,11 @@ func (r *Report) Markdown() ([]byte, error) {
 			return nil, err
 		}
 	}
+	if r.Hoststack != nil {
+		if err := figuresMarkdown(p, "host stack (`fibbench hoststack`)", r.Hoststack); err != nil {
+			return nil, err
+		}
+	}
 	return b.Bytes(), nil
 }
 

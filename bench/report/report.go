@@ -23,6 +23,7 @@ import (
 	"github.com/fibd/fibd/bench/fibbench"
 	"github.com/fibd/fibd/bench/fwdbench"
 	"github.com/fibd/fibd/bench/installbench"
+	"github.com/fibd/fibd/bench/hostbench"
 	"github.com/fibd/fibd/bench/isolation"
 	"github.com/fibd/fibd/dataplane/backend"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	// (install needs a fibd binary, forward root, isolation both); their
 	// targets read "not measured".
 	SkipInstall, SkipForward, SkipIsolation bool
+	// SkipHoststack leaves out `fibbench hoststack` (root and a fibd).
+	SkipHoststack bool
 	// FibdPath is the fibd binary `install` starts; required unless
 	// SkipInstall.
 	FibdPath string
@@ -88,6 +91,7 @@ type Report struct {
 	ForwardAFPacket *fwdbench.Result      `json:"forward_afpacket,omitempty"`
 	ForwardXDP      *fwdbench.Result      `json:"forward_xdp,omitempty"`
 	Isolation       *isolation.Result     `json:"isolation,omitempty"`
+	Hoststack       *hostbench.Result     `json:"hoststack,omitempty"`
 
 	// Skipped names the sections left out on request; Errors holds the
 	// sections that failed, with why.
@@ -108,8 +112,8 @@ var ErrSectionsFailed = errors.New("report: some benchmarks failed")
 // and its directory with an error wrapping ErrSectionsFailed.
 func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 	cfg.defaults()
-	if (!cfg.SkipInstall || !cfg.SkipIsolation) && cfg.FibdPath == "" {
-		return nil, "", errors.New("report: install and isolation need FibdPath (or skip them)")
+	if (!cfg.SkipInstall || !cfg.SkipIsolation || !cfg.SkipHoststack) && cfg.FibdPath == "" {
+		return nil, "", errors.New("report: install, isolation and hoststack need FibdPath (or skip them)")
 	}
 	start := cfg.Now()
 	dir := filepath.Join(cfg.Out, start.Format(time.DateOnly))
@@ -211,6 +215,24 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		return nil, "", err
 	}
 
+	if cfg.SkipHoststack {
+		r.Skipped = append(r.Skipped, SectionHoststack)
+	} else {
+		cfg.Logf("== hoststack")
+		hc := hostbench.Config{FibdPath: cfg.FibdPath, Log: cfg.Logf}
+		if cfg.Quick {
+			hc.Rounds, hc.TCPFor, hc.HTTPFor = 1, time.Second, time.Second
+		}
+		if res, err := hostbench.Run(ctx, hc); err != nil {
+			fail(SectionHoststack, err)
+		} else {
+			r.Hoststack = res
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+
 	r.Machine.LoadEnd = loadAvg()
 	r.Seconds = time.Since(start).Seconds()
 	if err := r.evaluate(); err != nil {
@@ -241,7 +263,8 @@ func catch[T any](fn func() (T, error)) (res T, err error) {
 func (r *Report) sections() (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	for name, v := range map[string]any{SectionFib: r.Fib, SectionInstall: r.Install,
-		SectionForwardAFPacket: r.ForwardAFPacket, SectionForwardXDP: r.ForwardXDP, SectionIsolation: r.Isolation} {
+		SectionForwardAFPacket: r.ForwardAFPacket, SectionForwardXDP: r.ForwardXDP, SectionIsolation: r.Isolation,
+		SectionHoststack: r.Hoststack} {
 		if isNil(v) {
 			continue
 		}
@@ -285,6 +308,10 @@ func isNil(v any) bool {
 	case *installbench.Result:
 		return x == nil
 	case *fwdbench.Result:
+		return x == nil
+	case *isolation.Result:
+		return x == nil
+	case *hostbench.Result:
 		return x == nil
 	}
 	return v == nil

@@ -31,12 +31,12 @@ func TestRunQuick(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/fibd/fibd/cmd/fibd").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	forward := testenv.Partial(t, os.Geteuid() == 0, "forward and isolation need root")
+	forward := testenv.Partial(t, os.Geteuid() == 0, "forward, isolation and hoststack need root")
 	out := t.TempDir()
 	day := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	r, dir, err := Run(ctx, Config{Out: out, Quick: true, FibdPath: bin, SkipForward: !forward, SkipIsolation: !forward,
+	r, dir, err := Run(ctx, Config{Out: out, Quick: true, FibdPath: bin, SkipForward: !forward, SkipIsolation: !forward, SkipHoststack: !forward,
 		Command: "fibbench report --quick", Logf: t.Logf, Now: func() time.Time { return day }})
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +89,11 @@ func TestRunQuick(t *testing.T) {
 		t.Errorf("report.json lacks sections or targets: fib %v sweep %v install %v, %d targets",
 			back.Fib != nil, back.Sweep != nil, back.Install != nil, len(back.Targets))
 	}
-	if forward && (back.ForwardAFPacket == nil || back.ForwardXDP == nil) {
-		t.Errorf("report.json lacks the forward sections")
+	if forward && (back.ForwardAFPacket == nil || back.ForwardXDP == nil || back.Isolation == nil || back.Hoststack == nil) {
+		t.Errorf("report.json lacks the forward, isolation or hoststack sections")
 	}
-	if !forward && len(back.Skipped) != 3 {
-		t.Errorf("skipped %v, want both forward sections and isolation", back.Skipped)
+	if !forward && len(back.Skipped) != 4 {
+		t.Errorf("skipped %v, want both forward sections, isolation and hoststack", back.Skipped)
 	}
 }
 

@@ -14,6 +14,7 @@ const (
 	SectionForwardAFPacket = "forward afpacket"
 	SectionForwardXDP      = "forward xdp"
 	SectionIsolation       = "isolation"
+	SectionHoststack       = "hoststack"
 )
 
 // cond is one comparison of a JSON figure with a constant (ref == "") or
@@ -108,6 +109,10 @@ var targets = []struct {
 	{SectionIsolation, []cond{ge("icmp_victim_answered_pct", 99, ""), leAdd("icmp_victim_loss_pct", "icmp_baseline_victim_loss_pct", 0.1)}},
 	{SectionIsolation, []cond{le("storm_worker_panics", 0, ""), le("storm_unbalanced_ports", 0, ""), le("storm_valid_loss_pct", 1, ""),
 		le("storm_api_asked", 1, "storm_api_answered")}},
+
+	// One TCP stream into a server inside a FIB, against the kernel with
+	// the offloads fibd turns off (issue "Sockets in a FIB").
+	{SectionHoststack, []cond{ge("ratio_vs_kernel", 0.5, "")}},
 }
 
 // Check is one condition of a target, evaluated.

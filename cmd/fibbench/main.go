@@ -38,7 +38,7 @@ const usageText = `usage:
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
   fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
   fibbench hoststack [--io afpacket|xdp] [--rounds N] [--tcp-for 10s] [--http-for 5s] [--http-conns N] [--fibd PATH]
-  fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation]... [--fibd PATH]`
+  fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation|hoststack]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
 

@@ -20,7 +20,7 @@ func runReport(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Out, "out", "bench/results", "the report goes into OUT/<date>/")
 	fs.BoolVar(&cfg.Quick, "quick", false, "short durations and a small sweep: for testing the tooling, not for figures")
 	fs.StringVar(&cfg.FibdPath, "fibd", "", "fibd binary for install (default: next to fibbench, then $PATH, else built with go build)")
-	fs.Func("skip", "leave out forward, install or isolation (repeatable, or comma-separated): for machines without root", func(s string) error {
+	fs.Func("skip", "leave out forward, install, isolation or hoststack (repeatable, or comma-separated): for machines without root", func(s string) error {
 		for _, v := range strings.Split(s, ",") {
 			switch strings.TrimSpace(v) {
 			case "forward":
@@ -29,8 +29,10 @@ func runReport(ctx context.Context, args []string) error {
 				cfg.SkipInstall = true
 			case "isolation":
 				cfg.SkipIsolation = true
+			case "hoststack":
+				cfg.SkipHoststack = true
 			default:
-				return fmt.Errorf("can skip forward, install or isolation, not %q", v)
+				return fmt.Errorf("can skip forward, install, isolation or hoststack, not %q", v)
 			}
 		}
 		return nil
@@ -42,7 +44,7 @@ func runReport(ctx context.Context, args []string) error {
 		return fmt.Errorf("report: unexpected argument %q", fs.Arg(0))
 	}
 	cfg.Command = command()
-	if (!cfg.SkipInstall || !cfg.SkipIsolation) && cfg.FibdPath == "" {
+	if (!cfg.SkipInstall || !cfg.SkipIsolation || !cfg.SkipHoststack) && cfg.FibdPath == "" {
 		p, cleanup, err := fibdproc.Find(logf)
 		if err != nil {
 			return err
