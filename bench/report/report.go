@@ -22,8 +22,8 @@ import (
 
 	"github.com/fibd/fibd/bench/fibbench"
 	"github.com/fibd/fibd/bench/fwdbench"
-	"github.com/fibd/fibd/bench/installbench"
 	"github.com/fibd/fibd/bench/hostbench"
+	"github.com/fibd/fibd/bench/installbench"
 	"github.com/fibd/fibd/bench/isolation"
 	"github.com/fibd/fibd/dataplane/backend"
 )
