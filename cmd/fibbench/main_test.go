@@ -39,7 +39,8 @@ func TestBadArguments(t *testing.T) {
 	}{
 		{"", "usage:", 2},
 		{"frobnicate", "usage:", 2},
-		{"report --skip kernel", `can skip forward, install or isolation, not "kernel"`, 2},
+		{"report --skip kernel", `can skip forward, install, isolation or hoststack, not "kernel"`, 2},
+		{"hoststack --rounds many", "invalid value", 2},
 		{"isolation --scenarios", "flag needs an argument", 2},
 		{"report --quick extra", `unexpected argument "extra"`, 1},
 		{"forward --io dpdk", "unknown packet I/O", 1},
