@@ -85,7 +85,10 @@ type Result struct {
 	LookupV6BatchNs float64 `json:"lookup_v6_batch_ns"`
 	LookupV6DepNs   float64 `json:"lookup_v6_dep_ns"`
 
-	RefLookupV4Ns    float64 `json:"ref_lookup_v4_ns"`
+	RefLookupV4Ns float64 `json:"ref_lookup_v4_ns"`
+	// LimitLookupV4Ns is DIR-24-8's lookup on the full IPv4 table (at
+	// most two memory accesses: the practical limit, dir248.go).
+	LimitLookupV4Ns  float64 `json:"limit_lookup_v4_ns"`
 	RefLookupV4DepNs float64 `json:"ref_lookup_v4_dep_ns"`
 	RefLookupV6Ns    float64 `json:"ref_lookup_v6_ns"`
 	RefLookupV6DepNs float64 `json:"ref_lookup_v6_dep_ns"`
@@ -123,18 +126,26 @@ type Result struct {
 	RatioLookupV4Batch    float64 `json:"ratio_lookup_v4_batch_vs_ref"`
 	RatioLookupV4BatchMin float64 `json:"ratio_lookup_v4_batch_vs_ref_min"`
 	RatioLookupV4BatchMax float64 `json:"ratio_lookup_v4_batch_vs_ref_max"`
-	RatioLookupV4Dep      float64 `json:"ratio_lookup_v4_dep_vs_ref"`
-	RatioLookupV4DepMin   float64 `json:"ratio_lookup_v4_dep_vs_ref_min"`
-	RatioLookupV4DepMax   float64 `json:"ratio_lookup_v4_dep_vs_ref_max"`
-	RatioLookupV6         float64 `json:"ratio_lookup_v6_vs_ref"`
-	RatioLookupV6Min      float64 `json:"ratio_lookup_v6_vs_ref_min"`
-	RatioLookupV6Max      float64 `json:"ratio_lookup_v6_vs_ref_max"`
-	RatioLookupV6Batch    float64 `json:"ratio_lookup_v6_batch_vs_ref"`
-	RatioLookupV6BatchMin float64 `json:"ratio_lookup_v6_batch_vs_ref_min"`
-	RatioLookupV6BatchMax float64 `json:"ratio_lookup_v6_batch_vs_ref_max"`
-	RatioLookupV6Dep      float64 `json:"ratio_lookup_v6_dep_vs_ref"`
-	RatioLookupV6DepMin   float64 `json:"ratio_lookup_v6_dep_vs_ref_min"`
-	RatioLookupV6DepMax   float64 `json:"ratio_lookup_v6_dep_vs_ref_max"`
+	// ratio_lookup_v4_vs_limit: fibd's single lookup over DIR-24-8's;
+	// ..._batch_...: the batched one.
+	RatioLookupV4Limit         float64 `json:"ratio_lookup_v4_vs_limit"`
+	RatioLookupV4LimitMin      float64 `json:"ratio_lookup_v4_vs_limit_min"`
+	RatioLookupV4LimitMax      float64 `json:"ratio_lookup_v4_vs_limit_max"`
+	RatioLookupV4BatchLimit    float64 `json:"ratio_lookup_v4_batch_vs_limit"`
+	RatioLookupV4BatchLimitMin float64 `json:"ratio_lookup_v4_batch_vs_limit_min"`
+	RatioLookupV4BatchLimitMax float64 `json:"ratio_lookup_v4_batch_vs_limit_max"`
+	RatioLookupV4Dep           float64 `json:"ratio_lookup_v4_dep_vs_ref"`
+	RatioLookupV4DepMin        float64 `json:"ratio_lookup_v4_dep_vs_ref_min"`
+	RatioLookupV4DepMax        float64 `json:"ratio_lookup_v4_dep_vs_ref_max"`
+	RatioLookupV6              float64 `json:"ratio_lookup_v6_vs_ref"`
+	RatioLookupV6Min           float64 `json:"ratio_lookup_v6_vs_ref_min"`
+	RatioLookupV6Max           float64 `json:"ratio_lookup_v6_vs_ref_max"`
+	RatioLookupV6Batch         float64 `json:"ratio_lookup_v6_batch_vs_ref"`
+	RatioLookupV6BatchMin      float64 `json:"ratio_lookup_v6_batch_vs_ref_min"`
+	RatioLookupV6BatchMax      float64 `json:"ratio_lookup_v6_batch_vs_ref_max"`
+	RatioLookupV6Dep           float64 `json:"ratio_lookup_v6_dep_vs_ref"`
+	RatioLookupV6DepMin        float64 `json:"ratio_lookup_v6_dep_vs_ref_min"`
+	RatioLookupV6DepMax        float64 `json:"ratio_lookup_v6_dep_vs_ref_max"`
 	// scale_*: lookup_v4_ns over lookup_v4_ns_at_10k (growth from 10k routes
 	// to the full table), per round, for fibd and for bart.
 	ScaleLookupV4       float64 `json:"scale_lookup_v4_full_over_10k"`
@@ -210,7 +221,7 @@ func Run(cfg Config) (Result, error) {
 	small := sample(v4, cfg.Small, cfg.Seed)
 	_, fsmall := NewFIB()
 	must(Apply(fsmall, Changes(small, fib.OpAdd), cfg.Batch))
-	lookups(&res, cfg, lookupSet{v4, f4, bartOf(v4)}, lookupSet{v6, f6, bartOf(v6)}, lookupSet{small, fsmall, bartOf(small)})
+	lookups(&res, cfg, lookupSet{v4, f4, bartOf(v4), newDIR248(v4)}, lookupSet{v6, f6, bartOf(v6), nil}, lookupSet{small, fsmall, bartOf(small), nil})
 
 	// Single-route update latency with a reader running.
 	cfg.Logf("updates: at %d routes", cfg.Small)

@@ -72,6 +72,8 @@ var targets = []struct {
 	// (lookup_v*_ns: FIB.Lookup per packet), not of the batched one.
 	{SectionFib, []cond{le("ratio_lookup_v4_vs_ref", 0.3, "")}},
 	{SectionFib, []cond{le("ratio_lookup_v4_dep_vs_ref", 0.65, "")}},
+	// Against the limit (DIR-24-8, bench/fibbench/dir248.go), same rounds.
+	{SectionFib, []cond{le("ratio_lookup_v4_vs_limit", 2, "")}},
 	{SectionFib, []cond{le("ratio_lookup_v6_vs_ref", 0.6, "")}},
 	// lookup_v4_ns / lookup_v4_ns_at_10k ≤ the same ratio for bart.
 	{SectionFib, []cond{le("scale_lookup_v4_full_over_10k", 1, "ref_scale_lookup_v4_full_over_10k")}},
