@@ -60,6 +60,8 @@ type HostInfo struct {
 	// (host-queue-full, host-spoofed, no-route, ...).
 	Punted, Delivered, Injected, Queued, ICMPErrors uint64
 	Drops                                           map[string]uint64
+	// IO holds the host I/O's own counters (the TUN's TSO and GRO work).
+	IO map[string]uint64
 }
 
 // PortInfo describes one port.

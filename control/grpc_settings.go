@@ -134,5 +134,5 @@ func hostToPB(h *HostInfo) *fibdpb.FibHost {
 		return nil
 	}
 	return &fibdpb.FibHost{Namespace: h.Namespace, Device: h.Device, Error: h.Error, Punted: h.Punted, Delivered: h.Delivered,
-		Injected: h.Injected, Queued: h.Queued, IcmpErrors: h.ICMPErrors, Drops: h.Drops}
+		Injected: h.Injected, Queued: h.Queued, IcmpErrors: h.ICMPErrors, Drops: h.Drops, Io: h.IO}
 }

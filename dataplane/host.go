@@ -79,6 +79,9 @@ type HostInfo struct {
 	// no-route, ...).
 	Punted, Delivered, Injected, Queued, ICMPErrors uint64
 	Drops                                           map[string]uint64
+	// IO holds the host I/O's own counters (pktio.CounterReporter: the
+	// TUN's TSO and GRO work), nil when it keeps none.
+	IO map[string]uint64
 }
 
 // AttachHost gives FIB id a host stack: from now on packets to the FIB's
@@ -143,6 +146,9 @@ func (e *Engine) Hosts() []HostInfo {
 			Injected: h.ctr.injected.Load(), Queued: h.ctr.queued.Load(), ICMPErrors: h.ctr.errorsOut.Load(), Drops: map[string]uint64{}}
 		if s := h.syncErr.Load(); s != nil {
 			hi.SyncError = *s
+		}
+		if cr, ok := h.io.(CounterReporter); ok {
+			hi.IO = cr.IOCounters()
 		}
 		if n := h.ctr.writeErr.Load(); n > 0 {
 			hi.Drops["host-write-failed"] = n

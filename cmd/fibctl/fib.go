@@ -157,6 +157,9 @@ func printHost(a *app, id uint32, h *fibdpb.FibHost) error {
 	for _, k := range slices.Sorted(maps.Keys(h.GetDrops())) {
 		rows = append(rows, [2]string{"drop " + k, u(h.GetDrops()[k])})
 	}
+	for _, k := range slices.Sorted(maps.Keys(h.GetIo())) {
+		rows = append(rows, [2]string{"io " + k, u(h.GetIo()[k])})
+	}
 	for _, r := range rows {
 		t.row(u(id), r[0], r[1])
 	}

@@ -56,6 +56,13 @@ func TestFoundingExample(t *testing.T) {
 			t.Fatalf("%s: upload arrived as %v, want %s %d", c.want, up, bigSum(size), size)
 		}
 	}
+	// The transfers went through the TUN's offloads: the host's TSO
+	// super-packets were cut by fibd, and the upload's segments merged.
+	if h := r.hostCounters("10"); num(h, "io", "tun_rx_tso_packets") < 1 || num(h, "io", "tun_tx_gro_segments") < 2 {
+		t.Fatalf("FIB 10's host stack used no TSO or GRO: %v", h["io"])
+	} else {
+		t.Logf("FIB 10's host offloads after 10 MB each way: %v", h["io"])
+	}
 	// A UDP service inside a FIB.
 	for _, c := range []struct {
 		ns   *netnstest.NS

@@ -55,7 +55,7 @@ func (d *engineDP) Hosts() []control.HostInfo {
 	for _, h := range d.e.Hosts() {
 		out = append(out, control.HostInfo{FIB: h.FIB, Namespace: h.Namespace, Device: hoststack.DeviceName(uint32(h.FIB)),
 			Error: h.SyncError, Punted: h.Punted, Delivered: h.Delivered, Injected: h.Injected, Queued: h.Queued,
-			ICMPErrors: h.ICMPErrors, Drops: h.Drops})
+			ICMPErrors: h.ICMPErrors, Drops: h.Drops, IO: h.IO})
 	}
 	return out
 }

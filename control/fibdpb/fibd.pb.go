@@ -1225,7 +1225,11 @@ type FibHost struct {
 	IcmpErrors uint64 `protobuf:"varint,8,opt,name=icmp_errors,json=icmpErrors,proto3" json:"icmp_errors,omitempty"`
 	// drops counts what was dropped on the way in or out, by reason
 	// (host-queue-full, host-spoofed, host-link-scoped, no-route, ...).
-	Drops         map[string]uint64 `protobuf:"bytes,9,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Drops map[string]uint64 `protobuf:"bytes,9,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// io holds the host interface's own counters: the TSO super-packets the
+	// host wrote and the segments cut from them, the GRO super-packets fibd
+	// wrote into it and the segments merged.
+	Io            map[string]uint64 `protobuf:"bytes,10,rep,name=io,proto3" json:"io,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1319,6 +1323,13 @@ func (x *FibHost) GetIcmpErrors() uint64 {
 func (x *FibHost) GetDrops() map[string]uint64 {
 	if x != nil {
 		return x.Drops
+	}
+	return nil
+}
+
+func (x *FibHost) GetIo() map[string]uint64 {
+	if x != nil {
+		return x.Io
 	}
 	return nil
 }
@@ -6860,7 +6871,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x04name\x18\n" +
 	" \x01(\tR\x04name\x12/\n" +
 	"\asources\x18\v \x03(\v2\x15.fibd.v1.SourceRoutesR\asources\x12$\n" +
-	"\x04host\x18\f \x01(\v2\x10.fibd.v1.FibHostR\x04host\"\xcd\x02\n" +
+	"\x04host\x18\f \x01(\v2\x10.fibd.v1.FibHostR\x04host\"\xae\x03\n" +
 	"\aFibHost\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x16\n" +
 	"\x06device\x18\x02 \x01(\tR\x06device\x12\x14\n" +
@@ -6871,9 +6882,14 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x06queued\x18\a \x01(\x04R\x06queued\x12\x1f\n" +
 	"\vicmp_errors\x18\b \x01(\x04R\n" +
 	"icmpErrors\x121\n" +
-	"\x05drops\x18\t \x03(\v2\x1b.fibd.v1.FibHost.DropsEntryR\x05drops\x1a8\n" +
+	"\x05drops\x18\t \x03(\v2\x1b.fibd.v1.FibHost.DropsEntryR\x05drops\x12(\n" +
+	"\x02io\x18\n" +
+	" \x03(\v2\x18.fibd.v1.FibHost.IoEntryR\x02io\x1a8\n" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a5\n" +
+	"\aIoEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"`\n" +
 	"\fSourceRoutes\x12\x16\n" +
@@ -7492,7 +7508,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 90)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(RPFMode)(0),                       // 0: fibd.v1.RPFMode
 	(PortState)(0),                     // 1: fibd.v1.PortState
@@ -7596,152 +7612,154 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*RouteEvent)(nil),                 // 99: fibd.v1.RouteEvent
 	(*WatchRoutesResponse)(nil),        // 100: fibd.v1.WatchRoutesResponse
 	nil,                                // 101: fibd.v1.FibHost.DropsEntry
-	nil,                                // 102: fibd.v1.Counters.DropsEntry
-	nil,                                // 103: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),      // 104: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 105: google.protobuf.Duration
+	nil,                                // 102: fibd.v1.FibHost.IoEntry
+	nil,                                // 103: fibd.v1.Counters.DropsEntry
+	nil,                                // 104: fibd.v1.Port.IoCountersEntry
+	(*timestamppb.Timestamp)(nil),      // 105: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 106: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	104, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	105, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	16,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
 	20,  // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
 	19,  // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
 	18,  // 4: fibd.v1.Fib.host:type_name -> fibd.v1.FibHost
 	101, // 5: fibd.v1.FibHost.drops:type_name -> fibd.v1.FibHost.DropsEntry
-	22,  // 6: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
-	21,  // 7: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
-	105, // 8: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	105, // 9: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	105, // 10: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	105, // 11: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
-	20,  // 12: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
-	20,  // 13: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
-	16,  // 14: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
-	17,  // 15: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	102, // 16: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
-	31,  // 17: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	103, // 18: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
-	1,   // 19: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
-	33,  // 20: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
-	0,   // 21: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
-	0,   // 22: fibd.v1.SetPortSettingsRequest.rpf:type_name -> fibd.v1.RPFMode
-	32,  // 23: fibd.v1.SetPortSettingsResponse.port:type_name -> fibd.v1.Port
-	32,  // 24: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
-	32,  // 25: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
-	42,  // 26: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
-	2,   // 27: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
-	49,  // 28: fibd.v1.Route.paths:type_name -> fibd.v1.Path
-	3,   // 29: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
-	50,  // 30: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
-	50,  // 31: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
-	49,  // 32: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
-	4,   // 33: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
-	5,   // 34: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
-	49,  // 35: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
-	6,   // 36: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
-	57,  // 37: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
-	58,  // 38: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
-	60,  // 39: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
-	7,   // 40: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
-	59,  // 41: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
-	8,   // 42: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
-	62,  // 43: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
-	64,  // 44: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
-	65,  // 45: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
-	9,   // 46: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
-	50,  // 47: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
-	50,  // 48: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	104, // 49: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
-	10,  // 50: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
-	69,  // 51: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
-	3,   // 52: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
-	70,  // 53: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
-	71,  // 54: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
-	70,  // 55: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
-	11,  // 56: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
-	70,  // 57: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
-	83,  // 58: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
-	31,  // 59: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
-	31,  // 60: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
-	86,  // 61: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
-	87,  // 62: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	90,  // 63: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	49,  // 64: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
-	3,   // 65: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
-	71,  // 66: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
-	91,  // 67: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
-	91,  // 68: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
-	12,  // 69: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
-	13,  // 70: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
-	50,  // 71: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
-	91,  // 72: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
-	49,  // 73: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
-	3,   // 74: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
-	71,  // 75: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
-	99,  // 76: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
-	14,  // 77: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	25,  // 78: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	27,  // 79: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	29,  // 80: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	23,  // 81: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	36,  // 82: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	38,  // 83: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	40,  // 84: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	34,  // 85: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
-	43,  // 86: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	45,  // 87: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	47,  // 88: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	51,  // 89: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	53,  // 90: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	55,  // 91: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	61,  // 92: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	66,  // 93: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	68,  // 94: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	98,  // 95: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
-	92,  // 96: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
-	94,  // 97: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
-	96,  // 98: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
-	73,  // 99: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	75,  // 100: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	77,  // 101: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	79,  // 102: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	81,  // 103: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	84,  // 104: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	88,  // 105: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	15,  // 106: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	26,  // 107: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	28,  // 108: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	30,  // 109: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	24,  // 110: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	37,  // 111: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	39,  // 112: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	41,  // 113: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	35,  // 114: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
-	44,  // 115: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	46,  // 116: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	48,  // 117: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	52,  // 118: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	54,  // 119: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	56,  // 120: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	63,  // 121: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	67,  // 122: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	72,  // 123: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	100, // 124: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
-	93,  // 125: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
-	95,  // 126: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
-	97,  // 127: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
-	74,  // 128: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	76,  // 129: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	78,  // 130: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	80,  // 131: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	82,  // 132: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	85,  // 133: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	89,  // 134: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	106, // [106:135] is the sub-list for method output_type
-	77,  // [77:106] is the sub-list for method input_type
-	77,  // [77:77] is the sub-list for extension type_name
-	77,  // [77:77] is the sub-list for extension extendee
-	0,   // [0:77] is the sub-list for field type_name
+	102, // 6: fibd.v1.FibHost.io:type_name -> fibd.v1.FibHost.IoEntry
+	22,  // 7: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
+	21,  // 8: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
+	106, // 9: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	106, // 10: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	106, // 11: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	106, // 12: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	20,  // 13: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
+	20,  // 14: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
+	16,  // 15: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
+	17,  // 16: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
+	103, // 17: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	31,  // 18: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
+	104, // 19: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	1,   // 20: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
+	33,  // 21: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
+	0,   // 22: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
+	0,   // 23: fibd.v1.SetPortSettingsRequest.rpf:type_name -> fibd.v1.RPFMode
+	32,  // 24: fibd.v1.SetPortSettingsResponse.port:type_name -> fibd.v1.Port
+	32,  // 25: fibd.v1.BindPortResponse.port:type_name -> fibd.v1.Port
+	32,  // 26: fibd.v1.ListPortsResponse.ports:type_name -> fibd.v1.Port
+	42,  // 27: fibd.v1.ListAddressesResponse.addresses:type_name -> fibd.v1.Address
+	2,   // 28: fibd.v1.Path.kind:type_name -> fibd.v1.PathKind
+	49,  // 29: fibd.v1.Route.paths:type_name -> fibd.v1.Path
+	3,   // 30: fibd.v1.Route.resolution:type_name -> fibd.v1.Resolution
+	50,  // 31: fibd.v1.AddRouteRequest.route:type_name -> fibd.v1.Route
+	50,  // 32: fibd.v1.ReplaceRouteRequest.route:type_name -> fibd.v1.Route
+	49,  // 33: fibd.v1.PathSet.paths:type_name -> fibd.v1.Path
+	4,   // 34: fibd.v1.RouteOp.op:type_name -> fibd.v1.RouteOpKind
+	5,   // 35: fibd.v1.NextHopGroupOp.op:type_name -> fibd.v1.GroupOpKind
+	49,  // 36: fibd.v1.NextHopGroupOp.paths:type_name -> fibd.v1.Path
+	6,   // 37: fibd.v1.SessionParams.on_disconnect:type_name -> fibd.v1.DisconnectPolicy
+	57,  // 38: fibd.v1.ModifyRoutesRequest.path_sets:type_name -> fibd.v1.PathSet
+	58,  // 39: fibd.v1.ModifyRoutesRequest.ops:type_name -> fibd.v1.RouteOp
+	60,  // 40: fibd.v1.ModifyRoutesRequest.session:type_name -> fibd.v1.SessionParams
+	7,   // 41: fibd.v1.ModifyRoutesRequest.resync:type_name -> fibd.v1.ResyncMark
+	59,  // 42: fibd.v1.ModifyRoutesRequest.groups:type_name -> fibd.v1.NextHopGroupOp
+	8,   // 43: fibd.v1.ModifyRoutesResponse.results:type_name -> fibd.v1.EntryResult
+	62,  // 44: fibd.v1.ModifyRoutesResponse.errors:type_name -> fibd.v1.EntryError
+	64,  // 45: fibd.v1.ModifyRoutesResponse.session:type_name -> fibd.v1.SessionState
+	65,  // 46: fibd.v1.SessionState.fibs:type_name -> fibd.v1.FibOwnership
+	9,   // 47: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
+	50,  // 48: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
+	50,  // 49: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
+	105, // 50: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	10,  // 51: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
+	69,  // 52: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
+	3,   // 53: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
+	70,  // 54: fibd.v1.LookupRouteResponse.neighbor:type_name -> fibd.v1.Neighbor
+	71,  // 55: fibd.v1.LookupRouteResponse.ecmp:type_name -> fibd.v1.NextHop
+	70,  // 56: fibd.v1.ListNeighborsResponse.neighbors:type_name -> fibd.v1.Neighbor
+	11,  // 57: fibd.v1.NeighborEvent.type:type_name -> fibd.v1.NeighborEventType
+	70,  // 58: fibd.v1.NeighborEvent.neighbor:type_name -> fibd.v1.Neighbor
+	83,  // 59: fibd.v1.WatchNeighborsResponse.events:type_name -> fibd.v1.NeighborEvent
+	31,  // 60: fibd.v1.PortStats.counters:type_name -> fibd.v1.Counters
+	31,  // 61: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
+	86,  // 62: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
+	87,  // 63: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
+	90,  // 64: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	49,  // 65: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
+	3,   // 66: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
+	71,  // 67: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
+	91,  // 68: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
+	91,  // 69: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
+	12,  // 70: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
+	13,  // 71: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
+	50,  // 72: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
+	91,  // 73: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
+	49,  // 74: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
+	3,   // 75: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
+	71,  // 76: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
+	99,  // 77: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
+	14,  // 78: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	25,  // 79: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	27,  // 80: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	29,  // 81: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	23,  // 82: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	36,  // 83: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	38,  // 84: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	40,  // 85: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	34,  // 86: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
+	43,  // 87: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	45,  // 88: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	47,  // 89: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	51,  // 90: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	53,  // 91: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	55,  // 92: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	61,  // 93: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	66,  // 94: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	68,  // 95: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	98,  // 96: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
+	92,  // 97: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
+	94,  // 98: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
+	96,  // 99: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
+	73,  // 100: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	75,  // 101: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	77,  // 102: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	79,  // 103: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	81,  // 104: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	84,  // 105: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	88,  // 106: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	15,  // 107: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	26,  // 108: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	28,  // 109: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	30,  // 110: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	24,  // 111: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	37,  // 112: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	39,  // 113: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	41,  // 114: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	35,  // 115: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
+	44,  // 116: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	46,  // 117: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	48,  // 118: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	52,  // 119: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	54,  // 120: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	56,  // 121: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	63,  // 122: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	67,  // 123: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	72,  // 124: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	100, // 125: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
+	93,  // 126: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
+	95,  // 127: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
+	97,  // 128: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
+	74,  // 129: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	76,  // 130: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	78,  // 131: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	80,  // 132: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	82,  // 133: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	85,  // 134: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	89,  // 135: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	107, // [107:136] is the sub-list for method output_type
+	78,  // [78:107] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -7769,7 +7787,7 @@ func file_fibd_v1_fibd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   90,
+			NumMessages:   91,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/fibd/fibd/dataplane/packet"
 )
@@ -54,6 +55,9 @@ type coalescer struct {
 	// write writes one packet behind its virtio_net_hdr (writev).
 	write func(hdr, pkt []byte) error
 	zero  [packet.VnetHdrLen]byte
+	// merged counts super-packets written and mergedSegs the segments in
+	// them; single the packets written as they came.
+	merged, mergedSegs, single atomic.Uint64
 }
 
 func newCoalescer(write func(hdr, pkt []byte) error) *coalescer {
@@ -253,6 +257,12 @@ func (c *coalescer) flush(it *groItem) (int, error) {
 		binary.BigEndian.PutUint16(p[it.iph+16:], packet.Fold(pseudoSum(p, it.iph, it.n-it.iph)))
 	}
 	h.Put(it.buf)
+	if it.segs > 1 {
+		c.merged.Add(1)
+		c.mergedSegs.Add(uint64(it.segs))
+	} else {
+		c.single.Add(1)
+	}
 	return it.segs, c.write(it.buf[:packet.VnetHdrLen], p)
 }
 
@@ -283,4 +293,7 @@ func (c *coalescer) remove(it *groItem) {
 }
 
 // writeAlone writes one packet with an empty virtio_net_hdr.
-func (c *coalescer) writeAlone(p []byte) error { return c.write(c.zero[:], p) }
+func (c *coalescer) writeAlone(p []byte) error {
+	c.single.Add(1)
+	return c.write(c.zero[:], p)
+}

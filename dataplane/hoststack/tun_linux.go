@@ -49,6 +49,8 @@ type Host struct {
 		iov     [][]byte
 		seg     packet.Segmenter
 		errs    atomic.Uint64 // super-packets that could not be segmented
+		supers  atomic.Uint64 // TSO super-packets the host wrote
+		segs    atomic.Uint64 // the segments cut from them
 	}
 	// Write side: the batch writer's coalescer and iovec, and a second
 	// iovec under a mutex for single packets from other goroutines.
@@ -310,6 +312,7 @@ func (h *Host) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 					h.rd.errs.Add(1)
 					continue
 				}
+				h.rd.supers.Add(1)
 				n = h.drainSegments(bufs, sizes, n)
 				continue
 			}
@@ -345,6 +348,7 @@ func (h *Host) drainSegments(bufs [][]byte, sizes []int, n int) int {
 		}
 		sizes[n] = l
 		n++
+		h.rd.segs.Add(1)
 	}
 	return n
 }
@@ -369,6 +373,20 @@ func (h *Host) WritePacket(pkt []byte) error {
 	defer h.one.Unlock()
 	h.one.iov[0], h.one.iov[1] = h.one.zero[:], pkt
 	return h.writev(h.one.iov[:])
+}
+
+// IOCounters implements pktio.CounterReporter: what the offloads did, so
+// an operator (and a test) can see they are in use.
+func (h *Host) IOCounters() map[string]uint64 {
+	c := h.wr.coal
+	return map[string]uint64{
+		"tun_rx_tso_packets":    h.rd.supers.Load(),
+		"tun_rx_tso_segments":   h.rd.segs.Load(),
+		"tun_rx_tso_errors":     h.rd.errs.Load(),
+		"tun_tx_gro_packets":    c.merged.Load(),
+		"tun_tx_gro_segments":   c.mergedSegs.Load(),
+		"tun_tx_single_packets": c.single.Load(),
+	}
 }
 
 // WriteBatch implements pktio.HostIO, merging TCP segments (coalescer).
