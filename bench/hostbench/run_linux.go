@@ -134,21 +134,11 @@ func hostOf(ctx context.Context, proc *fibdproc.Proc) *fibdpb.FibHost {
 	return r.GetFibs()[0].GetHost()
 }
 
-// veth links a in na and b in nb under those names.
-func veth(s *netnstest.Scope, na *netnstest.NS, a string, nb *netnstest.NS, b string) {
-	ta, tb := netnstest.Name("v"), netnstest.Name("v")
-	netnstest.Veth(s, ta, na, tb, nb)
-	na.Exec("ip", "link", "set", ta, "down")
-	na.Exec("ip", "link", "set", ta, "name", a, "up")
-	nb.Exec("ip", "link", "set", tb, "down")
-	nb.Exec("ip", "link", "set", tb, "name", b, "up")
-}
-
 // fibdPath: customer — veth — fibd (FIB 10, host stack on), the server
 // in FIB 10's host namespace at the router's own 192.0.2.1.
 func fibdPath(ctx context.Context, s *netnstest.Scope, cfg Config) (*path, *fibdproc.Proc) {
 	router, client := netnstest.New(s, "hb-r"), netnstest.New(s, "hb-c")
-	veth(s, client, "eth0", router, "p0")
+	netnstest.NamedVeth(s, client, "eth0", router, "p0")
 	client.Exec("ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
 	prefix := netnstest.Name("hb") + "-fib"
 	s.Cleanup(func() {
@@ -210,8 +200,8 @@ func fibdPath(ctx context.Context, s *netnstest.Scope, cfg Config) (*path, *fibd
 // veths and the server's, the offloads fibd turns off on its ports.
 func kernelPath(s *netnstest.Scope, tag string, matched bool) *path {
 	client, router, server := netnstest.New(s, tag+"-c"), netnstest.New(s, tag+"-r"), netnstest.New(s, tag+"-s")
-	veth(s, client, "eth0", router, "r0")
-	veth(s, router, "r1", server, "eth0")
+	netnstest.NamedVeth(s, client, "eth0", router, "r0")
+	netnstest.NamedVeth(s, router, "r1", server, "eth0")
 	client.Exec("ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
 	client.Exec("ip", "route", "add", "default", "via", "192.0.2.1")
 	router.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "r0")

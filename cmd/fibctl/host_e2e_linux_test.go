@@ -127,7 +127,7 @@ func TestProgramsOnTheRouterReachOnlyTheirFIB(t *testing.T) {
 	// FIB 10. A DF ping too big for it is answered by fibd's Packet Too
 	// Big / fragmentation needed into the host, which reports the MTU.
 	small := netnstest.New(t, "hm")
-	veth(t, small, "eth0", r.router, "m-1280")
+	netnstest.NamedVeth(t, small, "eth0", r.router, "m-1280")
 	for _, ns := range []*netnstest.NS{small, r.router} {
 		dev := "eth0"
 		if ns == r.router {

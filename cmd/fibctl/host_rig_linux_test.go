@@ -62,10 +62,10 @@ func newHostRig(t *testing.T) *hostRig {
 	r.b = netnstest.New(t, "hb")
 	r.bsrv = netnstest.New(t, "hbs")
 	sw := netnstest.New(t, "hs")
-	veth(t, r.a, "eth0", r.router, "a-cli")
-	veth(t, r.b, "eth0", sw, "acc200")
-	veth(t, r.bsrv, "eth0", sw, "acc201")
-	veth(t, sw, "trunk", r.router, "trunk")
+	netnstest.NamedVeth(t, r.a, "eth0", r.router, "a-cli")
+	netnstest.NamedVeth(t, r.b, "eth0", sw, "acc200")
+	netnstest.NamedVeth(t, r.bsrv, "eth0", sw, "acc201")
+	netnstest.NamedVeth(t, sw, "trunk", r.router, "trunk")
 	// Hosts behind the userspace switch compute their own checksums (see
 	// internal/vlanswitch).
 	r.b.Exec("ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off")
@@ -115,15 +115,6 @@ func newHostRig(t *testing.T) *hostRig {
 		}
 	})
 	return r
-}
-
-func veth(t *testing.T, na *netnstest.NS, a string, nb *netnstest.NS, b string) {
-	ta, tb := netnstest.Name("v"), netnstest.Name("v")
-	netnstest.Veth(t, ta, na, tb, nb)
-	na.Exec("ip", "link", "set", ta, "down")
-	na.Exec("ip", "link", "set", ta, "name", a, "up")
-	nb.Exec("ip", "link", "set", tb, "down")
-	nb.Exec("ip", "link", "set", tb, "name", b, "up")
 }
 
 // startFibd runs fibd inside the router namespace (only its network: the

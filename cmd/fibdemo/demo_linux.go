@@ -117,14 +117,14 @@ func (d *demo) script(ctx context.Context) {
 		c.server = netnstest.New(s, "demo-"+tag+"-server")
 		c.cif = "eth0"
 		if tag == "a" {
-			d.veth(c.client, "eth0", d.router, "a-cli")
+			netnstest.NamedVeth(d.scope, c.client, "eth0", d.router, "a-cli")
 		} else {
-			d.veth(c.client, "eth0", sw, "acc200")
+			netnstest.NamedVeth(d.scope, c.client, "eth0", sw, "acc200")
 			// Hosts behind the userspace switch compute their own
 			// checksums (see internal/vlanswitch).
 			c.client.Exec("ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off")
 		}
-		d.veth(c.server, "eth0", d.router, c.srvPort)
+		netnstest.NamedVeth(d.scope, c.server, "eth0", d.router, c.srvPort)
 		c.client.Exec("ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
 		c.client.Exec("ip", "-6", "addr", "add", "2001:db8:1::10/64", "dev", "eth0", "nodad")
 		c.client.Exec("ip", "route", "add", "default", "via", "192.0.2.1")
@@ -136,7 +136,7 @@ func (d *demo) script(ctx context.Context) {
 		d.serveHTTP(c.server, c.name)
 		cs = append(cs, c)
 	}
-	d.veth(sw, "trunk", d.router, "trunk")
+	netnstest.NamedVeth(d.scope, sw, "trunk", d.router, "trunk")
 	var vs *vlanswitch.Switch
 	if err := sw.Do(func() (err error) { vs, err = vlanswitch.Start("trunk", map[uint16]string{200: "acc200"}); return err }); err != nil {
 		s.Fatalf("access switch: %v", err)
@@ -240,17 +240,6 @@ func (d *demo) script(ctx context.Context) {
 	d.fibctl("neigh", "show", "--fib", "20")
 	d.fibctl("stats")
 	d.fibctl("port", "show")
-}
-
-// veth connects a in na to b in nb (both renamed from unique temporary
-// names, so demos and tests never collide in the root namespace).
-func (d *demo) veth(na *netnstest.NS, a string, nb *netnstest.NS, b string) {
-	ta, tb := netnstest.Name("v"), netnstest.Name("v")
-	netnstest.Veth(d.scope, ta, na, tb, nb)
-	na.Exec("ip", "link", "set", ta, "down")
-	na.Exec("ip", "link", "set", ta, "name", a, "up")
-	nb.Exec("ip", "link", "set", tb, "down")
-	nb.Exec("ip", "link", "set", tb, "name", b, "up")
 }
 
 func (d *demo) serveHTTP(ns *netnstest.NS, body string) {

@@ -12,15 +12,12 @@ package netnstest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/fibd/fibd/dataplane/hoststack"
 	"github.com/fibd/fibd/internal/testenv"
 )
 
@@ -92,40 +89,12 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 
 // Do runs fn on an OS thread that has entered the namespace, so sockets fn
 // opens belong to it (they keep belonging to it when used from other
-// threads later). Afterwards the thread goes back to its original
-// namespace and returns to the Go scheduler; if it cannot, it stays locked
-// and exits with the goroutine rather than run other goroutines in the
-// wrong namespace. (Going back matters: when the goroutine happens to run
-// on the main thread, the runtime cannot end that thread, and a main
-// thread parked inside the namespace would make the cleanup's "ip netns
-// pids" name the test process itself.)
+// threads later): hoststack.Namespace.Do, which fibd's own host stacks
+// use. (Going back afterwards matters here: a main thread parked inside
+// the namespace would make the cleanup's "ip netns pids" name the test
+// process itself.)
 func (ns *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		f, err := os.Open("/var/run/netns/" + ns.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	return hoststack.Namespace(ns.Name).Do(fn)
 }
 
 // Sysctl writes value to /proc/sys/<key> inside the namespace (key in
@@ -160,6 +129,23 @@ func Veth(t TB, a string, na *NS, b string, nb *NS) {
 		} else {
 			Run(t, "ip", "link", "set", end.name, "up")
 		}
+	}
+}
+
+// NamedVeth connects a in na to b in nb, both up. The pair is made under
+// unique temporary names and renamed inside the namespaces, so tests and
+// the demo running at once never collide in the root namespace over
+// names such as "eth0".
+func NamedVeth(t TB, na *NS, a string, nb *NS, b string) {
+	t.Helper()
+	ta, tb := Name("v"), Name("v")
+	Veth(t, ta, na, tb, nb)
+	for _, e := range []struct {
+		ns       *NS
+		tmp, new string
+	}{{na, ta, a}, {nb, tb, b}} {
+		e.ns.Exec("ip", "link", "set", e.tmp, "down")
+		e.ns.Exec("ip", "link", "set", e.tmp, "name", e.new, "up")
 	}
 }
 
