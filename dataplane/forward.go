@@ -318,8 +318,26 @@ func (w *worker) lookup(f *fib.FIB, dst netip.Addr) (*fib.Next, *fib.FIB, bool) 
 // fragment splits an IPv4 packet without DF for a smaller MTU (RFC 791),
 // decrementing its TTL first, and sends each fragment.
 func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
-	p := &w.p
-	packet.DecTTL(frame, p)
+	packet.DecTTL(frame, &w.p)
+	sent, ok := w.sendFragments(h, frame, mtu)
+	switch {
+	case !ok:
+		w.drop(in, f, DropFragment)
+	case !sent:
+		// One packet received, one counted: forwarded when its fragments
+		// went out, queued when they wait for the neighbour (they share
+		// its fate).
+		in.ctr.queued.Add(1)
+	default:
+		w.countForwarded(in, f)
+	}
+}
+
+// sendFragments cuts the IPv4 packet w.p describes into fragments of at
+// most mtu bytes in the generated-packet buffers and emits them to h. It
+// reports whether any went out now (false: they wait for the neighbour),
+// and false for ok when the packet cannot be fragmented.
+func (w *worker) sendFragments(h *hop, frame []byte, mtu int) (sent, ok bool) {
 	if w.ngen+maxFragments > len(w.gen) {
 		w.flush()
 	}
@@ -327,25 +345,17 @@ func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
 	for i := range bufs {
 		w.frag[i] = bufs[i][Headroom:]
 	}
-	k, r := packet.Fragment(w.frag[:], frame, p, mtu)
+	k, r := packet.Fragment(w.frag[:], frame, &w.p, mtu)
 	if r != packet.OK {
-		w.drop(in, f, DropFragment)
-		return
+		return false, false
 	}
 	w.ngen += k
 	mac, st := w.linkLayer(h)
-	// One packet received, one counted: forwarded when its fragments went
-	// out, queued when they wait for the neighbour (they share its fate).
-	sent := false
 	for i := 0; i < k; i++ {
 		s := packet.WriteL2(bufs[i], Headroom, mac, h.mac, h.out.tags, packet.EtherTypeIPv4)
 		sent = w.emit(h, st, bufs[i][s:Headroom+len(w.frag[i])]) || sent
 	}
-	if !sent {
-		in.ctr.queued.Add(1)
-		return
-	}
-	w.countForwarded(in, f)
+	return sent, true
 }
 
 // drop counts a dropped packet on its ingress port and, when known, its FIB.

@@ -209,28 +209,13 @@ func (w *worker) inject(h *host, f *fib.FIB, buf []byte, n int) {
 // egress MTU (the host interface's MTU is the FIB's largest) and sends
 // the fragments.
 func (w *worker) injectFragments(h *host, hp *hop, frame []byte, mtu int) {
-	if w.ngen+maxFragments > len(w.gen) {
-		w.flush()
-	}
-	bufs := w.gen[w.ngen : w.ngen+maxFragments]
-	for i := range bufs {
-		w.frag[i] = bufs[i][Headroom:]
-	}
-	k, r := packet.Fragment(w.frag[:], frame, &w.p, mtu)
-	if r != packet.OK {
+	sent, ok := w.sendFragments(hp, frame, mtu)
+	switch {
+	case !ok:
 		h.ctr.drops[DropFragment].Add(1)
-		return
-	}
-	w.ngen += k
-	mac, st := w.linkLayer(hp)
-	sent := false
-	for i := 0; i < k; i++ {
-		s := packet.WriteL2(bufs[i], Headroom, mac, hp.mac, hp.out.tags, packet.EtherTypeIPv4)
-		sent = w.emit(hp, st, bufs[i][s:Headroom+len(w.frag[i])]) || sent
-	}
-	if sent {
+	case sent:
 		h.ctr.injected.Add(1)
-	} else {
+	default:
 		h.ctr.queued.Add(1)
 	}
 }
