@@ -90,7 +90,7 @@ func newRoot(a *app) *cobra.Command {
 	pf.StringVar(&a.opts.ServerName, "tls-server-name", "", "name in fibd's certificate (default: the host of --addr)")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up on a command after this long (0: never)")
 	root.AddCommand(newFIBCmd(a), newPortCmd(a), newAddrCmd(a), newRouteCmd(a), newNeighCmd(a),
-		newStatsCmd(a), newWatchCmd(a), newInfoCmd(a), newResyncCmd(a), newNexthopCmd(a), newExecCmd(a))
+		newStatsCmd(a), newWatchCmd(a), newInfoCmd(a), newResyncCmd(a), newNexthopCmd(a), newExecCmd(a), newFeedCmd(a))
 	root.AddCommand(newManCmd(root))
 	return root
 }

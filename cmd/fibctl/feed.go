@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fibd/fibd/control/feed/fpm"
+)
+
+func newFeedCmd(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "feed",
+		Short: "Feed FIBs from a routing daemon (FRR's zebra over FPM, gobgpd)",
+		Long: "Feeds run until stopped (SIGINT or SIGTERM), as a routing daemon's dataplane: each speaks\n" +
+			"fibd's public API through ModifyRoutes sessions, as any daemon would.",
+	}
+	c.AddCommand(newFeedFPMCmd(a))
+	return c
+}
+
+// tableMap is --table ZEBRA_TABLE=FIB, repeated.
+type tableMap map[uint32]uint32
+
+func (m tableMap) String() string { return "" }
+func (m tableMap) Type() string   { return "TABLE=FIB" }
+
+func (m tableMap) Set(s string) error {
+	t, f, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("%q: want ZEBRA_TABLE=FIB_ID, e.g. 254=10", s)
+	}
+	tid, err := strconv.ParseUint(t, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q: table %q is not a number", s, t)
+	}
+	fid, err := strconv.ParseUint(f, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q: FIB %q is not an ID", s, f)
+	}
+	if _, dup := m[uint32(tid)]; dup {
+		return fmt.Errorf("%q: table %d is mapped twice", s, tid)
+	}
+	m[uint32(tid)] = uint32(fid)
+	return nil
+}
+
+func newFeedFPMCmd(a *app) *cobra.Command {
+	var f fibRef
+	tables := tableMap{}
+	var listen, source string
+	var quiet, minResync time.Duration
+	var noFeedback, verbose bool
+	c := &cobra.Command{
+		Use:   "fpm (--fib FIB | --table ZEBRA_TABLE=FIB...)",
+		Short: "Listen for FRR zebra's FPM connection (dplane_fpm_nl) and install its routes",
+		Long: "Listen for zebra's FPM connection (zebra -M dplane_fpm_nl, \"fpm address 127.0.0.1 port 2620\")\n" +
+			"and install the routes and next-hop groups it sends, as source --source. --fib maps zebra's main\n" +
+			"table (254: a zebra inside a FIB's namespace, under fibctl exec) to a FIB; --table maps VRF-lite\n" +
+			"table IDs. Routes of other tables, kernel routes, EVPN MACs and MPLS are ignored and counted.\n" +
+			"Each connection is a resync: zebra resends everything when it connects, and once it has been\n" +
+			"quiet for --quiet-period (and --min-resync has passed: a restarted zebra hears from bgpd and\n" +
+			"staticd only 10s later) the routes it did not resend are removed (none missing meanwhile).\n" +
+			"Each installed route is answered with RTM_F_OFFLOAD (RTM_F_OFFLOAD_FAILED, logged, when fibd\n" +
+			"cannot install it), for zebra --asic-offload=notify_on_offload (FRR 8.5 and later read it).",
+		Example: "  fibctl exec --fib 10 -- fibctl feed fpm --fib 10\n" +
+			"  fibctl feed fpm --table 10=10 --table 20=20 --listen 127.0.0.1:2620",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.set {
+				id, err := a.fibID(&f)
+				if err != nil {
+					return err
+				}
+				if _, dup := tables[254]; dup {
+					return fmt.Errorf("--fib maps table 254, and so does --table")
+				}
+				tables[254] = id
+			}
+			if len(tables) == 0 {
+				return fmt.Errorf("give --fib FIB (zebra's main table) or --table ZEBRA_TABLE=FIB")
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			l, err := fpm.New(cl, fpm.Config{Source: source, Tables: tables, QuietPeriod: quiet, MinResync: minResync,
+				NoFeedback: noFeedback, Log: log})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log.Info("fpm listening", "addr", ln.Addr().String(), "tables", fmt.Sprint(map[uint32]uint32(tables)))
+			err = l.Serve(ctx, ln)
+			st := l.Stats()
+			log.Info("fpm stopped", "connections", st.Connections, "routes", st.Routes, "deletes", st.Deletes,
+				"nexthops", st.Nexthops, "unsupported", st.Unsupported, "malformed", st.Malformed, "ignored", fmt.Sprint(st.Ignored))
+			return err
+		},
+	}
+	f.register(c, "the FIB of zebra's main table (254)")
+	c.Flags().Var(tables, "table", "map a zebra table ID to a FIB (repeat)")
+	c.Flags().StringVar(&listen, "listen", fpm.DefaultAddr, "address zebra's FPM connects to")
+	c.Flags().StringVar(&source, "source", "fpm", "source of the routes")
+	c.Flags().DurationVar(&quiet, "quiet-period", fpm.DefaultQuietPeriod, "zebra quiet this long ends a connection's resync")
+	c.Flags().DurationVar(&minResync, "min-resync", fpm.DefaultMinResync,
+		"a resync lasts at least this long (zebra's clients reconnect to a restarted zebra after 10s)")
+	c.Flags().BoolVar(&noFeedback, "no-feedback", false, "do not answer routes with offload notifications")
+	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
+	return c
+}
