@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
 )
@@ -22,37 +21,54 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 	var dev string
 	var batch int
 	var quiet, resync, flush bool
+	var format string
 	var election uint64
 	load := &cobra.Command{
-		Use:   "load FILE --fib ID --via GATEWAY...",
-		Short: "Stream a route table file into a FIB through ModifyRoutes",
-		Long: "Stream a route table file (\"prefix nexthop-index\" per line, plain or gzip; the format of\n" +
-			"testdata/tables) into a FIB. Next-hop index i of a route takes the i-th --via gateway of the\n" +
-			"route's family, modulo their number. Routes get --source (default \"load\"), which is not\n" +
-			"saved in fibd's state file; give --source static to make them configuration. The load is one\n" +
-			"ModifyRoutes session: with --resync, the source's routes the file does not have are removed at\n" +
-			"the end; with --flush they all go if the load is cut off while it owns the source.",
-		Example: "  fibctl route load testdata/tables/ipv4.txt.gz --fib 10 --via 192.0.2.2 --via 192.0.2.3",
-		Args:    cobra.ExactArgs(1),
+		Use:   "load FILE --fib ID [--via GATEWAY...]",
+		Short: "Stream a route table file (fibd's format, MRT, ip route) into a FIB through ModifyRoutes",
+		Long: "Stream a route table file, plain or gzip, into a FIB. --format (default: found from the file):\n" +
+			"  native   \"prefix nexthop-index\" per line (testdata/tables); index i takes the i-th --via gateway\n" +
+			"           of the route's family, modulo their number.\n" +
+			"  mrt      an MRT TABLE_DUMP_V2 RIB dump (RFC 6396: RouteViews, RIPE RIS; also bzip2); each prefix\n" +
+			"           takes its first RIB entry, and the dump's distinct next hops are numbered in order of\n" +
+			"           appearance and mapped onto --via as native indexes are.\n" +
+			"  iproute  `ip route show` / `ip -6 route show` output, with its own gateways, devices (--dev\n" +
+			"           overrides them), weights and blackhole/unreachable/prohibit routes; kernel routes and\n" +
+			"           local, broadcast and multicast ones are skipped.\n" +
+			"Routes get --source (default \"load\"), which is not saved in fibd's state file; give --source\n" +
+			"static to make them configuration. The load is one ModifyRoutes session: with --resync, the\n" +
+			"source's routes the file does not have are removed at the end; with --flush they all go if the\n" +
+			"load is cut off while it owns the source.",
+		Example: "  fibctl route load testdata/tables/ipv4.txt.gz --fib 10 --via 192.0.2.2 --via 192.0.2.3\n" +
+			"  fibctl route load rib.20260601.0000.bz2 --fib 10 --via 192.0.2.2\n" +
+			"  ip route show table 100 > t100.txt && fibctl route load t100.txt --fib 100",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sets, base, err := loadPathSets(vias, dev)
+			if format == "auto" {
+				var err error
+				if format, err = detectFormat(args[0]); err != nil {
+					return err
+				}
+			}
+			var sets []*fibdpb.PathSet
+			var routes []client.Route
+			var err error
+			switch format {
+			case "native":
+				sets, routes, err = loadNative(args[0], vias, dev)
+			case "mrt":
+				sets, routes, err = loadMRT(args[0], vias, dev)
+			case "iproute":
+				var skipped int
+				sets, routes, skipped, err = loadIPRoute(args[0], dev)
+				if skipped > 0 {
+					fmt.Fprintf(a.errOut, "skipped %d kernel, local, broadcast or multicast routes\n", skipped)
+				}
+			default:
+				return fmt.Errorf("--format %q: want auto, native, mrt or iproute", format)
+			}
 			if err != nil {
 				return err
-			}
-			var routes []client.Route
-			perr := tables.ParseFile(args[0], func(r tables.Route) error {
-				fam := 0
-				if r.Prefix.Addr().Is6() {
-					fam = 1
-				}
-				if base[fam].n == 0 {
-					return fmt.Errorf("%s is IPv%d but no --via gateway is", r.Prefix, 4+2*fam)
-				}
-				routes = append(routes, client.Route{Prefix: r.Prefix, PathSet: uint32(base[fam].first + r.NextHop%base[fam].n)})
-				return nil
-			})
-			if perr != nil {
-				return perr
 			}
 			fibID, err := a.fibID(&rf.fib)
 			if err != nil {
@@ -81,9 +97,10 @@ func newRouteLoadCmd(a *app) *cobra.Command {
 	}
 	rf.register(load, "load")
 	load.Flags().Uint32Var(&rf.pref, "pref", 0, "preference 1-255 (default: 1 for static, 20 otherwise)")
-	load.Flags().StringArrayVar(&vias, "via", nil, "gateway for the next-hop indexes (repeat; IPv4 and IPv6 each in order)")
-	load.Flags().StringVar(&dev, "dev", "", "port of the gateways (default: found through connected routes)")
+	load.Flags().StringArrayVar(&vias, "via", nil, "gateway for the next-hop indexes of native and MRT files (repeat; IPv4 and IPv6 each in order)")
+	load.Flags().StringVar(&dev, "dev", "", "port of the gateways (default: found through connected routes; for iproute, the file's)")
 	load.Flags().IntVar(&batch, "batch", 4096, "routes per batch")
+	load.Flags().StringVar(&format, "format", "auto", "auto, native, mrt or iproute")
 	load.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	load.Flags().BoolVar(&resync, "resync", false, "remove the source's routes in the FIB that the file does not have")
 	load.Flags().BoolVar(&flush, "flush", false, "DISCONNECT_POLICY_FLUSH: if the load is cut off, the source's routes go")
