@@ -135,8 +135,11 @@ func (p *Proc) RSS() (int64, error) {
 }
 
 // CPU returns the user and system CPU time fibd has used.
-func (p *Proc) CPU() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+func (p *Proc) CPU() (time.Duration, error) { return CPUOf(p.Pid()) }
+
+// CPUOf returns the user and system CPU time process pid has used.
+func CPUOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -179,34 +182,40 @@ func (p *Proc) Stop() {
 // Find looks for fibd next to the running binary, then on $PATH, and
 // builds it from the module as a last resort (logging through logf); the
 // returned cleanup removes a binary it built.
-func Find(logf func(string, ...any)) (string, func(), error) {
+func Find(logf func(string, ...any)) (string, func(), error) { return FindCmd("fibd", logf) }
+
+// FindCmd is Find for any of the module's commands (fibd, fibctl).
+func FindCmd(name string, logf func(string, ...any)) (string, func(), error) {
 	nop := func() {}
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "fibd")
+		p := filepath.Join(filepath.Dir(exe), name)
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p, nop, nil
 		}
 	}
-	if p, err := exec.LookPath("fibd"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nop, nil
 	}
-	return Build(logf)
+	return BuildCmd(name, logf)
 }
 
 // Build builds fibd from the module into a temporary directory.
-func Build(logf func(string, ...any)) (string, func(), error) {
+func Build(logf func(string, ...any)) (string, func(), error) { return BuildCmd("fibd", logf) }
+
+// BuildCmd builds one of the module's commands into a temporary directory.
+func BuildCmd(name string, logf func(string, ...any)) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "fibbench-")
 	if err != nil {
 		return "", func() {}, err
 	}
-	p := filepath.Join(dir, "fibd")
+	p := filepath.Join(dir, name)
 	if logf != nil {
-		logf("building fibd into %s", p)
+		logf("building %s into %s", name, p)
 	}
-	out, err := exec.Command("go", "build", "-o", p, "github.com/fibd/fibd/cmd/fibd").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", p, "github.com/fibd/fibd/cmd/"+name).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", func() {}, fmt.Errorf("no fibd binary found and go build failed: %v\n%s", err, out)
+		return "", func() {}, fmt.Errorf("no %s binary found and go build failed: %v\n%s", name, err, out)
 	}
 	return p, func() { os.RemoveAll(dir) }, nil
 }

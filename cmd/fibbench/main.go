@@ -13,7 +13,11 @@
 //	fibbench hoststack TCP and HTTP from a customer to a server inside a FIB
 //	                   through fibd's host stack, against a kernel-routed
 //	                   veth (bench/hostbench; root)
-//	fibbench report    all of the above into bench/results/<date>/: report.md,
+//	fibbench converge  the full IPv4 table from a real BGP speaker (gobgpd,
+//	                   loaded from MRT) through FRR and FPM into fibd, against
+//	                   the same FRR into the kernel (bench/converge; root;
+//	                   not part of make test or the report)
+//	fibbench report    all of the above but converge into bench/results/<date>/: report.md,
 //	                   report.json and plots, with every target evaluated
 //	                   (bench/report)
 package main
@@ -38,6 +42,7 @@ const usageText = `usage:
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
   fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
   fibbench hoststack [--io afpacket|xdp] [--rounds N] [--tcp-for 10s] [--http-for 5s] [--http-conns N] [--fibd PATH]
+  fibbench converge [--rounds N] [--routes N] [--timeout 10m] [--fibd PATH] [--fibctl PATH]
   fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation|hoststack]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
@@ -64,6 +69,8 @@ func main() {
 		res, err = isolationCmd(ctx, os.Args[2:])
 	case "hoststack":
 		res, err = hoststack(ctx, os.Args[2:])
+	case "converge":
+		res, err = convergeCmd(ctx, os.Args[2:])
 	case "report":
 		err = runReport(ctx, os.Args[2:])
 	case "-h", "--help", "help":
