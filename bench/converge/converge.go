@@ -14,6 +14,10 @@
 //   - frr-kernel: the same FRR configuration without FPM in a namespace of
 //     its own, converged when the kernel's table holds every route (netlink
 //     dumps).
+//   - gobgp: gobgpd inside FIB 20's host namespace, fed to fibd by `fibctl
+//     feed gobgp`; converged when fibd's FIB 20 holds every route, and timed
+//     against gobgpd's own global RIB holding every best path, polled in the
+//     same loop (gobgpd has no FIB: its RIB is the floor).
 //
 // Each round starts when the speaker's session is established (its peer is
 // enabled; polled through gobgpd's API) and ends at the first poll that
@@ -33,6 +37,8 @@ type Config struct {
 	// Routes is how many of the IPv4 table's routes to announce; 0 for
 	// all 615,151.
 	Routes int
+	// Paths to measure: frr-fpm, frr-kernel, gobgp; default all.
+	Paths []string
 	// Timeout bounds one convergence; default 10 min.
 	Timeout time.Duration
 	// Log, when set, receives progress lines.
@@ -46,8 +52,8 @@ type Result struct {
 	// FRRFPMConvergeS is the median time from session up to fibd forwarding
 	// every route through FRR's FPM; FRRKernelConvergeS the same FRR into
 	// the kernel.
-	FRRFPMConvergeS    float64 `json:"frr_fpm_converge_s"`
-	FRRKernelConvergeS float64 `json:"frr_kernel_converge_s"`
+	FRRFPMConvergeS    float64 `json:"frr_fpm_converge_s,omitempty"`
+	FRRKernelConvergeS float64 `json:"frr_kernel_converge_s,omitempty"`
 	// FRRFPMRatio is the median of the per-round ratios fpm / kernel, with
 	// their smallest and largest.
 	FRRFPMRatio    float64 `json:"frr_fpm_vs_kernel"`
@@ -59,6 +65,19 @@ type Result struct {
 	// used in a round (median).
 	FibdCPUS float64 `json:"fibd_cpu_s"`
 	FeedCPUS float64 `json:"fpm_feed_cpu_s"`
+	// GoBGPConvergeS is the median time from session up to fibd
+	// forwarding every route through gobgpd and `fibctl feed gobgp`;
+	// GoBGPRIBS gobgpd's own time to hold every best path (its global RIB,
+	// polled in the same loop). GoBGPRatio is the median per-round
+	// converge / rib, with its smallest and largest.
+	GoBGPConvergeS  float64 `json:"gobgp_converge_s,omitempty"`
+	GoBGPRIBS       float64 `json:"gobgp_rib_s,omitempty"`
+	GoBGPRatio      float64 `json:"gobgp_converge_vs_rib,omitempty"`
+	GoBGPRatioMin   float64 `json:"gobgp_converge_vs_rib_min,omitempty"`
+	GoBGPRatioMax   float64 `json:"gobgp_converge_vs_rib_max,omitempty"`
+	GoBGPRoutesPerS float64 `json:"gobgp_routes_per_s,omitempty"`
+	GoBGPFibdCPUS   float64 `json:"gobgp_fibd_cpu_s,omitempty"`
+	GoBGPFeedCPUS   float64 `json:"gobgp_feed_cpu_s,omitempty"`
 	// InjectS is how long `gobgp mrt inject` took to load the speaker.
 	InjectS float64 `json:"speaker_inject_s"`
 	// PollS is the polling interval, the resolution of every time above.

@@ -12,7 +12,7 @@ import (
 )
 
 // TestQuick is `fibbench converge` at a small size: 3,000 routes, one
-// round of each path, with the real speaker, FRR and fibd. It checks that
+// round of each path, with the real speaker, FRR, gobgpd and fibd. It checks that
 // both paths converge to every route and drain again; the figures are
 // fibbench converge's.
 func TestQuick(t *testing.T) {
@@ -35,7 +35,8 @@ func TestQuick(t *testing.T) {
 	}
 	out, _ := json.MarshalIndent(res, "", "  ")
 	t.Logf("%s", out)
-	if res.Routes != 3000 || res.FRRFPMConvergeS <= 0 || res.FRRKernelConvergeS <= 0 || res.FPMRoutesPerS <= 0 {
+	if res.Routes != 3000 || res.FRRFPMConvergeS <= 0 || res.FRRKernelConvergeS <= 0 || res.FPMRoutesPerS <= 0 ||
+		res.GoBGPConvergeS <= 0 || res.GoBGPRIBS <= 0 || res.GoBGPRoutesPerS <= 0 {
 		t.Fatalf("result %+v", res)
 	}
 }

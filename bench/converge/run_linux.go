@@ -45,11 +45,18 @@ type dut struct {
 	name  string
 	peer  string // the speaker's neighbor address for it
 	count func() (int, error)
+	// rib, when set, counts the routes in the daemon's own RIB, timed in
+	// the same polls (gobgpd: its global RIB).
+	rib func() (int, error)
 	// diag says what the daemons say, for a failure report.
 	diag func() string
 	// cpu, when set, reads the CPU time of the processes to account.
 	cpu func() (fibd, feed time.Duration)
+
+	times, ribTimes, fibdCPU, feedCPU []float64
 }
+
+func (c Config) wants(path string) bool { return len(c.Paths) == 0 || slices.Contains(c.Paths, path) }
 
 func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 	v4, err := tables.LoadV4()
@@ -80,6 +87,8 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 	kern := netnstest.New(s, "cv-k")
 	netnstest.NamedVeth(s, speaker, "eth0", router, "p0")
 	netnstest.NamedVeth(s, speaker, "eth1", kern, "eth0")
+	netnstest.NamedVeth(s, speaker, "eth2", router, "p1")
+	speaker.Exec("ip", "addr", "add", "203.0.113.10/24", "dev", "eth2")
 	speaker.Exec("ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
 	speaker.Exec("ip", "addr", "add", "198.51.100.10/24", "dev", "eth1")
 	kern.Exec("ip", "addr", "add", "198.51.100.1/24", "dev", "eth0")
@@ -100,43 +109,94 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 	s.Cleanup(proc.Stop)
 	c := proc.Conn
 	on := true
-	for _, step := range []func() error{
-		func() error { _, err := c.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: 10}); return err },
-		func() error {
-			_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: "p0", FibId: 10})
-			return err
-		},
-		func() error {
-			_, err := c.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: "p0", Prefix: "192.0.2.1/24"})
-			return err
-		},
-		func() error {
-			_, err := c.SetFibSettings(ctx, &fibdpb.SetFibSettingsRequest{FibId: 10, Settings: &fibdpb.FibSettings{HostStack: &on}})
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			s.Fatalf("configuring fibd: %v", err)
+	for _, fib := range []struct {
+		id         uint32
+		port, addr string
+	}{{10, "p0", "192.0.2.1/24"}, {20, "p1", "203.0.113.1/24"}} {
+		for _, step := range []func() error{
+			func() error { _, err := c.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: fib.id}); return err },
+			func() error {
+				_, err := c.BindPort(ctx, &fibdpb.BindPortRequest{Interface: fib.port, FibId: fib.id})
+				return err
+			},
+			func() error {
+				_, err := c.AddAddress(ctx, &fibdpb.AddAddressRequest{Port: fib.port, Prefix: fib.addr})
+				return err
+			},
+			func() error {
+				_, err := c.SetFibSettings(ctx, &fibdpb.SetFibSettingsRequest{FibId: fib.id, Settings: &fibdpb.FibSettings{HostStack: &on}})
+				return err
+			},
+		} {
+			if err := step(); err != nil {
+				s.Fatalf("configuring fibd: %v", err)
+			}
 		}
 	}
-	in10 := func(argv ...string) *exec.Cmd {
-		return exec.Command(cfg.FibctlPath, append([]string{"--socket", proc.Socket, "exec", "--fib", "10", "--"}, argv...)...)
-	}
-	// The host namespace appears a moment after the host stack is on.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if out, err := in10("true").CombinedOutput(); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			s.Fatalf("fib 10's host namespace: %v %s", err, out)
+	inFIB := func(fib string) routingd.Wrap {
+		return func(argv ...string) *exec.Cmd {
+			return exec.Command(cfg.FibctlPath, append([]string{"--socket", proc.Socket, "exec", "--fib", fib, "--"}, argv...)...)
 		}
 	}
-	feed, err := routingd.Start("fibctl feed fpm", in10, cfg.FibctlPath, "--socket", proc.Socket, "feed", "fpm", "--fib", "10")
-	if err != nil {
-		s.Fatalf("%v", err)
+	in10, in20 := inFIB("10"), inFIB("20")
+	// The host namespaces appear a moment after the host stacks are on.
+	for _, in := range []routingd.Wrap{in10, in20} {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if out, err := in("true").CombinedOutput(); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				s.Fatalf("a FIB's host namespace: %v %s", err, out)
+			}
+		}
 	}
-	s.Cleanup(feed.Stop)
-	fpmFRR := startFRR(s, in10, "192.0.2.10", true)
-	kernFRR := startFRR(s, kern.Command, "198.51.100.10", false)
+	var duts []*dut
+	if cfg.wants("frr-fpm") || cfg.wants("frr-kernel") {
+		feed, err := routingd.Start("fibctl feed fpm", in10, cfg.FibctlPath, "--socket", proc.Socket, "feed", "fpm", "--fib", "10")
+		if err != nil {
+			s.Fatalf("%v", err)
+		}
+		s.Cleanup(feed.Stop)
+		fpmFRR := startFRR(s, in10, "192.0.2.10", true)
+		kernFRR := startFRR(s, kern.Command, "198.51.100.10", false)
+		duts = append(duts,
+			&dut{name: "frr-fpm", peer: "192.0.2.1", count: func() (int, error) { return fibRoutes(ctx, proc, 10, "fpm") },
+				diag: func() string { return frrDiag(fpmFRR) + "\nfeed fpm:\n" + feed.Out.String() },
+				cpu: func() (time.Duration, time.Duration) {
+					a, _ := proc.CPU()
+					b, _ := fibdproc.CPUOf(feed.Cmd.Process.Pid)
+					return a, b
+				}},
+			&dut{name: "frr-kernel", peer: "198.51.100.1", count: func() (int, error) { return kernelRoutes(kern) },
+				diag: func() string { return frrDiag(kernFRR) }})
+	}
+	if cfg.wants("gobgp") {
+		g, err := routingd.StartGoBGPD(filepath.Join(work, "gobgpd"), in20, dutGoBGPConf)
+		if err != nil {
+			s.Fatalf("%v", err)
+		}
+		s.Cleanup(g.Stop)
+		feed, err := routingd.Start("fibctl feed gobgp", in20, cfg.FibctlPath, "--socket", proc.Socket, "feed", "gobgp",
+			"--fib", "20", "--gobgpd", "unix://"+g.Socket())
+		if err != nil {
+			s.Fatalf("%v", err)
+		}
+		s.Cleanup(feed.Stop)
+		duts = append(duts, &dut{name: "gobgp", peer: "203.0.113.1",
+			count: func() (int, error) { return fibRoutes(ctx, proc, 20, "gobgp") },
+			rib: func() (int, error) {
+				n, err := g.Destinations(ctx, api.Family_AFI_IP)
+				return int(n), err
+			},
+			diag: func() string { return "gobgpd:\n" + g.Proc.Out.String() + "\nfeed gobgp:\n" + feed.Out.String() },
+			cpu: func() (time.Duration, time.Duration) {
+				a, _ := proc.CPU()
+				b, _ := fibdproc.CPUOf(feed.Cmd.Process.Pid)
+				return a, b
+			}})
+	}
+	if len(duts) == 0 {
+		s.Fatalf("no path to measure in %v (frr-fpm, frr-kernel, gobgp)", cfg.Paths)
+	}
 
 	// The speaker, loaded with the table; next hop 0.0.0.0 is gobgpd's
 	// "self", the session's local address.
@@ -162,21 +222,12 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 	res := &Result{Rounds: cfg.Rounds, Routes: n, InjectS: time.Since(t0).Seconds(), PollS: poll.Seconds()}
 	cfg.Log("speaker loaded with %d routes in %.1fs", n, res.InjectS)
 
-	duts := []*dut{
-		{name: "frr-fpm", peer: "192.0.2.1", count: func() (int, error) { return fibRoutes(ctx, proc, 10, "fpm") },
-			diag: func() string { return frrDiag(fpmFRR) + "\nfeed fpm:\n" + feed.Out.String() },
-			cpu: func() (time.Duration, time.Duration) {
-				a, _ := proc.CPU()
-				b, _ := fibdproc.CPUOf(feed.Cmd.Process.Pid)
-				return a, b
-			}},
-		{name: "frr-kernel", peer: "198.51.100.1", count: func() (int, error) { return kernelRoutes(kern) },
-			diag: func() string { return frrDiag(kernFRR) }},
-	}
-	times := make([][]float64, len(duts))
-	var fibdCPU, feedCPU []float64
 	for r := range cfg.Rounds {
-		order := []int{0, 1}
+		// Alternate who goes first, so a drift in machine speed is shared.
+		order := make([]int, len(duts))
+		for i := range order {
+			order[i] = i
+		}
 		if r%2 == 1 {
 			slices.Reverse(order)
 		}
@@ -186,23 +237,52 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 			if d.cpu != nil {
 				c0f, c0e = d.cpu()
 			}
-			secs := converge(ctx, s, sp, d, n, cfg)
-			times[i] = append(times[i], secs)
+			secs, ribSecs := converge(ctx, s, sp, d, n, cfg)
+			d.times = append(d.times, secs)
+			if d.rib != nil {
+				d.ribTimes = append(d.ribTimes, ribSecs)
+			}
 			if d.cpu != nil {
 				c1f, c1e := d.cpu()
-				fibdCPU = append(fibdCPU, (c1f - c0f).Seconds())
-				feedCPU = append(feedCPU, (c1e - c0e).Seconds())
+				d.fibdCPU = append(d.fibdCPU, (c1f - c0f).Seconds())
+				d.feedCPU = append(d.feedCPU, (c1e - c0e).Seconds())
 			}
-			cfg.Log("round %d %-10s %d routes in %.2fs (%.0f routes/s)", r+1, d.name, n, secs, float64(n)/secs)
+			cfg.Log("round %d %-10s %d routes in %.2fs (%.0f routes/s; own RIB %.2fs)", r+1, d.name, n, secs, float64(n)/secs, ribSecs)
 			drain(ctx, s, sp, d, cfg.Timeout)
 		}
 	}
-	res.FRRFPMConvergeS, res.FRRKernelConvergeS = median(times[0]), median(times[1])
-	res.FRRFPMRatio, res.FRRFPMRatioMin, res.FRRFPMRatioMax = ratio(times[0], times[1])
-	res.FPMRoutesPerS = float64(n) / res.FRRFPMConvergeS
-	res.FibdCPUS, res.FeedCPUS = median(fibdCPU), median(feedCPU)
+	byName := map[string]*dut{}
+	for _, d := range duts {
+		byName[d.name] = d
+	}
+	if f, k := byName["frr-fpm"], byName["frr-kernel"]; f != nil && k != nil {
+		res.FRRFPMConvergeS, res.FRRKernelConvergeS = median(f.times), median(k.times)
+		res.FRRFPMRatio, res.FRRFPMRatioMin, res.FRRFPMRatioMax = ratio(f.times, k.times)
+		res.FPMRoutesPerS = float64(n) / res.FRRFPMConvergeS
+		res.FibdCPUS, res.FeedCPUS = median(f.fibdCPU), median(f.feedCPU)
+	}
+	if g := byName["gobgp"]; g != nil {
+		res.GoBGPConvergeS, res.GoBGPRIBS = median(g.times), median(g.ribTimes)
+		res.GoBGPRatio, res.GoBGPRatioMin, res.GoBGPRatioMax = ratio(g.times, g.ribTimes)
+		res.GoBGPRoutesPerS = float64(n) / res.GoBGPConvergeS
+		res.GoBGPFibdCPUS, res.GoBGPFeedCPUS = median(g.fibdCPU), median(g.feedCPU)
+	}
 	return res
 }
+
+// dutGoBGPConf is the gobgpd under test, in FIB 20's namespace.
+const dutGoBGPConf = `[global.config]
+  as = 65536
+  router-id = "203.0.113.1"
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "203.0.113.10"
+    peer-as = 65537
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`
 
 // The speaker and the daemons under test use RFC 5398's 32-bit
 // documentation ASNs: the MRT's paths carry the 16-bit ones (64496–64511)
@@ -229,6 +309,17 @@ const speakerConf = `[global.config]
     admin-down = true
   [neighbors.transport.config]
     local-address = "198.51.100.10"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "203.0.113.1"
+    peer-as = 65536
+    admin-down = true
+  [neighbors.transport.config]
+    local-address = "203.0.113.10"
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
@@ -277,7 +368,7 @@ func frrDiag(frr *routingd.FRR) string {
 
 // converge enables d's session and times it from established to the
 // first poll that sees all n routes installed.
-func converge(ctx context.Context, s *netnstest.Scope, sp *routingd.GoBGPD, d *dut, n int, cfg Config) float64 {
+func converge(ctx context.Context, s *netnstest.Scope, sp *routingd.GoBGPD, d *dut, n int, cfg Config) (secs, ribSecs float64) {
 	timeout := cfg.Timeout
 	base, err := d.count()
 	if err != nil {
@@ -294,13 +385,22 @@ func converge(ctx context.Context, s *netnstest.Scope, sp *routingd.GoBGPD, d *d
 		time.Sleep(5 * time.Millisecond)
 	}
 	up := time.Now()
+	ribDone := d.rib == nil
 	for {
+		if !ribDone {
+			if c, err := d.rib(); err == nil && c >= n {
+				ribSecs, ribDone = time.Since(up).Seconds(), true
+			}
+		}
 		c, err := d.count()
 		if err != nil {
 			s.Fatalf("%s: %v", d.name, err)
 		}
-		if c-base >= n {
-			return time.Since(up).Seconds()
+		if c-base >= n && secs == 0 {
+			secs = time.Since(up).Seconds()
+		}
+		if secs > 0 && ribDone {
+			return secs, ribSecs
 		}
 		if time.Now().After(deadline) {
 			s.Fatalf("%s: %d of %d routes after %v\n%s\nspeaker:\n%s", d.name, c-base, n, timeout, d.diag(), sp.Proc.Out)

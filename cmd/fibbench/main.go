@@ -15,7 +15,8 @@
 //	                   veth (bench/hostbench; root)
 //	fibbench converge  the full IPv4 table from a real BGP speaker (gobgpd,
 //	                   loaded from MRT) through FRR and FPM into fibd, against
-//	                   the same FRR into the kernel (bench/converge; root;
+//	                   the same FRR into the kernel, and through gobgpd and
+//	                   its feed, against gobgpd's own RIB (bench/converge; root;
 //	                   not part of make test or the report)
 //	fibbench report    all of the above but converge into bench/results/<date>/: report.md,
 //	                   report.json and plots, with every target evaluated
@@ -42,7 +43,7 @@ const usageText = `usage:
   fibbench forward [--io afpacket|xdp] [--duration 3s] [--sink xdp|discard|blackhole] [--dests N] [--rounds N]
   fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
   fibbench hoststack [--io afpacket|xdp] [--rounds N] [--tcp-for 10s] [--http-for 5s] [--http-conns N] [--fibd PATH]
-  fibbench converge [--rounds N] [--routes N] [--timeout 10m] [--fibd PATH] [--fibctl PATH]
+  fibbench converge [--paths frr-fpm,frr-kernel,gobgp] [--rounds N] [--routes N] [--timeout 10m] [--fibd PATH] [--fibctl PATH]
   fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation|hoststack]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }

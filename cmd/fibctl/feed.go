@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fibd/fibd/control/feed/fpm"
+	"github.com/fibd/fibd/control/feed/gobgp"
 )
 
 func newFeedCmd(a *app) *cobra.Command {
@@ -24,7 +25,7 @@ func newFeedCmd(a *app) *cobra.Command {
 		Long: "Feeds run until stopped (SIGINT or SIGTERM), as a routing daemon's dataplane: each speaks\n" +
 			"fibd's public API through ModifyRoutes sessions, as any daemon would.",
 	}
-	c.AddCommand(newFeedFPMCmd(a))
+	c.AddCommand(newFeedFPMCmd(a), newFeedGoBGPCmd(a))
 	return c
 }
 
@@ -125,6 +126,60 @@ func newFeedFPMCmd(a *app) *cobra.Command {
 	c.Flags().DurationVar(&minResync, "min-resync", fpm.DefaultMinResync,
 		"a resync lasts at least this long (zebra's clients reconnect to a restarted zebra after 10s)")
 	c.Flags().BoolVar(&noFeedback, "no-feedback", false, "do not answer routes with offload notifications")
+	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
+	return c
+}
+
+func newFeedGoBGPCmd(a *app) *cobra.Command {
+	var f fibRef
+	var addr, source string
+	var timeout time.Duration
+	var verbose bool
+	c := &cobra.Command{
+		Use:   "gobgp --fib FIB [--gobgpd ADDR]",
+		Short: "Install gobgpd's best paths into a FIB (gobgpd's WatchEvent, API v4)",
+		Long: "Watch gobgpd's best paths (WatchEvent with the initial dump, and End-of-RIB) and install them into\n" +
+			"FIB as source --source, eBGP at preference 20 and iBGP at 200; withdraws remove. Each watch is a\n" +
+			"resync: it closes when every configured peer that is not administratively down is established\n" +
+			"and has sent End-of-RIB for each of its unicast families, or after --resync-timeout; the routes\n" +
+			"it did not resend go then, none missing meanwhile. When gobgpd restarts the feed reconnects\n" +
+			"(every second) and resyncs. Run one feed per gobgpd, one gobgpd per FIB: inside the FIB's\n" +
+			"namespace both run under fibctl exec. Needs gobgpd v4 (its API is not v3's).",
+		Example: "  fibctl exec --fib 10 -- gobgpd -f /etc/gobgpd/fib10.toml &\n" +
+			"  fibctl exec --fib 10 -- fibctl feed gobgp --fib 10",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !f.set {
+				return fmt.Errorf("give --fib FIB")
+			}
+			id, err := a.fibID(&f)
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			fd := gobgp.New(cl, gobgp.Config{Addr: addr, FIB: id, Source: source, ResyncTimeout: timeout, Log: log})
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log.Info("gobgp feed starting", "gobgpd", addr, "fib", id)
+			err = fd.Run(ctx)
+			st := fd.Stats()
+			log.Info("gobgp feed stopped", "sessions", st.Sessions, "paths", st.Paths, "withdraws", st.Withdraws,
+				"eors", st.EORs, "resyncs", st.Resyncs, "ignored", st.Ignored)
+			return err
+		},
+	}
+	f.register(c, "the FIB to install the best paths into")
+	c.Flags().StringVar(&addr, "gobgpd", gobgp.DefaultAddr, "gobgpd's API: host:port or unix:///path")
+	c.Flags().StringVar(&source, "source", "gobgp", "source of the routes")
+	c.Flags().DurationVar(&timeout, "resync-timeout", gobgp.DefaultResyncTimeout, "close a resync after this long even without every End-of-RIB")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
 	return c
 }

@@ -56,23 +56,22 @@ protocol bgp fibd {
 `
 )
 
-// frrRig is the founding example (hostRig) plus a client of customer A
+// bgpRig is the founding example (hostRig) plus a client of customer A
 // behind another FIB 10 port (c-cli, 198.51.100.0/24 — a subnet FIB 20
-// also has, behind its own port), FRR in FIB 10's namespace fed to fibd
-// through `fibctl feed fpm`, and BIRD 2 as customer A's router.
-type frrRig struct {
+// also has, behind its own port) and BIRD 2 as customer A's router,
+// announcing 203.0.113.0/25 and 203.0.113.128/25 (A answers 203.0.113.1
+// and .129) to 192.0.2.1 AS 64500: whatever BGP speaker runs in FIB 10.
+type bgpRig struct {
 	*hostRig
 	c    *netnstest.NS
-	frr  *routingd.FRR
 	bird *routingd.BIRD
-	fpm  *routingd.Proc
 	cl   *client.Conn
 	in10 routingd.Wrap
 }
 
-func newFRRRig(t *testing.T) *frrRig {
-	testenv.RequireTool(t, "vtysh", "bird", "birdc")
-	r := &frrRig{hostRig: newHostRig(t)}
+func newBGPRig(t *testing.T) *bgpRig {
+	testenv.RequireTool(t, "bird", "birdc")
+	r := &bgpRig{hostRig: newHostRig(t)}
 	r.c = netnstest.New(t, "hc")
 	netnstest.NamedVeth(t, r.c, "eth0", r.router, "c-cli")
 	r.c.Exec("ip", "addr", "add", "198.51.100.10/24", "dev", "eth0")
@@ -81,7 +80,6 @@ func newFRRRig(t *testing.T) *frrRig {
 	r.d.ok("addr", "add", "198.51.100.1/24", "dev", "c-cli")
 	r.a.Exec("ip", "addr", "add", "203.0.113.1/32", "dev", "lo")
 	r.a.Exec("ip", "addr", "add", "203.0.113.129/32", "dev", "lo")
-
 	var err error
 	if r.cl, err = client.Dial(client.Options{Socket: r.sock}); err != nil {
 		t.Fatal(err)
@@ -90,36 +88,65 @@ func newFRRRig(t *testing.T) *frrRig {
 	r.in10 = func(argv ...string) *exec.Cmd {
 		return exec.Command(r.d.fibctl, append([]string{"--socket", r.sock, "exec", "--fib", "10", "--"}, argv...)...)
 	}
-	// The listener, in FIB 10's namespace as zebra is (it reaches fibd
-	// through fibd's unix socket).
-	r.fpm, err = routingd.Start("fibctl feed fpm", r.in10, r.d.fibctl, "--socket", r.sock, "feed", "fpm", "--fib", "10",
-		"--quiet-period", "2s", "--verbose")
-	if err != nil {
+	if r.bird, err = routingd.StartBIRD(filepath.Join(r.dir, "bird"), r.a.Command, frrBIRDConf); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.fpm.Stop)
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.fpm.Out.String(), "fpm listening"); time.Sleep(20 * time.Millisecond) {
+	t.Cleanup(r.bird.Proc.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bird:\n%s", r.bird.Proc.Out)
+		}
+	})
+	return r
+}
+
+// startFeed runs `fibctl feed ARGS…` in FIB 10's namespace and waits for
+// its start line.
+func (r *bgpRig) startFeed(ready string, args ...string) *routingd.Proc {
+	r.t.Helper()
+	p, err := routingd.Start("fibctl feed", r.in10, append([]string{r.d.fibctl, "--socket", r.sock, "feed"}, args...)...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(p.Stop)
+	r.t.Cleanup(func() {
+		if r.t.Failed() {
+			r.t.Logf("fibctl feed %s:\n%s", args[0], p.Out)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Out.String(), ready); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("feed fpm did not start:\n%s", r.fpm.Out)
+			r.t.Fatalf("feed %s did not start:\n%s", args[0], p.Out)
 		}
 	}
+	return p
+}
+
+// frrRig is bgpRig with FRR in FIB 10's namespace fed to fibd through
+// `fibctl feed fpm`.
+type frrRig struct {
+	*bgpRig
+	frr *routingd.FRR
+	fpm *routingd.Proc
+}
+
+func newFRRRig(t *testing.T) *frrRig {
+	testenv.RequireTool(t, "vtysh")
+	r := &frrRig{bgpRig: newBGPRig(t)}
+	// The listener, in FIB 10's namespace as zebra is (it reaches fibd
+	// through fibd's unix socket).
+	r.fpm = r.startFeed("fpm listening", "fpm", "--fib", "10", "--quiet-period", "2s", "--verbose")
+	var err error
 	if r.frr, err = routingd.NewFRR(r.in10); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.frr.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("FRR:\n%s\nfeed fpm:\n%s", r.frr.Logs(), r.fpm.Out)
-			if r.bird != nil {
-				t.Logf("bird:\n%s", r.bird.Proc.Out)
-			}
+			t.Logf("FRR:\n%s", r.frr.Logs())
 		}
 	})
 	r.startFRR()
-	if r.bird, err = routingd.StartBIRD(filepath.Join(r.dir, "bird"), r.a.Command, frrBIRDConf); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.bird.Proc.Stop)
 	return r
 }
 
@@ -138,7 +165,7 @@ func (r *frrRig) startFRR() {
 
 // lookup is where fibd forwards addr in fib: the gateway, or the
 // resolution ("miss", "unresolved", ...).
-func (r *frrRig) lookup(fib uint32, addr string) string {
+func (r *bgpRig) lookup(fib uint32, addr string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := r.cl.LookupRoute(ctx, &fibdpb.LookupRouteRequest{FibId: fib, Address: addr})
@@ -151,7 +178,7 @@ func (r *frrRig) lookup(fib uint32, addr string) string {
 	return strings.ToLower(strings.TrimPrefix(resp.GetResolution().String(), "RESOLUTION_"))
 }
 
-func (r *frrRig) await(what string, timeout time.Duration, fn func() bool) {
+func (r *bgpRig) await(what string, timeout time.Duration, fn func() bool) {
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !fn() {
@@ -162,7 +189,7 @@ func (r *frrRig) await(what string, timeout time.Duration, fn func() bool) {
 	}
 }
 
-func (r *frrRig) awaitRoute(fib uint32, addr, want string, timeout time.Duration) {
+func (r *bgpRig) awaitRoute(fib uint32, addr, want string, timeout time.Duration) {
 	r.t.Helper()
 	var got string
 	r.await(fmt.Sprintf("%s in fib %d to be %s", addr, fib, want), timeout, func() bool {
@@ -172,7 +199,7 @@ func (r *frrRig) awaitRoute(fib uint32, addr, want string, timeout time.Duration
 }
 
 // routesOf counts source's routes in fib.
-func (r *frrRig) routesOf(fib uint32, source string) int {
+func (r *bgpRig) routesOf(fib uint32, source string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := r.cl.ListRoutes(ctx, &fibdpb.ListRoutesRequest{FibId: &fib, Source: source})

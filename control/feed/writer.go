@@ -37,6 +37,8 @@ type Route struct {
 	// Paths, or Group when not 0, are where the route forwards.
 	Paths []*fibdpb.Path
 	Group uint32
+	// Preference, when not 0, is the route's own (else Options.Preference).
+	Preference uint32
 	// Tag is the caller's, handed back to Options.Done.
 	Tag any
 }
@@ -505,7 +507,7 @@ func (b *batch) request(seq uint64, pref uint32) *fibdpb.ModifyRoutesRequest {
 	req.Ops = make([]*fibdpb.RouteOp, 0, len(b.routes))
 	for i := range b.routes {
 		r := &b.routes[i]
-		op := &fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: r.Prefix.String()}
+		op := &fibdpb.RouteOp{Op: fibdpb.RouteOpKind_ROUTE_OP_KIND_ADD, Prefix: r.Prefix.String(), Preference: r.Preference}
 		switch {
 		case r.Delete:
 			op.Op = fibdpb.RouteOpKind_ROUTE_OP_KIND_DELETE
