@@ -39,6 +39,8 @@ type Config struct {
 	Routes int
 	// Paths to measure: frr-fpm, frr-kernel, gobgp; default all.
 	Paths []string
+	// FeedProfile, when set, is where the gobgp feed writes a CPU profile.
+	FeedProfile string
 	// Timeout bounds one convergence; default 10 min.
 	Timeout time.Duration
 	// Log, when set, receives progress lines.
@@ -76,8 +78,12 @@ type Result struct {
 	GoBGPRatioMin   float64 `json:"gobgp_converge_vs_rib_min,omitempty"`
 	GoBGPRatioMax   float64 `json:"gobgp_converge_vs_rib_max,omitempty"`
 	GoBGPRoutesPerS float64 `json:"gobgp_routes_per_s,omitempty"`
-	GoBGPFibdCPUS   float64 `json:"gobgp_fibd_cpu_s,omitempty"`
-	GoBGPFeedCPUS   float64 `json:"gobgp_feed_cpu_s,omitempty"`
+	// GoBGPWatchS is when the feed had received every best path from
+	// gobgpd's WatchEvent (from its log): GoBGPConvergeS minus it is what
+	// the feed and fibd add after gobgpd has sent everything.
+	GoBGPWatchS   float64 `json:"gobgp_watch_s,omitempty"`
+	GoBGPFibdCPUS float64 `json:"gobgp_fibd_cpu_s,omitempty"`
+	GoBGPFeedCPUS float64 `json:"gobgp_feed_cpu_s,omitempty"`
 	// InjectS is how long `gobgp mrt inject` took to load the speaker.
 	InjectS float64 `json:"speaker_inject_s"`
 	// PollS is the polling interval, the resolution of every time above.

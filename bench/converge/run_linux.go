@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,7 +25,10 @@ import (
 	"github.com/fibd/fibd/internal/routingd"
 )
 
-const poll = 100 * time.Millisecond
+const (
+	poll    = 100 * time.Millisecond
+	ribPoll = 500 * time.Millisecond
+)
 
 // Run runs the benchmark.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -53,7 +58,12 @@ type dut struct {
 	// cpu, when set, reads the CPU time of the processes to account.
 	cpu func() (fibd, feed time.Duration)
 
-	times, ribTimes, fibdCPU, feedCPU []float64
+	// arrived, when set, says how long after the last session-up the feed
+	// had received n paths from the daemon (from its log).
+	arrived func(n int) float64
+	up      time.Time
+
+	times, ribTimes, fibdCPU, feedCPU, arrivals []float64
 }
 
 func (c Config) wants(path string) bool { return len(c.Paths) == 0 || slices.Contains(c.Paths, path) }
@@ -175,13 +185,16 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 			s.Fatalf("%v", err)
 		}
 		s.Cleanup(g.Stop)
-		feed, err := routingd.Start("fibctl feed gobgp", in20, cfg.FibctlPath, "--socket", proc.Socket, "feed", "gobgp",
-			"--fib", "20", "--gobgpd", "unix://"+g.Socket())
+		args := []string{"--socket", proc.Socket, "feed", "gobgp", "--fib", "20", "--gobgpd", "unix://" + g.Socket(), "--verbose"}
+		if cfg.FeedProfile != "" {
+			args = append(args, "--cpuprofile", cfg.FeedProfile)
+		}
+		feed, err := routingd.Start("fibctl feed gobgp", in20, append([]string{cfg.FibctlPath}, args...)...)
 		if err != nil {
 			s.Fatalf("%v", err)
 		}
 		s.Cleanup(feed.Stop)
-		duts = append(duts, &dut{name: "gobgp", peer: "203.0.113.1",
+		gd := &dut{name: "gobgp", peer: "203.0.113.1",
 			count: func() (int, error) { return fibRoutes(ctx, proc, 20, "gobgp") },
 			rib: func() (int, error) {
 				n, err := g.Destinations(ctx, api.Family_AFI_IP)
@@ -192,7 +205,9 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 				a, _ := proc.CPU()
 				b, _ := fibdproc.CPUOf(feed.Cmd.Process.Pid)
 				return a, b
-			}})
+			}}
+		gd.arrived = func(n int) float64 { return watchArrival(feed.Out.String(), gd.up, n) }
+		duts = append(duts, gd)
 	}
 	if len(duts) == 0 {
 		s.Fatalf("no path to measure in %v (frr-fpm, frr-kernel, gobgp)", cfg.Paths)
@@ -247,6 +262,9 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 				d.fibdCPU = append(d.fibdCPU, (c1f - c0f).Seconds())
 				d.feedCPU = append(d.feedCPU, (c1e - c0e).Seconds())
 			}
+			if d.arrived != nil {
+				d.arrivals = append(d.arrivals, d.arrived(n))
+			}
 			cfg.Log("round %d %-10s %d routes in %.2fs (%.0f routes/s; own RIB %.2fs)", r+1, d.name, n, secs, float64(n)/secs, ribSecs)
 			drain(ctx, s, sp, d, cfg.Timeout)
 		}
@@ -266,6 +284,7 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 		res.GoBGPRatio, res.GoBGPRatioMin, res.GoBGPRatioMax = ratio(g.times, g.ribTimes)
 		res.GoBGPRoutesPerS = float64(n) / res.GoBGPConvergeS
 		res.GoBGPFibdCPUS, res.GoBGPFeedCPUS = median(g.fibdCPU), median(g.feedCPU)
+		res.GoBGPWatchS = median(g.arrivals)
 	}
 	return res
 }
@@ -385,9 +404,14 @@ func converge(ctx context.Context, s *netnstest.Scope, sp *routingd.GoBGPD, d *d
 		time.Sleep(5 * time.Millisecond)
 	}
 	up := time.Now()
+	d.up = up
 	ribDone := d.rib == nil
+	var lastRib time.Time
 	for {
-		if !ribDone {
+		// gobgpd's GetTable walks the whole table to count it: polled
+		// every ribPoll only, so the measurement does not slow gobgpd.
+		if !ribDone && time.Since(lastRib) >= ribPoll {
+			lastRib = time.Now()
 			if c, err := d.rib(); err == nil && c >= n {
 				ribSecs, ribDone = time.Since(up).Seconds(), true
 			}
@@ -513,4 +537,34 @@ func ratio(num, den []float64) (med, lo, hi float64) {
 		q[i] = num[i] / den[i]
 	}
 	return median(q), slices.Min(q), slices.Max(q)
+}
+
+// watchArrival reads the gobgp feed's debug log ("gobgp watch batch ...
+// received=N", slog text) and returns how long after up the feed had
+// received n paths since up; 0 if the log does not say.
+func watchArrival(log string, up time.Time, n int) float64 {
+	got := 0
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "gobgp watch batch") {
+			continue
+		}
+		ts, rest, ok := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || t.Before(up) {
+			continue
+		}
+		for _, f := range strings.Fields(rest) {
+			if v, ok := strings.CutPrefix(f, "paths="); ok {
+				k, _ := strconv.Atoi(v)
+				got += k
+			}
+		}
+		if got >= n {
+			return t.Sub(up).Seconds()
+		}
+	}
+	return 0
 }

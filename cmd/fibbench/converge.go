@@ -22,6 +22,7 @@ func convergeCmd(ctx context.Context, args []string) (*converge.Result, error) {
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "interleaved rounds of every path")
 	fs.IntVar(&cfg.Routes, "routes", 0, "announce only the first N routes of the IPv4 table (0: all 615,151)")
 	paths := fs.String("paths", "frr-fpm,frr-kernel,gobgp", "paths to measure (comma-separated)")
+	fs.StringVar(&cfg.FeedProfile, "feed-cpuprofile", "", "CPU profile of the gobgp feed, written here")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on one convergence (default 10m)")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage

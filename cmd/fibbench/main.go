@@ -18,7 +18,8 @@
 //	                   the same FRR into the kernel, and through gobgpd and
 //	                   its feed, against gobgpd's own RIB (bench/converge; root;
 //	                   not part of make test or the report)
-//	fibbench report    all of the above but converge into bench/results/<date>/: report.md,
+//	fibbench mrt       testdata/tables as an MRT RIB dump (tables.WriteMRT)
+//	fibbench report    all of the above but converge and mrt into bench/results/<date>/: report.md,
 //	                   report.json and plots, with every target evaluated
 //	                   (bench/report)
 package main
@@ -44,6 +45,7 @@ const usageText = `usage:
   fibbench isolation [--io auto|afpacket|xdp] [--scenarios churn,scan,flood,icmp] [--routes N] [--scan-for 30s] [--fibd PATH] …
   fibbench hoststack [--io afpacket|xdp] [--rounds N] [--tcp-for 10s] [--http-for 5s] [--http-conns N] [--fibd PATH]
   fibbench converge [--paths frr-fpm,frr-kernel,gobgp] [--rounds N] [--routes N] [--timeout 10m] [--fibd PATH] [--fibctl PATH]
+  fibbench mrt [--ipv4-only] FILE[.gz]
   fibbench report  [--out bench/results] [--quick] [--skip forward|install|isolation|hoststack]... [--fibd PATH]`
 
 func usage() { fmt.Fprintln(os.Stderr, usageText) }
@@ -72,6 +74,8 @@ func main() {
 		res, err = hoststack(ctx, os.Args[2:])
 	case "converge":
 		res, err = convergeCmd(ctx, os.Args[2:])
+	case "mrt":
+		err = mrtCmd(os.Args[2:])
 	case "report":
 		err = runReport(ctx, os.Args[2:])
 	case "-h", "--help", "help":

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,6 +136,7 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 	var addr, source string
 	var timeout time.Duration
 	var verbose bool
+	var profile string
 	c := &cobra.Command{
 		Use:   "gobgp --fib FIB [--gobgpd ADDR]",
 		Short: "Install gobgpd's best paths into a FIB (gobgpd's WatchEvent, API v4)",
@@ -168,6 +170,11 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 			fd := gobgp.New(cl, gobgp.Config{Addr: addr, FIB: id, Source: source, ResyncTimeout: timeout, Log: log})
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			stopProfile, err := startProfile(profile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			log.Info("gobgp feed starting", "gobgpd", addr, "fib", id)
 			err = fd.Run(ctx)
 			st := fd.Stats()
@@ -179,7 +186,24 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 	f.register(c, "the FIB to install the best paths into")
 	c.Flags().StringVar(&addr, "gobgpd", gobgp.DefaultAddr, "gobgpd's API: host:port or unix:///path")
 	c.Flags().StringVar(&source, "source", "gobgp", "source of the routes")
+	c.Flags().StringVar(&profile, "cpuprofile", "", "write a Go CPU profile of the feed to this file when it stops")
 	c.Flags().DurationVar(&timeout, "resync-timeout", gobgp.DefaultResyncTimeout, "close a resync after this long even without every End-of-RIB")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
 	return c
+}
+
+// startProfile starts a CPU profile into path ("" for none).
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -243,6 +243,7 @@ func (f *Feed) session(ctx context.Context, g api.GoBgpServiceClient) error {
 	})
 	defer timer.Stop()
 	rs.check() // no peers configured: nothing to wait for
+	received := 0
 	for {
 		ev, err := stream.Recv()
 		if err != nil {
@@ -263,6 +264,10 @@ func (f *Feed) session(ctx context.Context, g api.GoBgpServiceClient) error {
 				f.path(w, rs, p)
 			}
 			w.Commit()
+			received += len(e.Table.GetPaths())
+			// When gobgpd's paths arrive, against when fibd has them, says
+			// which of the two a convergence waits for.
+			f.cfg.Log.Debug("gobgp watch batch", "paths", len(e.Table.GetPaths()), "received", received)
 		}
 	}
 }
