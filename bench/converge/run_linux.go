@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,43 +307,31 @@ const dutGoBGPConf = `[global.config]
 // The speaker and the daemons under test use RFC 5398's 32-bit
 // documentation ASNs: the MRT's paths carry the 16-bit ones (64496–64511)
 // as their origins, and a daemon drops a path with its own AS in it.
-const speakerConf = `[global.config]
-  as = 65537
-  router-id = "192.0.2.10"
+var speakerConf = speakerConfig(65537, "192.0.2.10", map[string]string{
+	"192.0.2.1": "192.0.2.10", "198.51.100.1": "198.51.100.10", "203.0.113.1": "203.0.113.10"})
 
+// speakerConfig is the speaker's gobgpd configuration: eBGP to every
+// neighbor (neighbor address → local address), AS 65536, each
+// administratively down until its round.
+func speakerConfig(as uint32, routerID string, neighbors map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global.config]\n  as = %d\n  router-id = %q\n", as, routerID)
+	for _, nb := range slices.Sorted(maps.Keys(neighbors)) {
+		fmt.Fprintf(&b, `
 [[neighbors]]
   [neighbors.config]
-    neighbor-address = "192.0.2.1"
+    neighbor-address = %q
     peer-as = 65536
     admin-down = true
   [neighbors.transport.config]
-    local-address = "192.0.2.10"
+    local-address = %q
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "198.51.100.1"
-    peer-as = 65536
-    admin-down = true
-  [neighbors.transport.config]
-    local-address = "198.51.100.10"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "203.0.113.1"
-    peer-as = 65536
-    admin-down = true
-  [neighbors.transport.config]
-    local-address = "203.0.113.10"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-`
+`, nb, neighbors[nb])
+	}
+	return b.String()
+}
 
 // startFRR runs zebra (with the FPM module when fpm) and bgpd peering
 // with the speaker at peer.

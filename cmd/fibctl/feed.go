@@ -95,11 +95,7 @@ func newFeedFPMCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
-			log := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			log := feedLog(a, verbose)
 			l, err := fpm.New(cl, fpm.Config{Source: source, Tables: tables, QuietPeriod: quiet, MinResync: minResync,
 				NoFeedback: noFeedback, Log: log})
 			if err != nil {
@@ -162,11 +158,7 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
-			log := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			log := feedLog(a, verbose)
 			fd := gobgp.New(cl, gobgp.Config{Addr: addr, FIB: id, Source: source, ResyncTimeout: timeout, Log: log})
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -206,4 +198,13 @@ func startProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// feedLog is a feed's logger: text on stderr, debug with --verbose.
+func feedLog(a *app, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
 }

@@ -2,44 +2,19 @@ package feed_test
 
 import (
 	"context"
-	"log/slog"
-	"net"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	"github.com/fibd/fibd/control"
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/controltest"
 	"github.com/fibd/fibd/control/feed"
 	"github.com/fibd/fibd/control/fibdpb"
-	"github.com/fibd/fibd/fib"
 )
 
 func server(t *testing.T) *client.Conn {
 	t.Helper()
-	srv, err := control.New(control.Options{Registry: fib.NewRegistry(fib.Options{}),
-		Dataplane: controltest.NewDataplane("eth1"), Neighbors: controltest.NewNeighbors(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(control.ServerOptions()...)
-	control.NewGRPCService(srv).Register(gs)
-	sock := filepath.Join(t.TempDir(), "fibd.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(ln)
-	t.Cleanup(gs.Stop)
-	c, err := client.Dial(client.Options{Socket: sock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := controltest.Serve(t, "eth1")
 	ctx := t.Context()
 	for _, step := range []func() error{
 		func() error { _, err := c.CreateFib(ctx, &fibdpb.CreateFibRequest{FibId: 10}); return err },

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,13 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	"github.com/fibd/fibd/control"
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/controltest"
 	"github.com/fibd/fibd/control/fibdpb"
-	"github.com/fibd/fibd/fib"
 )
 
 // rig is a real control.Server behind real gRPC on a unix socket (the
@@ -39,26 +33,7 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
-	srv, err := control.New(control.Options{Registry: fib.NewRegistry(fib.Options{}),
-		Dataplane: controltest.NewDataplane("eth1", "eth2"), Neighbors: controltest.NewNeighbors(),
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(control.ServerOptions()...)
-	control.NewGRPCService(srv).Register(gs)
-	sock := filepath.Join(t.TempDir(), "fibd.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(ln)
-	t.Cleanup(gs.Stop)
-	c, err := client.Dial(client.Options{Socket: sock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := controltest.Serve(t, "eth1", "eth2")
 	r := &rig{t: t, ctx: t.Context(), c: c, ifs: map[uint32]string{5: "eth1", 6: "eth2", 7: "lo"}}
 	for _, s := range []struct {
 		fib  uint32
@@ -79,6 +54,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 		cfg.MinResync = time.Millisecond
 	}
 	cfg.InterfaceName = func(i uint32) (string, bool) { n, ok := r.ifs[i]; return n, ok }
+	var err error
 	r.l, err = New(c, cfg)
 	if err != nil {
 		t.Fatal(err)
