@@ -62,6 +62,7 @@ func newFeedFPMCmd(a *app) *cobra.Command {
 	var listen, source string
 	var quiet, minResync time.Duration
 	var noFeedback, verbose bool
+	var statsEvery time.Duration
 	c := &cobra.Command{
 		Use:   "fpm (--fib FIB | --table ZEBRA_TABLE=FIB...)",
 		Short: "Listen for FRR zebra's FPM connection (dplane_fpm_nl) and install its routes",
@@ -108,10 +109,15 @@ func newFeedFPMCmd(a *app) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log.Info("fpm listening", "addr", ln.Addr().String(), "tables", fmt.Sprint(map[uint32]uint32(tables)))
+			logStats := func(msg string) {
+				st := l.Stats()
+				log.Info(msg, "connections", st.Connections, "frames", st.Frames, "routes", st.Routes, "deletes", st.Deletes,
+					"nexthops", st.Nexthops, "unsupported", st.Unsupported, "malformed", st.Malformed, "resyncs", st.Resyncs,
+					"feedback", st.Feedback, "feedback_dropped", st.FeedbackDropped, "ignored", fmt.Sprint(st.Ignored))
+			}
+			go every(ctx, statsEvery, func() uint64 { return l.Stats().Messages }, func() { logStats("fpm counters") })
 			err = l.Serve(ctx, ln)
-			st := l.Stats()
-			log.Info("fpm stopped", "connections", st.Connections, "routes", st.Routes, "deletes", st.Deletes,
-				"nexthops", st.Nexthops, "unsupported", st.Unsupported, "malformed", st.Malformed, "ignored", fmt.Sprint(st.Ignored))
+			logStats("fpm stopped")
 			return err
 		},
 	}
@@ -124,6 +130,7 @@ func newFeedFPMCmd(a *app) *cobra.Command {
 		"a resync lasts at least this long (zebra's clients reconnect to a restarted zebra after 10s)")
 	c.Flags().BoolVar(&noFeedback, "no-feedback", false, "do not answer routes with offload notifications")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
+	c.Flags().DurationVar(&statsEvery, "stats-every", time.Minute, "log the counters this often while they change (0: only at the end)")
 	return c
 }
 
@@ -133,6 +140,7 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 	var timeout time.Duration
 	var verbose bool
 	var profile string
+	var statsEvery time.Duration
 	c := &cobra.Command{
 		Use:   "gobgp --fib FIB [--gobgpd ADDR]",
 		Short: "Install gobgpd's best paths into a FIB (gobgpd's WatchEvent, API v4)",
@@ -168,16 +176,22 @@ func newFeedGoBGPCmd(a *app) *cobra.Command {
 			}
 			defer stopProfile()
 			log.Info("gobgp feed starting", "gobgpd", addr, "fib", id)
+			logStats := func(msg string) {
+				st := fd.Stats()
+				log.Info(msg, "sessions", st.Sessions, "paths", st.Paths, "withdraws", st.Withdraws, "eors", st.EORs,
+					"resyncs", st.Resyncs, "resync_timeouts", st.ResyncTimeouts, "ignored", st.Ignored)
+			}
+			go every(ctx, statsEvery, func() uint64 { s := fd.Stats(); return s.Paths + s.Withdraws + s.EORs + s.Ignored },
+				func() { logStats("gobgp feed counters") })
 			err = fd.Run(ctx)
-			st := fd.Stats()
-			log.Info("gobgp feed stopped", "sessions", st.Sessions, "paths", st.Paths, "withdraws", st.Withdraws,
-				"eors", st.EORs, "resyncs", st.Resyncs, "ignored", st.Ignored)
+			logStats("gobgp feed stopped")
 			return err
 		},
 	}
 	f.register(c, "the FIB to install the best paths into")
 	c.Flags().StringVar(&addr, "gobgpd", gobgp.DefaultAddr, "gobgpd's API: host:port or unix:///path")
 	c.Flags().StringVar(&source, "source", "gobgp", "source of the routes")
+	c.Flags().DurationVar(&statsEvery, "stats-every", time.Minute, "log the counters this often while they change (0: only at the end)")
 	c.Flags().StringVar(&profile, "cpuprofile", "", "write a Go CPU profile of the feed to this file when it stops")
 	c.Flags().DurationVar(&timeout, "resync-timeout", gobgp.DefaultResyncTimeout, "close a resync after this long even without every End-of-RIB")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log at debug level")
@@ -207,4 +221,26 @@ func feedLog(a *app, verbose bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+}
+
+// every calls log each period until ctx ends, when mark has moved since
+// the last call: a quiet feed does not fill the log.
+func every(ctx context.Context, period time.Duration, mark func() uint64, log func()) {
+	if period <= 0 {
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	last := mark()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if m := mark(); m != last {
+				last = m
+				log()
+			}
+		}
+	}
 }
