@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fibd/fibd/bench/fibdproc"
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/fibdpb"
 	"github.com/fibd/fibd/dataplane/hoststack"
@@ -275,17 +276,17 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 		byName[d.name] = d
 	}
 	if f, k := byName["frr-fpm"], byName["frr-kernel"]; f != nil && k != nil {
-		res.FRRFPMConvergeS, res.FRRKernelConvergeS = median(f.times), median(k.times)
-		res.FRRFPMRatio, res.FRRFPMRatioMin, res.FRRFPMRatioMax = ratio(f.times, k.times)
+		res.FRRFPMConvergeS, res.FRRKernelConvergeS = rounds.Median(f.times), rounds.Median(k.times)
+		res.FRRFPMRatio, res.FRRFPMRatioMin, res.FRRFPMRatioMax = rounds.Ratio(f.times, k.times)
 		res.FPMRoutesPerS = float64(n) / res.FRRFPMConvergeS
-		res.FibdCPUS, res.FeedCPUS = median(f.fibdCPU), median(f.feedCPU)
+		res.FibdCPUS, res.FeedCPUS = rounds.Median(f.fibdCPU), rounds.Median(f.feedCPU)
 	}
 	if g := byName["gobgp"]; g != nil {
-		res.GoBGPConvergeS, res.GoBGPRIBS = median(g.times), median(g.ribTimes)
-		res.GoBGPRatio, res.GoBGPRatioMin, res.GoBGPRatioMax = ratio(g.times, g.ribTimes)
+		res.GoBGPConvergeS, res.GoBGPRIBS = rounds.Median(g.times), rounds.Median(g.ribTimes)
+		res.GoBGPRatio, res.GoBGPRatioMin, res.GoBGPRatioMax = rounds.Ratio(g.times, g.ribTimes)
 		res.GoBGPRoutesPerS = float64(n) / res.GoBGPConvergeS
-		res.GoBGPFibdCPUS, res.GoBGPFeedCPUS = median(g.fibdCPU), median(g.feedCPU)
-		res.GoBGPWatchS = median(g.arrivals)
+		res.GoBGPFibdCPUS, res.GoBGPFeedCPUS = rounds.Median(g.fibdCPU), rounds.Median(g.feedCPU)
+		res.GoBGPWatchS = rounds.Median(g.arrivals)
 	}
 	return res
 }
@@ -509,23 +510,6 @@ func kernelRoutes(ns *netnstest.NS) (int, error) {
 		}
 	})
 	return n, err
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ratio(num, den []float64) (med, lo, hi float64) {
-	q := make([]float64, len(num))
-	for i := range num {
-		q[i] = num[i] / den[i]
-	}
-	return median(q), slices.Min(q), slices.Max(q)
 }
 
 // watchArrival reads the gobgp feed's debug log ("gobgp watch batch ...

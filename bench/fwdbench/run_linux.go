@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/dataplane/link"
 	"github.com/fibd/fibd/internal/netnstest"
 )
@@ -146,11 +147,11 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	dp1 := medianPhase(d1s)
 	res.Rounds = opt.Rounds
-	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = ratioSpread(pps(d1s), pps(k1s))
+	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = rounds.Ratio(pps(d1s), pps(k1s))
 	if opt.AFPacket != nil {
 		ap := medianPhase(aps).ForwardedPPS
 		res.AFPacketForwardedPPS = &ap
-		r, lo, hi := ratioSpread(pps(d1s), pps(aps))
+		r, lo, hi := rounds.Ratio(pps(d1s), pps(aps))
 		res.RatioVsAFPacket, res.RatioVsAFPacketMin, res.RatioVsAFPacketMax = &r, &lo, &hi
 	}
 
@@ -225,13 +226,13 @@ func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
 	}
 	for _, c := range runs {
 		if len(c.runs) > 0 {
-			*c.out = median(c.runs)
+			*c.out = rounds.Median(c.runs)
 		}
 	}
 	if len(runs[1].runs) > 0 {
-		res.CPURatioVsBare, res.CPURatioVsBareMin, res.CPURatioVsBareMax = ratioSpread(runs[1].runs, runs[0].runs)
+		res.CPURatioVsBare, res.CPURatioVsBareMin, res.CPURatioVsBareMax = rounds.Ratio(runs[1].runs, runs[0].runs)
 		if len(runs[2].runs) > 0 {
-			r, lo, hi := ratioSpread(runs[2].runs, runs[1].runs)
+			r, lo, hi := rounds.Ratio(runs[2].runs, runs[1].runs)
 			res.FullTableCPURatio, res.FullTableCPURatioMin, res.FullTableCPURatioMax = &r, &lo, &hi
 		}
 	}
@@ -263,26 +264,6 @@ func medianPhase(ps []Phase) Phase {
 	s := slices.Clone(ps)
 	slices.SortFunc(s, func(a, b Phase) int { return cmp.Compare(a.ForwardedPPS, b.ForwardedPPS) })
 	return s[len(s)/2]
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// ratioSpread returns the median, smallest and largest of num[i]/den[i].
-func ratioSpread(num, den []float64) (med, lo, hi float64) {
-	q := make([]float64, 0, len(num))
-	for i := range num {
-		if den[i] > 0 {
-			q = append(q, num[i]/den[i])
-		}
-	}
-	if len(q) == 0 {
-		return 0, 0, 0
-	}
-	return median(q), slices.Min(q), slices.Max(q)
 }
 
 // preparePorts hands r0 and r1 to userspace with dataplane/link (addresses

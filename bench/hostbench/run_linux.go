@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fibd/fibd/bench/fibdproc"
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/control/fibdpb"
 	"github.com/fibd/fibd/dataplane/hoststack"
 	"github.com/fibd/fibd/internal/ethtool"
@@ -92,11 +93,11 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 			cfg.Log("round %d %-22s tcp %7.0f Mbit/s  http %6.0f req/s", r+1, p.name, mbps, rps)
 		}
 	}
-	res.TCPMbps, res.KernelTCPMbps, res.KernelDefaultTCPMbps = median(tcp[0]), median(tcp[1]), median(tcp[2])
-	res.HTTPReqPerSec, res.KernelHTTPReqPerSec, res.KernelDefaultHTTPReqPerSec = median(req[0]), median(req[1]), median(req[2])
-	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = ratio(tcp[0], tcp[1])
-	res.RatioVsKernelDefault, res.RatioVsKernelDefaultMin, res.RatioVsKernelDefaultMax = ratio(tcp[0], tcp[2])
-	res.HTTPRatioVsKernel, res.HTTPRatioVsKernelMin, res.HTTPRatioVsKernelMax = ratio(req[0], req[1])
+	res.TCPMbps, res.KernelTCPMbps, res.KernelDefaultTCPMbps = rounds.Median(tcp[0]), rounds.Median(tcp[1]), rounds.Median(tcp[2])
+	res.HTTPReqPerSec, res.KernelHTTPReqPerSec, res.KernelDefaultHTTPReqPerSec = rounds.Median(req[0]), rounds.Median(req[1]), rounds.Median(req[2])
+	res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = rounds.Ratio(tcp[0], tcp[1])
+	res.RatioVsKernelDefault, res.RatioVsKernelDefaultMin, res.RatioVsKernelDefaultMax = rounds.Ratio(tcp[0], tcp[2])
+	res.HTTPRatioVsKernel, res.HTTPRatioVsKernelMin, res.HTTPRatioVsKernelMax = rounds.Ratio(req[0], req[1])
 	if fibdBytes > 0 {
 		res.FibdCPUPerGB = fibdCPU.Seconds() / (float64(fibdBytes) / 1e9)
 	}
@@ -104,21 +105,6 @@ func run(ctx context.Context, s *netnstest.Scope, cfg Config) *Result {
 		res.Punted, res.Injected, res.HostDrops = h.GetPunted(), h.GetInjected(), h.GetDrops()
 	}
 	return res
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// ratio is the median, smallest and largest of the per-round ratios.
-func ratio(num, den []float64) (med, lo, hi float64) {
-	q := make([]float64, len(num))
-	for i := range num {
-		q[i] = num[i] / den[i]
-	}
-	return median(q), slices.Min(q), slices.Max(q)
 }
 
 func hostOf(ctx context.Context, proc *fibdproc.Proc) *fibdpb.FibHost {

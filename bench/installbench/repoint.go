@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control"
 	"github.com/fibd/fibd/control/client"
@@ -68,14 +69,14 @@ func measureRepoint(ctx context.Context, v4 []tables.Route, cfg Config) (Repoint
 		return r, err
 	}
 	r.NHGRepointUsAt10k, r.NHGRepointUsAt10kMin, r.NHGRepointUsAt10kMax = s.seen()
-	r.NHGRepointRPCUsAt10k = median(s.rpc)
+	r.NHGRepointRPCUsAt10k = rounds.Median(s.rpc)
 	cfg.Logf("nhg_repoint: %d routes on one group, %d replaces", len(v4), cfg.RepointSamples)
 	full, err := repointRun(ctx, v4, cfg)
 	if err != nil {
 		return r, err
 	}
 	r.NHGRepointUs, r.NHGRepointUsMin, r.NHGRepointUsMax = full.seen()
-	r.NHGRepointRPCUs = median(full.rpc)
+	r.NHGRepointRPCUs = rounds.Median(full.rpc)
 	r.NHGRepointRoutes, r.NHGRepointRoutesMoved = len(v4), full.checked
 	r.NHGRepointLookupsPerUs = full.lookupsPerUs
 	return r, nil
@@ -88,7 +89,7 @@ type repointSamples struct {
 }
 
 func (s repointSamples) seen() (med, lo, hi float64) {
-	return median(s.seenUs), slices.Min(s.seenUs), slices.Max(s.seenUs)
+	return rounds.Median(s.seenUs), slices.Min(s.seenUs), slices.Max(s.seenUs)
 }
 
 // repointRun serves a control plane in this process (so FIB.Lookup can

@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/fibd/fibd/bench/fibdproc"
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/control/client"
 	"github.com/fibd/fibd/control/fibdpb"
@@ -199,11 +200,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	d.Stop()
 
 	res.Rounds = cfg.Rounds
-	res.Seconds = median(fileSecs)
+	res.Seconds = rounds.Median(fileSecs)
 	res.RoutesPerS = float64(len(v4)) / res.Seconds
-	res.ShuffledRoutesPerS = float64(len(v4)) / median(shufSecs)
-	res.GroupRoutesPerS = float64(len(v4)) / median(groupSecs)
-	res.GroupShuffledRoutesPerS = float64(len(v4)) / median(groupShufSecs)
+	res.ShuffledRoutesPerS = float64(len(v4)) / rounds.Median(shufSecs)
+	res.GroupRoutesPerS = float64(len(v4)) / rounds.Median(groupSecs)
+	res.GroupShuffledRoutesPerS = float64(len(v4)) / rounds.Median(groupShufSecs)
 
 	if !cfg.NoRepoint {
 		if res.Repoint, err = measureRepoint(ctx, v4, cfg); err != nil {
@@ -211,17 +212,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	if !cfg.NoKernel {
-		res.KernelSeconds = median(kernSecs)
+		res.KernelSeconds = rounds.Median(kernSecs)
 		res.KernelRoutesPerS = float64(len(v4)) / res.KernelSeconds
-		res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = median(ratios), slices.Min(ratios), slices.Max(ratios)
+		res.RatioVsKernel, res.RatioVsKernelMin, res.RatioVsKernelMax = rounds.Median(ratios), slices.Min(ratios), slices.Max(ratios)
 	}
 	return res, nil
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // teardown removes the FIBs and their routes, so the next round
