@@ -341,7 +341,7 @@ func (l *Listener) freeBank(ctx context.Context) (uint32, error) {
 	return uint32(best), nil
 }
 
-// Ignored lists the ignore reasons, sorted, for logs and tests.
+// IgnoredReasons lists the ignore reasons, sorted, for logs and tests.
 func (s Stats) IgnoredReasons() []string {
 	r := slices.Collect(maps.Keys(s.Ignored))
 	sort.Strings(r)

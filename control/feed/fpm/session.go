@@ -179,8 +179,8 @@ func (s *session) forwarding(fib uint32, r *RouteMsg) (uint32, []*fibdpb.Path, e
 func (s *session) path(fib uint32, gw netip.Addr, oif, weight uint32) (*fibdpb.Path, error) {
 	port := ""
 	if oif != 0 {
-		if name, ok := s.l.cfg.InterfaceName(oif); ok && s.ports[name] == fib {
-			if _, bound := s.ports[name]; bound {
+		if name, ok := s.l.cfg.InterfaceName(oif); ok {
+			if f, bound := s.ports[name]; bound && f == fib {
 				port = name
 			}
 		}
