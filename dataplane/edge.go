@@ -90,7 +90,7 @@ func (p *Port) Settings() PortSettings { return unpackSettings(p.settings.Load()
 // addresses in the FIB (a martian, RFC 1812 §5.3.7), and the port's
 // reverse-path check. It returns why the packet is dropped, or dropNone.
 func (w *worker) edgeFilter(in *Port, f *fib.FIB, frame []byte) Drop {
-	p := &w.p
+	p := w.p
 	s := unpackSettings(in.settings.Load())
 	if !s.AllowSourceRoute && packet.SourceRouted(frame, p) {
 		return DropSourceRoute

@@ -136,7 +136,7 @@ func (v envOf) Unreachable(k adj.Key, pkts [][]byte) {
 	w := e.slow.Get().(*worker)
 	defer e.slow.Put(w)
 	for _, pkt := range pkts {
-		p := &w.p
+		p := w.p
 		if packet.Parse(pkt, false, 0, 0, p) != packet.OK {
 			continue
 		}

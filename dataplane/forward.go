@@ -19,9 +19,12 @@ const MaxLeakHops = fib.MaxLeakHops
 // matching exactly its own, TPID included — then forward it, deliver it to
 // the router, or drop it with a reason. A frame whose tags no port has is
 // counted on the interface, with the tags (Engine.Unknown).
-func (w *worker) frame(buf []byte, m *RxMeta) {
+//
+// A packet that needs a route lookup is queued for the batch's lookup
+// stage (deferLookup) under idx, its index in the batch; route finishes it.
+func (w *worker) frame(buf []byte, m *RxMeta, idx uint8) {
 	frame := buf[Headroom : Headroom+m.Len]
-	p := &w.p
+	p := w.p
 	r := packet.Parse(frame, m.HasVLAN, m.VLANTPID, m.VLAN, p)
 	in := w.ifc.ports.Load().classify(p)
 	if in == nil {
@@ -53,9 +56,7 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 		w.drop(in, nil, DropNotIP)
 		return
 	}
-	w.csum.partial = m.CsumPartial
-	w.csum.start, w.csum.offset = int(m.CsumStart), int(m.CsumOffset)
-	w.ip(in, f, buf, Headroom, r)
+	w.ip(in, f, buf, Headroom, r, idx)
 }
 
 // completeChecksum finishes a partial transport checksum (a veth peer or a
@@ -67,7 +68,7 @@ func (w *worker) frame(buf []byte, m *RxMeta) {
 // nothing (AF_XDP) gets TCP/UDP checksums that look partial completed by
 // their value. It reports false when the offsets make no sense.
 func (w *worker) completeChecksum(frame []byte) bool {
-	p := &w.p
+	p := w.p
 	switch {
 	case w.csum.partial:
 		w.csum.partial = false
@@ -78,10 +79,12 @@ func (w *worker) completeChecksum(frame []byte) bool {
 	return true
 }
 
-// ip routes one IP packet that arrived on port in, whose frame starts at
+// ip handles what one IP packet that arrived on port in needs before its
+// route is looked up — link-scoped destinations, the port's edge filters —
+// and queues the rest for the lookup stage. Its frame starts at
 // buf[start:] and is described by w.p; r is Parse's addressing verdict.
-func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason) {
-	p := &w.p
+func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason, idx uint8) {
+	p := w.p
 	frame := buf[start : start+p.L3Off+p.L3Len]
 	// Destinations the router never routes: multicast and broadcast (ND
 	// among them, whatever its source: DAD probes come from ::), and
@@ -106,8 +109,16 @@ func (w *worker) ip(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason
 			return
 		}
 	}
+	w.deferLookup(idx, in, f, r)
+}
+
+// route finishes an IP packet after the lookup stage: n is the entry the
+// batch found for it in f (the port's FIB), the rest as for ip.
+func (w *worker) route(in *Port, f *fib.FIB, buf []byte, start int, r packet.Reason, n *fib.Next) {
+	p := w.p
+	frame := buf[start : start+p.L3Off+p.L3Len]
 	inFIB := f
-	n, f, ok := w.lookup(f, p.Dst)
+	n, f, ok := w.follow(f, n, p.Dst)
 	if !ok {
 		w.drop(in, f, DropLeakLoop)
 		return
@@ -303,7 +314,12 @@ func (w *worker) neighKey(h *hop) adj.Key {
 // into the FIB they name; it returns the FIB the entry came from, and false
 // when the chain is longer than MaxLeakHops.
 func (w *worker) lookup(f *fib.FIB, dst netip.Addr) (*fib.Next, *fib.FIB, bool) {
-	n := f.Lookup(dst)
+	return w.follow(f, f.Lookup(dst), dst)
+}
+
+// follow continues from n, the entry f gave for dst, through lookup-in-FIB
+// routes, as lookup does.
+func (w *worker) follow(f *fib.FIB, n *fib.Next, dst netip.Addr) (*fib.Next, *fib.FIB, bool) {
 	for hops := 0; n.Kind == fib.NextLookup; hops++ {
 		g, ok := w.e.reg.Get(n.FIB)
 		if !ok || hops == MaxLeakHops {
@@ -318,7 +334,7 @@ func (w *worker) lookup(f *fib.FIB, dst netip.Addr) (*fib.Next, *fib.FIB, bool) 
 // fragment splits an IPv4 packet without DF for a smaller MTU (RFC 791),
 // decrementing its TTL first, and sends each fragment.
 func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
-	packet.DecTTL(frame, &w.p)
+	packet.DecTTL(frame, w.p)
 	sent, ok := w.sendFragments(h, frame, mtu)
 	switch {
 	case !ok:
@@ -345,7 +361,7 @@ func (w *worker) sendFragments(h *hop, frame []byte, mtu int) (sent, ok bool) {
 	for i := range bufs {
 		w.frag[i] = bufs[i][Headroom:]
 	}
-	k, r := packet.Fragment(w.frag[:], frame, &w.p, mtu)
+	k, r := packet.Fragment(w.frag[:], frame, w.p, mtu)
 	if r != packet.OK {
 		return false, false
 	}

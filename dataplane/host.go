@@ -216,7 +216,7 @@ func (h *host) writer() {
 // is completed first: the host verifies it, and a veth peer may have left
 // it partial.
 func (w *worker) punt(in *Port, f *fib.FIB, h *host, frame []byte) {
-	p := &w.p
+	p := w.p
 	select {
 	case b := <-h.free:
 		if !w.completeChecksum(frame) {

@@ -34,7 +34,7 @@ const (
 // messages, and ICMP errors about packets fibd made (its echo replies and
 // errors: a host never sent them).
 func (w *worker) forHost(frame []byte) bool {
-	p := &w.p
+	p := w.p
 	switch {
 	case p.Fragment:
 		// The host reassembles; fibd answers no fragmented request.
@@ -63,7 +63,7 @@ func (w *worker) forHost(frame []byte) bool {
 // could have sent: anything but ICMP other than an echo request (fibd
 // sends echo replies and errors, never TCP, UDP or a request).
 func (w *worker) quotesHostPacket(frame []byte) bool {
-	p := &w.p
+	p := w.p
 	end := p.L3Off + p.L3Len
 	inner := p.L4Off + icmpHeaderLen
 	if p.Family == packet.IPv4 {
@@ -129,7 +129,7 @@ func (w *worker) inject(h *host, f *fib.FIB, buf []byte, n int) {
 	clear(buf[start : start+12])
 	binary.BigEndian.PutUint16(buf[start+12:], etherType)
 	frame := buf[start : Headroom+n]
-	p := &w.p
+	p := w.p
 	r := packet.Parse(frame, false, 0, 0, p)
 	if r != packet.OK && !r.Addressing() || p.Family == packet.NonIP {
 		h.ctr.drops[DropHostMalformed].Add(1)
@@ -224,11 +224,11 @@ func (w *worker) injectFragments(h *host, hp *hop, frame []byte, mtu int) {
 // the host, from src (one of the FIB's addresses, which the host's
 // interface carries: the namespace accepts a local source on it).
 func (w *worker) hostError(h *host, frame []byte, kind packet.ICMPKind, param uint32, src netip.Addr) {
-	if ok, _ := packet.ShouldSendError(&w.p, kind); !ok {
+	if ok, _ := packet.ShouldSendError(w.p, kind); !ok {
 		return
 	}
 	b := w.genBuf()
-	n, _ := packet.BuildError(b[Headroom:], frame, &w.p, kind, param, src)
+	n, _ := packet.BuildError(b[Headroom:], frame, w.p, kind, param, src)
 	if n == 0 {
 		return
 	}

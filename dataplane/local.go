@@ -27,7 +27,7 @@ const (
 // discovery, an echo answered, punted to the host), as to-router when it
 // did not: once, either way.
 func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
-	p := &w.p
+	p := w.p
 	if h := w.e.hostOf(f.ID()); h != nil && !w.ndMessage() && w.forHost(frame) {
 		w.punt(in, f, h, frame)
 		return
@@ -68,7 +68,7 @@ func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 // ndMessage reports whether w.p is an IPv6 neighbour discovery message
 // (RS, RA, NS, NA, Redirect), which neigh handles.
 func (w *worker) ndMessage() bool {
-	p := &w.p
+	p := w.p
 	return p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.HasICMP &&
 		p.ICMPType >= icmp6RouterSolicit && p.ICMPType <= icmp6Redirect
 }
@@ -77,7 +77,7 @@ func (w *worker) ndMessage() bool {
 // neighbour discovery goes to neigh (solicited-node and all-nodes
 // multicast), anything else is not routed.
 func (w *worker) linkScoped(in *Port, f *fib.FIB, frame []byte, r packet.Reason) {
-	p := &w.p
+	p := w.p
 	if w.ndMessage() {
 		in.ctr.local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
@@ -100,7 +100,7 @@ func (w *worker) linkScoped(in *Port, f *fib.FIB, frame []byte, r packet.Reason)
 // the FIB's rate limit. The packet must be as received: no TTL decrement,
 // no rewrite.
 func (w *worker) icmpError(in *Port, f *fib.FIB, frame []byte, kind packet.ICMPKind, param uint32) {
-	p := &w.p
+	p := w.p
 	if ok, _ := packet.ShouldSendError(p, kind); !ok {
 		return
 	}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/fibd/fibd/dataplane/packet"
@@ -43,8 +44,23 @@ type worker struct {
 	bufs [BatchSize][]byte // full buffers, headroom included
 	rx   [BatchSize][]byte // bufs[i][Headroom:], handed to ReadBatch
 	meta [BatchSize]RxMeta
-	p    packet.Parsed
-	q    packet.Parsed // parse scratch for made packets
+	// p is the packet being handled: one of ps while a batch runs, and
+	// the slow path's own scratch otherwise.
+	p  *packet.Parsed
+	ps [BatchSize]packet.Parsed
+	q  packet.Parsed // parse scratch for made packets
+
+	// The batch's stages (batch): the frames that need a route lookup,
+	// their ingress port, FIB and destination, and the entries found.
+	look struct {
+		n    int
+		idx  [BatchSize]uint8
+		in   [BatchSize]*Port
+		fib  [BatchSize]*fib.FIB
+		dst  [BatchSize]netip.Addr
+		r    [BatchSize]packet.Reason
+		next [BatchSize]*fib.Next
+	}
 
 	gen  [genBuffers][]byte
 	ngen int
@@ -125,6 +141,7 @@ type txQueue struct {
 // sends what waited for a neighbour on whichever port.
 func newWorker(e *Engine, ifc *iface, live *ifaceLive) *worker {
 	w := &worker{e: e, ifc: ifc, live: live}
+	w.p = &w.ps[0]
 	size := Headroom + MaxJumboFrame
 	if live != nil {
 		size = Headroom + max(live.frameCap, MaxFrame)
@@ -193,14 +210,55 @@ const (
 	rxLogEvery = 10 * time.Second
 )
 
-// batch handles n received frames and transmits the result.
+// batch handles n received frames and transmits the result, in stages
+// over the whole vector as VPP does: parse and classify every frame
+// (what needs no route — ARP, link-scoped, drops — is finished there),
+// look up every destination that does in one FIB.LookupBatch per run of
+// frames in the same FIB, so the lookups' cache misses overlap, then
+// resolve, rewrite and stage each. A flow's frames all take the same
+// stages, so their order is kept.
 func (w *worker) batch(n int) {
 	w.now = 0
+	lk := &w.look
+	lk.n = 0
 	for i := 0; i < n; i++ {
-		w.frame(w.bufs[i], &w.meta[i])
+		w.p = &w.ps[i]
+		w.frame(w.bufs[i], &w.meta[i], uint8(i))
 	}
+	for s := 0; s < lk.n; {
+		e := s + 1
+		for e < lk.n && lk.fib[e] == lk.fib[s] {
+			e++
+		}
+		lk.fib[s].LookupBatch(lk.dst[s:e], lk.next[s:e])
+		s = e
+	}
+	for j := 0; j < lk.n; j++ {
+		i := lk.idx[j]
+		w.p = &w.ps[i]
+		m := &w.meta[i]
+		w.csum.partial = m.CsumPartial
+		w.csum.start, w.csum.offset = int(m.CsumStart), int(m.CsumOffset)
+		w.route(lk.in[j], lk.fib[j], w.bufs[i], Headroom, lk.r[j], lk.next[j])
+	}
+	// The entries hold their adjacency IDs from reuse (fib/adj) only
+	// while this batch uses them.
+	clear(lk.next[:lk.n])
+	clear(lk.in[:lk.n])
+	clear(lk.fib[:lk.n])
+	w.p = &w.ps[0]
 	w.flush()
 	w.flushCounters()
+}
+
+// deferLookup queues the packet in w.p (frame idx of the batch), which
+// arrived on port in with Parse's verdict r, for the batch's lookup stage
+// in FIB f.
+func (w *worker) deferLookup(idx uint8, in *Port, f *fib.FIB, r packet.Reason) {
+	lk := &w.look
+	j := lk.n
+	lk.idx[j], lk.in[j], lk.fib[j], lk.dst[j], lk.r[j] = idx, in, f, w.p.Dst, r
+	lk.n++
 }
 
 // clock returns the batch's time in ns, reading the clock on first use: a
