@@ -35,11 +35,16 @@ type OpenOptions struct {
 	// interface (pktio.FrameCap of its MTU): a backend that cannot
 	// receive frames that long refuses to open.
 	FrameCap int
+	// Workers is Config.Workers: how many packet I/Os a backend that can
+	// spread one interface's receive over several should open (0: one
+	// per RX queue, at most one per CPU). Backends bound to hardware
+	// queues (AF_XDP) open one per queue whatever it says.
+	Workers int
 }
 
 // Opener opens packet I/O on an interface — one PacketIO per RX queue, each
-// of which gets its own RX worker; the first also carries the interface's
-// transmissions — and names the backend it used ("afpacket", "xdp").
+// of which gets its own RX worker and is also one of the interface's
+// transmit queues — and names the backend it used ("afpacket", "xdp").
 // cmd/fibd picks the backend; the engine does not import them.
 type Opener func(ifname string, ifindex int, o OpenOptions) (ios []PacketIO, backend string, err error)
 
@@ -87,6 +92,14 @@ type Config struct {
 	// and 200.
 	ICMPRate  float64
 	ICMPBurst int
+	// Workers is how many RX workers each interface gets, for backends
+	// that can spread one interface over several (AF_PACKET's fanout);
+	// 0 means one per RX queue of the interface, at most one per CPU.
+	Workers int
+	// CPUs pins the workers: RX queue i of every interface is read on
+	// CPUs[i mod len(CPUs)], by a worker locked to its OS thread. Empty:
+	// the Go scheduler places them.
+	CPUs []int
 }
 
 // Engine is the forwarding loop: ports, their RX workers, and the slow
@@ -105,15 +118,20 @@ type Engine struct {
 	open Opener
 	lnk  Links
 	log  *slog.Logger
+	// workers and cpus are Config.Workers and Config.CPUs.
+	workers int
+	cpus    []int
 
 	// ports[id] is the port with that ID, or nil.
 	ports atomic.Pointer[[]*Port]
 	// fibCtr holds per-FIB counters, copy-on-write; ctrMu serialises
 	// additions (in-memory only: a worker may take it on a FIB's first
 	// packet).
-	fibCtr atomic.Pointer[map[adj.FIBID]*counters]
-	ctrMu  sync.Mutex
-	icmp   rateLimiters
+	fibCtr atomic.Pointer[map[adj.FIBID]*counterSet]
+	// slots numbers the RX workers for their counter shards.
+	slots slots
+	ctrMu sync.Mutex
+	icmp  rateLimiters
 
 	// slow holds worker contexts for neigh's callbacks (Deliver,
 	// Unreachable), which run on neigh's goroutines: each call takes one
@@ -142,14 +160,23 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Registry == nil || cfg.Open == nil || cfg.Links == nil {
 		return nil, errors.New("dataplane: Config needs Registry, Open and Links")
 	}
-	e := &Engine{reg: cfg.Registry, adjs: cfg.Registry.Adjacencies(), open: cfg.Open, lnk: cfg.Links, log: cfg.Logger}
+	for _, c := range cfg.CPUs {
+		if c < 0 {
+			return nil, fmt.Errorf("dataplane: CPU %d: want a CPU number ≥ 0", c)
+		}
+	}
+	if cfg.Workers < 0 {
+		return nil, fmt.Errorf("dataplane: %d workers per interface: want ≥ 0", cfg.Workers)
+	}
+	e := &Engine{reg: cfg.Registry, adjs: cfg.Registry.Adjacencies(), open: cfg.Open, lnk: cfg.Links, log: cfg.Logger,
+		workers: cfg.Workers, cpus: slices.Clone(cfg.CPUs)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
 	e.icmp.init(cfg.ICMPRate, cfg.ICMPBurst)
 	ports := make([]*Port, 1) // ID 0 is no port
 	e.ports.Store(&ports)
-	fc := map[adj.FIBID]*counters{}
+	fc := map[adj.FIBID]*counterSet{}
 	e.fibCtr.Store(&fc)
 	hs := map[adj.FIBID]*host{}
 	e.hosts.Store(&hs)
@@ -172,6 +199,14 @@ func New(cfg Config) (*Engine, error) {
 		e.watchLinks()
 	}()
 	return e, nil
+}
+
+// cpuFor returns the CPU RX queue i's worker is pinned to, or -1.
+func (e *Engine) cpuFor(i int) int {
+	if len(e.cpus) == 0 {
+		return -1
+	}
+	return e.cpus[i%len(e.cpus)]
 }
 
 // Neighbors returns the engine's neighbour tables.
@@ -354,7 +389,7 @@ func (e *Engine) allocPortLocked() adj.PortID {
 // fibCounters returns a FIB's counters, creating them on first use —
 // which may be the first packet into a FIB without ports (a leak target):
 // only an in-memory copy, under a mutex nothing holds across I/O.
-func (e *Engine) fibCounters(id adj.FIBID) *counters {
+func (e *Engine) fibCounters(id adj.FIBID) *counterSet {
 	if c, ok := (*e.fibCtr.Load())[id]; ok {
 		return c
 	}
@@ -365,7 +400,7 @@ func (e *Engine) fibCounters(id adj.FIBID) *counters {
 		return c
 	}
 	next := maps.Clone(m)
-	c := new(counters)
+	c := new(counterSet)
 	next[id] = c
 	e.fibCtr.Store(&next)
 	return c

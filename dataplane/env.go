@@ -63,7 +63,7 @@ func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType ui
 		return
 	}
 	if port.fib.Load().ID() != fibID {
-		port.ctr.drops[DropPortMoved].Add(1)
+		port.ctr.shard(slowSlot).drops[DropPortMoved].Add(1)
 		return
 	}
 	bp := txPool.Get().(*[]byte)
@@ -78,20 +78,19 @@ func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType ui
 		frame = frame[:len(frame)+1]
 		frame[len(frame)-1] = 0
 	}
-	port.ifc.tx.Lock()
 	sent, err := 0, errEgressClosed
-	// The I/O may have been swapped out since l was read; the lock makes
-	// the check and the write one step.
-	if l = port.ifc.live.Load(); l != nil {
-		sent, err = l.io.WriteBatch([][]byte{frame})
+	// The I/O may be closing since l was read; the queue's lock makes the
+	// check and the write one step.
+	if q := l.lockQueue(0); q != nil {
+		sent, err = q.io.WriteBatch([][]byte{frame})
+		q.mu.Unlock()
 	}
-	port.ifc.tx.Unlock()
 	if err != nil || sent == 0 {
-		port.ctr.drops[DropTxFull].Add(1)
+		port.ctr.shard(slowSlot).drops[DropTxFull].Add(1)
 		return
 	}
-	port.ctr.txPackets.Add(1)
-	port.ctr.txBytes.Add(uint64(len(frame)))
+	port.ctr.shard(slowSlot).txPackets.Add(1)
+	port.ctr.shard(slowSlot).txBytes.Add(uint64(len(frame)))
 }
 
 // Deliver sends the packets that waited for k's MAC. Each is a complete
@@ -102,7 +101,7 @@ func (v envOf) Deliver(k adj.Key, mac adj.MAC, pkts [][]byte) {
 		return
 	}
 	if port.fib.Load().ID() != k.FIB {
-		port.ctr.drops[DropPortMoved].Add(uint64(len(pkts)))
+		port.ctr.shard(slowSlot).drops[DropPortMoved].Add(uint64(len(pkts)))
 		return
 	}
 	e := v.e
@@ -140,7 +139,7 @@ func (v envOf) Unreachable(k adj.Key, pkts [][]byte) {
 		if packet.Parse(pkt, false, 0, 0, p) != packet.OK {
 			continue
 		}
-		port.ctr.drops[DropUnreachable].Add(1)
+		port.ctr.shard(slowSlot).drops[DropUnreachable].Add(1)
 		w.icmpError(port, f, pkt, packet.ICMPHostUnreachable, 0)
 	}
 	w.flush()

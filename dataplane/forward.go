@@ -49,7 +49,7 @@ func (w *worker) frame(buf []byte, m *RxMeta, idx uint8) {
 	f := in.fib.Load()
 	if p.Family == packet.NonIP {
 		if p.EtherType == packet.EtherTypeARP {
-			in.ctr.local.Add(1)
+			w.pc(in).local.Add(1)
 			w.e.nb.HandleARP(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:])
 			return
 		}
@@ -297,7 +297,7 @@ func (w *worker) emit(h *hop, st adj.State, frame []byte) bool {
 // for its neighbour's MAC.
 func (w *worker) forwarded(in *Port, f *fib.FIB, h *hop, st adj.State, frame []byte) {
 	if !w.emit(h, st, frame) {
-		in.ctr.queued.Add(1)
+		w.pc(in).queued.Add(1)
 		return
 	}
 	w.countForwarded(in, f)
@@ -343,7 +343,7 @@ func (w *worker) fragment(in *Port, f *fib.FIB, h *hop, frame []byte, mtu int) {
 		// One packet received, one counted: forwarded when its fragments
 		// went out, queued when they wait for the neighbour (they share
 		// its fate).
-		in.ctr.queued.Add(1)
+		w.pc(in).queued.Add(1)
 	default:
 		w.countForwarded(in, f)
 	}
@@ -376,9 +376,9 @@ func (w *worker) sendFragments(h *hop, frame []byte, mtu int) (sent, ok bool) {
 
 // drop counts a dropped packet on its ingress port and, when known, its FIB.
 func (w *worker) drop(in *Port, f *fib.FIB, d Drop) {
-	in.ctr.drops[d].Add(1)
+	w.pc(in).drops[d].Add(1)
 	if f != nil {
-		w.e.fibCounters(f.ID()).drops[d].Add(1)
+		w.e.fibCounters(f.ID()).shard(w.slot).drops[d].Add(1)
 	}
 }
 

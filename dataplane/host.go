@@ -228,7 +228,7 @@ func (w *worker) punt(in *Port, f *fib.FIB, h *host, frame []byte) {
 		copy(b, frame[p.L3Off:p.L3Off+p.L3Len])
 		// Never blocks: q holds as many buffers as exist.
 		h.q <- b
-		in.ctr.local.Add(1)
+		w.pc(in).local.Add(1)
 		h.ctr.punted.Add(1)
 	default:
 		h.ctr.drops[DropHostQueueFull].Add(1)

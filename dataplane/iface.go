@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/fibd/fibd/dataplane/packet"
 	"github.com/fibd/fibd/dataplane/pktio"
 	"github.com/fibd/fibd/fib/adj"
@@ -39,11 +41,6 @@ type iface struct {
 	lastUnknown              atomic.Uint64
 	rxErrors                 atomic.Uint64
 
-	// tx serialises WriteBatch on live's transmit I/O: the RX workers of
-	// every interface forward into this one, and neigh and ICMP send from
-	// their own goroutines. Swapping live out takes it, so no write starts
-	// on I/O being closed.
-	tx sync.Mutex
 	// open serialises opening and closing the interface's packet I/O. It
 	// is held across netlink and backend I/O, so nothing on the packet
 	// path ever takes it.
@@ -54,10 +51,14 @@ type iface struct {
 
 // ifaceLive is an interface's open packet I/O and what goes with it.
 type ifaceLive struct {
-	index   int
-	mac     adj.MAC
-	io      PacketIO   // transmits; the first of ios
-	ios     []PacketIO // one per RX queue, each with a worker
+	index int
+	mac   adj.MAC
+	ios   []PacketIO // one per RX queue, each with a worker
+	// txq are the same queues as transmitters (lockQueue).
+	txq []egressQueue
+	// closing is set, under every txq lock, before ios are closed: no
+	// write starts on I/O being closed.
+	closing bool
 	backend string
 	// guessCsum is set when the packet I/O does not report partial
 	// checksums, so the forwarder checks TCP/UDP checksum fields itself.
@@ -69,6 +70,43 @@ type ifaceLive struct {
 	release  func() error
 	stop     chan struct{}
 	workers  sync.WaitGroup
+}
+
+// egressQueue is one transmit queue of an interface: one of its packet
+// I/Os, and the lock that orders the workers sending through it. A worker
+// sends on the queue numbered like the RX queue it reads, so with as many
+// queues as workers per interface each queue has one sender per ingress
+// interface and its lock is not contended; the pad keeps two queues'
+// locks off one cache line.
+type egressQueue struct {
+	mu sync.Mutex
+	io PacketIO
+	_  cpu.CacheLinePad
+}
+
+// lockQueue returns transmit queue i (modulo their number) locked; when
+// another worker holds it, a free queue if there is one, so senders spread
+// instead of waiting; nil when the interface is closing. The caller
+// unlocks it.
+func (l *ifaceLive) lockQueue(i int) *egressQueue {
+	n := len(l.txq)
+	for k := range n {
+		q := &l.txq[(i+k)%n]
+		if q.mu.TryLock() {
+			if l.closing {
+				q.mu.Unlock()
+				return nil
+			}
+			return q
+		}
+	}
+	q := &l.txq[i%n]
+	q.mu.Lock()
+	if l.closing {
+		q.mu.Unlock()
+		return nil
+	}
+	return q
 }
 
 // Why an interface is down.
@@ -172,7 +210,7 @@ func (e *Engine) openIface(ifc *iface) error {
 		return fmt.Errorf("preparing %s: %w", ifc.name, err)
 	}
 	frameCap := pktio.FrameCap(li.MTU)
-	ios, backend, err := e.open(ifc.name, li.Index, OpenOptions{VLANStripped: prep.VLANStripped, FrameCap: frameCap})
+	ios, backend, err := e.open(ifc.name, li.Index, OpenOptions{VLANStripped: prep.VLANStripped, FrameCap: frameCap, Workers: e.workers})
 	if err == nil && len(ios) == 0 {
 		err = errors.New("no packet I/O")
 	}
@@ -183,8 +221,11 @@ func (e *Engine) openIface(ifc *iface) error {
 		ifc.setReason("cannot open: " + err.Error())
 		return fmt.Errorf("opening %s: %w", ifc.name, err)
 	}
-	l := &ifaceLive{index: li.Index, mac: li.MAC, io: ios[0], ios: ios, backend: backend, release: prep.Release,
-		stop: make(chan struct{}), frameCap: frameCap}
+	l := &ifaceLive{index: li.Index, mac: li.MAC, ios: ios, backend: backend, release: prep.Release,
+		stop: make(chan struct{}), frameCap: frameCap, txq: make([]egressQueue, len(ios))}
+	for i, io := range ios {
+		l.txq[i].io = io
+	}
 	if cr, ok := ios[0].(ChecksumReporter); !ok || !cr.ReportsPartialChecksums() {
 		l.guessCsum = true
 	}
@@ -193,10 +234,11 @@ func (e *Engine) openIface(ifc *iface) error {
 	ifc.setReason("")
 	ifc.rxFail.Store(nil)
 	ifc.live.Store(l)
-	for _, io := range ios {
+	for i, io := range ios {
 		w := newWorker(e, ifc, l)
+		w.queue = i
 		l.workers.Add(1)
-		go w.run(io)
+		go w.run(io, e.cpuFor(i))
 	}
 	e.log.Info("interface opened", "iface", ifc.name, "ifindex", li.Index, "mac", li.MAC, "mtu", li.MTU, "up", li.Up,
 		"backend", backend, "rx_queues", len(ios), "vlan_stripping", prep.VLANStripped)
@@ -210,12 +252,18 @@ func (e *Engine) openIface(ifc *iface) error {
 // (Links.Prepare's release): its workers end, its ports stay, down with
 // reason, and lose their dynamic neighbours. The caller holds ifc.open.
 func (e *Engine) closeIfaceLocked(ifc *iface, reason string) {
-	ifc.tx.Lock()
 	l := ifc.live.Swap(nil)
-	ifc.tx.Unlock()
 	ifc.setReason(reason)
 	if l == nil {
 		return
+	}
+	// Wait out the writes under way and refuse new ones.
+	for i := range l.txq {
+		l.txq[i].mu.Lock()
+	}
+	l.closing = true
+	for i := range l.txq {
+		l.txq[i].mu.Unlock()
 	}
 	close(l.stop)
 	for _, io := range l.ios {

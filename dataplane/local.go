@@ -34,7 +34,7 @@ func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 	}
 	switch {
 	case w.ndMessage():
-		in.ctr.local.Add(1)
+		w.pc(in).local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
 	case p.HasICMP && !p.Fragment && (p.Family == packet.IPv4 && p.Proto == packet.ProtoICMP && p.ICMPType == icmp4EchoRequest ||
 		p.Family == packet.IPv6 && p.Proto == packet.ProtoICMPv6 && p.ICMPType == icmp6EchoRequest):
@@ -52,7 +52,7 @@ func (w *worker) local(in *Port, f *fib.FIB, frame []byte) {
 			w.drop(in, f, Drop(r))
 			return
 		}
-		in.ctr.local.Add(1)
+		w.pc(in).local.Add(1)
 		w.output(in, f, b, n, p.SrcMAC)
 	case p.Proto == packet.ProtoUDP:
 		w.icmpError(in, f, frame, packet.ICMPPortUnreachable, 0)
@@ -79,7 +79,7 @@ func (w *worker) ndMessage() bool {
 func (w *worker) linkScoped(in *Port, f *fib.FIB, frame []byte, r packet.Reason) {
 	p := w.p
 	if w.ndMessage() {
-		in.ctr.local.Add(1)
+		w.pc(in).local.Add(1)
 		w.e.nb.HandleICMPv6(f.ID(), in.id, p.SrcMAC, frame[p.L3Off:p.L3Off+p.L3Len])
 		return
 	}
@@ -105,7 +105,7 @@ func (w *worker) icmpError(in *Port, f *fib.FIB, frame []byte, kind packet.ICMPK
 		return
 	}
 	if !w.e.icmp.allow(f.ID(), w.clock()) {
-		in.ctr.icmpLimited.Add(1)
+		w.pc(in).icmpLimited.Add(1)
 		return
 	}
 	src, ok := f.SourceFor(in.id, p.Src)
@@ -117,7 +117,7 @@ func (w *worker) icmpError(in *Port, f *fib.FIB, frame []byte, kind packet.ICMPK
 	if n == 0 {
 		return
 	}
-	in.ctr.icmpSent.Add(1)
+	w.pc(in).icmpSent.Add(1)
 	w.output(in, f, b, n, p.SrcMAC)
 }
 

@@ -29,7 +29,7 @@ type Port struct {
 	// frames carry to be classified to it.
 	tags packet.Tags
 	fib  atomic.Pointer[fib.FIB]
-	ctr  counters
+	ctr  counterSet
 	// settings are the port's edge filters (PortSettings.pack), one load
 	// per packet.
 	settings atomic.Uint32

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"errors"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/fibd/fibd/dataplane/packet"
@@ -33,6 +34,12 @@ type worker struct {
 	e    *Engine
 	ifc  *iface
 	live *ifaceLive // the packet I/O the worker reads; nil for slow path
+	// slot names the counter shards the worker writes (slowSlot for the
+	// slow path's contexts).
+	slot int
+	// queue is the index of the RX queue the worker reads; it transmits
+	// on the same-numbered queue of the egress interface (txQueueOf).
+	queue int
 
 	// csum is the current frame's partial checksum, completed only once
 	// the frame is known to be forwarded.
@@ -86,6 +93,9 @@ type worker struct {
 	}
 }
 
+// pc returns the counters of port p this worker writes.
+func (w *worker) pc(p *Port) *counters { return p.ctr.shard(w.slot) }
+
 // countRx counts a received frame on port p.
 func (w *worker) countRx(p *Port, n int) {
 	if w.acc.port != p {
@@ -106,7 +116,7 @@ func (w *worker) countForwarded(in *Port, f *fib.FIB) {
 		if w.acc.fibCtr != nil {
 			w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
 		}
-		w.acc.fib, w.acc.fibCtr, w.acc.fibFwd = f, w.e.fibCounters(f.ID()), 0
+		w.acc.fib, w.acc.fibCtr, w.acc.fibFwd = f, w.e.fibCounters(f.ID()).shard(w.slot), 0
 	}
 	w.acc.fwd++
 	w.acc.fibFwd++
@@ -115,9 +125,9 @@ func (w *worker) countForwarded(in *Port, f *fib.FIB) {
 // flushCounters adds what acc holds to the shared counters.
 func (w *worker) flushCounters() {
 	if p := w.acc.port; p != nil {
-		p.ctr.rxPackets.Add(w.acc.rx)
-		p.ctr.rxBytes.Add(w.acc.rxBytes)
-		p.ctr.forwarded.Add(w.acc.fwd)
+		w.pc(p).rxPackets.Add(w.acc.rx)
+		w.pc(p).rxBytes.Add(w.acc.rxBytes)
+		w.pc(p).forwarded.Add(w.acc.fwd)
 	}
 	if w.acc.fibCtr != nil {
 		w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
@@ -142,6 +152,9 @@ type txQueue struct {
 func newWorker(e *Engine, ifc *iface, live *ifaceLive) *worker {
 	w := &worker{e: e, ifc: ifc, live: live}
 	w.p = &w.ps[0]
+	if live != nil {
+		w.slot = e.slots.get()
+	}
 	size := Headroom + MaxJumboFrame
 	if live != nil {
 		size = Headroom + max(live.frameCap, MaxFrame)
@@ -162,8 +175,19 @@ func newWorker(e *Engine, ifc *iface, live *ifaceLive) *worker {
 // broke) is retried with a growing pause, logged at most every
 // rxLogEvery, and shown in the state of the interface's ports until a
 // read succeeds again.
-func (w *worker) run(io PacketIO) {
+//
+// With cpu ≥ 0 the worker runs on its own OS thread pinned to that CPU
+// (Config.CPUs); the thread ends with it, so no other goroutine inherits
+// the affinity.
+func (w *worker) run(io PacketIO, cpu int) {
 	defer w.live.workers.Done()
+	defer w.e.slots.put(w.slot)
+	if cpu >= 0 {
+		runtime.LockOSThread() // never unlocked: the pinned thread exits with the worker
+		if err := pinThread(cpu); err != nil {
+			w.e.log.Warn("cannot pin worker", "iface", w.ifc.name, "queue", w.queue, "cpu", cpu, "err", err)
+		}
+	}
 	var (
 		pause   time.Duration
 		failing bool
@@ -306,40 +330,44 @@ func (w *worker) flush() {
 		if len(q.frames) == 0 {
 			continue
 		}
-		q.ifc.tx.Lock()
-		l := q.ifc.live.Load()
+		var eq *egressQueue
+		if l := q.ifc.live.Load(); l != nil {
+			eq = l.lockQueue(w.queue)
+		}
 		for off := 0; off < len(q.frames); {
 			end := min(off+BatchSize, len(q.frames))
 			sent, err := 0, errEgressClosed
-			if l != nil {
-				sent, err = l.io.WriteBatch(q.frames[off:end])
+			if eq != nil {
+				sent, err = eq.io.WriteBatch(q.frames[off:end])
 			}
 			for j := off; j < off+sent; j++ {
 				p := q.port[j]
-				p.ctr.txPackets.Add(1)
-				p.ctr.txBytes.Add(uint64(len(q.frames[j])))
+				w.pc(p).txPackets.Add(1)
+				w.pc(p).txBytes.Add(uint64(len(q.frames[j])))
 			}
 			off += sent
 			switch {
 			case off == end:
 			case errors.Is(err, pktio.ErrFrameSize):
 				// That one frame: the ones after it still go.
-				q.port[off].ctr.drops[DropTxRefused].Add(1)
+				w.pc(q.port[off]).drops[DropTxRefused].Add(1)
 				off++
 			default:
 				// The ring is full, or the I/O failed or is gone: the rest
 				// of this chunk would meet the same.
 				drop := DropTxFull
-				if l == nil {
+				if eq == nil {
 					drop = DropTxEgressGone
 				}
 				for j := off; j < end; j++ {
-					q.port[j].ctr.drops[drop].Add(1)
+					w.pc(q.port[j]).drops[drop].Add(1)
 				}
 				off = end
 			}
 		}
-		q.ifc.tx.Unlock()
+		if eq != nil {
+			eq.mu.Unlock()
+		}
 		clear(q.frames)
 		q.frames = q.frames[:0]
 		clear(q.port)

@@ -23,7 +23,7 @@ const ioKinds = "auto (XDP where it attaches, else AF_PACKET), afpacket, xdp (ne
 
 // newDataplane builds the dataplane and the neighbour table --io asks for.
 // It returns a function that releases them.
-func newDataplane(kind, hostPrefix string, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
+func newDataplane(kind, hostPrefix string, workers workerFlags, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
 	switch kind {
 	case "none":
 		// No packets move, so nothing resolves: the neighbour table holds
@@ -46,12 +46,13 @@ func newDataplane(kind, hostPrefix string, reg *fib.Registry, log *slog.Logger) 
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("netlink: %w", err)
 	}
-	e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log})
+	e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log,
+		Workers: workers.perIface, CPUs: workers.cpus})
 	if err != nil {
 		links.Close()
 		return nil, nil, nil, err
 	}
-	log.Info("dataplane ready", "io", kind)
+	log.Info("dataplane ready", "io", kind, "workers_per_iface", workers.perIface, "cpus", workers.cpus)
 	stop := func() {
 		e.Close()
 		links.Close()

@@ -45,6 +45,9 @@ type flags struct {
 	version     bool
 	checkConfig string
 	hostPrefix  string
+	workers     int
+	cpus        string
+	cpuList     []int // cpus, parsed by checkFlags
 }
 
 type limitFlags struct {
@@ -85,6 +88,8 @@ func newFlagSet(fp *flags) *flag.FlagSet {
 	fs.IntVar(&f.limits.perSource, "limit-routes-per-source", 0, "default limit of one source's routes per family in a FIB (0: none)")
 	fs.IntVar(&f.limits.neighbors, "limit-neighbors", 0, "default limit of static neighbours per FIB (0: none)")
 	fs.StringVar(&f.hostPrefix, "host-netns-prefix", hoststack.DefaultPrefix, "names FIB N's host namespace prefix+N (fibctl fib set N --host on); a fibd removes the namespaces under its prefix that no FIB has")
+	fs.IntVar(&f.workers, "workers", 0, "RX workers per interface with AF_PACKET (a PACKET_FANOUT group); 0: one per RX queue, at most one per CPU. AF_XDP has one per RX queue")
+	fs.StringVar(&f.cpus, "cpus", "", "pin the workers: RX queue i of every interface is read on the i-th CPU of this list (e.g. 0-3 or 1,3), wrapping around; empty: not pinned")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.checkConfig, "check-config", "", "validate this config file (syntax and meaning) and exit: 0 if it would apply, 1 with each problem if not")
 	return fs
@@ -101,6 +106,14 @@ func checkFlags(fp *flags, fs *flag.FlagSet) (*flags, error) {
 	if err := checkHostPrefix(f.hostPrefix); err != nil {
 		return nil, err
 	}
+	if f.workers < 0 {
+		return nil, fmt.Errorf("--workers %d: want 0 (one per RX queue) or more", f.workers)
+	}
+	cpus, err := parseCPUList(f.cpus)
+	if err != nil {
+		return nil, fmt.Errorf("--cpus %q: %w", f.cpus, err)
+	}
+	f.cpuList = cpus
 	if f.socket == "" && f.listen == "" {
 		return nil, errors.New("nothing to serve on: give --socket or --listen")
 	}

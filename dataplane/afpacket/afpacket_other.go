@@ -17,3 +17,6 @@ func (p *Port) ReadBatch(bufs [][]byte, meta []pktio.RxMeta) (int, error) {
 func (p *Port) WriteBatch(bufs [][]byte) (int, error) { return 0, ErrNotSupported }
 func (p *Port) Close() error                          { return nil }
 func (p *Port) Stats() Stats                          { return Stats{} }
+
+// OpenGroup returns ErrNotSupported off Linux.
+func OpenGroup(ifname string, n int, cfg Config) ([]*Port, error) { return nil, ErrNotSupported }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 
 	"github.com/fibd/fibd/dataplane"
 	"github.com/fibd/fibd/dataplane/afpacket"
@@ -75,17 +76,24 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 		}
 		return ios, nil
 	}
-	openAFP := func(name string) ([]dataplane.PacketIO, error) {
-		p, err := afpacket.Open(name, afpacket.Config{})
+	openAFP := func(name string, workers int) ([]dataplane.PacketIO, error) {
+		if workers == 0 {
+			workers = afpacketWorkers(name)
+		}
+		ps, err := afpacket.OpenGroup(name, workers, afpacket.Config{})
 		if err != nil {
 			return nil, err
 		}
-		return []dataplane.PacketIO{p}, nil
+		ios := make([]dataplane.PacketIO, len(ps))
+		for i, p := range ps {
+			ios[i] = p
+		}
+		return ios, nil
 	}
 	switch kind {
 	case AFPacket:
-		return func(name string, _ int, _ dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
-			ios, err := openAFP(name)
+		return func(name string, _ int, o dataplane.OpenOptions) ([]dataplane.PacketIO, string, error) {
+			ios, err := openAFP(name, o.Workers)
 			return ios, AFPacket, err
 		}, nil
 	case XDP:
@@ -110,7 +118,7 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 				err = xerr
 			}
 			log.Warn("XDP not available, using AF_PACKET", "iface", name, "err", err)
-			ios, err := openAFP(name)
+			ios, err := openAFP(name, o.Workers)
 			return ios, AFPacket, err
 		}, nil
 	}
@@ -164,4 +172,16 @@ func (l *Links) Prepare(name string) (dataplane.Prepared, error) {
 // Watch implements dataplane.Links.
 func (l *Links) Watch(done <-chan struct{}, fn func(dataplane.LinkInfo, bool)) error {
 	return l.m.Watch(done, func(ev link.Event) { fn(info(ev.Info), ev.Kind == link.Deleted) })
+}
+
+// afpacketWorkers is how many AF_PACKET sockets (and workers) an interface
+// gets by default: one per RX queue, as the driver reports them, and at
+// most one per CPU fibd may run on — more would only take turns on the
+// same cores.
+func afpacketWorkers(name string) int {
+	n, err := xdp.RxQueues(name)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return min(n, runtime.GOMAXPROCS(0))
 }
