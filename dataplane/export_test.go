@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/fibd/fibd/fib/adj"
@@ -109,4 +110,51 @@ func HostOutcomes(h HostInfo) uint64 {
 		}
 	}
 	return n
+}
+
+// ParallelForward runs the per-batch forwarding function on full batches
+// of one frame received on ifname, with one worker per goroutine of
+// b.RunParallel (GOMAXPROCS of them: go test -cpu), each reading as RX
+// queue i and so sending on egress queue i. Goroutine i forwards through
+// engines[i mod len(engines)]: one engine for all measures what the
+// workers share, one each is the control with nothing shared but the
+// machine. It reports each worker's own cost per packet (wall time ×
+// workers / packets) and rate: with no cache line written by two workers,
+// both stay as they are with one worker.
+func ParallelForward(b *testing.B, engines []*Engine, ifname string, frame []byte) {
+	type target struct {
+		e    *Engine
+		ifc  *iface
+		live *ifaceLive
+	}
+	ts := make([]target, len(engines))
+	for i, e := range engines {
+		e.mu.Lock()
+		ifc := e.mu.ifaces[ifname]
+		e.mu.Unlock()
+		ts[i] = target{e, ifc, ifc.live.Load()}
+	}
+	var next atomic.Int32
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1) - 1)
+		t := ts[i%len(ts)]
+		w := newWorker(t.e, t.ifc, t.live)
+		defer t.e.slots.put(w.slot)
+		w.queue = i
+		for i := range BatchSize {
+			w.meta[i] = RxMeta{Len: copy(w.bufs[i][Headroom:], frame)}
+		}
+		for pb.Next() {
+			for i := range BatchSize {
+				copy(w.bufs[i][Headroom:], frame) // forwarding rewrote it in place
+			}
+			w.batch(BatchSize)
+		}
+	})
+	workers := int(next.Load())
+	perWorker := float64(b.Elapsed().Nanoseconds()) * float64(workers) / float64(b.N*BatchSize)
+	b.ReportMetric(perWorker, "worker-ns/packet")
+	b.ReportMetric(1e9/perWorker, "pps/worker")
+	b.ReportMetric(float64(workers), "workers")
 }
