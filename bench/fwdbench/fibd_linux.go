@@ -22,6 +22,12 @@ import (
 // lengths, and FIB 20 (on VLAN 20 of the ingress interface) holds the full
 // table too, so the lookups run against two full FIBs' worth of memory.
 func FIBD(kind string, fullTable bool, log *slog.Logger) Forwarder {
+	return FIBDWorkers(kind, fullTable, 0, log)
+}
+
+// FIBDWorkers is FIBD with workers RX workers per interface
+// (dataplane.Config.Workers; 0 is fibd's default).
+func FIBDWorkers(kind string, fullTable bool, workers int, log *slog.Logger) Forwarder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -36,7 +42,7 @@ func FIBD(kind string, fullTable bool, log *slog.Logger) Forwarder {
 			return err
 		}
 		reg := fib.NewRegistry(fib.Options{})
-		e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log})
+		e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log, Workers: workers})
 		if err != nil {
 			return err
 		}

@@ -134,8 +134,30 @@ type Options struct {
 	AFPacketName string
 	// Sink chooses how the dst namespace disposes of the traffic.
 	Sink Sink
+	// Workers, if set, measures the scaling curve instead of the
+	// comparison: DataplaneWorkers(n) for n = 1 … Workers on veths with
+	// Workers queues, two generators, one throughput search per n and
+	// round (Scaling in the result).
+	Workers int
+	// DataplaneWorkers is the dataplane under test with n RX workers per
+	// interface, for Workers.
+	DataplaneWorkers func(n int) Forwarder
 	// Log, if set, receives progress lines.
 	Log func(format string, args ...any)
+}
+
+// ScalePoint is the scaling curve at one number of workers: the medians
+// over the rounds.
+type ScalePoint struct {
+	Workers        int     `json:"workers"`
+	ForwardedPPS   float64 `json:"forwarded_pps"`
+	LossPct        float64 `json:"loss_pct"`
+	CPUUsPerPacket float64 `json:"cpu_us_per_packet"`
+	// SpeedUp is forwarded_pps over the one-worker figure: the median of
+	// the per-round ratios, with their range.
+	SpeedUp    float64 `json:"speedup_vs_1_worker"`
+	SpeedUpMin float64 `json:"speedup_vs_1_worker_min"`
+	SpeedUpMax float64 `json:"speedup_vs_1_worker_max"`
 }
 
 // Sink is how the dst namespace disposes of the traffic. Its cost lands
@@ -268,4 +290,9 @@ type Result struct {
 	RatioVsAFPacketMin     *float64 `json:"ratio_vs_afpacket_min,omitempty"`
 	RatioVsAFPacketMax     *float64 `json:"ratio_vs_afpacket_max,omitempty"`
 	Phases                 []Phase  `json:"phases"`
+	// Scaling is the curve of Options.Workers; what bounds it is said in
+	// ScalingNote.
+	Scaling     []ScalePoint `json:"scaling,omitempty"`
+	ScalingNote string       `json:"scaling_note,omitempty"`
+	CPUs        int          `json:"cpus,omitempty"`
 }

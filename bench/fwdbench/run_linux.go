@@ -57,7 +57,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 func run(ctx context.Context, tb netnstest.TB, opt Options) (*Result, error) {
-	t := newTopology(tb, opt.Sink)
+	if opt.Workers > 0 {
+		return runScaling(ctx, tb, opt)
+	}
+	t := newTopology(tb, opt.Sink, 1)
 	frames, err := buildFrames(opt.Destinations, macR0, macSrc, SrcAddr, DestPrefix)
 	if err != nil {
 		return nil, err

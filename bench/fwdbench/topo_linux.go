@@ -40,8 +40,9 @@ type topology struct {
 	sinkXDP          *xdpSink
 }
 
-func newTopology(tb netnstest.TB, sink Sink) *topology {
+func newTopology(tb netnstest.TB, sink Sink, queues int) *topology {
 	tb.Helper()
+	queues = max(queues, 1)
 	netnstest.Require(tb)
 	t := &topology{
 		tb:     tb,
@@ -50,8 +51,8 @@ func newTopology(tb netnstest.TB, sink Sink) *topology {
 		dst:    netnstest.New(tb, "dst"),
 	}
 	a, b, c, d := netnstest.Name("s"), netnstest.Name("a"), netnstest.Name("b"), netnstest.Name("d")
-	netnstest.Veth(tb, a, t.src, b, t.router)
-	netnstest.Veth(tb, c, t.router, d, t.dst)
+	netnstest.VethQueues(tb, a, t.src, b, t.router, queues)
+	netnstest.VethQueues(tb, c, t.router, d, t.dst, queues)
 	for _, e := range []struct {
 		ns       *netnstest.NS
 		dev, new string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/fibd/fibd/bench/fwdbench"
@@ -19,6 +20,7 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 		"discard (a never-read UDP socket) or blackhole (a blackhole route)")
 	dests := fs.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (at least 65536)")
 	rounds := fs.Int("rounds", fwdbench.MinRounds, "interleaved rounds of the throughput and CPU comparisons")
+	workers := fs.Int("workers", 0, "measure the scaling curve instead: fibd with 1…N RX workers per interface on veths with N queues (pps and CPU per packet for each)")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
 	}
@@ -30,5 +32,13 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 		return nil, err
 	}
 	opt.Duration, opt.Destinations, opt.Rounds, opt.CPURounds, opt.Log = *d, *dests, *rounds, *rounds, logf
+	if *workers < 0 {
+		return nil, fmt.Errorf("--workers %d: want 1 or more", *workers)
+	}
+	if *workers > 0 {
+		kind := *io
+		opt.Workers = *workers
+		opt.DataplaneWorkers = func(n int) fwdbench.Forwarder { return fwdbench.FIBDWorkers(kind, false, n, warnLogger()) }
+	}
 	return fwdbench.Run(ctx, opt)
 }

@@ -117,7 +117,14 @@ func (ns *NS) Sysctl(key, value string) {
 // A nil namespace means the test's own (root) namespace.
 func Veth(t TB, a string, na *NS, b string, nb *NS) {
 	t.Helper()
-	Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+	VethQueues(t, a, na, b, nb, 1)
+}
+
+// VethQueues is Veth with queues RX and TX queues on each end.
+func VethQueues(t TB, a string, na *NS, b string, nb *NS, queues int) {
+	t.Helper()
+	q := strconv.Itoa(queues)
+	Run(t, "ip", "link", "add", a, "numtxqueues", q, "numrxqueues", q, "type", "veth", "peer", "name", b, "numtxqueues", q, "numrxqueues", q)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
 	for _, end := range []struct {
 		name string
