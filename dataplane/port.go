@@ -68,8 +68,11 @@ type PortInfo struct {
 	Up        bool
 	// Reason says why a port is down: its interface is missing, down,
 	// or failing to receive. Empty when up.
-	Reason   string
-	Backend  string
+	Reason  string
+	Backend string
+	// RxQueues is how many packet I/Os (and RX workers) read the port's
+	// interface.
+	RxQueues int
 	Settings PortSettings
 	Counters Counters
 	// IO holds the packet I/O's own counters for the port's interface
@@ -89,7 +92,7 @@ func (p *Port) info() PortInfo {
 		pi.FIB = f.ID()
 	}
 	if l := ifc.live.Load(); l != nil {
-		pi.Ifindex, pi.MAC, pi.Backend = l.index, l.mac, l.backend
+		pi.Ifindex, pi.MAC, pi.Backend, pi.RxQueues = l.index, l.mac, l.backend, len(l.ios)
 		for _, io := range l.ios {
 			if cr, ok := io.(CounterReporter); ok {
 				if pi.IO == nil {

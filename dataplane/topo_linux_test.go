@@ -40,6 +40,12 @@ func needTools(t *testing.T, tools ...string) {
 
 func newTopo(t *testing.T, kind string) *topo {
 	t.Helper()
+	return newTopoWorkers(t, kind, 0)
+}
+
+// newTopoWorkers is newTopo with dataplane.Config.Workers set.
+func newTopoWorkers(t *testing.T, kind string, workers int) *topo {
+	t.Helper()
 	tp := &topo{t: t, rtr: netnstest.New(t, "rt"), reg: fib.NewRegistry(fib.Options{})}
 	var links *backend.Links
 	if err := tp.rtr.Do(func() (err error) { links, err = backend.NewLinks(false); return err }); err != nil {
@@ -57,7 +63,7 @@ func newTopo(t *testing.T, kind string) *topo {
 		}
 		return ios, b, err
 	}
-	e, err := dataplane.New(dataplane.Config{Registry: tp.reg, Open: open, Links: links})
+	e, err := dataplane.New(dataplane.Config{Registry: tp.reg, Open: open, Links: links, Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,12 +72,13 @@ type Result struct {
 	RoutesV4 int `json:"routes_v4"`
 	RoutesV6 int `json:"routes_v6"`
 
-	// lookup_v*_ns is FIB.Lookup, one call per address: the lookup the
-	// dataplane makes for every packet today (dataplane/forward.go,
-	// worker.lookup). lookup_v*_batch_ns is FIB.LookupBatch over 64
-	// addresses at a time, which interleaves their cache misses; the
-	// dataplane does not look up in batches yet. lookup_v*_dep_ns is a
-	// chain where each address depends on the previous answer: latency.
+	// lookup_v*_ns is FIB.Lookup, one call per address: what the
+	// dataplane's slow paths (the host stack's packets, ICMP it makes,
+	// uRPF) call. lookup_v*_batch_ns is FIB.LookupBatch over 64
+	// addresses at a time, which interleaves their cache misses: the
+	// lookup stage of every received batch (dataplane/worker.go, batch).
+	// lookup_v*_dep_ns is a chain where each address depends on the
+	// previous answer: latency.
 	LookupV4Ns      float64 `json:"lookup_v4_ns"`
 	LookupV4BatchNs float64 `json:"lookup_v4_batch_ns"`
 	LookupV4DepNs   float64 `json:"lookup_v4_dep_ns"`
@@ -118,8 +119,8 @@ type Result struct {
 	BytesPerEmptyFIB   float64 `json:"bytes_per_empty_fib"`
 
 	// Ratios against bart (ref_*), each the median of the per-round ratios
-	// with its spread. The targets compare ratio_lookup_v*_vs_ref: the
-	// lookup the dataplane makes.
+	// with its spread. The targets compare ratio_lookup_v*_batch_vs_ref:
+	// the lookup the dataplane makes.
 	RatioLookupV4         float64 `json:"ratio_lookup_v4_vs_ref"`
 	RatioLookupV4Min      float64 `json:"ratio_lookup_v4_vs_ref_min"`
 	RatioLookupV4Max      float64 `json:"ratio_lookup_v4_vs_ref_max"`
