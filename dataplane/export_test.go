@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -157,4 +158,30 @@ func ParallelForward(b *testing.B, engines []*Engine, ifname string, frame []byt
 	b.ReportMetric(perWorker, "worker-ns/packet")
 	b.ReportMetric(1e9/perWorker, "pps/worker")
 	b.ReportMetric(float64(workers), "workers")
+}
+
+// ForwardConcurrently forwards batches full batches of frame, received on
+// ifname, on each of workers workers at once (RX queues 0…workers-1).
+func ForwardConcurrently(e *Engine, ifname string, frame []byte, workers, batches int) {
+	e.mu.Lock()
+	ifc := e.mu.ifaces[ifname]
+	e.mu.Unlock()
+	live := ifc.live.Load()
+	var wg sync.WaitGroup
+	for q := range workers {
+		w := newWorker(e, ifc, live)
+		w.queue = q
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer e.slots.put(w.slot)
+			for range batches {
+				for i := range BatchSize {
+					w.meta[i] = RxMeta{Len: copy(w.bufs[i][Headroom:], frame)}
+				}
+				w.batch(BatchSize)
+			}
+		}()
+	}
+	wg.Wait()
 }
