@@ -81,8 +81,11 @@ type PortInfo struct {
 	// down", "receive failing: ..."); empty when up.
 	StateReason string
 	Backend     string
-	Settings    PortSettings
-	Counters    Counters
+	// RxWorkers is how many packet I/Os (each with an RX worker) read
+	// the port's interface; 0 when it is not open.
+	RxWorkers int
+	Settings  PortSettings
+	Counters  Counters
 	// IO holds the packet-I/O backend's own counters (xdp_rx_packets,
 	// afpacket_rx_kernel_drop, ...), which show which path moved packets.
 	IO map[string]uint64

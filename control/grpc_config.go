@@ -93,7 +93,7 @@ func (g *GRPCService) UnbindPort(_ context.Context, req *fibdpb.UnbindPortReques
 
 func (g *GRPCService) portToPB(p PortDetail) *fibdpb.Port {
 	out := &fibdpb.Port{Name: p.Name, Interface: p.Interface, Vlan: uint32(p.VLAN), FibId: uint32(p.FIB),
-		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), OperState: portStateToPB(p.State), Backend: p.Backend, IoCounters: p.IO,
+		Ifindex: int32(p.Ifindex), Mac: p.MAC.String(), Mtu: uint32(p.MTU), OperState: portStateToPB(p.State), Backend: p.Backend, RxWorkers: uint32(p.RxWorkers), IoCounters: p.IO,
 		Counters: countersToPB(p.Counters), InnerVlan: uint32(p.InnerVLAN), OuterTpid: uint32(p.OuterTPID),
 		StateReason: p.StateReason, Settings: portSettingsToPB(p.Settings)}
 	for _, a := range p.Addresses {

@@ -68,7 +68,7 @@ func TestStatsPortsAndMetrics(t *testing.T) {
 	e.must(err)
 	p := resp.GetPorts()[0]
 	if p.GetName() != "eth1.100" || p.GetVlan() != 100 || p.GetFibId() != 10 || p.GetMtu() != 1500 || p.GetOperState() != fibdpb.PortState_PORT_STATE_UP ||
-		p.GetMac() != "02:00:00:00:00:01" || p.GetCounters().GetRxPackets() != 10 || len(p.GetAddresses()) != 1 {
+		p.GetMac() != "02:00:00:00:00:01" || p.GetCounters().GetRxPackets() != 10 || len(p.GetAddresses()) != 1 || p.GetRxWorkers() != 2 {
 		t.Fatalf("port %v", p)
 	}
 

@@ -127,7 +127,11 @@ exist yet is bound anyway; the port is down until it appears.`,
 				if p.GetSettings().GetAllowSourceRoute() {
 					rpf += ",ssrr-ok"
 				}
-				t.row(p.GetName(), u(p.GetFibId()), state, u(p.GetMtu()), p.GetMac(), p.GetBackend(), rpf,
+				backend := p.GetBackend()
+				if n := p.GetRxWorkers(); n > 1 {
+					backend += "×" + u(n) // RX workers reading its interface
+				}
+				t.row(p.GetName(), u(p.GetFibId()), state, u(p.GetMtu()), p.GetMac(), backend, rpf,
 					u(c.GetRxPackets()), u(c.GetTxPackets()), u(c.GetDropped()), ioRxTx(p.GetIoCounters()),
 					orDash(strings.Join(p.GetAddresses(), ",")))
 			}

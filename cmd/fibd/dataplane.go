@@ -147,7 +147,7 @@ func portInfo(p dataplane.PortInfo) control.PortInfo {
 	}
 	return control.PortInfo{ID: p.ID, Name: p.Name, Interface: p.Ifname, VLAN: p.VLAN, InnerVLAN: p.InnerVLAN,
 		OuterTPID: p.OuterTPID, FIB: p.FIB, Ifindex: p.Ifindex, MAC: p.MAC, MTU: p.MTU, State: state,
-		StateReason: p.Reason, Backend: p.Backend, Counters: counters(p.Counters), IO: p.IO,
+		StateReason: p.Reason, Backend: p.Backend, RxWorkers: p.RxQueues, Counters: counters(p.Counters), IO: p.IO,
 		Settings: control.PortSettings{RPF: p.Settings.RPF.String(), AllowSourceRoute: p.Settings.AllowSourceRoute}}
 }
 

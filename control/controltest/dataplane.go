@@ -69,7 +69,8 @@ func (d *Dataplane) BindPort(spec control.PortSpec, fib adj.FIBID) (control.Port
 		InnerVLAN: spec.Inner, OuterTPID: spec.TPID(), FIB: fib, State: "down", StateReason: "interface missing",
 		Backend: "fake"}
 	if in, ok := d.mu.ifaces[spec.Interface]; ok {
-		p.Ifindex, p.MAC, p.MTU, p.State, p.StateReason = in.Ifindex, in.MAC, in.MTU, "up", ""
+		// Two RX workers, as an interface with two queues has.
+		p.Ifindex, p.MAC, p.MTU, p.State, p.StateReason, p.RxWorkers = in.Ifindex, in.MAC, in.MTU, "up", "", 2
 	}
 	d.mu.ports[p.ID] = p
 	return *p, nil

@@ -2266,9 +2266,13 @@ type Port struct {
 	OuterTpid uint32 `protobuf:"varint,14,opt,name=outer_tpid,json=outerTpid,proto3" json:"outer_tpid,omitempty"`
 	// state_reason says why a port is down: "interface missing", "link
 	// down", "receive failing: ...". Empty when up.
-	StateReason   string        `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
-	OperState     PortState     `protobuf:"varint,16,opt,name=oper_state,json=operState,proto3,enum=fibd.v1.PortState" json:"oper_state,omitempty"`
-	Settings      *PortSettings `protobuf:"bytes,17,opt,name=settings,proto3" json:"settings,omitempty"`
+	StateReason string        `protobuf:"bytes,15,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	OperState   PortState     `protobuf:"varint,16,opt,name=oper_state,json=operState,proto3,enum=fibd.v1.PortState" json:"oper_state,omitempty"`
+	Settings    *PortSettings `protobuf:"bytes,17,opt,name=settings,proto3" json:"settings,omitempty"`
+	// rx_workers is how many packet I/Os read the port's interface, each
+	// with its own RX worker (one per RX queue, or fibd --workers sockets
+	// in an AF_PACKET fanout group); 0 while the interface is not open.
+	RxWorkers     uint32 `protobuf:"varint,18,opt,name=rx_workers,json=rxWorkers,proto3" json:"rx_workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2413,6 +2417,13 @@ func (x *Port) GetSettings() *PortSettings {
 		return x.Settings
 	}
 	return nil
+}
+
+func (x *Port) GetRxWorkers() uint32 {
+	if x != nil {
+		return x.RxWorkers
+	}
+	return 0
 }
 
 // PortSettings are a port's edge filters. Drops are counted per port by
@@ -6984,7 +6995,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xdb\x04\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xfa\x04\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x12\n" +
@@ -7006,7 +7017,9 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\fstate_reason\x18\x0f \x01(\tR\vstateReason\x121\n" +
 	"\n" +
 	"oper_state\x18\x10 \x01(\x0e2\x12.fibd.v1.PortStateR\toperState\x121\n" +
-	"\bsettings\x18\x11 \x01(\v2\x15.fibd.v1.PortSettingsR\bsettings\x1a=\n" +
+	"\bsettings\x18\x11 \x01(\v2\x15.fibd.v1.PortSettingsR\bsettings\x12\x1d\n" +
+	"\n" +
+	"rx_workers\x18\x12 \x01(\rR\trxWorkers\x1a=\n" +
 	"\x0fIoCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01J\x04\b\b\x10\tR\x05state\"`\n" +
