@@ -340,10 +340,17 @@ func (w *worker) flush() {
 			if eq != nil {
 				sent, err = eq.io.WriteBatch(q.frames[off:end])
 			}
-			for j := off; j < off+sent; j++ {
-				p := q.port[j]
-				w.pc(p).txPackets.Add(1)
-				w.pc(p).txBytes.Add(uint64(len(q.frames[j])))
+			// A run of frames for one port (the common case: a whole
+			// chunk) is counted with one add per counter.
+			for j := off; j < off+sent; {
+				p, k, bytes := q.port[j], j, uint64(0)
+				for ; k < off+sent && q.port[k] == p; k++ {
+					bytes += uint64(len(q.frames[k]))
+				}
+				c := w.pc(p)
+				c.txPackets.Add(uint64(k - j))
+				c.txBytes.Add(bytes)
+				j = k
 			}
 			off += sent
 			switch {
