@@ -89,8 +89,9 @@ func (v envOf) Transmit(fibID adj.FIBID, p adj.PortID, dst adj.MAC, etherType ui
 		port.ctr.shard(slowSlot).drops[DropTxFull].Add(1)
 		return
 	}
-	port.ctr.shard(slowSlot).txPackets.Add(1)
-	port.ctr.shard(slowSlot).txBytes.Add(uint64(len(frame)))
+	c := port.ctr.shard(slowSlot)
+	c.txPackets.Add(1)
+	c.txBytes.Add(uint64(len(frame)))
 }
 
 // Deliver sends the packets that waited for k's MAC. Each is a complete

@@ -378,7 +378,7 @@ func (w *worker) sendFragments(h *hop, frame []byte, mtu int) (sent, ok bool) {
 func (w *worker) drop(in *Port, f *fib.FIB, d Drop) {
 	w.pc(in).drops[d].Add(1)
 	if f != nil {
-		w.e.fibCounters(f.ID()).shard(w.slot).drops[d].Add(1)
+		w.fibShard(f).drops[d].Add(1)
 	}
 }
 

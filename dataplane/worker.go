@@ -38,7 +38,7 @@ type worker struct {
 	// slow path's contexts).
 	slot int
 	// queue is the index of the RX queue the worker reads; it transmits
-	// on the same-numbered queue of the egress interface (txQueueOf).
+	// on the same-numbered queue of the egress interface (lockQueue).
 	queue int
 
 	// csum is the current frame's partial checksum, completed only once
@@ -112,22 +112,31 @@ func (w *worker) countForwarded(in *Port, f *fib.FIB) {
 		w.flushCounters()
 		w.acc.port = in
 	}
+	w.fibShard(f)
+	w.acc.fwd++
+	w.acc.fibFwd++
+}
+
+// fibShard returns this worker's counters of FIB f. The FIB a batch's
+// frames go to is looked up in the engine's map once per batch, not once
+// per packet — a flood of drops included.
+func (w *worker) fibShard(f *fib.FIB) *counters {
 	if w.acc.fib != f {
 		if w.acc.fibCtr != nil {
 			w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
 		}
 		w.acc.fib, w.acc.fibCtr, w.acc.fibFwd = f, w.e.fibCounters(f.ID()).shard(w.slot), 0
 	}
-	w.acc.fwd++
-	w.acc.fibFwd++
+	return w.acc.fibCtr
 }
 
-// flushCounters adds what acc holds to the shared counters.
+// flushCounters adds what acc holds to this worker's counter shards.
 func (w *worker) flushCounters() {
 	if p := w.acc.port; p != nil {
-		w.pc(p).rxPackets.Add(w.acc.rx)
-		w.pc(p).rxBytes.Add(w.acc.rxBytes)
-		w.pc(p).forwarded.Add(w.acc.fwd)
+		c := w.pc(p)
+		c.rxPackets.Add(w.acc.rx)
+		c.rxBytes.Add(w.acc.rxBytes)
+		c.forwarded.Add(w.acc.fwd)
 	}
 	if w.acc.fibCtr != nil {
 		w.acc.fibCtr.forwarded.Add(w.acc.fibFwd)
