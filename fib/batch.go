@@ -207,9 +207,11 @@ func (f *FIB) applyOutcomesLocked(changes []Change, out []Outcome) (Result, erro
 		}
 	}
 	f.collectEventsLocked()
+	fwd := f.collectForwardingLocked()
 	f.commitLocked(&st)
 	f.endBatchSourcesLocked()
 	f.publishLocked()
+	f.deliverForwardingLocked(fwd)
 	st.res.Version = f.mu.version
 	if f.mu.watched && len(f.mu.events) > 0 {
 		for i := range f.mu.events {

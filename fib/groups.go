@@ -460,6 +460,8 @@ func (f *FIB) purgeGroupsLocked(p adj.PortID) {
 	}
 	if changed {
 		f.refreshBackupsLocked()
+		fwd := f.collectForwardingLocked()
 		f.publishLocked()
+		f.deliverForwardingLocked(fwd)
 	}
 }

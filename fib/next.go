@@ -142,6 +142,9 @@ type nextTable struct {
 	acquired []uint32
 	pending  []uint32
 	keyBuf   []byte
+	// touched lists the entries written since the last publication, for
+	// the forwarding observer (observe.go).
+	touched []uint32
 	// memo remembers the entries of the path-set slices seen in this batch:
 	// bulk loads share one Paths slice per next hop, and recognising the
 	// slice by address skips encoding and hashing its key. Cleared at the
@@ -196,6 +199,7 @@ func (t *nextTable) put(i uint32, n *Next) {
 		t.chunks[c] = ch
 	}
 	ch[off] = n
+	t.touched = append(t.touched, i)
 }
 
 // publish returns the chunk table for a snapshot and starts sharing it.

@@ -42,6 +42,9 @@ type Registry struct {
 	// their registration.
 	watchers atomic.Pointer[[]*Watcher]
 	watchMu  sync.Mutex
+
+	// fwdObs receives forwarding changes (observe.go).
+	fwdObs atomic.Pointer[ForwardingObserver]
 }
 
 // Options configure a Registry.

@@ -361,6 +361,8 @@ func (f *FIB) destroy() {
 	f.mu.v4, f.mu.v6 = nil, nil
 	f.mu.addrs = nil
 	f.mu.deleted = true
+	f.deliverForwardingLocked(&Forwarding{FIB: f.id, Deleted: true})
+	f.mu.nexts.touched = nil
 	f.publishAddrsLocked()
 	f.snap.Store(emptySnapshot)
 }
