@@ -127,6 +127,9 @@ type Adjacency struct {
 	// mtu is the path MTU towards this next hop in bytes; 0 means "the egress
 	// port's MTU".
 	mtu atomic.Uint32
+	// t and id let a store tell the table's watcher (Table.Watch).
+	t  *Table
+	id ID
 }
 
 // Key returns the adjacency's identity. It never changes while the ID is
@@ -152,13 +155,27 @@ func (a *Adjacency) LinkLayer() (MAC, State) {
 // next packet.
 func (a *Adjacency) SetLinkLayer(mac MAC, s State) {
 	a.ll.Store(mac.uint64() | uint64(s)<<48)
+	a.changed()
+}
+
+// changed tells the table's watcher, if any, that a's state was stored.
+func (a *Adjacency) changed() {
+	if a.t == nil {
+		return
+	}
+	if fn := a.t.watch.Load(); fn != nil {
+		(*fn)(a.id, a)
+	}
 }
 
 // MTU returns the path MTU, or 0 for "use the port's MTU".
 func (a *Adjacency) MTU() uint32 { return a.mtu.Load() }
 
 // SetMTU sets the path MTU (0 restores the port's MTU).
-func (a *Adjacency) SetMTU(mtu uint32) { a.mtu.Store(mtu) }
+func (a *Adjacency) SetMTU(mtu uint32) {
+	a.mtu.Store(mtu)
+	a.changed()
+}
 
 // chunkBits sizes the slab chunks: adjacencies never move once allocated, so
 // a reader can hold *Adjacency across a writer's growth of the table.
@@ -188,6 +205,8 @@ type chunk [chunkSize]Adjacency
 // garbage collector's cleanups. The zero value is ready to use.
 type Table struct {
 	chunks atomic.Pointer[[]*chunk]
+	// watch is told of every link-layer and MTU store (Watch).
+	watch atomic.Pointer[func(ID, *Adjacency)]
 
 	mu struct {
 		sync.Mutex
@@ -251,7 +270,11 @@ func (t *Table) growLocked(id ID) {
 	}
 	next := make([]*chunk, len(cur)+1)
 	copy(next, cur)
-	next[len(cur)] = new(chunk)
+	c := new(chunk)
+	for i := range c {
+		c[i].t, c[i].id = t, ID(len(cur)<<chunkBits+i)
+	}
+	next[len(cur)] = c
 	t.chunks.Store(&next)
 }
 
@@ -366,6 +389,19 @@ func (t *Table) Get(id ID) *Adjacency {
 		return nil
 	}
 	return &c[ci][id&(chunkSize-1)]
+}
+
+// Watch registers fn to be called after every SetLinkLayer and SetMTU, on
+// the storing goroutine, with the adjacency's ID: a copy of the table kept
+// elsewhere (the in-kernel fast path's) writes the change through at once
+// rather than polling. fn runs concurrently with itself and must re-read
+// the adjacency rather than trust the order calls arrive in. nil stops it.
+func (t *Table) Watch(fn func(ID, *Adjacency)) {
+	if fn == nil {
+		t.watch.Store(nil)
+		return
+	}
+	t.watch.Store(&fn)
 }
 
 // Len returns the number of live adjacencies.
