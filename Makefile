@@ -27,7 +27,7 @@ export FIBD_ROUTEVIEWS_DIR
 TALLY     := $(BIN)/test-tally.txt
 GOTEST     = $(BIN)/testtally -tally $(TALLY) -- $(GO) test -json
 
-.PHONY: all deps build test unit bench report benchsmoke fuzz fuzzsmoke lint buflint breaking proto proto-baseline protocheck demo clean tally tally-reset testtally
+.PHONY: all deps build test unit bench report benchsmoke fuzz fuzzsmoke lint buflint breaking proto proto-baseline protocheck bpf bpfcheck demo clean tally tally-reset testtally
 
 all: build
 
@@ -54,11 +54,12 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# test is what CI runs: lint, the API's lint, breaking-change check and
-# generated-code freshness, every unit and root integration test under the
-# race detector, every benchmark once, a short run of every fuzz target,
-# and the demo; it ends with one line counting the tests run and skipped.
-test: deps tally-reset lint buflint breaking protocheck unit benchsmoke fuzzsmoke demo tally
+# test is what CI runs: lint, the API's lint, breaking-change check, the
+# freshness of the generated gRPC code and of the fast-path BPF object,
+# every unit and root integration test under the race detector, every
+# benchmark once, a short run of every fuzz target, and the demo; it ends
+# with one line counting the tests run and skipped.
+test: deps tally-reset lint buflint breaking protocheck bpfcheck unit benchsmoke fuzzsmoke demo tally
 
 testtally:
 	@mkdir -p $(BIN)
@@ -122,6 +123,15 @@ proto:
 # protocheck fails when the committed generated gRPC code is stale.
 protocheck:
 	sh control/gen.sh check
+
+# bpf rebuilds the fast-path XDP program and its Go bindings with clang
+# (bpf2go, pinned in go.mod); bpfcheck fails when the committed ones are
+# stale. Building fibd itself never needs clang.
+bpf:
+	sh dataplane/xdp/bpf/gen.sh gen
+
+bpfcheck:
+	sh dataplane/xdp/bpf/gen.sh check
 
 buflint:
 	sh control/gen.sh lint

@@ -106,6 +106,9 @@ type Counters struct {
 	// balance: RxPackets = Forwarded + Local + NeighborQueued + Dropped -
 	// TxDropped.
 	Local, NeighborQueued, TxDropped uint64
+	// FastPathForwarded is the part of Forwarded the in-kernel fast path
+	// forwarded.
+	FastPathForwarded uint64
 }
 
 // Add adds o to c.
@@ -119,6 +122,7 @@ func (c *Counters) Add(o Counters) {
 	c.Local += o.Local
 	c.NeighborQueued += o.NeighborQueued
 	c.TxDropped += o.TxDropped
+	c.FastPathForwarded += o.FastPathForwarded
 	for k, v := range o.Drops {
 		if c.Drops == nil {
 			c.Drops = map[string]uint64{}
@@ -161,6 +165,16 @@ type Stats struct {
 	Ports      []PortStats
 	FIBs       []FIBStats
 	Interfaces []InterfaceStats
+	// FastPath is the in-kernel fast path's report; nil when there is none.
+	FastPath *FastPathStats
+}
+
+// FastPathStats is what the in-kernel fast path did: frames it forwarded,
+// and the frames it handed to user space, by reason.
+type FastPathStats struct {
+	Interfaces []string // running the fast path program
+	Forwarded  uint64
+	Punts      map[string]uint64
 }
 
 // Spec returns the port's spec.

@@ -189,7 +189,7 @@ func (g *GRPCService) routeToPB(id adj.FIBID, ri fib.RouteInfo) *fibdpb.Route {
 func countersToPB(c Counters) *fibdpb.Counters {
 	return &fibdpb.Counters{RxPackets: c.RxPackets, RxBytes: c.RxBytes, TxPackets: c.TxPackets, TxBytes: c.TxBytes,
 		Forwarded: c.Forwarded, Dropped: c.Dropped, Drops: c.Drops, Local: c.Local, NeighborQueued: c.NeighborQueued,
-		TxDropped: c.TxDropped}
+		TxDropped: c.TxDropped, FastPathForwarded: c.FastPathForwarded}
 }
 
 func (g *GRPCService) neighborToPB(n NeighborInfo) *fibdpb.Neighbor {

@@ -71,6 +71,9 @@ func (g *GRPCService) GetStats(_ context.Context, req *fibdpb.GetStatsRequest) (
 		return nil, toStatus(err)
 	}
 	out := &fibdpb.GetStatsResponse{Epoch: g.s.Epoch()}
+	if fp := rep.FastPath; fp != nil {
+		out.FastPath = &fibdpb.FastPathStats{Interfaces: fp.Interfaces, Forwarded: fp.Forwarded, Punts: fp.Punts}
+	}
 	for _, p := range rep.Ports {
 		out.Ports = append(out.Ports, &fibdpb.PortStats{Port: p.Name, FibId: uint32(p.FIB), Counters: countersToPB(p.Counters)})
 	}

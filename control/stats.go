@@ -20,6 +20,8 @@ type StatsReport struct {
 	// Interfaces count what arrived for no port, so belongs to no FIB:
 	// listed only when no FIB is asked for.
 	Interfaces []InterfaceStats
+	// FastPath is the in-kernel fast path's report (nil without one).
+	FastPath *FastPathStats
 }
 
 // Stats returns the dataplane's counters per port and per FIB (nil: all
@@ -55,6 +57,7 @@ func (s *Server) Stats(fibID *adj.FIBID) (StatsReport, error) {
 		fc.Routes4, fc.Routes6 = f.Counts()
 		rep.FIBs = append(rep.FIBs, fc)
 	}
+	rep.FastPath = st.FastPath
 	if fibID == nil {
 		rep.Interfaces = slices.Clone(st.Interfaces)
 		slices.SortFunc(rep.Interfaces, func(a, b InterfaceStats) int { return strings.Compare(a.Interface, b.Interface) })

@@ -178,6 +178,9 @@ type Counters struct {
 	ICMPSent           uint64
 	ICMPRateLimited    uint64
 	NeighborQueued     uint64
+	// FastPathForwarded is the part of Forwarded the in-kernel fast path
+	// forwarded (its frames are in RxPackets and TxPackets too).
+	FastPathForwarded uint64
 	// Drops maps a drop reason's name to its count; reasons that never
 	// happened are left out.
 	Drops map[string]uint64

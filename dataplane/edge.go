@@ -70,6 +70,7 @@ func unpackSettings(v uint32) PortSettings {
 
 // SetPortSettings changes a port's edge filters; the next packet sees them.
 func (e *Engine) SetPortSettings(id adj.PortID, s PortSettings) error {
+	defer e.fastKick() // the fast path's port tables follow
 	if s.RPF >= numRPFModes {
 		return fmt.Errorf("rpf mode %d: want off, loose or strict", s.RPF)
 	}

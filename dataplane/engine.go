@@ -3,6 +3,7 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"github.com/fibd/fibd/dataplane/fastpath"
 	"log/slog"
 	"maps"
 	"slices"
@@ -96,6 +97,11 @@ type Config struct {
 	// that can spread one interface over several (AF_PACKET's fanout);
 	// 0 means one per RX queue of the interface, at most one per CPU.
 	Workers int
+	// FastPath, when set, is an in-kernel fast path's tables (the xdp
+	// backend's): the engine keeps them equal to its FIBs, adjacencies
+	// and ports, and merges the fast path's counters into its own. nil:
+	// every frame is forwarded here.
+	FastPath fastpath.Tables
 	// CPUs pins the workers: RX queue i of every interface is read on
 	// CPUs[i mod len(CPUs)], by a worker locked to its OS thread. Empty:
 	// the Go scheduler places them.
@@ -145,6 +151,9 @@ type Engine struct {
 
 	watchStop chan struct{}
 	watchDone chan struct{}
+
+	// fast mirrors the engine's tables into the fast path; nil without one.
+	fast *mirror
 
 	mu struct {
 		sync.Mutex
@@ -198,7 +207,20 @@ func New(cfg Config) (*Engine, error) {
 		defer close(e.watchDone)
 		e.watchLinks()
 	}()
+	if cfg.FastPath != nil {
+		if e.fast, err = newMirror(e, cfg.FastPath); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("dataplane: fast path: %w", err)
+		}
+	}
 	return e, nil
+}
+
+// fastKick tells the fast path's mirror that ports or their state changed.
+func (e *Engine) fastKick() {
+	if e.fast != nil {
+		e.fast.poke()
+	}
 }
 
 // cpuFor returns the CPU RX queue i's worker is pinned to, or -1.
@@ -239,6 +261,7 @@ func (e *Engine) PortByName(name string) (*Port, bool) {
 // interface appears. A port whose interface exists but cannot be prepared
 // or opened is not bound: the error says why.
 func (e *Engine) BindPort(spec PortSpec, fibID adj.FIBID) (adj.PortID, error) {
+	defer e.fastKick() // the fast path's port tables follow
 	if err := spec.Validate(); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidVLAN, err)
 	}
@@ -298,6 +321,7 @@ func (e *Engine) BindPort(spec PortSpec, fibID adj.FIBID) (adj.PortID, error) {
 
 // movePort moves a port to FIB f in one step.
 func (e *Engine) movePort(p *Port, f *fib.FIB) error {
+	defer e.fastKick() // the fast path's port tables follow
 	old := p.fib.Load()
 	if old.ID() == f.ID() {
 		return nil
@@ -344,6 +368,7 @@ func (e *Engine) UnbindPort(id adj.PortID) error {
 // when it was the last one there; the release (waiting for workers,
 // restoring the interface) happens outside the engine's mutex.
 func (e *Engine) removePort(p *Port) {
+	defer e.fastKick() // the fast path's port tables follow
 	e.mu.Lock()
 	if e.mu.byName[p.name] != p {
 		e.mu.Unlock()
@@ -411,17 +436,44 @@ func (e *Engine) Ports() []PortInfo {
 	var out []PortInfo
 	for _, p := range *e.ports.Load() {
 		if p != nil {
-			out = append(out, p.info())
+			pi := p.info()
+			e.addFast(&pi)
+			out = append(out, pi)
 		}
 	}
 	return out
+}
+
+// addFast adds what the fast path did for the port to its counters: the
+// frames it forwarded were received, forwarded and sent like any other.
+func (e *Engine) addFast(pi *PortInfo) {
+	if e.fast == nil {
+		return
+	}
+	c, err := e.fast.t.PortCounters(uint32(pi.ID))
+	if err != nil {
+		return
+	}
+	pi.Counters.RxPackets += c.RxPackets
+	pi.Counters.RxBytes += c.RxBytes
+	pi.Counters.Forwarded += c.Forwarded
+	pi.Counters.FastPathForwarded = c.Forwarded
+	pi.Counters.TxPackets += c.TxPackets
+	pi.Counters.TxBytes += c.TxBytes
 }
 
 // FIBCounters returns the counters of every FIB that had a port.
 func (e *Engine) FIBCounters() map[adj.FIBID]Counters {
 	out := map[adj.FIBID]Counters{}
 	for id, c := range *e.fibCtr.Load() {
-		out[id] = c.snapshot()
+		s := c.snapshot()
+		if e.fast != nil {
+			if n, err := e.fast.t.FIBForwarded(uint32(id)); err == nil {
+				s.Forwarded += n
+				s.FastPathForwarded = n
+			}
+		}
+		out[id] = s
 	}
 	return out
 }
@@ -460,6 +512,9 @@ func (e *Engine) Close() error {
 	e.mu.closed = true
 	ifcs := slices.Collect(maps.Values(e.mu.ifaces))
 	e.mu.Unlock()
+	if e.fast != nil {
+		e.fast.close()
+	}
 	close(e.watchStop)
 	<-e.watchDone
 	e.detachHosts()

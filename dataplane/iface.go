@@ -188,6 +188,7 @@ var errNoInterface = errors.New("interface missing")
 // of the caller's: its ports wait for it (errNoInterface). It never runs
 // with the engine's mutex held.
 func (e *Engine) openIface(ifc *iface) error {
+	defer e.fastKick() // the fast path's port tables follow
 	ifc.open.Lock()
 	defer ifc.open.Unlock()
 	if ifc.live.Load() != nil {
@@ -252,6 +253,7 @@ func (e *Engine) openIface(ifc *iface) error {
 // (Links.Prepare's release): its workers end, its ports stay, down with
 // reason, and lose their dynamic neighbours. The caller holds ifc.open.
 func (e *Engine) closeIfaceLocked(ifc *iface, reason string) {
+	defer e.fastKick() // the fast path's port tables follow
 	l := ifc.live.Swap(nil)
 	ifc.setReason(reason)
 	if l == nil {
@@ -296,6 +298,7 @@ func (e *Engine) announce(ifc *iface) {
 // neighbours, coming up announces its addresses. It runs on the link
 // watch's goroutine, never on the packet path.
 func (e *Engine) linkChanged(li LinkInfo, deleted bool) {
+	defer e.fastKick() // the fast path's port tables follow
 	e.mu.Lock()
 	ifc, ok := e.mu.ifaces[li.Name]
 	e.mu.Unlock()

@@ -313,6 +313,7 @@ type frameSpec struct {
 	payload  int
 	proto    string // "udp" (default), "icmp-echo"
 	id       uint16
+	sport    uint16 // UDP source port; 0: 40000
 }
 
 func build(t testing.TB, s frameSpec) []byte {
@@ -369,7 +370,7 @@ func build(t testing.TB, s frameSpec) []byte {
 		icmp.SetNetworkLayerForChecksum(l3)
 		ls = append(ls, icmp, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1}, payload)
 	default:
-		udp := &layers.UDP{SrcPort: 40000, DstPort: 9}
+		udp := &layers.UDP{SrcPort: layers.UDPPort(cmp.Or(s.sport, 40000)), DstPort: 9}
 		udp.SetNetworkLayerForChecksum(l3)
 		ls = append(ls, udp, payload)
 	}

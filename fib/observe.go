@@ -165,7 +165,9 @@ func changedRoutes[K key](fam *family[K], out []FwdRoute) []FwdRoute {
 
 // deliverForwardingLocked hands a publication's change to the observer.
 func (f *FIB) deliverForwardingLocked(d *Forwarding) {
-	if d == nil || len(d.Routes)+len(d.Entries) == 0 && !d.Deleted {
+	// An empty change is delivered too: it says the copy is current at
+	// this version.
+	if d == nil {
 		return
 	}
 	if fn := f.reg.forwardingObserver(); fn != nil {

@@ -49,6 +49,9 @@ func newStatsCmd(a *app) *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
+			if err := printFastPath(a, resp); err != nil {
+				return err
+			}
 			if len(resp.GetInterfaces()) == 0 {
 				return nil
 			}
@@ -88,4 +91,30 @@ func lastTags(i *fibdpb.InterfaceStats) string {
 		return fmt.Sprintf("%#04x/%d", i.GetLastTpid(), i.GetLastVlan())
 	}
 	return fmt.Sprintf("%#04x/%d/%d", i.GetLastTpid(), i.GetLastVlan(), i.GetLastInnerVlan())
+}
+
+// printFastPath shows what the in-kernel fast path forwarded (per port,
+// part of FORWARDED above) and why it handed frames to user space.
+func printFastPath(a *app, resp *fibdpb.GetStatsResponse) error {
+	fp := resp.GetFastPath()
+	if fp == nil {
+		return nil
+	}
+	fmt.Fprintf(a.out, "\nfast path: %s forwarded on %s\n", u(fp.GetForwarded()), orDash(strings.Join(fp.GetInterfaces(), ",")))
+	t := newTable(a.out, "PORT", "FIB", "FAST_FORWARDED")
+	for _, p := range resp.GetPorts() {
+		t.row(p.GetPort(), u(p.GetFibId()), u(p.GetCounters().GetFastPathForwarded()))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(fp.GetPunts()) == 0 {
+		return nil
+	}
+	a.out.Write([]byte("\n"))
+	t = newTable(a.out, "PUNTED_TO_USER_SPACE", "FRAMES")
+	for _, k := range slices.Sorted(maps.Keys(fp.GetPunts())) {
+		t.row(k, u(fp.GetPunts()[k]))
+	}
+	return t.flush()
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/fibd/fibd/dataplane/fastpath"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -23,7 +24,7 @@ const ioKinds = "auto (XDP where it attaches, else AF_PACKET), afpacket, xdp (ne
 
 // newDataplane builds the dataplane and the neighbour table --io asks for.
 // It returns a function that releases them.
-func newDataplane(kind, hostPrefix string, workers workerFlags, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
+func newDataplane(kind, hostPrefix string, workers workerFlags, fastPath bool, reg *fib.Registry, log *slog.Logger) (control.Dataplane, control.Neighbors, func(), error) {
 	switch kind {
 	case "none":
 		// No packets move, so nothing resolves: the neighbour table holds
@@ -38,7 +39,21 @@ func newDataplane(kind, hostPrefix string, workers workerFlags, reg *fib.Registr
 	default:
 		return nil, nil, nil, fmt.Errorf("--io %q: want %s", kind, ioKinds)
 	}
-	open, err := backend.Opener(kind, log)
+	// The fast path runs where AF_XDP attaches natively; without it (or
+	// where its tables cannot be made) every frame is forwarded in user
+	// space, as before.
+	var fp *backend.FastPath
+	var tables fastpath.Tables
+	if fastPath && kind != backend.AFPacket {
+		var err error
+		if fp, err = backend.NewFastPath(); err != nil {
+			log.Warn("in-kernel fast path unavailable; forwarding in user space", "err", err)
+			fp = nil
+		} else {
+			tables = fp
+		}
+	}
+	open, err := backend.OpenerFast(kind, log, fp)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -47,15 +62,21 @@ func newDataplane(kind, hostPrefix string, workers workerFlags, reg *fib.Registr
 		return nil, nil, nil, fmt.Errorf("netlink: %w", err)
 	}
 	e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log,
-		Workers: workers.perIface, CPUs: workers.cpus})
+		Workers: workers.perIface, CPUs: workers.cpus, FastPath: tables})
 	if err != nil {
 		links.Close()
+		if fp != nil {
+			fp.Close()
+		}
 		return nil, nil, nil, err
 	}
-	log.Info("dataplane ready", "io", kind, "workers_per_iface", workers.perIface, "cpus", workers.cpus)
+	log.Info("dataplane ready", "io", kind, "workers_per_iface", workers.perIface, "cpus", workers.cpus, "fast_path", fp != nil)
 	stop := func() {
 		e.Close()
 		links.Close()
+		if fp != nil {
+			fp.Close()
+		}
 	}
 	return &engineDP{e: e, kind: kind, hostPrefix: hostPrefix, log: log}, &engineNeighbors{t: e.Neighbors()}, stop, nil
 }
@@ -137,6 +158,9 @@ func (d *engineDP) Stats() control.Stats {
 	for _, id := range ids {
 		s.FIBs = append(s.FIBs, control.FIBStats{FIB: id, Counters: counters(fc[id])})
 	}
+	if fp := d.e.FastPath(); fp.Enabled {
+		s.FastPath = &control.FastPathStats{Interfaces: fp.Interfaces, Forwarded: fp.Forwarded, Punts: fp.Punts}
+	}
 	return s
 }
 
@@ -154,7 +178,7 @@ func portInfo(p dataplane.PortInfo) control.PortInfo {
 func counters(c dataplane.Counters) control.Counters {
 	return control.Counters{RxPackets: c.RxPackets, RxBytes: c.RxBytes, TxPackets: c.TxPackets, TxBytes: c.TxBytes,
 		Forwarded: c.Forwarded, Dropped: c.Dropped(), Drops: c.Drops, Local: c.Local, NeighborQueued: c.NeighborQueued,
-		TxDropped: c.TxDropped()}
+		TxDropped: c.TxDropped(), FastPathForwarded: c.FastPathForwarded}
 }
 
 // engineNeighbors adapts package neigh to the control plane.

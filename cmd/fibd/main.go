@@ -46,6 +46,7 @@ type flags struct {
 	checkConfig string
 	hostPrefix  string
 	workers     int
+	fastPath    string
 	cpus        string
 	cpuList     []int // cpus, parsed by checkFlags
 }
@@ -90,6 +91,7 @@ func newFlagSet(fp *flags) *flag.FlagSet {
 	fs.StringVar(&f.hostPrefix, "host-netns-prefix", hoststack.DefaultPrefix, "names FIB N's host namespace prefix+N (fibctl fib set N --host on); a fibd removes the namespaces under its prefix that no FIB has")
 	fs.IntVar(&f.workers, "workers", 0, "RX workers per interface with AF_PACKET (a PACKET_FANOUT group); 0: one per RX queue, at most one per CPU. AF_XDP has one per RX queue")
 	fs.StringVar(&f.cpus, "cpus", "", "pin the workers: RX queue i of every interface is read on the i-th CPU of this list (e.g. 0-3 or 1,3), wrapping around; empty: not pinned")
+	fs.StringVar(&f.fastPath, "fast-path", "on", "in-kernel XDP fast path: on (forward the common case in the XDP program on interfaces where AF_XDP attaches natively, the rest in user space) or off (every frame through user space)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.checkConfig, "check-config", "", "validate this config file (syntax and meaning) and exit: 0 if it would apply, 1 with each problem if not")
 	return fs
@@ -105,6 +107,9 @@ func checkFlags(fp *flags, fs *flag.FlagSet) (*flags, error) {
 	}
 	if err := checkHostPrefix(f.hostPrefix); err != nil {
 		return nil, err
+	}
+	if f.fastPath != "on" && f.fastPath != "off" {
+		return nil, fmt.Errorf("--fast-path %q: want on or off", f.fastPath)
 	}
 	if f.workers < 0 {
 		return nil, fmt.Errorf("--workers %d: want 0 (one per RX queue) or more", f.workers)

@@ -41,7 +41,7 @@ func run(ctx context.Context, f *flags, log *slog.Logger) error {
 	}
 
 	reg := fib.NewRegistry(fib.Options{})
-	dp, nb, stopDP, err := newDataplane(f.dataplane, f.hostPrefix, workerFlags{f.workers, f.cpuList}, reg, log)
+	dp, nb, stopDP, err := newDataplane(f.dataplane, f.hostPrefix, workerFlags{f.workers, f.cpuList}, f.fastPath == "on", reg, log)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func checkConfig(path string, out io.Writer) int {
 	}
 	reg := fib.NewRegistry(fib.Options{})
 	quiet := slog.New(slog.DiscardHandler)
-	dp, nb, stop, err := newDataplane("none", "", workerFlags{}, reg, quiet)
+	dp, nb, stop, err := newDataplane("none", "", workerFlags{}, false, reg, quiet)
 	if err != nil {
 		fmt.Fprintln(out, err)
 		return 1

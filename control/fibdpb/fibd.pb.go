@@ -2133,9 +2133,13 @@ type Counters struct {
 	// port (tx-full, tx-refused, tx-egress-gone), for frames another port
 	// received. So every frame a port received is counted once:
 	// rx_packets = forwarded + local + neighbor_queued + dropped - tx_dropped.
-	TxDropped     uint64 `protobuf:"varint,10,opt,name=tx_dropped,json=txDropped,proto3" json:"tx_dropped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TxDropped uint64 `protobuf:"varint,10,opt,name=tx_dropped,json=txDropped,proto3" json:"tx_dropped,omitempty"`
+	// fast_path_forwarded is the part of forwarded that the in-kernel fast
+	// path (XDP) forwarded without the frame reaching user space; those
+	// frames are in rx_packets and tx_packets as well.
+	FastPathForwarded uint64 `protobuf:"varint,11,opt,name=fast_path_forwarded,json=fastPathForwarded,proto3" json:"fast_path_forwarded,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Counters) Reset() {
@@ -2234,6 +2238,13 @@ func (x *Counters) GetNeighborQueued() uint64 {
 func (x *Counters) GetTxDropped() uint64 {
 	if x != nil {
 		return x.TxDropped
+	}
+	return 0
+}
+
+func (x *Counters) GetFastPathForwarded() uint64 {
+	if x != nil {
+		return x.FastPathForwarded
 	}
 	return 0
 }
@@ -6036,7 +6047,10 @@ type GetStatsResponse struct {
 	Ports []*PortStats           `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
 	Fibs  []*FibStats            `protobuf:"bytes,3,rep,name=fibs,proto3" json:"fibs,omitempty"`
 	// interfaces count, per interface, the frames that arrived for no port.
-	Interfaces    []*InterfaceStats `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Interfaces []*InterfaceStats `protobuf:"bytes,4,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	// fast_path is the in-kernel fast path's report; unset when fibd runs
+	// without one (--fast-path=off, or no interface on native XDP).
+	FastPath      *FastPathStats `protobuf:"bytes,5,opt,name=fast_path,json=fastPath,proto3" json:"fast_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6099,6 +6113,77 @@ func (x *GetStatsResponse) GetInterfaces() []*InterfaceStats {
 	return nil
 }
 
+func (x *GetStatsResponse) GetFastPath() *FastPathStats {
+	if x != nil {
+		return x.FastPath
+	}
+	return nil
+}
+
+// FastPathStats is what the in-kernel XDP fast path did: the frames it
+// forwarded itself, and the frames it handed to fibd's user-space engine,
+// by reason (no-route, neighbour, ttl, options, ...).
+type FastPathStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// interfaces run the fast path program (native XDP).
+	Interfaces    []string          `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Forwarded     uint64            `protobuf:"varint,2,opt,name=forwarded,proto3" json:"forwarded,omitempty"`
+	Punts         map[string]uint64 `protobuf:"bytes,3,rep,name=punts,proto3" json:"punts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FastPathStats) Reset() {
+	*x = FastPathStats{}
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FastPathStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FastPathStats) ProtoMessage() {}
+
+func (x *FastPathStats) ProtoReflect() protoreflect.Message {
+	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FastPathStats.ProtoReflect.Descriptor instead.
+func (*FastPathStats) Descriptor() ([]byte, []int) {
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *FastPathStats) GetInterfaces() []string {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *FastPathStats) GetForwarded() uint64 {
+	if x != nil {
+		return x.Forwarded
+	}
+	return 0
+}
+
+func (x *FastPathStats) GetPunts() map[string]uint64 {
+	if x != nil {
+		return x.Punts
+	}
+	return nil
+}
+
 // InterfaceStats count what arrived on an interface for no port: frames
 // whose tags no port is bound to, with the tags of the last one, and
 // receive errors.
@@ -6122,7 +6207,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6134,7 +6219,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[76]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6147,7 +6232,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{76}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -6218,7 +6303,7 @@ type NextHopGroup struct {
 
 func (x *NextHopGroup) Reset() {
 	*x = NextHopGroup{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6230,7 +6315,7 @@ func (x *NextHopGroup) String() string {
 func (*NextHopGroup) ProtoMessage() {}
 
 func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[77]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6243,7 +6328,7 @@ func (x *NextHopGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextHopGroup.ProtoReflect.Descriptor instead.
 func (*NextHopGroup) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{77}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *NextHopGroup) GetFibId() uint32 {
@@ -6311,7 +6396,7 @@ type SetNextHopGroupRequest struct {
 
 func (x *SetNextHopGroupRequest) Reset() {
 	*x = SetNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6323,7 +6408,7 @@ func (x *SetNextHopGroupRequest) String() string {
 func (*SetNextHopGroupRequest) ProtoMessage() {}
 
 func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[78]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6336,7 +6421,7 @@ func (x *SetNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{78}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SetNextHopGroupRequest) GetGroup() *NextHopGroup {
@@ -6357,7 +6442,7 @@ type SetNextHopGroupResponse struct {
 
 func (x *SetNextHopGroupResponse) Reset() {
 	*x = SetNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6369,7 +6454,7 @@ func (x *SetNextHopGroupResponse) String() string {
 func (*SetNextHopGroupResponse) ProtoMessage() {}
 
 func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[79]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6382,7 +6467,7 @@ func (x *SetNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*SetNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{79}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SetNextHopGroupResponse) GetEpoch() uint64 {
@@ -6417,7 +6502,7 @@ type DeleteNextHopGroupRequest struct {
 
 func (x *DeleteNextHopGroupRequest) Reset() {
 	*x = DeleteNextHopGroupRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6429,7 +6514,7 @@ func (x *DeleteNextHopGroupRequest) String() string {
 func (*DeleteNextHopGroupRequest) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[80]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6442,7 +6527,7 @@ func (x *DeleteNextHopGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{80}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeleteNextHopGroupRequest) GetFibId() uint32 {
@@ -6477,7 +6562,7 @@ type DeleteNextHopGroupResponse struct {
 
 func (x *DeleteNextHopGroupResponse) Reset() {
 	*x = DeleteNextHopGroupResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6489,7 +6574,7 @@ func (x *DeleteNextHopGroupResponse) String() string {
 func (*DeleteNextHopGroupResponse) ProtoMessage() {}
 
 func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[81]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6502,7 +6587,7 @@ func (x *DeleteNextHopGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNextHopGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNextHopGroupResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{81}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *DeleteNextHopGroupResponse) GetEpoch() uint64 {
@@ -6535,7 +6620,7 @@ type ListNextHopGroupsRequest struct {
 
 func (x *ListNextHopGroupsRequest) Reset() {
 	*x = ListNextHopGroupsRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6547,7 +6632,7 @@ func (x *ListNextHopGroupsRequest) String() string {
 func (*ListNextHopGroupsRequest) ProtoMessage() {}
 
 func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[82]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6560,7 +6645,7 @@ func (x *ListNextHopGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{82}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListNextHopGroupsRequest) GetFibId() uint32 {
@@ -6580,7 +6665,7 @@ type ListNextHopGroupsResponse struct {
 
 func (x *ListNextHopGroupsResponse) Reset() {
 	*x = ListNextHopGroupsResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6592,7 +6677,7 @@ func (x *ListNextHopGroupsResponse) String() string {
 func (*ListNextHopGroupsResponse) ProtoMessage() {}
 
 func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[83]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6605,7 +6690,7 @@ func (x *ListNextHopGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNextHopGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListNextHopGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{83}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ListNextHopGroupsResponse) GetEpoch() uint64 {
@@ -6638,7 +6723,7 @@ type WatchRoutesRequest struct {
 
 func (x *WatchRoutesRequest) Reset() {
 	*x = WatchRoutesRequest{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6650,7 +6735,7 @@ func (x *WatchRoutesRequest) String() string {
 func (*WatchRoutesRequest) ProtoMessage() {}
 
 func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[84]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6663,7 +6748,7 @@ func (x *WatchRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesRequest.ProtoReflect.Descriptor instead.
 func (*WatchRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{84}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *WatchRoutesRequest) GetFibId() uint32 {
@@ -6708,7 +6793,7 @@ type RouteEvent struct {
 
 func (x *RouteEvent) Reset() {
 	*x = RouteEvent{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6720,7 +6805,7 @@ func (x *RouteEvent) String() string {
 func (*RouteEvent) ProtoMessage() {}
 
 func (x *RouteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[85]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6733,7 +6818,7 @@ func (x *RouteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteEvent.ProtoReflect.Descriptor instead.
 func (*RouteEvent) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{85}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *RouteEvent) GetType() RouteEventType {
@@ -6809,7 +6894,7 @@ type WatchRoutesResponse struct {
 
 func (x *WatchRoutesResponse) Reset() {
 	*x = WatchRoutesResponse{}
-	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6821,7 +6906,7 @@ func (x *WatchRoutesResponse) String() string {
 func (*WatchRoutesResponse) ProtoMessage() {}
 
 func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fibd_v1_fibd_proto_msgTypes[86]
+	mi := &file_fibd_v1_fibd_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6834,7 +6919,7 @@ func (x *WatchRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRoutesResponse.ProtoReflect.Descriptor instead.
 func (*WatchRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{86}
+	return file_fibd_v1_fibd_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *WatchRoutesResponse) GetEpoch() uint64 {
@@ -6976,7 +7061,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\a_fib_id\"J\n" +
 	"\x10ListFibsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12 \n" +
-	"\x04fibs\x18\x02 \x03(\v2\f.fibd.v1.FibR\x04fibs\"\x82\x03\n" +
+	"\x04fibs\x18\x02 \x03(\v2\f.fibd.v1.FibR\x04fibs\"\xb2\x03\n" +
 	"\bCounters\x12\x1d\n" +
 	"\n" +
 	"rx_packets\x18\x01 \x01(\x04R\trxPackets\x12\x19\n" +
@@ -6991,7 +7076,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x0fneighbor_queued\x18\t \x01(\x04R\x0eneighborQueued\x12\x1d\n" +
 	"\n" +
 	"tx_dropped\x18\n" +
-	" \x01(\x04R\ttxDropped\x1a8\n" +
+	" \x01(\x04R\ttxDropped\x12.\n" +
+	"\x13fast_path_forwarded\x18\v \x01(\x04R\x11fastPathForwarded\x1a8\n" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -7308,14 +7394,25 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\troutes_v6\x18\x04 \x01(\x04R\broutesV6\"8\n" +
 	"\x0fGetStatsRequest\x12\x1a\n" +
 	"\x06fib_id\x18\x01 \x01(\rH\x00R\x05fibId\x88\x01\x01B\t\n" +
-	"\a_fib_id\"\xb2\x01\n" +
+	"\a_fib_id\"\xe7\x01\n" +
 	"\x10GetStatsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12(\n" +
 	"\x05ports\x18\x02 \x03(\v2\x12.fibd.v1.PortStatsR\x05ports\x12%\n" +
 	"\x04fibs\x18\x03 \x03(\v2\x11.fibd.v1.FibStatsR\x04fibs\x127\n" +
 	"\n" +
 	"interfaces\x18\x04 \x03(\v2\x17.fibd.v1.InterfaceStatsR\n" +
-	"interfaces\"\xf3\x01\n" +
+	"interfaces\x123\n" +
+	"\tfast_path\x18\x05 \x01(\v2\x16.fibd.v1.FastPathStatsR\bfastPath\"\xc0\x01\n" +
+	"\rFastPathStats\x12\x1e\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\tR\n" +
+	"interfaces\x12\x1c\n" +
+	"\tforwarded\x18\x02 \x01(\x04R\tforwarded\x127\n" +
+	"\x05punts\x18\x03 \x03(\v2!.fibd.v1.FastPathStats.PuntsEntryR\x05punts\x1a8\n" +
+	"\n" +
+	"PuntsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xf3\x01\n" +
 	"\x0eInterfaceStats\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12!\n" +
 	"\funknown_vlan\x18\x02 \x01(\x04R\vunknownVlan\x12!\n" +
@@ -7521,7 +7618,7 @@ func file_fibd_v1_fibd_proto_rawDescGZIP() []byte {
 }
 
 var file_fibd_v1_fibd_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
+var file_fibd_v1_fibd_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_fibd_v1_fibd_proto_goTypes = []any{
 	(RPFMode)(0),                       // 0: fibd.v1.RPFMode
 	(PortState)(0),                     // 1: fibd.v1.PortState
@@ -7613,45 +7710,47 @@ var file_fibd_v1_fibd_proto_goTypes = []any{
 	(*FibStats)(nil),                   // 87: fibd.v1.FibStats
 	(*GetStatsRequest)(nil),            // 88: fibd.v1.GetStatsRequest
 	(*GetStatsResponse)(nil),           // 89: fibd.v1.GetStatsResponse
-	(*InterfaceStats)(nil),             // 90: fibd.v1.InterfaceStats
-	(*NextHopGroup)(nil),               // 91: fibd.v1.NextHopGroup
-	(*SetNextHopGroupRequest)(nil),     // 92: fibd.v1.SetNextHopGroupRequest
-	(*SetNextHopGroupResponse)(nil),    // 93: fibd.v1.SetNextHopGroupResponse
-	(*DeleteNextHopGroupRequest)(nil),  // 94: fibd.v1.DeleteNextHopGroupRequest
-	(*DeleteNextHopGroupResponse)(nil), // 95: fibd.v1.DeleteNextHopGroupResponse
-	(*ListNextHopGroupsRequest)(nil),   // 96: fibd.v1.ListNextHopGroupsRequest
-	(*ListNextHopGroupsResponse)(nil),  // 97: fibd.v1.ListNextHopGroupsResponse
-	(*WatchRoutesRequest)(nil),         // 98: fibd.v1.WatchRoutesRequest
-	(*RouteEvent)(nil),                 // 99: fibd.v1.RouteEvent
-	(*WatchRoutesResponse)(nil),        // 100: fibd.v1.WatchRoutesResponse
-	nil,                                // 101: fibd.v1.FibHost.DropsEntry
-	nil,                                // 102: fibd.v1.FibHost.IoEntry
-	nil,                                // 103: fibd.v1.Counters.DropsEntry
-	nil,                                // 104: fibd.v1.Port.IoCountersEntry
-	(*timestamppb.Timestamp)(nil),      // 105: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 106: google.protobuf.Duration
+	(*FastPathStats)(nil),              // 90: fibd.v1.FastPathStats
+	(*InterfaceStats)(nil),             // 91: fibd.v1.InterfaceStats
+	(*NextHopGroup)(nil),               // 92: fibd.v1.NextHopGroup
+	(*SetNextHopGroupRequest)(nil),     // 93: fibd.v1.SetNextHopGroupRequest
+	(*SetNextHopGroupResponse)(nil),    // 94: fibd.v1.SetNextHopGroupResponse
+	(*DeleteNextHopGroupRequest)(nil),  // 95: fibd.v1.DeleteNextHopGroupRequest
+	(*DeleteNextHopGroupResponse)(nil), // 96: fibd.v1.DeleteNextHopGroupResponse
+	(*ListNextHopGroupsRequest)(nil),   // 97: fibd.v1.ListNextHopGroupsRequest
+	(*ListNextHopGroupsResponse)(nil),  // 98: fibd.v1.ListNextHopGroupsResponse
+	(*WatchRoutesRequest)(nil),         // 99: fibd.v1.WatchRoutesRequest
+	(*RouteEvent)(nil),                 // 100: fibd.v1.RouteEvent
+	(*WatchRoutesResponse)(nil),        // 101: fibd.v1.WatchRoutesResponse
+	nil,                                // 102: fibd.v1.FibHost.DropsEntry
+	nil,                                // 103: fibd.v1.FibHost.IoEntry
+	nil,                                // 104: fibd.v1.Counters.DropsEntry
+	nil,                                // 105: fibd.v1.Port.IoCountersEntry
+	nil,                                // 106: fibd.v1.FastPathStats.PuntsEntry
+	(*timestamppb.Timestamp)(nil),      // 107: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 108: google.protobuf.Duration
 }
 var file_fibd_v1_fibd_proto_depIdxs = []int32{
-	105, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
+	107, // 0: fibd.v1.GetInfoResponse.started:type_name -> google.protobuf.Timestamp
 	16,  // 1: fibd.v1.Fib.limits:type_name -> fibd.v1.Limits
 	20,  // 2: fibd.v1.Fib.settings:type_name -> fibd.v1.FibSettings
 	19,  // 3: fibd.v1.Fib.sources:type_name -> fibd.v1.SourceRoutes
 	18,  // 4: fibd.v1.Fib.host:type_name -> fibd.v1.FibHost
-	101, // 5: fibd.v1.FibHost.drops:type_name -> fibd.v1.FibHost.DropsEntry
-	102, // 6: fibd.v1.FibHost.io:type_name -> fibd.v1.FibHost.IoEntry
+	102, // 5: fibd.v1.FibHost.drops:type_name -> fibd.v1.FibHost.DropsEntry
+	103, // 6: fibd.v1.FibHost.io:type_name -> fibd.v1.FibHost.IoEntry
 	22,  // 7: fibd.v1.FibSettings.neighbors:type_name -> fibd.v1.NeighborSettings
 	21,  // 8: fibd.v1.FibSettings.limits:type_name -> fibd.v1.FibLimits
-	106, // 9: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
-	106, // 10: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
-	106, // 11: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
-	106, // 12: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
+	108, // 9: fibd.v1.NeighborSettings.gc_stale_time:type_name -> google.protobuf.Duration
+	108, // 10: fibd.v1.NeighborSettings.base_reachable_time:type_name -> google.protobuf.Duration
+	108, // 11: fibd.v1.NeighborSettings.delay_first_probe_time:type_name -> google.protobuf.Duration
+	108, // 12: fibd.v1.NeighborSettings.retrans_timer:type_name -> google.protobuf.Duration
 	20,  // 13: fibd.v1.SetFibSettingsRequest.settings:type_name -> fibd.v1.FibSettings
 	20,  // 14: fibd.v1.SetFibSettingsResponse.settings:type_name -> fibd.v1.FibSettings
 	16,  // 15: fibd.v1.CreateFibRequest.limits:type_name -> fibd.v1.Limits
 	17,  // 16: fibd.v1.ListFibsResponse.fibs:type_name -> fibd.v1.Fib
-	103, // 17: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
+	104, // 17: fibd.v1.Counters.drops:type_name -> fibd.v1.Counters.DropsEntry
 	31,  // 18: fibd.v1.Port.counters:type_name -> fibd.v1.Counters
-	104, // 19: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
+	105, // 19: fibd.v1.Port.io_counters:type_name -> fibd.v1.Port.IoCountersEntry
 	1,   // 20: fibd.v1.Port.oper_state:type_name -> fibd.v1.PortState
 	33,  // 21: fibd.v1.Port.settings:type_name -> fibd.v1.PortSettings
 	0,   // 22: fibd.v1.PortSettings.rpf:type_name -> fibd.v1.RPFMode
@@ -7682,7 +7781,7 @@ var file_fibd_v1_fibd_proto_depIdxs = []int32{
 	9,   // 47: fibd.v1.ListRoutesRequest.family:type_name -> fibd.v1.Family
 	50,  // 48: fibd.v1.ListRoutesResponse.routes:type_name -> fibd.v1.Route
 	50,  // 49: fibd.v1.LookupHop.route:type_name -> fibd.v1.Route
-	105, // 50: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
+	107, // 50: fibd.v1.Neighbor.updated:type_name -> google.protobuf.Timestamp
 	10,  // 51: fibd.v1.Neighbor.nud_state:type_name -> fibd.v1.NeighborState
 	69,  // 52: fibd.v1.LookupRouteResponse.hops:type_name -> fibd.v1.LookupHop
 	3,   // 53: fibd.v1.LookupRouteResponse.resolution:type_name -> fibd.v1.Resolution
@@ -7696,83 +7795,85 @@ var file_fibd_v1_fibd_proto_depIdxs = []int32{
 	31,  // 61: fibd.v1.FibStats.counters:type_name -> fibd.v1.Counters
 	86,  // 62: fibd.v1.GetStatsResponse.ports:type_name -> fibd.v1.PortStats
 	87,  // 63: fibd.v1.GetStatsResponse.fibs:type_name -> fibd.v1.FibStats
-	90,  // 64: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
-	49,  // 65: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
-	3,   // 66: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
-	71,  // 67: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
-	91,  // 68: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
-	91,  // 69: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
-	12,  // 70: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
-	13,  // 71: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
-	50,  // 72: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
-	91,  // 73: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
-	49,  // 74: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
-	3,   // 75: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
-	71,  // 76: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
-	99,  // 77: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
-	14,  // 78: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
-	25,  // 79: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
-	27,  // 80: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
-	29,  // 81: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
-	23,  // 82: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
-	36,  // 83: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
-	38,  // 84: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
-	40,  // 85: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
-	34,  // 86: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
-	43,  // 87: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
-	45,  // 88: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
-	47,  // 89: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
-	51,  // 90: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
-	53,  // 91: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
-	55,  // 92: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
-	61,  // 93: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
-	66,  // 94: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
-	68,  // 95: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
-	98,  // 96: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
-	92,  // 97: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
-	94,  // 98: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
-	96,  // 99: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
-	73,  // 100: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
-	75,  // 101: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
-	77,  // 102: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
-	79,  // 103: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
-	81,  // 104: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
-	84,  // 105: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
-	88,  // 106: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
-	15,  // 107: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
-	26,  // 108: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
-	28,  // 109: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
-	30,  // 110: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
-	24,  // 111: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
-	37,  // 112: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
-	39,  // 113: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
-	41,  // 114: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
-	35,  // 115: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
-	44,  // 116: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
-	46,  // 117: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
-	48,  // 118: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
-	52,  // 119: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
-	54,  // 120: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
-	56,  // 121: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
-	63,  // 122: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
-	67,  // 123: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
-	72,  // 124: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
-	100, // 125: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
-	93,  // 126: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
-	95,  // 127: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
-	97,  // 128: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
-	74,  // 129: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
-	76,  // 130: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
-	78,  // 131: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
-	80,  // 132: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
-	82,  // 133: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
-	85,  // 134: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
-	89,  // 135: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
-	107, // [107:136] is the sub-list for method output_type
-	78,  // [78:107] is the sub-list for method input_type
-	78,  // [78:78] is the sub-list for extension type_name
-	78,  // [78:78] is the sub-list for extension extendee
-	0,   // [0:78] is the sub-list for field type_name
+	91,  // 64: fibd.v1.GetStatsResponse.interfaces:type_name -> fibd.v1.InterfaceStats
+	90,  // 65: fibd.v1.GetStatsResponse.fast_path:type_name -> fibd.v1.FastPathStats
+	106, // 66: fibd.v1.FastPathStats.punts:type_name -> fibd.v1.FastPathStats.PuntsEntry
+	49,  // 67: fibd.v1.NextHopGroup.paths:type_name -> fibd.v1.Path
+	3,   // 68: fibd.v1.NextHopGroup.resolution:type_name -> fibd.v1.Resolution
+	71,  // 69: fibd.v1.NextHopGroup.resolved:type_name -> fibd.v1.NextHop
+	92,  // 70: fibd.v1.SetNextHopGroupRequest.group:type_name -> fibd.v1.NextHopGroup
+	92,  // 71: fibd.v1.ListNextHopGroupsResponse.groups:type_name -> fibd.v1.NextHopGroup
+	12,  // 72: fibd.v1.RouteEvent.type:type_name -> fibd.v1.RouteEventType
+	13,  // 73: fibd.v1.RouteEvent.cause:type_name -> fibd.v1.RouteEventCause
+	50,  // 74: fibd.v1.RouteEvent.route:type_name -> fibd.v1.Route
+	92,  // 75: fibd.v1.RouteEvent.group:type_name -> fibd.v1.NextHopGroup
+	49,  // 76: fibd.v1.RouteEvent.paths:type_name -> fibd.v1.Path
+	3,   // 77: fibd.v1.RouteEvent.resolution:type_name -> fibd.v1.Resolution
+	71,  // 78: fibd.v1.RouteEvent.resolved:type_name -> fibd.v1.NextHop
+	100, // 79: fibd.v1.WatchRoutesResponse.events:type_name -> fibd.v1.RouteEvent
+	14,  // 80: fibd.v1.FibdService.GetInfo:input_type -> fibd.v1.GetInfoRequest
+	25,  // 81: fibd.v1.FibdService.CreateFib:input_type -> fibd.v1.CreateFibRequest
+	27,  // 82: fibd.v1.FibdService.DeleteFib:input_type -> fibd.v1.DeleteFibRequest
+	29,  // 83: fibd.v1.FibdService.ListFibs:input_type -> fibd.v1.ListFibsRequest
+	23,  // 84: fibd.v1.FibdService.SetFibSettings:input_type -> fibd.v1.SetFibSettingsRequest
+	36,  // 85: fibd.v1.FibdService.BindPort:input_type -> fibd.v1.BindPortRequest
+	38,  // 86: fibd.v1.FibdService.UnbindPort:input_type -> fibd.v1.UnbindPortRequest
+	40,  // 87: fibd.v1.FibdService.ListPorts:input_type -> fibd.v1.ListPortsRequest
+	34,  // 88: fibd.v1.FibdService.SetPortSettings:input_type -> fibd.v1.SetPortSettingsRequest
+	43,  // 89: fibd.v1.FibdService.AddAddress:input_type -> fibd.v1.AddAddressRequest
+	45,  // 90: fibd.v1.FibdService.DeleteAddress:input_type -> fibd.v1.DeleteAddressRequest
+	47,  // 91: fibd.v1.FibdService.ListAddresses:input_type -> fibd.v1.ListAddressesRequest
+	51,  // 92: fibd.v1.FibdService.AddRoute:input_type -> fibd.v1.AddRouteRequest
+	53,  // 93: fibd.v1.FibdService.ReplaceRoute:input_type -> fibd.v1.ReplaceRouteRequest
+	55,  // 94: fibd.v1.FibdService.DeleteRoute:input_type -> fibd.v1.DeleteRouteRequest
+	61,  // 95: fibd.v1.FibdService.ModifyRoutes:input_type -> fibd.v1.ModifyRoutesRequest
+	66,  // 96: fibd.v1.FibdService.ListRoutes:input_type -> fibd.v1.ListRoutesRequest
+	68,  // 97: fibd.v1.FibdService.LookupRoute:input_type -> fibd.v1.LookupRouteRequest
+	99,  // 98: fibd.v1.FibdService.WatchRoutes:input_type -> fibd.v1.WatchRoutesRequest
+	93,  // 99: fibd.v1.FibdService.SetNextHopGroup:input_type -> fibd.v1.SetNextHopGroupRequest
+	95,  // 100: fibd.v1.FibdService.DeleteNextHopGroup:input_type -> fibd.v1.DeleteNextHopGroupRequest
+	97,  // 101: fibd.v1.FibdService.ListNextHopGroups:input_type -> fibd.v1.ListNextHopGroupsRequest
+	73,  // 102: fibd.v1.FibdService.BeginResync:input_type -> fibd.v1.BeginResyncRequest
+	75,  // 103: fibd.v1.FibdService.EndResync:input_type -> fibd.v1.EndResyncRequest
+	77,  // 104: fibd.v1.FibdService.AddNeighbor:input_type -> fibd.v1.AddNeighborRequest
+	79,  // 105: fibd.v1.FibdService.DeleteNeighbor:input_type -> fibd.v1.DeleteNeighborRequest
+	81,  // 106: fibd.v1.FibdService.ListNeighbors:input_type -> fibd.v1.ListNeighborsRequest
+	84,  // 107: fibd.v1.FibdService.WatchNeighbors:input_type -> fibd.v1.WatchNeighborsRequest
+	88,  // 108: fibd.v1.FibdService.GetStats:input_type -> fibd.v1.GetStatsRequest
+	15,  // 109: fibd.v1.FibdService.GetInfo:output_type -> fibd.v1.GetInfoResponse
+	26,  // 110: fibd.v1.FibdService.CreateFib:output_type -> fibd.v1.CreateFibResponse
+	28,  // 111: fibd.v1.FibdService.DeleteFib:output_type -> fibd.v1.DeleteFibResponse
+	30,  // 112: fibd.v1.FibdService.ListFibs:output_type -> fibd.v1.ListFibsResponse
+	24,  // 113: fibd.v1.FibdService.SetFibSettings:output_type -> fibd.v1.SetFibSettingsResponse
+	37,  // 114: fibd.v1.FibdService.BindPort:output_type -> fibd.v1.BindPortResponse
+	39,  // 115: fibd.v1.FibdService.UnbindPort:output_type -> fibd.v1.UnbindPortResponse
+	41,  // 116: fibd.v1.FibdService.ListPorts:output_type -> fibd.v1.ListPortsResponse
+	35,  // 117: fibd.v1.FibdService.SetPortSettings:output_type -> fibd.v1.SetPortSettingsResponse
+	44,  // 118: fibd.v1.FibdService.AddAddress:output_type -> fibd.v1.AddAddressResponse
+	46,  // 119: fibd.v1.FibdService.DeleteAddress:output_type -> fibd.v1.DeleteAddressResponse
+	48,  // 120: fibd.v1.FibdService.ListAddresses:output_type -> fibd.v1.ListAddressesResponse
+	52,  // 121: fibd.v1.FibdService.AddRoute:output_type -> fibd.v1.AddRouteResponse
+	54,  // 122: fibd.v1.FibdService.ReplaceRoute:output_type -> fibd.v1.ReplaceRouteResponse
+	56,  // 123: fibd.v1.FibdService.DeleteRoute:output_type -> fibd.v1.DeleteRouteResponse
+	63,  // 124: fibd.v1.FibdService.ModifyRoutes:output_type -> fibd.v1.ModifyRoutesResponse
+	67,  // 125: fibd.v1.FibdService.ListRoutes:output_type -> fibd.v1.ListRoutesResponse
+	72,  // 126: fibd.v1.FibdService.LookupRoute:output_type -> fibd.v1.LookupRouteResponse
+	101, // 127: fibd.v1.FibdService.WatchRoutes:output_type -> fibd.v1.WatchRoutesResponse
+	94,  // 128: fibd.v1.FibdService.SetNextHopGroup:output_type -> fibd.v1.SetNextHopGroupResponse
+	96,  // 129: fibd.v1.FibdService.DeleteNextHopGroup:output_type -> fibd.v1.DeleteNextHopGroupResponse
+	98,  // 130: fibd.v1.FibdService.ListNextHopGroups:output_type -> fibd.v1.ListNextHopGroupsResponse
+	74,  // 131: fibd.v1.FibdService.BeginResync:output_type -> fibd.v1.BeginResyncResponse
+	76,  // 132: fibd.v1.FibdService.EndResync:output_type -> fibd.v1.EndResyncResponse
+	78,  // 133: fibd.v1.FibdService.AddNeighbor:output_type -> fibd.v1.AddNeighborResponse
+	80,  // 134: fibd.v1.FibdService.DeleteNeighbor:output_type -> fibd.v1.DeleteNeighborResponse
+	82,  // 135: fibd.v1.FibdService.ListNeighbors:output_type -> fibd.v1.ListNeighborsResponse
+	85,  // 136: fibd.v1.FibdService.WatchNeighbors:output_type -> fibd.v1.WatchNeighborsResponse
+	89,  // 137: fibd.v1.FibdService.GetStats:output_type -> fibd.v1.GetStatsResponse
+	109, // [109:138] is the sub-list for method output_type
+	80,  // [80:109] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_fibd_v1_fibd_proto_init() }
@@ -7792,15 +7893,15 @@ func file_fibd_v1_fibd_proto_init() {
 	file_fibd_v1_fibd_proto_msgTypes[67].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[70].OneofWrappers = []any{}
 	file_fibd_v1_fibd_proto_msgTypes[74].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[82].OneofWrappers = []any{}
-	file_fibd_v1_fibd_proto_msgTypes[84].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[83].OneofWrappers = []any{}
+	file_fibd_v1_fibd_proto_msgTypes[85].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibd_v1_fibd_proto_rawDesc), len(file_fibd_v1_fibd_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   91,
+			NumMessages:   93,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -58,6 +58,19 @@ func xdpFrameSize(frameCap int) int {
 // back: an interface where XDP cannot attach fails to open, with the
 // kernel's reason. With Auto the fallback to AF_PACKET is logged.
 func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
+	return OpenerFast(kind, log, nil)
+}
+
+// FastPath is the xdp backend's in-kernel fast path (its table maps).
+type FastPath = xdp.FastPath
+
+// NewFastPath creates the fast path's tables, for OpenerFast and
+// dataplane.Config.FastPath.
+func NewFastPath() (*FastPath, error) { return xdp.NewFastPath() }
+
+// OpenerFast is Opener whose AF_XDP interfaces run the fast path fp
+// where native XDP attaches (nil: none).
+func OpenerFast(kind string, log *slog.Logger, fp *FastPath) (dataplane.Opener, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -66,7 +79,7 @@ func Opener(kind string, log *slog.Logger) (dataplane.Opener, error) {
 		if size == 0 {
 			return nil, fmt.Errorf("%w (%d bytes; at most %d)", ErrFrameTooLong, frameCap, os.Getpagesize()-xdp.RxHeadroom)
 		}
-		socks, err := xdp.OpenAll(name, xdp.Options{Logger: log, FrameSize: size})
+		socks, err := xdp.OpenAll(name, xdp.Options{Logger: log, FrameSize: size, FastPath: fp})
 		if err != nil {
 			return nil, err
 		}

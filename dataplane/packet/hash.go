@@ -20,6 +20,10 @@ var flowSeed = [4]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64(), rand.Uint6
 // evenly over any number of buckets by hash % n.
 func FlowHash(p *Parsed) uint32 { return flowHash(p, &flowSeed) }
 
+// FlowSeed returns FlowHash's key, for a fast path outside the process
+// that must pick the same ECMP member for a flow.
+func FlowSeed() [4]uint64 { return flowSeed }
+
 func flowHash(p *Parsed, seed *[4]uint64) uint32 {
 	s, d := p.Src.As16(), p.Dst.As16()
 	l4 := uint64(p.Proto) << 32

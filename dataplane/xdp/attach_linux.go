@@ -23,6 +23,9 @@ type attachment struct {
 	// mode is AttachNative or AttachGeneric: what the kernel accepted.
 	mode      AttachMode
 	passNonIP bool
+	// fast: the fast path program is attached and the interface is in its
+	// redirect map.
+	fast      bool
 	log       *slog.Logger
 	refs      int // guarded by registry.mu
 }
@@ -76,14 +79,19 @@ func acquire(ifname string, ifindex int, o Options) (*attachment, error) {
 	if a.rtnl, err = openRTNL(); err != nil {
 		return nil, err
 	}
-	if a.l, err = load(queues, o.PassNonIP); err != nil {
-		a.rtnl.close()
-		return nil, fmt.Errorf("%w %s: %w", ErrXDPUnavailable, ifname, err)
+	if o.FastPath != nil && o.Attach != AttachGeneric && !o.PassNonIP {
+		a.attachFast(o.FastPath, queues)
 	}
-	if a.mode, err = a.attach(o.Attach); err != nil {
-		a.l.close()
-		a.rtnl.close()
-		return nil, err
+	if !a.fast {
+		if a.l, err = load(queues, o.PassNonIP); err != nil {
+			a.rtnl.close()
+			return nil, fmt.Errorf("%w %s: %w", ErrXDPUnavailable, ifname, err)
+		}
+		if a.mode, err = a.attach(o.Attach); err != nil {
+			a.l.close()
+			a.rtnl.close()
+			return nil, err
+		}
 	}
 	if registry.byKey == nil {
 		registry.byKey = make(map[attachKey]*attachment)
@@ -101,9 +109,35 @@ func (a *attachment) release() {
 		return
 	}
 	delete(registry.byKey, a.key)
+	if a.fast {
+		// Others stop redirecting here before the program goes.
+		a.l.fast.dropRedirect(a.ifindex, a.l.prog)
+	}
 	a.detach()
 	a.l.close()
 	a.rtnl.close()
+}
+
+// attachFast tries the fast path program, which runs only in native mode:
+// in generic mode every frame has paid for an skb before the program
+// runs, so forwarding there saves little and a redirect costs more. On
+// any failure the interface gets the bare program and runs user-space
+// only, with a warning.
+func (a *attachment) attachFast(fp *FastPath, queues int) {
+	l, err := fp.load(queues)
+	if err == nil {
+		a.l = l
+		if a.mode, err = a.attach(AttachNative); err == nil {
+			if err = fp.addRedirect(a.ifindex); err == nil {
+				a.fast = true
+				return
+			}
+			a.detach()
+		}
+		l.close()
+		a.l = nil
+	}
+	a.log.Warn("xdp: in-kernel fast path unavailable, forwarding in user space", "interface", a.ifname, "err", err)
 }
 
 func modeFlag(m AttachMode) uint32 {

@@ -72,6 +72,9 @@ type Mode struct {
 	// ZeroCopy is set when the socket is bound with XDP_ZEROCOPY: the NIC
 	// DMAs straight into the UMEM.
 	ZeroCopy bool
+	// FastPath is set when the interface runs the in-kernel fast path
+	// program: the socket receives only what it punts.
+	FastPath bool
 }
 
 func (m Mode) String() string {
@@ -120,6 +123,11 @@ type Options struct {
 	FrameSize int
 	// Logger receives the fallback warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// FastPath, when set, attaches the in-kernel fast path program with
+	// these tables instead of the bare redirect, where native XDP attaches
+	// (generic mode and PassNonIP get the bare program). All sockets on
+	// one interface share the first Open's choice.
+	FastPath *FastPath
 }
 
 // withDefaults validates o and fills in zero fields.

@@ -10,6 +10,7 @@ import (
 type loaded struct {
 	prog *ebpf.Program
 	xsks *ebpf.Map
+	fast *FastPath // set for the fast path program, whose tables it shares
 }
 
 // load creates the XSKMAP (one slot per RX queue, keyed by queue index,

@@ -196,6 +196,7 @@ func newSocket(a *attachment, queue int, o Options, bindFlag uint16) (_ *Socket,
 		s.mode.ZeroCopy = opts&unix.XDP_OPTIONS_ZEROCOPY != 0
 	}
 	s.mode.Attach = a.mode
+	s.mode.FastPath = a.fast
 	if !s.mode.ZeroCopy {
 		// In copy mode each sendto transmits at most this many frames
 		// (32 by default). Raising it to the ring size lets one kick send
@@ -238,6 +239,10 @@ func (s *Socket) BatchSize() int { return pktio.BatchSize }
 
 // Mode reports the XDP attach mode and whether the socket is zero-copy.
 func (s *Socket) Mode() Mode { return s.mode }
+
+// FastPathActive reports whether the interface runs the fast path program:
+// the socket receives only the frames it punts.
+func (s *Socket) FastPathActive() bool { return s.mode.FastPath }
 
 // Interface returns the interface name and the socket's RX queue.
 func (s *Socket) Interface() (string, int) { return s.ifname, s.queue }

@@ -27,3 +27,10 @@ func (s *Socket) Close() error                          { return nil }
 func (s *Socket) Mode() Mode                            { return Mode{} }
 func (s *Socket) Stats() Stats                          { return Stats{} }
 func (s *Socket) Interface() (string, int)              { return "", 0 }
+
+// FastPath is unavailable off Linux.
+type FastPath struct{}
+
+// NewFastPath returns ErrNotSupported.
+func NewFastPath() (*FastPath, error) { return nil, ErrNotSupported }
+func (s *Socket) FastPathActive() bool                  { return false }

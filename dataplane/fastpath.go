@@ -1,0 +1,600 @@
+package dataplane
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/fibd/fibd/dataplane/fastpath"
+	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// The mirror keeps an in-kernel fast path's tables (fastpath.Tables) equal
+// to what the engine forwards with: every FIB's published snapshot, the
+// adjacencies its entries use, and the ports. It is the engine's side of
+// the fast path; the backend only stores what it is told.
+//
+// Routes and forwarding entries arrive from fib's forwarding observer,
+// publication by publication, and are applied on the mirror's goroutine:
+// into the FIB's inactive generation, then a flip, then the same writes
+// into the other generation. Consecutive publications of one FIB that are
+// waiting together are applied as one, which is still whole batches.
+// Adjacency stores (neighbour changes) are written through at once by
+// adj.Table's watcher: one map write. Ports, egress state and the FIBs'
+// own addresses are re-read when the engine says they changed (kick) and
+// every syncEvery, and written where they differ.
+type mirror struct {
+	e   *Engine
+	t   fastpath.Tables
+	log *slog.Logger
+
+	stopObs func()
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+
+	qmu   sync.Mutex
+	queue []*fib.Forwarding
+	// waiters are closed after the next pass of the loop (barrier).
+	waiters []chan struct{}
+
+	// Owned by the loop goroutine.
+	fibs  map[adj.FIBID]*fibMirror
+	slots slotAlloc
+	ports map[fastpath.PortKey]fastpath.Port
+	egr   map[uint32]fastpath.Egress
+	own   map[ownKey]bool
+	seen  map[uint32]*Port // the port each ID's counters belong to
+
+	// amu guards adjacency holds: the watcher runs on neigh's goroutines.
+	amu  sync.Mutex
+	held map[adj.ID]int // slots (in either generation) using each adjacency
+
+	vmu    sync.Mutex
+	synced map[adj.FIBID]uint64 // the FIB versions both generations hold
+}
+
+// fibMirror is what one FIB's tables hold, in both generations once a
+// publication is replayed.
+type fibMirror struct {
+	gen     uint8                   // the generation packets read
+	routes  map[netip.Prefix]uint32 // prefix → slot
+	entries map[uint32]uint32       // forwarding entry → slot
+	content map[uint32]slotContent  // slot → what it holds
+	version uint64
+	started bool // the FIB's generation word exists
+}
+
+type slotContent struct {
+	e    fastpath.Entry
+	adjs []adj.ID // held while the slot holds this content
+}
+
+type ownKey struct {
+	fib  adj.FIBID
+	addr netip.Addr
+}
+
+// slotAlloc hands out forwarding-entry slots; slot 0 is never handed out
+// (an all-zero entry: punt).
+type slotAlloc struct {
+	next uint32
+	free []uint32
+}
+
+func (s *slotAlloc) get() (uint32, bool) {
+	if n := len(s.free); n > 0 {
+		v := s.free[n-1]
+		s.free = s.free[:n-1]
+		return v, true
+	}
+	if s.next == 0 {
+		s.next = 1
+	}
+	if s.next >= fastpath.MaxSlots {
+		return 0, false
+	}
+	s.next++
+	return s.next - 1, true
+}
+
+func (s *slotAlloc) put(v uint32) { s.free = append(s.free, v) }
+
+// syncEvery bounds how stale port state can be when a change was not
+// kicked (an MTU change the link watcher saw, an address added).
+const syncEvery = 100 * time.Millisecond
+
+func newMirror(e *Engine, t fastpath.Tables) (*mirror, error) {
+	m := &mirror{e: e, t: t, log: e.log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		fibs: map[adj.FIBID]*fibMirror{}, ports: map[fastpath.PortKey]fastpath.Port{}, egr: map[uint32]fastpath.Egress{},
+		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, synced: map[adj.FIBID]uint64{}}
+	if err := t.SetConfig(packet.FlowSeed(), true); err != nil {
+		return nil, err
+	}
+	e.adjs.Watch(m.adjChanged)
+	m.stopObs = e.reg.ObserveForwarding(m.observe)
+	go m.loop()
+	return m, nil
+}
+
+// observe is fib's forwarding observer: it runs under the FIB's writer
+// lock, so it only queues.
+func (m *mirror) observe(d *fib.Forwarding) {
+	m.qmu.Lock()
+	m.queue = append(m.queue, d)
+	m.qmu.Unlock()
+	m.poke()
+}
+
+func (m *mirror) poke() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mirror) close() {
+	m.stopObs()
+	m.e.adjs.Watch(nil)
+	close(m.stop)
+	<-m.done
+}
+
+func (m *mirror) loop() {
+	defer close(m.done)
+	tick := time.NewTicker(syncEvery)
+	defer tick.Stop()
+	for {
+		m.qmu.Lock()
+		q, ws := m.queue, m.waiters
+		m.queue, m.waiters = nil, nil
+		m.qmu.Unlock()
+		m.apply(q)
+		m.syncPorts()
+		for _, w := range ws {
+			close(w)
+		}
+		select {
+		case <-m.stop:
+			return
+		case <-m.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// apply applies queued publications, merging consecutive ones of a FIB.
+func (m *mirror) apply(q []*fib.Forwarding) {
+	for len(q) > 0 {
+		d := q[0]
+		q = q[1:]
+		if !d.Deleted {
+			for len(q) > 0 && q[0].FIB == d.FIB && !q[0].Deleted && !q[0].Full {
+				d = merge(d, q[0])
+				q = q[1:]
+			}
+		}
+		m.applyOne(d)
+	}
+}
+
+// merge folds b, published after a, into a (absolute values: later wins).
+func merge(a, b *fib.Forwarding) *fib.Forwarding {
+	out := &fib.Forwarding{FIB: a.FIB, Version: b.Version, Full: a.Full}
+	out.Routes = append(append(out.Routes, a.Routes...), b.Routes...)
+	out.Entries = append(append(out.Entries, a.Entries...), b.Entries...)
+	return out
+}
+
+func (m *mirror) applyOne(d *fib.Forwarding) {
+	fm := m.fibs[d.FIB]
+	if d.Deleted {
+		if fm != nil {
+			m.dropFIB(d.FIB, fm)
+		}
+		m.setSynced(d.FIB, d.Version)
+		return
+	}
+	if fm != nil && !d.Full && len(d.Routes)+len(d.Entries) == 0 {
+		m.setSynced(d.FIB, d.Version)
+		return
+	}
+	if fm == nil {
+		fm = &fibMirror{routes: map[netip.Prefix]uint32{}, entries: map[uint32]uint32{}, content: map[uint32]slotContent{}}
+		m.fibs[d.FIB] = fm
+	}
+	id := uint32(d.FIB)
+	// Full lists everything that exists: whatever the mirror has beyond it
+	// goes.
+	routes, entries := d.Routes, d.Entries
+	if d.Full {
+		want := make(map[netip.Prefix]bool, len(routes))
+		for _, r := range routes {
+			want[r.Prefix] = true
+		}
+		for p := range fm.routes {
+			if !want[p] {
+				routes = append(routes, fib.FwdRoute{Prefix: p})
+			}
+		}
+		live := make(map[uint32]bool, len(entries))
+		for _, e := range entries {
+			live[e.Entry] = true
+		}
+		for i := range fm.entries {
+			if !live[i] {
+				entries = append(entries, fib.FwdEntry{Entry: i})
+			}
+		}
+	}
+	// Plan the slots: new content for an entry's slot, slots to free.
+	type write struct {
+		slot uint32
+		c    slotContent
+	}
+	var writes []write
+	var retired []slotContent // contents replaced: their holds end after the replay
+	var freed []uint32
+	for _, en := range entries {
+		slot, had := fm.entries[en.Entry]
+		if en.Next == nil {
+			if had {
+				delete(fm.entries, en.Entry)
+				retired = append(retired, fm.content[slot])
+				delete(fm.content, slot)
+				freed = append(freed, slot)
+			}
+			continue
+		}
+		if !had {
+			var ok bool
+			if slot, ok = m.slots.get(); !ok {
+				m.log.Warn("fast path: forwarding-entry slots exhausted; routes on this entry are punted", "fib", d.FIB, "entry", en.Entry)
+				continue
+			}
+			fm.entries[en.Entry] = slot
+		} else {
+			retired = append(retired, fm.content[slot])
+		}
+		c := m.contentOf(en.Next)
+		fm.content[slot] = c
+		writes = append(writes, write{slot, c})
+	}
+	type rw struct {
+		p    netip.Prefix
+		slot uint32 // 0 (an all-zero entry: punt) if the entry got no slot
+		del  bool
+	}
+	var rws []rw
+	for _, r := range routes {
+		if r.Entry == 0 {
+			if _, ok := fm.routes[r.Prefix]; ok {
+				delete(fm.routes, r.Prefix)
+				rws = append(rws, rw{p: r.Prefix, del: true})
+			}
+			continue
+		}
+		slot := fm.entries[r.Entry]
+		fm.routes[r.Prefix] = slot
+		rws = append(rws, rw{p: r.Prefix, slot: slot})
+	}
+	// Inactive generation, flip, then the other.
+	next := fm.gen ^ 1
+	if !fm.started {
+		next = 1
+	}
+	writeGen := func(g uint8) {
+		for _, w := range writes {
+			m.check(m.t.SetEntry(g, w.slot, w.c.e), "entry")
+		}
+		for _, r := range rws {
+			if r.del {
+				m.check(m.t.DeleteRoute(id, g, r.p), "route delete")
+			} else {
+				m.check(m.t.SetRoute(id, g, r.p, r.slot), "route")
+			}
+		}
+	}
+	writeGen(next)
+	m.check(m.t.SetGeneration(id, next), "generation")
+	old := fm.gen
+	fm.gen, fm.started = next, true
+	writeGen(old)
+	for _, c := range retired {
+		m.release(c.adjs)
+	}
+	for _, s := range freed {
+		m.slots.put(s)
+	}
+	fm.version = d.Version
+	m.setSynced(d.FIB, d.Version)
+}
+
+func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) {
+	m.check(m.t.DeleteFIB(uint32(id)), "delete FIB")
+	for p := range fm.routes {
+		for g := uint8(0); g < 2; g++ {
+			m.check(m.t.DeleteRoute(uint32(id), g, p), "route delete")
+		}
+	}
+	for slot, c := range fm.content {
+		m.release(c.adjs)
+		m.slots.put(slot)
+	}
+	delete(m.fibs, id)
+}
+
+// contentOf turns a forwarding entry into what the fast path stores, and
+// holds its adjacencies (the entry holds them now; the hold keeps the IDs
+// from reuse while the maps may name them).
+func (m *mirror) contentOf(n *fib.Next) slotContent {
+	if n.Kind != fib.NextGateway {
+		return slotContent{}
+	}
+	c := slotContent{e: fastpath.Entry{Gateway: true, Adj: uint32(n.Adj)}}
+	if n.Group != nil {
+		c.e.Buckets = make([]uint32, len(n.Group))
+		for i, id := range n.Group {
+			c.e.Buckets[i] = uint32(id)
+		}
+	}
+	c.adjs = append([]adj.ID(nil), n.Adjacencies()...)
+	m.hold(c.adjs)
+	return c
+}
+
+func (m *mirror) hold(ids []adj.ID) {
+	m.amu.Lock()
+	defer m.amu.Unlock()
+	for _, id := range ids {
+		if id == adj.None || id >= fastpath.MaxAdjs {
+			continue
+		}
+		m.held[id]++
+		if m.held[id] == 1 {
+			m.e.adjs.Hold(id)
+			m.writeAdjLocked(id)
+		}
+	}
+}
+
+func (m *mirror) release(ids []adj.ID) {
+	m.amu.Lock()
+	defer m.amu.Unlock()
+	for _, id := range ids {
+		if id == adj.None || id >= fastpath.MaxAdjs {
+			continue
+		}
+		if m.held[id]--; m.held[id] > 0 {
+			continue
+		}
+		delete(m.held, id)
+		m.check(m.t.SetAdj(uint32(id), fastpath.Adj{}), "adjacency")
+		m.e.adjs.Unhold(id)
+	}
+}
+
+// adjChanged is adj.Table's watcher: a neighbour's MAC or state, or a
+// path MTU, changed; write it through if the fast path uses it.
+func (m *mirror) adjChanged(id adj.ID, _ *adj.Adjacency) {
+	m.amu.Lock()
+	defer m.amu.Unlock()
+	if m.held[id] > 0 {
+		m.writeAdjLocked(id)
+	}
+}
+
+// writeAdjLocked writes what the adjacency holds now: concurrent stores
+// each end here under amu, and the last one writes the latest state.
+func (m *mirror) writeAdjLocked(id adj.ID) {
+	a := m.e.adjs.Get(id)
+	if a == nil {
+		return
+	}
+	mac, st := a.LinkLayer()
+	m.check(m.t.SetAdj(uint32(id), fastpath.Adj{MAC: mac, State: uint8(st), Live: true, Port: uint32(a.Port()), MTU: a.MTU()}), "adjacency")
+}
+
+func (m *mirror) check(err error, what string) {
+	if err != nil {
+		m.log.Warn("fast path: table write failed", "table", what, "err", err)
+	}
+}
+
+func (m *mirror) setSynced(id adj.FIBID, v uint64) {
+	m.vmu.Lock()
+	m.synced[id] = v
+	m.vmu.Unlock()
+}
+
+// barrier returns once the loop has made a full pass (applied what was
+// queued, synced the ports) after the call, or timeout passed.
+func (m *mirror) barrier(timeout time.Duration) bool {
+	w := make(chan struct{})
+	m.qmu.Lock()
+	m.waiters = append(m.waiters, w)
+	m.qmu.Unlock()
+	m.poke()
+	select {
+	case <-w:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// syncedAll reports whether every FIB's current version is in both
+// generations.
+func (m *mirror) syncedAll() bool {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	for _, f := range m.e.reg.List() {
+		if m.synced[f.ID()] < f.Version() {
+			return false
+		}
+	}
+	return true
+}
+
+// fastIO is implemented by packet I/O that runs the fast path.
+type fastIO interface{ FastPathActive() bool }
+
+// syncPorts writes the ports' ingress and egress entries and the FIBs' own
+// addresses where they differ from what the engine has now.
+func (m *mirror) syncPorts() {
+	wantPorts := map[fastpath.PortKey]fastpath.Port{}
+	wantEgr := map[uint32]fastpath.Egress{}
+	for _, p := range *m.e.ports.Load() {
+		if p == nil || uint32(p.id) >= fastpath.MaxPorts {
+			continue
+		}
+		f := p.fib.Load()
+		l := p.ifc.live.Load()
+		if f == nil || l == nil {
+			wantEgr[uint32(p.id)] = fastpath.Egress{}
+			continue
+		}
+		if m.seen[uint32(p.id)] != p {
+			// Port IDs are reused: a new port's counters start from zero,
+			// before it is in the tables.
+			m.check(m.t.ResetPortCounters(uint32(p.id)), "port counters")
+			m.seen[uint32(p.id)] = p
+		}
+		fast := len(l.ios) > 0
+		for _, io := range l.ios {
+			if fi, ok := io.(fastIO); !ok || !fi.FastPathActive() {
+				fast = false
+			}
+		}
+		up := p.ifc.linkUp.Load() && p.ifc.healthy()
+		k := fastpath.PortKey{Ifindex: uint32(l.index)}
+		switch {
+		case p.tags.Outer == 0:
+		case p.tags.Inner == 0:
+			k.TPID, k.VID, k.Tags = p.tags.OuterTPID, p.tags.Outer&0x0fff, 1
+		default:
+			k.TPID, k.VID, k.Inner, k.Tags = p.tags.OuterTPID, p.tags.Outer&0x0fff, p.tags.Inner&0x0fff, 2
+		}
+		s := unpackSettings(p.settings.Load())
+		if fast {
+			wantPorts[k] = fastpath.Port{ID: uint32(p.id), FIB: uint32(f.ID()), MAC: l.mac, Fast: up && s.RPF == RPFOff}
+		}
+		e := fastpath.Egress{FIB: uint32(f.ID()), MTU: uint32(p.ifc.mtu.Load()), Up: p.ifc.linkUp.Load(), MAC: l.mac,
+			TPID: p.tags.OuterTPID, Outer: p.tags.Outer, Inner: p.tags.Inner}
+		if fast && m.t.Redirectable(uint32(l.index)) {
+			e.Ifindex = uint32(l.index)
+		}
+		wantEgr[uint32(p.id)] = e
+	}
+	for k, v := range wantPorts {
+		if old, ok := m.ports[k]; !ok || old != v {
+			m.check(m.t.SetPort(k, v), "port")
+			m.ports[k] = v
+		}
+	}
+	for k := range m.ports {
+		if _, ok := wantPorts[k]; !ok {
+			m.check(m.t.DeletePort(k), "port")
+			delete(m.ports, k)
+		}
+	}
+	for id, v := range wantEgr {
+		if old, ok := m.egr[id]; !ok || old != v {
+			m.check(m.t.SetEgress(id, v), "egress")
+			m.egr[id] = v
+		}
+	}
+	for id := range m.egr {
+		if _, ok := wantEgr[id]; !ok {
+			m.check(m.t.SetEgress(id, fastpath.Egress{}), "egress")
+			delete(m.egr, id)
+		}
+	}
+	wantOwn := map[ownKey]bool{}
+	for _, f := range m.e.reg.List() {
+		for _, ps := range f.AllAddresses() {
+			for _, p := range ps {
+				wantOwn[ownKey{f.ID(), p.Addr().Unmap()}] = true
+			}
+		}
+	}
+	for k := range wantOwn {
+		if !m.own[k] {
+			m.check(m.t.SetOwn(uint32(k.fib), k.addr, true), "own address")
+			m.own[k] = true
+		}
+	}
+	for k := range m.own {
+		if !wantOwn[k] {
+			m.check(m.t.SetOwn(uint32(k.fib), k.addr, false), "own address")
+			delete(m.own, k)
+		}
+	}
+}
+
+// FastPathStats is what the in-kernel fast path did.
+type FastPathStats struct {
+	Enabled bool
+	// Interfaces run the fast path program (native XDP).
+	Interfaces []string
+	Forwarded  uint64
+	// Punts counts frames handed to the engine, by reason.
+	Punts map[string]uint64
+}
+
+// FastPath reports the fast path's counters; Enabled is false without one.
+func (e *Engine) FastPath() FastPathStats {
+	if e.fast == nil {
+		return FastPathStats{}
+	}
+	st := FastPathStats{Enabled: true, Punts: map[string]uint64{}}
+	if ps, err := e.fast.t.Punts(); err == nil {
+		for i, n := range ps {
+			if n > 0 && i < len(fastpath.PuntReasons) {
+				st.Punts[fastpath.PuntReasons[i]] = n
+			}
+		}
+	}
+	e.mu.Lock()
+	for name, ifc := range e.mu.ifaces {
+		if l := ifc.live.Load(); l != nil && len(l.ios) > 0 {
+			if fi, ok := l.ios[0].(fastIO); ok && fi.FastPathActive() {
+				st.Interfaces = append(st.Interfaces, name)
+			}
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range *e.ports.Load() {
+		if p != nil {
+			if c, err := e.fast.t.PortCounters(uint32(p.id)); err == nil {
+				st.Forwarded += c.Forwarded
+			}
+		}
+	}
+	return st
+}
+
+// WaitFastPath waits until the fast path's tables hold every FIB's current
+// version in both generations and the ports as they are now (tests and
+// benchmarks, before they send), or timeout passes. It reports whether
+// they do; true without a fast path.
+func (e *Engine) WaitFastPath(timeout time.Duration) bool {
+	if e.fast == nil {
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if !e.fast.barrier(time.Until(deadline)) {
+			return false
+		}
+		if e.fast.syncedAll() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}

@@ -1,0 +1,109 @@
+// Package fastpath is the contract between fibd's engine and an in-kernel
+// fast path that forwards the common case before frames reach user space
+// (the xdp backend's program): the tables the engine's mirror writes and
+// the counters it reads back. It imports nothing of fibd's, so a backend
+// can implement it without importing the engine.
+//
+// The tables mirror one published FIB snapshot per FIB, with two
+// generations: a batch is written into the FIB's inactive generation,
+// SetGeneration flips packets to it, and the same batch is replayed into
+// the other. A packet reads the generation once, so it sees one whole
+// batch or none of it. Forwarding entries live in slots the mirror
+// allocates; adjacencies are written by adjacency ID.
+package fastpath
+
+import "net/netip"
+
+// Limits of the tables; the mirror punts (never writes) beyond them.
+const (
+	MaxPorts    = 4096
+	MaxAdjs     = 65536
+	MaxSlots    = 65536 // forwarding-entry slots per generation
+	ECMPBuckets = 32    // buckets an entry carries; a larger group is punted
+)
+
+// PortKey is how a received frame finds its port: interface and tags.
+type PortKey struct {
+	Ifindex uint32
+	TPID    uint16 // outer tag's TPID; 0 with no tag
+	VID     uint16
+	Inner   uint16 // inner VID of a QinQ port
+	Tags    uint16 // 0, 1 or 2
+}
+
+// Port is a port as the fast path sees it on ingress.
+type Port struct {
+	ID   uint32
+	FIB  uint32
+	Fast bool // no edge filter, interface up: the fast path may forward
+	MAC  [6]byte
+}
+
+// Egress is a port as the fast path sees it on egress.
+type Egress struct {
+	Ifindex uint32 // 0: not reachable by redirect (not on the fast path)
+	FIB     uint32
+	MTU     uint32
+	Up      bool
+	MAC     [6]byte
+	TPID    uint16 // outer tag's TPID, 0 for 802.1Q
+	Outer   uint16 // outer TCI; 0 untagged
+	Inner   uint16
+}
+
+// Entry is a forwarding entry: a gateway (one adjacency, or ECMP buckets)
+// or anything else (Gateway false: punted).
+type Entry struct {
+	Gateway bool
+	Adj     uint32
+	Buckets []uint32 // ECMP; nil for a single path
+}
+
+// Adj is an adjacency's rewrite state.
+type Adj struct {
+	MAC   [6]byte
+	State uint8 // fib/adj.State
+	Live  bool  // false: the ID is not held, never use it
+	Port  uint32
+	MTU   uint32
+}
+
+// Counters are what the fast path did for one port, summed over CPUs.
+type Counters struct {
+	RxPackets, RxBytes uint64 // received and forwarded here (ingress)
+	Forwarded          uint64 // ingress
+	TxPackets, TxBytes uint64 // sent here (egress)
+}
+
+// Punt reasons, in the program's order.
+var PuntReasons = []string{
+	"no-port", "port-slow-path", "not-for-us", "not-ip", "bad-header", "options",
+	"fragment", "special-address", "ttl", "partial-checksum", "no-fib", "no-route",
+	"not-gateway", "big-group", "neighbour", "egress", "mtu", "headroom", "own-source",
+}
+
+// Tables is what the engine's mirror writes. Writes are synchronous
+// system calls; none is atomic with another, which is why routes and
+// entries go through generations.
+type Tables interface {
+	SetConfig(seed [4]uint64, guessCsum bool) error
+	SetPort(k PortKey, p Port) error
+	DeletePort(k PortKey) error
+	SetEgress(port uint32, e Egress) error
+	SetRoute(fib uint32, gen uint8, p netip.Prefix, slot uint32) error
+	DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error
+	SetEntry(gen uint8, slot uint32, e Entry) error
+	SetAdj(id uint32, a Adj) error
+	SetGeneration(fib uint32, gen uint8) error
+	DeleteFIB(fib uint32) error
+	SetOwn(fib uint32, a netip.Addr, own bool) error
+
+	// PortCounters, FIBForwarded and Punts read the per-CPU counters.
+	PortCounters(port uint32) (Counters, error)
+	ResetPortCounters(port uint32) error
+	FIBForwarded(fib uint32) (uint64, error)
+	Punts() ([]uint64, error)
+	// Redirectable reports whether ifindex can be an egress: the program
+	// runs there and it is in the redirect map.
+	Redirectable(ifindex uint32) bool
+}

@@ -1,0 +1,289 @@
+//go:build linux
+
+package dataplane_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fibd/fibd/dataplane"
+	"github.com/fibd/fibd/dataplane/packet"
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/adj"
+)
+
+// configureFP gives a rig the differential corpus' configuration: four
+// FIBs over the same three interfaces — untagged, VLAN and QinQ ports,
+// the same addresses in several FIBs, a port with strict uRPF.
+func configureFP(r *fpRig) {
+	rin := r.bind(dataplane.PortSpec{Interface: "rin"}, 10, "192.0.2.1/24", "2001:db8:1::1/64")
+	out1 := r.bind(dataplane.PortSpec{Interface: "rout1"}, 10, "198.51.100.1/25", "2001:db8:2::1/64")
+	out2 := r.bind(dataplane.PortSpec{Interface: "rout2"}, 10, "198.51.100.129/25")
+	v100 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 100}, 10, "203.0.113.1/26")
+	_ = rin
+	r.neighbor(10, out1, "198.51.100.2", macPo1)
+	r.neighbor(10, out1, "198.51.100.3", adj.MAC{2, 0, 0, 0, 3, 3})
+	r.neighbor(10, out1, "2001:db8:2::2", macPo1)
+	r.neighbor(10, out2, "198.51.100.130", macPo2)
+	r.neighbor(10, v100, "203.0.113.2", macPo2)
+	r.route(10, "198.18.0.0/24", gw("198.51.100.2"))
+	r.route(10, "198.18.1.0/24", gw("198.51.100.2"), gw("198.51.100.130"))
+	r.route(10, "198.18.2.0/24", gw("203.0.113.2"))
+	r.route(10, "198.18.3.0/24", fib.Path{Kind: fib.PathBlackhole})
+	r.route(10, "198.18.5.0/24", fib.Path{Kind: fib.PathUnreachable})
+	r.route(10, "198.18.9.0/24", gw("198.51.100.50")) // no neighbour: ARP, queued
+	r.route(10, "2001:db8:100::/48", gw("2001:db8:2::2"))
+
+	// FIB 20: the same addresses on VLANs, its gateway the same IP with
+	// another MAC.
+	r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 200}, 20, "192.0.2.1/24")
+	o201 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 201}, 20, "198.51.100.1/25")
+	r.neighbor(20, o201, "198.51.100.2", macPo2)
+	r.route(20, "198.18.0.0/24", gw("198.51.100.2"))
+
+	// FIB 30: QinQ in, QinQ out.
+	r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 300, Inner: 400, OuterTPID: packet.TPID8021AD}, 30, "192.0.2.1/24")
+	q401 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 300, Inner: 401, OuterTPID: packet.TPID8021AD}, 30, "198.51.100.1/25")
+	r.neighbor(30, q401, "198.51.100.2", macPo2)
+	r.route(30, "198.18.0.0/24", gw("198.51.100.2"))
+
+	// FIB 40: strict uRPF on the ingress port.
+	p500 := r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 500}, 40, "192.0.2.1/24")
+	o501 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 501}, 40, "198.51.100.1/25")
+	r.neighbor(40, o501, "198.51.100.2", macPo2)
+	r.route(40, "198.18.0.0/24", gw("198.51.100.2"))
+	if err := r.e.SetPortSettings(p500, dataplane.PortSettings{RPF: dataplane.RPFStrict}); err != nil {
+		r.t.Fatal(err)
+	}
+	if !r.e.WaitFastPath(10 * time.Second) {
+		r.t.Fatal("fast path tables did not catch up")
+	}
+}
+
+// corpusCase is one frame of the differential corpus; fast says whether
+// the fast path must forward it itself (the rest it must punt).
+type corpusCase struct {
+	name  string
+	frame []byte
+	fast  bool
+}
+
+func ipv4Hdr(f []byte) int {
+	off := 12
+	for et := binary.BigEndian.Uint16(f[off:]); et == 0x8100 || et == 0x88a8; et = binary.BigEndian.Uint16(f[off:]) {
+		off += 4
+	}
+	return off + 2
+}
+
+func fixIPv4Sum(f []byte, l3 int) {
+	hl := int(f[l3]&15) * 4
+	binary.BigEndian.PutUint16(f[l3+10:], 0)
+	binary.BigEndian.PutUint16(f[l3+10:], ^packet.Fold(packet.Sum(0, f[l3:l3+hl])))
+}
+
+// withNOPOptions inserts four bytes of IPv4 options (NOP, NOP, NOP, EOL).
+func withNOPOptions(f []byte) []byte {
+	l3 := ipv4Hdr(f)
+	out := append(append(slices.Clone(f[:l3+20]), 1, 1, 1, 0), f[l3+20:]...)
+	out[l3] = 0x46
+	binary.BigEndian.PutUint16(out[l3+2:], binary.BigEndian.Uint16(out[l3+2:])+4)
+	fixIPv4Sum(out, l3)
+	return out
+}
+
+func withMF(f []byte) []byte {
+	f = slices.Clone(f)
+	l3 := ipv4Hdr(f)
+	f[l3+6] |= 0x20
+	fixIPv4Sum(f, l3)
+	return f
+}
+
+func withBadSum(f []byte) []byte {
+	f = slices.Clone(f)
+	f[ipv4Hdr(f)+10] ^= 0xff
+	return f
+}
+
+// withPartialUDP leaves the UDP checksum as a sender offloading it would:
+// the folded pseudo-header sum.
+func withPartialUDP(f []byte) []byte {
+	f = slices.Clone(f)
+	l3 := ipv4Hdr(f)
+	src, dst := f[l3+12:l3+16], f[l3+16:l3+20]
+	l4len := int(binary.BigEndian.Uint16(f[l3+2:])) - 20
+	s := uint64(binary.BigEndian.Uint32(src)) + uint64(binary.BigEndian.Uint32(dst)) + 17 + uint64(l4len)
+	binary.BigEndian.PutUint16(f[l3+20+6:], packet.Fold(s))
+	return f
+}
+
+// withHopByHop inserts an empty IPv6 hop-by-hop header (PadN).
+func withHopByHop(f []byte) []byte {
+	l3 := 14
+	out := append(slices.Clone(f[:l3+40]), f[l3+6], 0, 1, 4, 0, 0, 0, 0)
+	out = append(out, f[l3+40:]...)
+	out[l3+6] = 0
+	binary.BigEndian.PutUint16(out[l3+4:], binary.BigEndian.Uint16(out[l3+4:])+8)
+	return out
+}
+
+func corpus(t *testing.T) []corpusCase {
+	src4 := "192.0.2.10"
+	b := func(s frameSpec) []byte {
+		if s.src == "" {
+			s.src = src4
+		}
+		if s.dstMAC == (adj.MAC{}) {
+			s.dstMAC = macRin
+		}
+		s.srcMAC = macPin
+		return build(t, s)
+	}
+	var cs []corpusCase
+	add := func(name string, fast bool, f []byte) { cs = append(cs, corpusCase{name, f, fast}) }
+	add("v4 gateway", true, b(frameSpec{dst: "198.18.0.5", payload: 100}))
+	add("v4 ttl 2", true, b(frameSpec{dst: "198.18.0.6", ttl: 2, payload: 30}))
+	add("v4 ttl 1", false, b(frameSpec{dst: "198.18.0.7", ttl: 1, payload: 30}))
+	for sp := range uint16(8) {
+		add(fmt.Sprintf("v4 ecmp flow %d", sp), true, b(frameSpec{dst: "198.18.1.9", sport: 1000 + 77*sp, payload: 40}))
+	}
+	add("v4 vlan egress", true, b(frameSpec{dst: "198.18.2.9", payload: 64}))
+	add("v4 df at mtu", true, b(frameSpec{dst: "198.18.0.8", df: true, payload: 1400 - 28}))
+	add("v4 df over mtu", false, b(frameSpec{dst: "198.18.0.8", df: true, payload: 1401 - 28}))
+	add("v4 over mtu, fragmented", false, b(frameSpec{dst: "198.18.0.8", payload: 1401 - 28}))
+	add("v4 options", false, withNOPOptions(b(frameSpec{dst: "198.18.0.10", payload: 20})))
+	add("v4 fragment", false, withMF(b(frameSpec{dst: "198.18.0.11", payload: 48})))
+	add("v4 bad header checksum", false, withBadSum(b(frameSpec{dst: "198.18.0.12", payload: 20})))
+	add("v4 blackhole", false, b(frameSpec{dst: "198.18.3.1", payload: 20}))
+	add("v4 unreachable", false, b(frameSpec{dst: "198.18.5.1", payload: 20}))
+	add("v4 no route", false, b(frameSpec{dst: "198.19.255.1", payload: 20}))
+	add("v4 own source", false, b(frameSpec{src: "192.0.2.1", dst: "198.18.0.5", payload: 20}))
+	add("v4 other MAC", false, b(frameSpec{dst: "198.18.0.5", dstMAC: adj.MAC{2, 9, 9, 9, 9, 9}, payload: 20}))
+	add("v4 link-local destination", false, b(frameSpec{dst: "169.254.1.1", payload: 20}))
+	add("v4 multicast", false, b(frameSpec{dst: "224.1.2.3", payload: 20}))
+	add("v4 to the router", false, b(frameSpec{dst: "192.0.2.1", proto: "icmp-echo", payload: 8}))
+	add("v4 padded to 60 bytes", true, append(b(frameSpec{dst: "198.18.0.13"}), make([]byte, 18)...))
+	add("v4 partial udp checksum", false, withPartialUDP(b(frameSpec{dst: "198.18.0.14", payload: 32})))
+	add("fib 20 vlan swap, same addresses", true, b(frameSpec{dst: "198.18.0.5", vlan: 200, payload: 50}))
+	add("fib 30 qinq in and out", true, b(frameSpec{dst: "198.18.0.5", vlan: 300, inner: 400, tpid: packet.TPID8021AD, payload: 50}))
+	add("fib 40 strict urpf port", false, b(frameSpec{dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("unknown vlan", false, b(frameSpec{dst: "198.18.0.5", vlan: 777, payload: 20}))
+	src6 := "2001:db8:1::10"
+	add("v6 gateway", true, b(frameSpec{src: src6, dst: "2001:db8:100::5", payload: 100}))
+	add("v6 hop limit 2", true, b(frameSpec{src: src6, dst: "2001:db8:100::6", ttl: 2, payload: 10}))
+	add("v6 hop limit 1", false, b(frameSpec{src: src6, dst: "2001:db8:100::7", ttl: 1, payload: 10}))
+	add("v6 hop-by-hop header", false, withHopByHop(b(frameSpec{src: src6, dst: "2001:db8:100::8", payload: 10})))
+	add("v6 link-local destination", false, b(frameSpec{src: src6, dst: "fe80::99", payload: 10}))
+	add("v6 multicast", false, b(frameSpec{src: src6, dst: "ff0e::1", payload: 10}))
+	add("v6 no route", false, b(frameSpec{src: src6, dst: "2001:db8:ffff::1", payload: 10}))
+	add("v6 over mtu", false, b(frameSpec{src: src6, dst: "2001:db8:100::9", payload: 1400 - 48 + 1}))
+	// Last: it starts ARP, whose retries would land in later windows.
+	add("v4 unresolved neighbour", false, b(frameSpec{dst: "198.18.9.1", payload: 20}))
+	return cs
+}
+
+// result is what one corpus frame did.
+type result struct {
+	outs  []out
+	drops map[string]uint64 // counter deltas
+	fast  uint64            // frames the fast path forwarded
+}
+
+// normalise blanks what the router makes up per run in frames it
+// generates itself: the IPv4 identification of its ICMP errors (a
+// counter) and so the header checksum.
+func normalise(o out) string {
+	f := slices.Clone(o.frame)
+	if len(f) >= 34 && binary.BigEndian.Uint16(f[12:]) == 0x0800 && f[23] == 1 && bytes.Equal(f[6:12], macRin[:]) {
+		f[18], f[19], f[24], f[25] = 0, 0, 0, 0
+	}
+	return fmt.Sprintf("%s %x", o.iface, f)
+}
+
+func runCorpus(t *testing.T, r *fpRig, cs []corpusCase) []result {
+	// Whatever fibd announced on its own when its ports came up (MLD, ND)
+	// is not the corpus'.
+	r.collect(300*time.Millisecond, 3*time.Second)
+	res := make([]result, len(cs))
+	for i, c := range cs {
+		d0, f0 := r.drops(), r.fastForwarded()
+		r.send(c.frame)
+		res[i].outs = r.collect(150*time.Millisecond, 2*time.Second)
+		d1 := r.drops()
+		res[i].drops = map[string]uint64{}
+		for k, v := range d1 {
+			if v != d0[k] {
+				res[i].drops[k] = v - d0[k]
+			}
+		}
+		res[i].fast = r.fastForwarded() - f0
+	}
+	return res
+}
+
+// TestFastPathAnswersAsTheEngine is the differential test: one corpus of
+// frames — every route kind, ECMP, VLAN and QinQ, TTL 1 and 2, DF and MTU
+// edges, options, fragments, link-local and multicast, own sources, an
+// unresolved neighbour, a uRPF port — goes through fibd without the fast
+// path and then through a fibd with it. Every frame must come out of the
+// same interfaces byte for byte, with the same drop reasons counted, and
+// the frames the fast path should own must be forwarded by it (the rest
+// punted to the engine).
+func TestFastPathAnswersAsTheEngine(t *testing.T) {
+	cs := corpus(t)
+	ref := newFPRig(t, false)
+	configureFP(ref)
+	want := runCorpus(t, ref, cs)
+
+	fp := newFPRig(t, true)
+	configureFP(fp)
+	if st := fp.e.FastPath(); len(st.Interfaces) != 3 {
+		t.Fatalf("fast path on %v, want rin, rout1 and rout2 (native XDP on veth)", st.Interfaces)
+	}
+	got := runCorpus(t, fp, cs)
+	for i, c := range cs {
+		w, g := want[i], got[i]
+		var ws, gs []string
+		for _, o := range w.outs {
+			ws = append(ws, normalise(o))
+		}
+		for _, o := range g.outs {
+			gs = append(gs, normalise(o))
+		}
+		// One frame's outputs on different interfaces have no order.
+		slices.Sort(ws)
+		slices.Sort(gs)
+		if !slices.Equal(ws, gs) {
+			t.Errorf("%s: output differs\nengine:    %s\nfast path: %s", c.name, strings.Join(ws, "\n           "), strings.Join(gs, "\n           "))
+		}
+		if !maps.Equal(w.drops, g.drops) {
+			t.Errorf("%s: drops differ: engine %v, fast path %v", c.name, w.drops, g.drops)
+		}
+		if w.fast != 0 {
+			t.Errorf("%s: the reference counted %d fast-path frames", c.name, w.fast)
+		}
+		switch {
+		case c.fast && g.fast != 1:
+			t.Errorf("%s: the fast path forwarded %d frames, want it to forward this one", c.name, g.fast)
+		case !c.fast && g.fast != 0:
+			t.Errorf("%s: the fast path forwarded it, want it punted to the engine", c.name)
+		}
+		if c.fast && len(w.outs) == 0 {
+			t.Errorf("%s: the engine forwarded nothing", c.name)
+		}
+	}
+	st := fp.e.FastPath()
+	t.Logf("fast path: forwarded %d, punts %v", st.Forwarded, st.Punts)
+	for _, reason := range []string{"ttl", "options", "fragment", "no-route", "not-gateway", "neighbour", "mtu", "own-source", "not-for-us", "special-address", "port-slow-path", "partial-checksum", "bad-header", "no-port"} {
+		if st.Punts[reason] == 0 {
+			t.Errorf("no frame punted for %s: %v", reason, st.Punts)
+		}
+	}
+}

@@ -1,0 +1,377 @@
+package xdp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/fibd/fibd/dataplane/fastpath"
+)
+
+// FastPath is the in-kernel fast path: one set of table maps shared by
+// every interface whose sockets are opened with it (Options.FastPath), and
+// one instance of the program per interface, each with that interface's
+// own XSKMAP for the frames it punts. It implements fastpath.Tables.
+type FastPath struct {
+	spec *ebpf.CollectionSpec
+	maps map[string]*ebpf.Map // every map but xsks
+	m    fastpathMaps         // the same maps, by name
+
+	mu        sync.Mutex
+	redirects map[uint32]int // ifindex → attachments that put it in tx_ports
+	progs     map[*ebpf.Program]struct{}
+	closed    bool
+}
+
+var _ fastpath.Tables = (*FastPath)(nil)
+
+// progNameFast is the fast path program's name, under fibd's prefix so a
+// leftover is recognised and replaced like the bare program.
+const progNameFast = progPrefix + "_fast"
+
+// NewFastPath creates the tables. The program is loaded per interface,
+// when a socket opened with the fast path attaches there.
+func NewFastPath() (*FastPath, error) {
+	spec, err := loadFastpath()
+	if err != nil {
+		return nil, fmt.Errorf("%w: fast path object: %w", ErrXDPUnavailable, err)
+	}
+	fp := &FastPath{spec: spec, maps: map[string]*ebpf.Map{}, redirects: map[uint32]int{}, progs: map[*ebpf.Program]struct{}{}}
+	for name, ms := range spec.Maps {
+		if name == fastpathMapXsks || name == ".rodata" || name == ".bss" {
+			continue
+		}
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			fp.Close()
+			return nil, fmt.Errorf("%w: create map %s: %w", ErrXDPUnavailable, name, err)
+		}
+		fp.maps[name] = m
+	}
+	fp.m = fastpathMaps{
+		Adjs: fp.maps["adjs"], Config: fp.maps["config"], Egress: fp.maps["egress"], FibStats: fp.maps["fib_stats"],
+		Fibs: fp.maps["fibs"], Nexts: fp.maps["nexts"], Own: fp.maps["own"], PortStats: fp.maps["port_stats"],
+		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Routes4: fp.maps["routes4"], Routes6: fp.maps["routes6"],
+		TxPorts: fp.maps["tx_ports"],
+	}
+	return fp, nil
+}
+
+// Close releases the tables. Programs still attached keep their maps alive
+// until they are detached.
+func (fp *FastPath) Close() error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	fp.closed = true
+	for _, m := range fp.maps {
+		m.Close()
+	}
+	return nil
+}
+
+// load makes the program instance for one interface: the shared tables and
+// a fresh XSKMAP of queues slots.
+func (fp *FastPath) load(queues int) (*loaded, error) {
+	xsks, err := ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_xsks", Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(max(queues, 1))})
+	if err != nil {
+		return nil, fmt.Errorf("create XSKMAP: %w", err)
+	}
+	repl := map[string]*ebpf.Map{fastpathMapXsks: xsks}
+	for name, m := range fp.maps {
+		repl[name] = m
+	}
+	spec := fp.spec.Copy()
+	spec.Maps[fastpathMapXsks].MaxEntries = uint32(max(queues, 1))
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
+	if err != nil {
+		xsks.Close()
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load fast path program: %+v", ve)
+		}
+		return nil, fmt.Errorf("load fast path program: %w", err)
+	}
+	p := coll.Programs["fibd_xsk_fast"]
+	delete(coll.Programs, "fibd_xsk_fast")
+	coll.Close() // the maps are replacements: closing the collection keeps them
+	if p == nil {
+		xsks.Close()
+		return nil, errors.New("fast path object has no fibd_xsk_fast program")
+	}
+	fp.mu.Lock()
+	fp.progs[p] = struct{}{}
+	fp.mu.Unlock()
+	return &loaded{prog: p, xsks: xsks, fast: fp}, nil
+}
+
+// addRedirect puts ifindex in the redirect map: other interfaces' programs
+// may now forward to it. Called in the interface's namespace, where the
+// kernel resolves the index.
+func (fp *FastPath) addRedirect(ifindex int) error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	k := uint32(ifindex)
+	if fp.redirects[k] == 0 {
+		if err := fp.m.TxPorts.Put(k, k); err != nil {
+			return fmt.Errorf("add interface %d to the redirect map: %w", ifindex, err)
+		}
+	}
+	fp.redirects[k]++
+	return nil
+}
+
+func (fp *FastPath) dropRedirect(ifindex int, p *ebpf.Program) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	delete(fp.progs, p)
+	k := uint32(ifindex)
+	if fp.redirects[k]--; fp.redirects[k] <= 0 {
+		delete(fp.redirects, k)
+		if !fp.closed {
+			_ = fp.m.TxPorts.Delete(k)
+		}
+	}
+}
+
+// Redirectable implements fastpath.Tables.
+func (fp *FastPath) Redirectable(ifindex uint32) bool {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.redirects[ifindex] > 0
+}
+
+// RunStats sums the kernel's run time and run count over the attached
+// program instances (kernel.bpf_stats_enabled must be 1 for them to grow).
+func (fp *FastPath) RunStats() (runTimeNs, runCount uint64, err error) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	for p := range fp.progs {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, 0, err
+		}
+		runTimeNs += uint64(st.Runtime.Nanoseconds())
+		runCount += st.RunCount
+	}
+	return runTimeNs, runCount, nil
+}
+
+// SetConfig implements fastpath.Tables.
+func (fp *FastPath) SetConfig(seed [4]uint64, guessCsum bool) error {
+	c := fastpathFpConfig{Seed: seed}
+	if guessCsum {
+		c.GuessCsum = 1
+	}
+	return fp.m.Config.Put(uint32(0), &c)
+}
+
+func portKey(k fastpath.PortKey) fastpathPortKey {
+	return fastpathPortKey{Ifindex: k.Ifindex, Tpid: k.TPID, Vid: k.VID, Inner: k.Inner, Ntags: k.Tags}
+}
+
+// SetPort implements fastpath.Tables.
+func (fp *FastPath) SetPort(k fastpath.PortKey, p fastpath.Port) error {
+	v := fastpathPortVal{Port: p.ID, Fib: p.FIB, Mac: p.MAC}
+	if p.Fast {
+		v.Flags = 1
+	}
+	kk := portKey(k)
+	return fp.m.Ports.Put(&kk, &v)
+}
+
+// DeletePort implements fastpath.Tables.
+func (fp *FastPath) DeletePort(k fastpath.PortKey) error {
+	kk := portKey(k)
+	if err := fp.m.Ports.Delete(&kk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
+// SetEgress implements fastpath.Tables.
+func (fp *FastPath) SetEgress(port uint32, e fastpath.Egress) error {
+	if port >= fastpath.MaxPorts {
+		return fmt.Errorf("port %d beyond the fast path's %d", port, fastpath.MaxPorts)
+	}
+	v := fastpathEgressVal{Ifindex: e.Ifindex, Fib: e.FIB, Mtu: e.MTU, Mac: e.MAC, Tpid: e.TPID, Outer: e.Outer, Inner: e.Inner}
+	if e.Up {
+		v.Up = 1
+	}
+	return fp.m.Egress.Put(port, &v)
+}
+
+// routeKey encodes an LPM key: prefix length 40 + bits over the FIB ID,
+// the generation and the address (the C structs are packed, so built by
+// hand rather than from the padded Go type).
+func routeKey(fib uint32, gen uint8, p netip.Prefix) []byte {
+	a := p.Addr()
+	k := make([]byte, 9, 25)
+	binary.NativeEndian.PutUint32(k, uint32(40+p.Bits()))
+	binary.BigEndian.PutUint32(k[4:], fib)
+	k[8] = gen
+	return append(k, a.AsSlice()...)
+}
+
+func (fp *FastPath) routes(p netip.Prefix) *ebpf.Map {
+	if p.Addr().Is4() {
+		return fp.m.Routes4
+	}
+	return fp.m.Routes6
+}
+
+// SetRoute implements fastpath.Tables.
+func (fp *FastPath) SetRoute(fib uint32, gen uint8, p netip.Prefix, slot uint32) error {
+	return fp.routes(p).Put(routeKey(fib, gen, p), slot)
+}
+
+// DeleteRoute implements fastpath.Tables.
+func (fp *FastPath) DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error {
+	if err := fp.routes(p).Delete(routeKey(fib, gen, p)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
+// SetEntry implements fastpath.Tables.
+func (fp *FastPath) SetEntry(gen uint8, slot uint32, e fastpath.Entry) error {
+	if slot >= fastpath.MaxSlots {
+		return fmt.Errorf("slot %d beyond the fast path's %d", slot, fastpath.MaxSlots)
+	}
+	var v fastpathNextVal
+	if e.Gateway {
+		v.Kind = 1
+		v.Adj = e.Adj
+		v.N = uint32(len(e.Buckets))
+		copy(v.Group[:], e.Buckets)
+	}
+	return fp.m.Nexts.Put(uint32(gen)*fastpath.MaxSlots+slot, &v)
+}
+
+// SetAdj implements fastpath.Tables.
+func (fp *FastPath) SetAdj(id uint32, a fastpath.Adj) error {
+	if id >= fastpath.MaxAdjs {
+		return fmt.Errorf("adjacency %d beyond the fast path's %d", id, fastpath.MaxAdjs)
+	}
+	v := fastpathAdjVal{Mac: a.MAC, State: a.State, Port: a.Port, Mtu: a.MTU}
+	if a.Live {
+		v.Live = 1
+	}
+	return fp.m.Adjs.Put(id, &v)
+}
+
+// SetGeneration implements fastpath.Tables: one map write, which packets
+// see whole. The own-address filter rides in the same word's value.
+func (fp *FastPath) SetGeneration(fib uint32, gen uint8) error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	// The FIB's forwarded counter exists before its first packet: the
+	// program only increments what it finds.
+	zero := make([]uint64, ebpf.MustPossibleCPU())
+	if err := fp.m.FibStats.Update(fib, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+		return err
+	}
+	var v fastpathFibVal
+	_ = fp.m.Fibs.Lookup(fib, &v)
+	v.Gen = uint32(gen)
+	return fp.m.Fibs.Put(fib, &v)
+}
+
+// DeleteFIB implements fastpath.Tables: packets of the FIB are punted from
+// now on; its routes are the caller's to delete.
+func (fp *FastPath) DeleteFIB(fib uint32) error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	_ = fp.m.FibStats.Delete(fib)
+	if err := fp.m.Fibs.Delete(fib); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
+// OwnBit is the program's own_bit: which bit of a FIB's filter an address
+// sets, from its last 32 bits.
+func OwnBit(a netip.Addr) uint64 {
+	b := a.As16()
+	return 1 << ((binary.BigEndian.Uint32(b[12:]) * 0x9e3779b1) >> 26)
+}
+
+// SetOwn implements fastpath.Tables. The FIB's filter word keeps every bit
+// it ever set (a stale bit costs one hash lookup, never a wrong answer).
+func (fp *FastPath) SetOwn(fib uint32, a netip.Addr, own bool) error {
+	k := fastpathOwnKey{Fib: fib, Addr: a.As16()} // As16 maps IPv4 to ::ffff:a.b.c.d
+	if !own {
+		if err := fp.m.Own.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := fp.m.Own.Put(&k, uint32(1)); err != nil {
+		return err
+	}
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	var v fastpathFibVal
+	_ = fp.m.Fibs.Lookup(fib, &v)
+	v.OwnBits |= OwnBit(a)
+	return fp.m.Fibs.Put(fib, &v)
+}
+
+// PortCounters implements fastpath.Tables.
+func (fp *FastPath) PortCounters(port uint32) (fastpath.Counters, error) {
+	var per []fastpathCounters
+	if err := fp.m.PortStats.Lookup(port, &per); err != nil {
+		return fastpath.Counters{}, err
+	}
+	var c fastpath.Counters
+	for _, v := range per {
+		c.RxPackets += v.RxPackets
+		c.RxBytes += v.RxBytes
+		c.Forwarded += v.Forwarded
+		c.TxPackets += v.TxPackets
+		c.TxBytes += v.TxBytes
+	}
+	return c, nil
+}
+
+// ResetPortCounters implements fastpath.Tables.
+func (fp *FastPath) ResetPortCounters(port uint32) error {
+	if port >= fastpath.MaxPorts {
+		return nil
+	}
+	return fp.m.PortStats.Put(port, make([]fastpathCounters, ebpf.MustPossibleCPU()))
+}
+
+// FIBForwarded implements fastpath.Tables.
+func (fp *FastPath) FIBForwarded(fib uint32) (uint64, error) {
+	var per []uint64
+	if err := fp.m.FibStats.Lookup(fib, &per); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n, nil
+}
+
+// Punts implements fastpath.Tables.
+func (fp *FastPath) Punts() ([]uint64, error) {
+	out := make([]uint64, len(fastpath.PuntReasons))
+	for i := range out {
+		var per []uint64
+		if err := fp.m.Punts.Lookup(uint32(i), &per); err != nil {
+			return nil, err
+		}
+		for _, v := range per {
+			out[i] += v
+		}
+	}
+	return out, nil
+}
