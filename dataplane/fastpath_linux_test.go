@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -286,4 +287,187 @@ func TestFastPathAnswersAsTheEngine(t *testing.T) {
 			t.Errorf("no frame punted for %s: %v", reason, st.Punts)
 		}
 	}
+}
+
+// streamTo sends n frames alternating over dsts, each carrying its
+// sequence number in the first four payload bytes, paced by gap, while
+// change runs; it returns when both are done.
+func (r *fpRig) stream(t *testing.T, dsts []string, n int, gap time.Duration, change func()) {
+	frames := make([][]byte, n)
+	for i := range frames {
+		f := build(t, frameSpec{src: "192.0.2.10", dst: dsts[i%len(dsts)], dstMAC: macRin, srcMAC: macPin, payload: 32})
+		binary.BigEndian.PutUint32(f[14+20+8:], uint32(i))
+		// The payload changed: UDP without a checksum (IPv4 allows it).
+		f[14+20+6], f[14+20+7] = 0, 0
+		frames[i] = f
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		change()
+	}()
+	next := time.Now()
+	for _, f := range frames {
+		r.send(f)
+		next = next.Add(gap)
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	<-done
+}
+
+// seen is one captured forwarded frame: its sequence number, destination
+// and next-hop MAC.
+type seen struct {
+	seq uint32
+	dst [4]byte
+	mac adj.MAC
+}
+
+func seenOn(outs []out, iface string) []seen {
+	var s []seen
+	for _, o := range outs {
+		f := o.frame
+		if o.iface != iface || len(f) < 14+20+8+4 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14+9] != 17 {
+			continue
+		}
+		s = append(s, seen{seq: binary.BigEndian.Uint32(f[14+28:]), dst: [4]byte(f[14+16 : 14+20]), mac: adj.MAC(f[0:6])})
+	}
+	slices.SortFunc(s, func(a, b seen) int { return int(a.seq) - int(b.seq) })
+	return s
+}
+
+// TestFastPathBatchesAreAtomicUnderTraffic moves 64 prefixes together,
+// batch after batch, from one gateway to the next while frames to all of
+// them take turns through the fast path (writing 64 routes one by one
+// takes far longer than the gap between two frames). A half-applied batch would show as a
+// frame taking the newer gateway followed by a later one still taking an
+// older one; the gateways' indexes must never go down in send order.
+// Then a neighbour's MAC changes under the same traffic: frames switch
+// to the new MAC, once, and never go back.
+func TestFastPathBatchesAreAtomicUnderTraffic(t *testing.T) {
+	r := newFPRig(t, true)
+	r.bind(dataplane.PortSpec{Interface: "rin"}, 10, "192.0.2.1/24")
+	out1 := r.bind(dataplane.PortSpec{Interface: "rout1"}, 10, "198.51.100.1/25")
+	const gws = 16
+	index := map[adj.MAC]int{}
+	for i := range gws {
+		mac := adj.MAC{2, 0, 0, 0, 5, byte(i)}
+		r.neighbor(10, out1, fmt.Sprintf("198.51.100.%d", 10+i), mac)
+		index[mac] = i
+	}
+	moved := adj.MAC{2, 0, 0, 0, 6, 6}
+	index[moved] = gws
+	f := r.fib(10)
+	move := func(i int) {
+		var cs []fib.Change
+		for j := range 64 {
+			p := fmt.Sprintf("198.18.%d.0/24", 64+j)
+			cs = append(cs, fib.Change{Op: fib.OpAdd, Route: fib.Route{Prefix: netip.MustParsePrefix(p), Source: "static",
+				Preference: fib.PrefStatic, Paths: []fib.Path{gw(fmt.Sprintf("198.51.100.%d", 10+i))}}})
+		}
+		if _, err := f.Apply(cs); err != nil {
+			t.Error(err)
+		}
+	}
+	move(0)
+	if !r.e.WaitFastPath(5 * time.Second) {
+		t.Fatal("fast path tables did not catch up")
+	}
+	r.collect(300*time.Millisecond, 3*time.Second)
+	f0 := r.fastForwarded()
+	const n = 12000
+	var dsts []string
+	for j := range 64 {
+		dsts = append(dsts, fmt.Sprintf("198.18.%d.1", 64+j))
+	}
+	r.stream(t, dsts, n, 20*time.Microsecond, func() {
+		for i := 1; i < gws; i++ {
+			time.Sleep(6 * time.Millisecond)
+			move(i)
+		}
+		time.Sleep(8 * time.Millisecond)
+		r.neighbor(10, out1, fmt.Sprintf("198.51.100.%d", 10+gws-1), moved)
+	})
+	got := seenOn(r.collect(200*time.Millisecond, 10*time.Second), "po1")
+	if len(got) < n*99/100 {
+		t.Fatalf("%d of %d frames came out", len(got), n)
+	}
+	if fwd := r.fastForwarded() - f0; fwd < uint64(len(got))*9/10 {
+		t.Errorf("the fast path forwarded %d of %d frames", fwd, len(got))
+	}
+	last, changes := 0, 0
+	for _, s := range got {
+		i, ok := index[s.mac]
+		if !ok {
+			t.Fatalf("seq %d to %v left with MAC %v, no gateway's", s.seq, s.dst, s.mac)
+		}
+		if i < last {
+			t.Fatalf("seq %d to %v took gateway %d after an earlier frame took gateway %d: a batch was seen half applied", s.seq, s.dst, i, last)
+		}
+		if i > last {
+			changes++
+		}
+		last = i
+	}
+	if last != gws {
+		t.Fatalf("traffic ended on gateway %d, want the moved MAC (%d)", last, gws)
+	}
+	t.Logf("%d frames, %d switches seen, last on the new MAC", len(got), changes)
+}
+
+// TestFastPathAdjacencyNotReusedAcrossFIBs attacks the fast path's copy of
+// adjacency IDs: while FIB 10 traffic flows to a route, the route and its
+// neighbour go, and FIB 20 at once makes a new neighbour and route (whose
+// adjacency would take a freed ID). No FIB 10 frame may ever leave through
+// FIB 20's port or with its neighbour's MAC.
+func TestFastPathAdjacencyNotReusedAcrossFIBs(t *testing.T) {
+	r := newFPRig(t, true)
+	r.bind(dataplane.PortSpec{Interface: "rin"}, 10, "192.0.2.1/24")
+	out1 := r.bind(dataplane.PortSpec{Interface: "rout1"}, 10, "198.51.100.1/25")
+	o201 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 201}, 20, "198.51.100.1/25")
+	r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 200}, 20, "192.0.2.1/24")
+	k10 := adj.Key{FIB: 10, Port: out1, Addr: netip.MustParseAddr("198.51.100.2")}
+	r.neighbor(10, out1, "198.51.100.2", macPo1)
+	r.route(10, "198.18.0.0/24", gw("198.51.100.2"))
+	if !r.e.WaitFastPath(5 * time.Second) {
+		t.Fatal("fast path tables did not catch up")
+	}
+	r.collect(300*time.Millisecond, 3*time.Second)
+	victim := adj.MAC{2, 0, 0, 0, 7, 7}
+	r.stream(t, []string{"198.18.0.1"}, 3000, 20*time.Microsecond, func() {
+		time.Sleep(15 * time.Millisecond)
+		if err := r.fib(10).Delete(netip.MustParsePrefix("198.18.0.0/24"), "static"); err != nil {
+			t.Error(err)
+		}
+		if err := r.e.Neighbors().DeleteStatic(k10); err != nil {
+			t.Error(err)
+		}
+		for i := range 20 {
+			ip := fmt.Sprintf("198.51.100.%d", 20+i)
+			r.neighbor(20, o201, ip, victim)
+			r.route(20, fmt.Sprintf("198.18.%d.0/24", 100+i), gw(ip))
+		}
+	})
+	outs := r.collect(200*time.Millisecond, 10*time.Second)
+	var before, leaked int
+	for _, o := range outs {
+		if len(o.frame) < 34 {
+			continue
+		}
+		if bytes.Equal(o.frame[0:6], victim[:]) || o.iface == "po2" {
+			leaked++
+		}
+		if o.iface == "po1" {
+			before++
+		}
+	}
+	if leaked > 0 {
+		t.Fatalf("%d FIB 10 frames left through FIB 20's port or neighbour", leaked)
+	}
+	if before == 0 {
+		t.Fatal("no frame was forwarded before the route went: the attack did not run")
+	}
+	t.Logf("%d frames forwarded before the route went, none leaked", before)
 }

@@ -145,7 +145,7 @@ func (r *fpRig) capture(ifname string) {
 	if err := r.gen.Do(func() (err error) { p, err = afpacket.Open(ifname, afpacket.Config{}); return err }); err != nil {
 		r.t.Fatal(err)
 	}
-	ch := make(chan []byte, 4096)
+	ch := make(chan []byte, 1<<16)
 	r.caps[ifname] = ch
 	var wg sync.WaitGroup
 	wg.Add(1)
