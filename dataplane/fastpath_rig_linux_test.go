@@ -31,14 +31,14 @@ import (
 // frames into pin and captures what comes out of each. Every MAC is
 // fixed, so two rigs built alike produce byte-identical frames.
 type fpRig struct {
-	t    *testing.T
-	rtr  *netnstest.NS
-	gen  *netnstest.NS
-	reg  *fib.Registry
-	e    *dataplane.Engine
-	fp   *backend.FastPath
-	tx   *afpacket.Port
-	caps map[string]chan []byte
+	t     *testing.T
+	rtr   *netnstest.NS
+	gen   *netnstest.NS
+	reg   *fib.Registry
+	e     *dataplane.Engine
+	fp    *backend.FastPath
+	tx    *afpacket.Port
+	caps  map[string]chan []byte
 	ports map[string]adj.PortID
 }
 

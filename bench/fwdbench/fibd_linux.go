@@ -2,9 +2,12 @@ package fwdbench
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"time"
 
 	"github.com/fibd/fibd/bench/tables"
 	"github.com/fibd/fibd/dataplane"
@@ -28,6 +31,17 @@ func FIBD(kind string, fullTable bool, log *slog.Logger) Forwarder {
 // FIBDWorkers is FIBD with workers RX workers per interface
 // (dataplane.Config.Workers; 0 is fibd's default).
 func FIBDWorkers(kind string, fullTable bool, workers int, log *slog.Logger) Forwarder {
+	return fibdWith(kind, fullTable, workers, false, log)
+}
+
+// FIBDFastPath is FIBD on AF_XDP with the in-kernel fast path on (fast)
+// or off, as fibd's --fast-path sets it. Ready waits until the fast
+// path's tables hold the whole configuration.
+func FIBDFastPath(fullTable, fast bool, log *slog.Logger) Forwarder {
+	return fibdWith(backend.XDP, fullTable, 0, fast, log)
+}
+
+func fibdWith(kind string, fullTable bool, workers int, fast bool, log *slog.Logger) Forwarder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -37,18 +51,35 @@ func FIBDWorkers(kind string, fullTable bool, workers int, log *slog.Logger) For
 			return err
 		}
 		defer links.Close()
-		open, err := backend.Opener(kind, log)
-		if err != nil {
+		cfg := dataplane.Config{Links: links, Logger: log, Workers: workers}
+		var fp *backend.FastPath
+		if fast {
+			if fp, err = backend.NewFastPath(); err != nil {
+				return err
+			}
+			defer fp.Close()
+			cfg.FastPath = fp
+		}
+		if cfg.Open, err = backend.OpenerFast(kind, log, fp); err != nil {
 			return err
 		}
 		reg := fib.NewRegistry(fib.Options{})
-		e, err := dataplane.New(dataplane.Config{Registry: reg, Open: open, Links: links, Logger: log, Workers: workers})
+		cfg.Registry = reg
+		e, err := dataplane.New(cfg)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
 		if err := configure(reg, e, env, fullTable); err != nil {
 			return err
+		}
+		if fast {
+			if !e.WaitFastPath(5 * time.Minute) {
+				return errors.New("fwdbench: the fast path's tables did not catch up in 5 min")
+			}
+			if st := e.FastPath(); len(st.Interfaces) < 2 {
+				return fmt.Errorf("fwdbench: the fast path runs on %v, want both ports (native XDP)", st.Interfaces)
+			}
 		}
 		env.Ready()
 		<-ctx.Done()

@@ -295,4 +295,33 @@ type Result struct {
 	Scaling     []ScalePoint `json:"scaling,omitempty"`
 	ScalingNote string       `json:"scaling_note,omitempty"`
 	CPUs        int          `json:"cpus,omitempty"`
+
+	// The in-kernel fast path beside the kernel and fibd's user-space
+	// engine (--io=xdp): the headline figures here, the whole comparison
+	// (every row, its method) in FastPath.
+	FastPathPPS            *float64        `json:"fast_path_pps,omitempty"`
+	FastPathLossPct        *float64        `json:"fast_path_loss_pct,omitempty"`
+	FastPathCPUUsPerPacket *float64        `json:"fast_path_cpu_us_per_packet,omitempty"`
+	KernelCPUUsPerPacket   *float64        `json:"kernel_cpu_us_per_packet,omitempty"`
+	FastPathRunTimeNs      *float64        `json:"fast_path_run_time_ns_per_run,omitempty"`
+	FastPathVsKernelPPS    *float64        `json:"ratio_fast_path_vs_kernel_pps,omitempty"`
+	FastPathVsKernelPPSMin *float64        `json:"ratio_fast_path_vs_kernel_pps_min,omitempty"`
+	FastPathVsKernelPPSMax *float64        `json:"ratio_fast_path_vs_kernel_pps_max,omitempty"`
+	FastPathVsKernelCPU    *float64        `json:"ratio_fast_path_vs_kernel_cpu,omitempty"`
+	FastPathVsKernelCPUMin *float64        `json:"ratio_fast_path_vs_kernel_cpu_min,omitempty"`
+	FastPathVsKernelCPUMax *float64        `json:"ratio_fast_path_vs_kernel_cpu_max,omitempty"`
+	FastPathVsUserCPU      *float64        `json:"ratio_fast_path_vs_dataplane_cpu,omitempty"`
+	FastPathVsUserCPUMin   *float64        `json:"ratio_fast_path_vs_dataplane_cpu_min,omitempty"`
+	FastPathVsUserCPUMax   *float64        `json:"ratio_fast_path_vs_dataplane_cpu_max,omitempty"`
+	FastPath               *FastPathResult `json:"fast_path,omitempty"`
+}
+
+// SetFastPath records the fast-path comparison in r.
+func (r *Result) SetFastPath(fp *FastPathResult) {
+	r.FastPath = fp
+	r.FastPathPPS, r.FastPathLossPct, r.FastPathCPUUsPerPacket = &fp.FastPathPPS, &fp.FastPathLossPct, &fp.FastPathCPUUsPerPacket
+	r.KernelCPUUsPerPacket, r.FastPathRunTimeNs = &fp.KernelCPUUsPerPacket, &fp.RunTimeNsPerRun
+	r.FastPathVsKernelPPS, r.FastPathVsKernelPPSMin, r.FastPathVsKernelPPSMax = &fp.PPSVsKernel, &fp.PPSVsKernelMin, &fp.PPSVsKernelMax
+	r.FastPathVsKernelCPU, r.FastPathVsKernelCPUMin, r.FastPathVsKernelCPUMax = &fp.CPUVsKernel, &fp.CPUVsKernelMin, &fp.CPUVsKernelMax
+	r.FastPathVsUserCPU, r.FastPathVsUserCPUMin, r.FastPathVsUserCPUMax = &fp.CPUVsDataplane, &fp.CPUVsDataplaneMin, &fp.CPUVsDataplaneMax
 }

@@ -188,3 +188,33 @@ func TestBenchRoutesTileTheRange(t *testing.T) {
 		t.Fatalf("length mix %v", lens)
 	}
 }
+
+// TestFastPathHarness runs the fast-path comparison briefly: the
+// harness, not the numbers. Every row must forward, the fast path must
+// keep up with what it is offered at this rate, and its program's run
+// statistics must have counted.
+func TestFastPathHarness(t *testing.T) {
+	netnstest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := RunFastPath(ctx, FastPathOptions{Duration: 500 * time.Millisecond, Rounds: 1, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.MarshalIndent(res, "", "  ")
+	t.Logf("%s", out)
+	if len(res.Rows) != 3 {
+		t.Fatalf("%d rows, want kernel, user space, fast path", len(res.Rows))
+	}
+	for _, r := range res.Rows {
+		if r.ForwardedPPS <= 0 || r.CPUUsPerPacket <= 0 {
+			t.Errorf("%s forwarded %.0f pps at %.3f µs: want both positive", r.Name, r.ForwardedPPS, r.CPUUsPerPacket)
+		}
+	}
+	if res.FastPathLossPct > 1 {
+		t.Errorf("the fast path lost %.2f %% of what it was offered", res.FastPathLossPct)
+	}
+	if res.RunTimeNsPerRun <= 0 {
+		t.Error("no run time counted for the fast path program (kernel.bpf_stats_enabled)")
+	}
+}

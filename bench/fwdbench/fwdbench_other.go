@@ -18,3 +18,8 @@ func BareXDP(ctx context.Context, env *Env) error { return ErrNotSupported }
 
 // ForIO returns ErrNotSupported off Linux.
 func ForIO(io string, log *slog.Logger) (Options, error) { return Options{}, ErrNotSupported }
+
+// RunFastPath returns ErrNotSupported off Linux.
+func RunFastPath(ctx context.Context, o FastPathOptions) (*FastPathResult, error) {
+	return nil, ErrNotSupported
+}

@@ -397,9 +397,9 @@ func (t *topology) startForwarder(ctx context.Context, name string, fwd Forwarde
 	case err := <-fwdErr:
 		cancel()
 		return nil, fmt.Errorf("fwdbench: %s did not start: %v", name, err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(cmp.Or(t.readyTimeout, 10*time.Second)):
 		cancel()
-		return nil, fmt.Errorf("fwdbench: %s did not call Ready within 10 s", name)
+		return nil, fmt.Errorf("fwdbench: %s did not call Ready within %v", name, cmp.Or(t.readyTimeout, 10*time.Second))
 	}
 	var once sync.Once
 	var stopErr error

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -38,6 +39,9 @@ type topology struct {
 	sinkNL           *netlink.Handle
 	sinkSock         int
 	sinkXDP          *xdpSink
+	// readyTimeout bounds how long a forwarder may take to be ready; 0 is
+	// 10 s (a full table into the fast path's maps takes longer).
+	readyTimeout time.Duration
 }
 
 func newTopology(tb netnstest.TB, sink Sink, queues int) *topology {

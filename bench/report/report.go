@@ -187,10 +187,22 @@ func Run(ctx context.Context, cfg Config) (*Report, string, error) {
 		if cfg.Quick {
 			opt.Duration, opt.Trial, opt.Rounds, opt.CPURounds = 500*time.Millisecond, 300*time.Millisecond, 1, 1
 		}
-		if res, err := fwdbench.Run(ctx, opt); err != nil {
+		res, err := fwdbench.Run(ctx, opt)
+		if err != nil {
 			fail(fw.section, err)
-		} else {
-			*fw.dst = res
+			continue
+		}
+		*fw.dst = res
+		if fw.io == backend.XDP {
+			fo := fwdbench.FastPathOptions{Duration: 2 * time.Second, Rounds: fwdbench.MinRounds, FullTable: true, Log: cfg.Logf}
+			if cfg.Quick {
+				fo = fwdbench.FastPathOptions{Duration: 500 * time.Millisecond, Rounds: 1, Log: cfg.Logf}
+			}
+			if fp, err := fwdbench.RunFastPath(ctx, fo); err != nil {
+				fail(fw.section, fmt.Errorf("fast path: %w", err))
+			} else {
+				res.SetFastPath(fp)
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {

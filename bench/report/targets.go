@@ -103,6 +103,11 @@ var targets = []struct {
 	{SectionForwardXDP, []cond{ge("ratio_vs_afpacket", 1.15, "")}},
 	{SectionForwardXDP, []cond{le("ratio_dataplane_vs_bare_cpu", 1.15, "")}},
 	{SectionForwardXDP, []cond{le("ratio_full_table_vs_dataplane_cpu", 1.1, "")}},
+	// The in-kernel fast path (issue "Forwarding at kernel-bypass cost"),
+	// full table in two FIBs, an XDP live-frames generator.
+	{SectionForwardXDP, []cond{ge("ratio_fast_path_vs_kernel_pps", 3, ""), le("fast_path_loss_pct", 0.1, "")}},
+	{SectionForwardXDP, []cond{le("ratio_fast_path_vs_kernel_cpu", 0.5, "")}},
+	{SectionForwardXDP, []cond{le("ratio_fast_path_vs_dataplane_cpu", 0.25, "")}},
 
 	{SectionIsolation, []cond{le("misdelivered_frames", 0, "")}},
 	{SectionIsolation, []cond{le("unchanged_prefix_loss_pct", 0.1, "")}},

@@ -21,6 +21,8 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 	dests := fs.Int("dests", 65536, "destinations spread over 198.18.0.0/15 (at least 65536)")
 	rounds := fs.Int("rounds", fwdbench.MinRounds, "interleaved rounds of the throughput and CPU comparisons")
 	workers := fs.Int("workers", 0, "measure the scaling curve instead: fibd with 1…N RX workers per interface on veths with N queues (pps and CPU per packet for each)")
+	fast := fs.String("fast-path", "also", "with --io=xdp, the in-kernel fast path against the kernel and fibd's user-space engine, with an XDP live-frames generator and the full table in two FIBs: "+
+		"also (after the comparison above), only (that alone) or off")
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
 	}
@@ -40,5 +42,24 @@ func forward(ctx context.Context, args []string) (*fwdbench.Result, error) {
 		opt.Workers = *workers
 		opt.DataplaneWorkers = func(n int) fwdbench.Forwarder { return fwdbench.FIBDWorkers(kind, false, n, warnLogger()) }
 	}
-	return fwdbench.Run(ctx, opt)
+	switch *fast {
+	case "also", "only", "off":
+	default:
+		return nil, fmt.Errorf("--fast-path %q: want also, only or off", *fast)
+	}
+	if *io != "xdp" || *workers > 0 || *fast == "off" {
+		return fwdbench.Run(ctx, opt)
+	}
+	res := &fwdbench.Result{IO: *io, Dataplane: opt.DataplaneName}
+	if *fast == "also" {
+		if res, err = fwdbench.Run(ctx, opt); err != nil {
+			return nil, err
+		}
+	}
+	fp, err := fwdbench.RunFastPath(ctx, fwdbench.FastPathOptions{Duration: *d, Rounds: *rounds, FullTable: true, Log: logf})
+	if err != nil {
+		return nil, err
+	}
+	res.SetFastPath(fp)
+	return res, nil
 }

@@ -25,9 +25,9 @@ type attachment struct {
 	passNonIP bool
 	// fast: the fast path program is attached and the interface is in its
 	// redirect map.
-	fast      bool
-	log       *slog.Logger
-	refs      int // guarded by registry.mu
+	fast bool
+	log  *slog.Logger
+	refs int // guarded by registry.mu
 }
 
 // attachKey names an interface across namespaces: ifindexes repeat between

@@ -32,5 +32,5 @@ func (s *Socket) Interface() (string, int)              { return "", 0 }
 type FastPath struct{}
 
 // NewFastPath returns ErrNotSupported.
-func NewFastPath() (*FastPath, error) { return nil, ErrNotSupported }
-func (s *Socket) FastPathActive() bool                  { return false }
+func NewFastPath() (*FastPath, error)  { return nil, ErrNotSupported }
+func (s *Socket) FastPathActive() bool { return false }
