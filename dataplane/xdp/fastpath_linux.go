@@ -108,6 +108,28 @@ func (fp *FastPath) load(queues int) (*loaded, error) {
 	return &loaded{prog: p, xsks: xsks, fast: fp}, nil
 }
 
+// NewProgram returns an instance of the fast path program over these
+// tables with a one-slot XSKMAP of its own, attached nowhere: for running
+// it with BPF_PROG_RUN (tests and fuzzing compare it with the engine).
+// Its XSKMAP is empty, so a punt returns XDP_PASS and a forward
+// XDP_REDIRECT.
+func (fp *FastPath) NewProgram() (*ebpf.Program, error) {
+	l, err := fp.load(1)
+	if err != nil {
+		return nil, err
+	}
+	l.xsks.Close() // the program keeps its own reference
+	return l.prog, nil
+}
+
+// AllowRedirect puts ifindex (in the calling thread's namespace) in the
+// redirect map as if a fast path socket had attached there: for programs
+// run with BPF_PROG_RUN. DropRedirect undoes it.
+func (fp *FastPath) AllowRedirect(ifindex int) error { return fp.addRedirect(ifindex) }
+
+// DropRedirect undoes AllowRedirect.
+func (fp *FastPath) DropRedirect(ifindex int) { fp.dropRedirect(ifindex, nil) }
+
 // addRedirect puts ifindex in the redirect map: other interfaces' programs
 // may now forward to it. Called in the interface's namespace, where the
 // kernel resolves the index.
