@@ -202,17 +202,17 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.nb = nb
 	e.slow.New = func() any { return newWorker(e, nil, nil) }
+	// The mirror exists before anything that kicks it (the link watcher).
+	if cfg.FastPath != nil {
+		if e.fast, err = newMirror(e, cfg.FastPath); err != nil {
+			return nil, fmt.Errorf("dataplane: fast path: %w", err)
+		}
+	}
 	e.watchStop, e.watchDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(e.watchDone)
 		e.watchLinks()
 	}()
-	if cfg.FastPath != nil {
-		if e.fast, err = newMirror(e, cfg.FastPath); err != nil {
-			e.Close()
-			return nil, fmt.Errorf("dataplane: fast path: %w", err)
-		}
-	}
 	return e, nil
 }
 

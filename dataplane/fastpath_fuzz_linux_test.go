@@ -44,6 +44,9 @@ func newProgRig(t testing.TB) *progRig {
 	ns := netnstest.New(t, "fz")
 	for _, p := range [][2]string{{"a0", "b0"}, {"a1", "b1"}} {
 		netnstest.NamedVeth(t, ns, p[0], ns, p[1])
+		// With XDP on the peer a veth takes redirected frames, so the
+		// fast path treats it as an egress.
+		attachPass(t, ns, p[1])
 	}
 	pr := &progRig{ns: ns, ifindex: map[string]int{}}
 	fp, err := xdp.NewFastPath()

@@ -471,3 +471,39 @@ func TestFastPathAdjacencyNotReusedAcrossFIBs(t *testing.T) {
 	}
 	t.Logf("%d frames forwarded before the route went, none leaked", before)
 }
+
+// TestFastPathEgressThatRefusesRedirects: a veth whose peer runs neither
+// XDP nor GRO refuses every frame redirected to it, after the program has
+// returned. The fast path must see it (the device's XDP features) and
+// leave that egress to user space, so its traffic gets through; when the
+// peer attaches XDP, the egress comes back to the fast path.
+func TestFastPathEgressThatRefusesRedirects(t *testing.T) {
+	r := newFPRigWith(t, true, map[string]bool{"po1": true})
+	r.bind(dataplane.PortSpec{Interface: "rin"}, 10, "192.0.2.1/24")
+	out1 := r.bind(dataplane.PortSpec{Interface: "rout1"}, 10, "198.51.100.1/25")
+	r.neighbor(10, out1, "198.51.100.2", macPo1)
+	r.route(10, "198.18.0.0/24", gw("198.51.100.2"))
+	if !r.e.WaitFastPath(5 * time.Second) {
+		t.Fatal("fast path tables did not catch up")
+	}
+	r.collect(300*time.Millisecond, 3*time.Second)
+	const n = 4000
+	r.stream(t, []string{"198.18.0.1"}, n, 100*time.Microsecond, func() {})
+	got := seenOn(r.collect(300*time.Millisecond, 10*time.Second), "po1")
+	if len(got) < n*99/100 {
+		t.Fatalf("%d of %d frames arrived through an egress that refuses redirects", len(got), n)
+	}
+	if f := r.fastForwarded(); f != 0 {
+		t.Fatalf("the fast path forwarded %d frames to an egress that refuses them", f)
+	}
+	attachPass(t, r.gen, "po1")
+	if !r.e.WaitFastPath(5 * time.Second) {
+		t.Fatal("fast path tables did not catch up")
+	}
+	r.stream(t, []string{"198.18.0.1"}, 1000, 100*time.Microsecond, func() {})
+	again := seenOn(r.collect(300*time.Millisecond, 10*time.Second), "po1")
+	if len(again) < 990 || r.fastForwarded() < 990 {
+		t.Fatalf("after the peer attached XDP: %d of 1000 arrived, %d by the fast path", len(again), r.fastForwarded())
+	}
+	t.Logf("%d of %d through user space while refused, then %d by the fast path", len(got), n, r.fastForwarded())
+}

@@ -54,7 +54,7 @@ var (
 // attachPass puts an XDP_PASS program on ifname (in the calling thread's
 // namespace): a veth delivers frames redirected to its peer only while the
 // receiving end runs NAPI, which an XDP program switches on.
-func attachPass(t *testing.T, ns *netnstest.NS, ifname string) {
+func attachPass(t testing.TB, ns *netnstest.NS, ifname string) {
 	t.Helper()
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "fibd_test_pass", Type: ebpf.XDP, License: "MIT",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
@@ -75,7 +75,11 @@ func attachPass(t *testing.T, ns *netnstest.NS, ifname string) {
 	t.Cleanup(func() { l.Close(); p.Close() })
 }
 
-func newFPRig(t *testing.T, fast bool) *fpRig {
+func newFPRig(t *testing.T, fast bool) *fpRig { return newFPRigWith(t, fast, nil) }
+
+// newFPRigWith is newFPRig leaving the far ends in bare (no XDP program,
+// no NAPI: a veth refuses frames redirected towards them).
+func newFPRigWith(t *testing.T, fast bool, bare map[string]bool) *fpRig {
 	t.Helper()
 	needTools(t, "ip")
 	r := &fpRig{t: t, rtr: netnstest.New(t, "fr"), gen: netnstest.New(t, "fg"), reg: fib.NewRegistry(fib.Options{}),
@@ -87,7 +91,9 @@ func newFPRig(t *testing.T, fast bool) *fpRig {
 		netnstest.NamedVeth(t, r.rtr, v.rif, r.gen, v.gif)
 		r.rtr.Exec("ip", "link", "set", v.rif, "address", v.rmac.String())
 		r.gen.Exec("ip", "link", "set", v.gif, "address", v.gmac.String())
-		attachPass(t, r.gen, v.gif)
+		if !bare[v.gif] {
+			attachPass(t, r.gen, v.gif)
+		}
 		// The far side sends nothing of its own (no router or neighbour
 		// solicitations, no MLD): every frame fibd sees is the test's.
 		r.gen.Sysctl("net.ipv6.conf."+v.gif+".disable_ipv6", "1")

@@ -23,8 +23,13 @@ type FastPath struct {
 
 	mu        sync.Mutex
 	redirects map[uint32]int // ifindex → attachments that put it in tx_ports
-	progs     map[*ebpf.Program]struct{}
-	closed    bool
+	// features asks the kernel whether a redirect target takes redirected
+	// frames (xmiterr_linux.go); opened in the first interface's
+	// namespace, nil where the kernel cannot say.
+	features *featureWatch
+	featInit bool
+	progs    map[*ebpf.Program]struct{}
+	closed   bool
 }
 
 var _ fastpath.Tables = (*FastPath)(nil)
@@ -67,6 +72,9 @@ func (fp *FastPath) Close() error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
 	fp.closed = true
+	if fp.features != nil {
+		fp.features.close()
+	}
 	for _, m := range fp.maps {
 		m.Close()
 	}
@@ -142,6 +150,10 @@ func (fp *FastPath) addRedirect(ifindex int) error {
 			return fmt.Errorf("add interface %d to the redirect map: %w", ifindex, err)
 		}
 	}
+	if !fp.featInit {
+		fp.featInit = true
+		fp.features, _ = newFeatureWatch()
+	}
 	fp.redirects[k]++
 	return nil
 }
@@ -159,11 +171,16 @@ func (fp *FastPath) dropRedirect(ifindex int, p *ebpf.Program) {
 	}
 }
 
-// Redirectable implements fastpath.Tables.
+// Redirectable implements fastpath.Tables: the interface runs the
+// program, and its driver takes redirected frames now (a veth only while
+// its peer runs XDP or GRO). The engine's mirror asks on every port sync.
 func (fp *FastPath) Redirectable(ifindex uint32) bool {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	return fp.redirects[ifindex] > 0
+	if fp.redirects[ifindex] == 0 {
+		return false
+	}
+	return fp.features == nil || fp.features.ndoXmit(int(ifindex))
 }
 
 // RunStats sums the kernel's run time and run count over the attached
