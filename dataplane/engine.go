@@ -468,9 +468,11 @@ func (e *Engine) FIBCounters() map[adj.FIBID]Counters {
 	for id, c := range *e.fibCtr.Load() {
 		s := c.snapshot()
 		if e.fast != nil {
-			if n, err := e.fast.t.FIBForwarded(uint32(id)); err == nil {
-				s.Forwarded += n
-				s.FastPathForwarded = n
+			if slot, ok := e.fast.slotOf(id); ok {
+				if n, err := e.fast.t.FIBForwarded(slot); err == nil {
+					s.Forwarded += n
+					s.FastPathForwarded = n
+				}
 			}
 		}
 		out[id] = s

@@ -55,6 +55,53 @@ type mirror struct {
 
 	vmu    sync.Mutex
 	synced map[adj.FIBID]uint64 // the FIB versions both generations hold
+	// slots number the FIBs for the fast path's arrays (guarded by vmu:
+	// the engine reads them for counters).
+	slots4  map[adj.FIBID]uint32
+	freeFIB []uint32
+	nextFIB uint32
+}
+
+// fibSlot returns FIB id's slot, giving it one (cleared) on first use;
+// false when every slot is taken (the FIB is then punted).
+func (m *mirror) fibSlot(id adj.FIBID) (uint32, bool) {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	if s, ok := m.slots4[id]; ok {
+		return s, true
+	}
+	var s uint32
+	switch {
+	case len(m.freeFIB) > 0:
+		s = m.freeFIB[len(m.freeFIB)-1]
+		m.freeFIB = m.freeFIB[:len(m.freeFIB)-1]
+	case m.nextFIB < fastpath.MaxFIBs:
+		s = m.nextFIB
+		m.nextFIB++
+	default:
+		return 0, false
+	}
+	m.check(m.t.DeleteFIB(s), "FIB slot")
+	m.slots4[id] = s
+	return s, true
+}
+
+// slotOf returns FIB id's slot if it has one.
+func (m *mirror) slotOf(id adj.FIBID) (uint32, bool) {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	s, ok := m.slots4[id]
+	return s, ok
+}
+
+func (m *mirror) freeFIBSlot(id adj.FIBID) {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	if s, ok := m.slots4[id]; ok {
+		m.check(m.t.DeleteFIB(s), "FIB slot")
+		delete(m.slots4, id)
+		m.freeFIB = append(m.freeFIB, s)
+	}
 }
 
 // fibMirror is what one FIB's tables hold, in both generations once a
@@ -110,7 +157,8 @@ const syncEvery = 100 * time.Millisecond
 func newMirror(e *Engine, t fastpath.Tables) (*mirror, error) {
 	m := &mirror{e: e, t: t, log: e.log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		fibs: map[adj.FIBID]*fibMirror{}, ports: map[fastpath.PortKey]fastpath.Port{}, egr: map[uint32]fastpath.Egress{},
-		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, synced: map[adj.FIBID]uint64{}}
+		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, synced: map[adj.FIBID]uint64{},
+		slots4: map[adj.FIBID]uint32{}}
 	if err := t.SetConfig(packet.FlowSeed(), true); err != nil {
 		return nil, err
 	}
@@ -298,8 +346,13 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 			}
 		}
 	}
+	fslot, ok := m.fibSlot(d.FIB)
+	if !ok {
+		m.log.Warn("fast path: FIB slots exhausted; the FIB is punted", "fib", d.FIB)
+		return
+	}
 	writeGen(next)
-	m.check(m.t.SetGeneration(id, next), "generation")
+	m.check(m.t.SetGeneration(fslot, next), "generation")
 	old := fm.gen
 	fm.gen, fm.started = next, true
 	writeGen(old)
@@ -314,7 +367,7 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 }
 
 func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) {
-	m.check(m.t.DeleteFIB(uint32(id)), "delete FIB")
+	m.freeFIBSlot(id)
 	for p := range fm.routes {
 		for g := uint8(0); g < 2; g++ {
 			m.check(m.t.DeleteRoute(uint32(id), g, p), "route delete")
@@ -479,8 +532,8 @@ func (m *mirror) syncPorts() {
 			k.TPID, k.VID, k.Inner, k.Tags = p.tags.OuterTPID, p.tags.Outer&0x0fff, p.tags.Inner&0x0fff, 2
 		}
 		s := unpackSettings(p.settings.Load())
-		if fast {
-			wantPorts[k] = fastpath.Port{ID: uint32(p.id), FIB: uint32(f.ID()), MAC: l.mac, Fast: up && s.RPF == RPFOff}
+		if fslot, ok := m.fibSlot(f.ID()); fast && ok {
+			wantPorts[k] = fastpath.Port{ID: uint32(p.id), FIB: uint32(f.ID()), FIBSlot: fslot, MAC: l.mac, Fast: up && s.RPF == RPFOff}
 		}
 		e := fastpath.Egress{FIB: uint32(f.ID()), MTU: uint32(p.ifc.mtu.Load()), Up: p.ifc.linkUp.Load(), MAC: l.mac,
 			TPID: p.tags.OuterTPID, Outer: p.tags.Outer, Inner: p.tags.Inner}
@@ -522,14 +575,16 @@ func (m *mirror) syncPorts() {
 		}
 	}
 	for k := range wantOwn {
-		if !m.own[k] {
-			m.check(m.t.SetOwn(uint32(k.fib), k.addr, true), "own address")
+		if fslot, ok := m.fibSlot(k.fib); ok && !m.own[k] {
+			m.check(m.t.SetOwn(uint32(k.fib), fslot, k.addr, true), "own address")
 			m.own[k] = true
 		}
 	}
 	for k := range m.own {
-		if !wantOwn[k] {
-			m.check(m.t.SetOwn(uint32(k.fib), k.addr, false), "own address")
+		if fslot, ok := m.slotOf(k.fib); !wantOwn[k] {
+			if ok {
+				m.check(m.t.SetOwn(uint32(k.fib), fslot, k.addr, false), "own address")
+			}
 			delete(m.own, k)
 		}
 	}

@@ -16,6 +16,7 @@ import "net/netip"
 
 // Limits of the tables; the mirror punts (never writes) beyond them.
 const (
+	MaxFIBs     = 4096 // FIB slots: the mirror numbers the FIBs it serves
 	MaxPorts    = 4096
 	MaxAdjs     = 65536
 	MaxSlots    = 65536 // forwarding-entry slots per generation
@@ -33,10 +34,11 @@ type PortKey struct {
 
 // Port is a port as the fast path sees it on ingress.
 type Port struct {
-	ID   uint32
-	FIB  uint32
-	Fast bool // no edge filter, interface up: the fast path may forward
-	MAC  [6]byte
+	ID      uint32
+	FIB     uint32
+	FIBSlot uint32 // the FIB's slot (SetGeneration)
+	Fast    bool   // no edge filter, interface up: the fast path may forward
+	MAC     [6]byte
 }
 
 // Egress is a port as the fast path sees it on egress.
@@ -94,14 +96,17 @@ type Tables interface {
 	DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error
 	SetEntry(gen uint8, slot uint32, e Entry) error
 	SetAdj(id uint32, a Adj) error
-	SetGeneration(fib uint32, gen uint8) error
-	DeleteFIB(fib uint32) error
-	SetOwn(fib uint32, a netip.Addr, own bool) error
+	// SetGeneration makes the FIB in slot live, its packets reading
+	// generation gen; DeleteFIB makes the slot's FIB punted and zeroes its
+	// counter (before a slot is used again).
+	SetGeneration(slot uint32, gen uint8) error
+	DeleteFIB(slot uint32) error
+	SetOwn(fib, slot uint32, a netip.Addr, own bool) error
 
 	// PortCounters, FIBForwarded and Punts read the per-CPU counters.
 	PortCounters(port uint32) (Counters, error)
 	ResetPortCounters(port uint32) error
-	FIBForwarded(fib uint32) (uint64, error)
+	FIBForwarded(slot uint32) (uint64, error)
 	Punts() ([]uint64, error)
 	// Redirectable reports whether ifindex can be an egress: the program
 	// runs there and it is in the redirect map.

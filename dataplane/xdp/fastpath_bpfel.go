@@ -46,7 +46,7 @@ type fastpathEgressVal struct {
 type fastpathFibVal struct {
 	_       structs.HostLayout
 	Gen     uint32
-	Pad     uint32
+	Live    uint32
 	OwnBits uint64
 }
 
@@ -97,12 +97,13 @@ type fastpathPortKey struct {
 }
 
 type fastpathPortVal struct {
-	_     structs.HostLayout
-	Port  uint32
-	Fib   uint32
-	Flags uint32
-	Mac   [6]uint8
-	Pad   uint16
+	_       structs.HostLayout
+	Port    uint32
+	Fib     uint32
+	Flags   uint32
+	Mac     [6]uint8
+	Pad     uint16
+	FibSlot uint32
 }
 
 // Names of all BPF objects in the ELF.

@@ -214,7 +214,7 @@ func portKey(k fastpath.PortKey) fastpathPortKey {
 
 // SetPort implements fastpath.Tables.
 func (fp *FastPath) SetPort(k fastpath.PortKey, p fastpath.Port) error {
-	v := fastpathPortVal{Port: p.ID, Fib: p.FIB, Mac: p.MAC}
+	v := fastpathPortVal{Port: p.ID, Fib: p.FIB, FibSlot: p.FIBSlot, Mac: p.MAC}
 	if p.Fast {
 		v.Flags = 1
 	}
@@ -302,33 +302,29 @@ func (fp *FastPath) SetAdj(id uint32, a fastpath.Adj) error {
 	return fp.m.Adjs.Put(id, &v)
 }
 
-// SetGeneration implements fastpath.Tables: one map write, which packets
-// see whole. The own-address filter rides in the same word's value.
-func (fp *FastPath) SetGeneration(fib uint32, gen uint8) error {
+// SetGeneration implements fastpath.Tables: one array write, whose first
+// aligned word (the generation) packets read whole. The own-address
+// filter rides in the same value.
+func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	// The FIB's forwarded counter exists before its first packet: the
-	// program only increments what it finds.
-	zero := make([]uint64, ebpf.MustPossibleCPU())
-	if err := fp.m.FibStats.Update(fib, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+	var v fastpathFibVal
+	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
 		return err
 	}
-	var v fastpathFibVal
-	_ = fp.m.Fibs.Lookup(fib, &v)
-	v.Gen = uint32(gen)
-	return fp.m.Fibs.Put(fib, &v)
+	v.Gen, v.Live = uint32(gen), 1
+	return fp.m.Fibs.Put(slot, &v)
 }
 
 // DeleteFIB implements fastpath.Tables: packets of the FIB are punted from
 // now on; its routes are the caller's to delete.
-func (fp *FastPath) DeleteFIB(fib uint32) error {
+func (fp *FastPath) DeleteFIB(slot uint32) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	_ = fp.m.FibStats.Delete(fib)
-	if err := fp.m.Fibs.Delete(fib); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	if err := fp.m.Fibs.Put(slot, &fastpathFibVal{}); err != nil {
 		return err
 	}
-	return nil
+	return fp.m.FibStats.Put(slot, make([]uint64, ebpf.MustPossibleCPU()))
 }
 
 // OwnBit is the program's own_bit: which bit of a FIB's filter an address
@@ -340,7 +336,7 @@ func OwnBit(a netip.Addr) uint64 {
 
 // SetOwn implements fastpath.Tables. The FIB's filter word keeps every bit
 // it ever set (a stale bit costs one hash lookup, never a wrong answer).
-func (fp *FastPath) SetOwn(fib uint32, a netip.Addr, own bool) error {
+func (fp *FastPath) SetOwn(fib, slot uint32, a netip.Addr, own bool) error {
 	k := fastpathOwnKey{Fib: fib, Addr: a.As16()} // As16 maps IPv4 to ::ffff:a.b.c.d
 	if !own {
 		if err := fp.m.Own.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -354,9 +350,11 @@ func (fp *FastPath) SetOwn(fib uint32, a netip.Addr, own bool) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
 	var v fastpathFibVal
-	_ = fp.m.Fibs.Lookup(fib, &v)
+	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
+		return err
+	}
 	v.OwnBits |= OwnBit(a)
-	return fp.m.Fibs.Put(fib, &v)
+	return fp.m.Fibs.Put(slot, &v)
 }
 
 // PortCounters implements fastpath.Tables.
@@ -385,12 +383,9 @@ func (fp *FastPath) ResetPortCounters(port uint32) error {
 }
 
 // FIBForwarded implements fastpath.Tables.
-func (fp *FastPath) FIBForwarded(fib uint32) (uint64, error) {
+func (fp *FastPath) FIBForwarded(slot uint32) (uint64, error) {
 	var per []uint64
-	if err := fp.m.FibStats.Lookup(fib, &per); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return 0, nil
-		}
+	if err := fp.m.FibStats.Lookup(slot, &per); err != nil {
 		return 0, err
 	}
 	var n uint64

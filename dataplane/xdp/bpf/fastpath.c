@@ -31,6 +31,7 @@
 #include "fibd.h"
 
 #define MAX_PORTS 4096
+#define MAX_FIB_SLOTS 4096 // FIBs the fast path serves; the mirror numbers them
 #define MAX_ADJS 65536
 #define MAX_NEXTS 65536 // forwarding-entry slots per generation
 #define ECMP_INLINE 32  // ECMP buckets an entry carries; more are punted
@@ -76,6 +77,7 @@ struct port_val {
 	__u32 flags;
 	__u8 mac[6]; // the interface's: frames to other MACs are not ours
 	__u16 pad;
+	__u32 fib_slot; // the FIB's index in fibs and fib_stats
 };
 
 struct egress_val {
@@ -89,9 +91,12 @@ struct egress_val {
 	__u16 inner; // inner TCI, 0 for none
 };
 
+// A FIB's slot in an array: gen is in the first aligned 8-byte word of
+// the value, which an update writes whole, so a packet reads the old or
+// the new generation, never a mix.
 struct fib_val {
-	__u32 gen; // 0 or 1: which half of the tables packets read
-	__u32 pad;
+	__u32 gen;  // 0 or 1: which half of the tables packets read
+	__u32 live; // 0: the FIB's tables are not (yet, or any more) mirrored
 	// own_bits filters the own map: bit own_bit(a) is set for each of the
 	// FIB's addresses, so most sources are cleared without a lookup.
 	__u64 own_bits;
@@ -180,9 +185,8 @@ struct {
 } egress SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_FIB_SLOTS);
 	__type(key, __u32);
 	__type(value, struct fib_val);
 } fibs SEC(".maps");
@@ -241,8 +245,8 @@ struct {
 } port_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_FIB_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } fib_stats SEC(".maps");
@@ -351,12 +355,15 @@ static __always_inline int own_source(const struct fib_val *fv, __u32 fib, const
 
 struct pkt {
 	__u32 fib;
+	__u32 fib_slot;
 	__u32 in_port;
 	__u32 rx_len;
 	__u32 l3len;
-	__u32 hash;
 	__u8 v6;
 	__u8 tags;
+	// The flow's addresses (as 16 bytes) and protocol/ports, for the ECMP
+	// hash, computed only for a group.
+	__u64 s0, s1, d0, d1, l4;
 };
 
 // finish forwards a looked-up packet: entry slot of the FIB's generation
@@ -371,7 +378,12 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen,
 	if (n->n) {
 		if (n->n > ECMP_INLINE)
 			return punt(ctx, PUNT_BIG_GROUP);
-		__u32 b = (__u32)(((__u64)pk->hash * n->n) >> 32);
+		__u32 k0 = 0;
+		const struct fp_config *cfg = bpf_map_lookup_elem(&config, &k0);
+		if (!cfg)
+			return punt(ctx, PUNT_NO_FIB);
+		__u32 hash = flow_hash(cfg, pk->s0, pk->s1, pk->d0, pk->d1, pk->l4);
+		__u32 b = (__u32)(((__u64)hash * n->n) >> 32);
 		if (b >= ECMP_INLINE)
 			return punt(ctx, PUNT_BIG_GROUP);
 		id = n->group[b];
@@ -453,7 +465,7 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen,
 		c->tx_packets++;
 		c->tx_bytes += txlen;
 	}
-	__u32 fid = pk->fib;
+	__u32 fid = pk->fib_slot;
 	__u64 *fc = bpf_map_lookup_elem(&fib_stats, &fid);
 	if (fc)
 		*fc += 1;
@@ -507,8 +519,8 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 		ports |= ((__u64)l4[0] << 24) | ((__u64)l4[1] << 16) | ((__u64)l4[2] << 8) | l4[3];
 	}
 	__u32 src = *(__u32 *)sa, dst = *(__u32 *)da;
-	struct fib_val *fv = bpf_map_lookup_elem(&fibs, &pk->fib);
-	if (!fv)
+	struct fib_val *fv = bpf_map_lookup_elem(&fibs, &pk->fib_slot);
+	if (!fv || !fv->live)
 		return punt(ctx, PUNT_NO_FIB);
 	__u8 src16[16] = {[10] = 0xff, [11] = 0xff};
 	*(__u32 *)(src16 + 12) = src;
@@ -523,7 +535,9 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = tl;
 	pk->v6 = 0;
-	pk->hash = flow_hash(cfg, 0, 0x0000ffff00000000ULL | bswap32(src), 0, 0x0000ffff00000000ULL | bswap32(dst), ports);
+	pk->s0 = 0, pk->s1 = 0x0000ffff00000000ULL | bswap32(src);
+	pk->d0 = 0, pk->d1 = 0x0000ffff00000000ULL | bswap32(dst);
+	pk->l4 = ports;
 	return finish(ctx, pk, gen, *slot, l3off);
 }
 
@@ -582,8 +596,8 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 			return punt(ctx, PUNT_BAD_HEADER);
 		ports |= ((__u64)l4[0] << 24) | ((__u64)l4[1] << 16) | ((__u64)l4[2] << 8) | l4[3];
 	}
-	struct fib_val *fv = bpf_map_lookup_elem(&fibs, &pk->fib);
-	if (!fv)
+	struct fib_val *fv = bpf_map_lookup_elem(&fibs, &pk->fib_slot);
+	if (!fv || !fv->live)
 		return punt(ctx, PUNT_NO_FIB);
 	if (own_source(fv, pk->fib, sa, *(__u32 *)(sa + 12)))
 		return punt(ctx, PUNT_OWN_SOURCE);
@@ -596,8 +610,9 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = l3len;
 	pk->v6 = 1;
-	pk->hash = flow_hash(cfg, bswap64(*(__u64 *)sa), bswap64(*(__u64 *)(sa + 8)),
-			     bswap64(*(__u64 *)da), bswap64(*(__u64 *)(da + 8)), ports);
+	pk->s0 = bswap64(*(__u64 *)sa), pk->s1 = bswap64(*(__u64 *)(sa + 8));
+	pk->d0 = bswap64(*(__u64 *)da), pk->d1 = bswap64(*(__u64 *)(da + 8));
+	pk->l4 = ports;
 	return finish(ctx, pk, gen, *slot, l3off);
 }
 
@@ -621,7 +636,7 @@ static __always_inline int l3(struct xdp_md *ctx, struct port_key *pkey, __u16 e
 	const struct fp_config *cfg = bpf_map_lookup_elem(&config, &k);
 	if (!cfg)
 		return punt(ctx, PUNT_NO_FIB);
-	struct pkt pk = {.fib = pv->fib, .in_port = pv->port, .rx_len = (__u32)(end - data)};
+	struct pkt pk = {.fib = pv->fib, .fib_slot = pv->fib_slot, .in_port = pv->port, .rx_len = (__u32)(end - data)};
 	if (et == 0x0800)
 		return ipv4(ctx, &pk, cfg, l3off);
 	if (et == 0x86dd)
