@@ -72,6 +72,10 @@ func runFastPath(ctx context.Context, tb netnstest.TB, o FastPathOptions) (*Fast
 
 	trial := func() (trialOut, error) {
 		var to trialOut
+		// A forwarder that just stopped leaves work behind (the kernel
+		// freeing millions of LPM trie nodes after RCU grace periods, Go's
+		// GC): it would land in this trial's busy time.
+		waitQuiet(ctx, logf)
 		sink0 := t.sinkRx()
 		b0, err := busySeconds()
 		if err != nil {
