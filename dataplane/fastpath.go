@@ -51,7 +51,10 @@ type mirror struct {
 
 	// amu guards adjacency holds: the watcher runs on neigh's goroutines.
 	amu  sync.Mutex
-	held map[adj.ID]int // slots (in either generation) using each adjacency
+	held map[adj.ID]int // slots (in either generation) using each adjacency, and neighs
+	// neighs are the VALID neighbours listed for attached destinations,
+	// by their adjacency (which the listing holds).
+	neighs map[adj.ID]adj.Key
 
 	vmu    sync.Mutex
 	synced map[adj.FIBID]uint64 // the FIB versions both generations hold
@@ -157,12 +160,21 @@ const syncEvery = 100 * time.Millisecond
 func newMirror(e *Engine, t fastpath.Tables) (*mirror, error) {
 	m := &mirror{e: e, t: t, log: e.log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		fibs: map[adj.FIBID]*fibMirror{}, ports: map[fastpath.PortKey]fastpath.Port{}, egr: map[uint32]fastpath.Egress{},
-		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, synced: map[adj.FIBID]uint64{},
+		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, neighs: map[adj.ID]adj.Key{}, synced: map[adj.FIBID]uint64{},
 		slots4: map[adj.FIBID]uint32{}}
 	if err := t.SetConfig(packet.FlowSeed(), true); err != nil {
 		return nil, err
 	}
 	e.adjs.Watch(m.adjChanged)
+	// Neighbours resolved before the watch began are listed now (Range
+	// holds the table's lock, so the listing happens after it).
+	var ids []adj.ID
+	e.adjs.Range(func(id adj.ID, _ *adj.Adjacency) bool { ids = append(ids, id); return true })
+	for _, id := range ids {
+		if a := e.adjs.Get(id); a != nil {
+			m.adjChanged(id, a)
+		}
+	}
 	m.stopObs = e.reg.ObserveForwarding(m.observe)
 	go m.loop()
 	return m, nil
@@ -384,6 +396,9 @@ func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) {
 // holds its adjacencies (the entry holds them now; the hold keeps the IDs
 // from reuse while the maps may name them).
 func (m *mirror) contentOf(n *fib.Next) slotContent {
+	if n.Kind == fib.NextAttached {
+		return slotContent{e: fastpath.Entry{Attached: true, Port: uint32(n.Port)}}
+	}
 	if n.Kind != fib.NextGateway {
 		return slotContent{}
 	}
@@ -403,14 +418,18 @@ func (m *mirror) hold(ids []adj.ID) {
 	m.amu.Lock()
 	defer m.amu.Unlock()
 	for _, id := range ids {
-		if id == adj.None || id >= fastpath.MaxAdjs {
-			continue
-		}
-		m.held[id]++
-		if m.held[id] == 1 {
-			m.e.adjs.Hold(id)
-			m.writeAdjLocked(id)
-		}
+		m.holdLocked(id)
+	}
+}
+
+func (m *mirror) holdLocked(id adj.ID) {
+	if id == adj.None || id >= fastpath.MaxAdjs {
+		return
+	}
+	m.held[id]++
+	if m.held[id] == 1 {
+		m.e.adjs.Hold(id)
+		m.writeAdjLocked(id)
 	}
 }
 
@@ -418,26 +437,57 @@ func (m *mirror) release(ids []adj.ID) {
 	m.amu.Lock()
 	defer m.amu.Unlock()
 	for _, id := range ids {
-		if id == adj.None || id >= fastpath.MaxAdjs {
-			continue
-		}
-		if m.held[id]--; m.held[id] > 0 {
-			continue
-		}
-		delete(m.held, id)
-		m.check(m.t.SetAdj(uint32(id), fastpath.Adj{}), "adjacency")
-		m.e.adjs.Unhold(id)
+		m.releaseLocked(id)
 	}
 }
 
+func (m *mirror) releaseLocked(id adj.ID) {
+	if id == adj.None || id >= fastpath.MaxAdjs {
+		return
+	}
+	if m.held[id]--; m.held[id] > 0 {
+		return
+	}
+	delete(m.held, id)
+	m.check(m.t.SetAdj(uint32(id), fastpath.Adj{}), "adjacency")
+	m.e.adjs.Unhold(id)
+}
+
 // adjChanged is adj.Table's watcher: a neighbour's MAC or state, or a
-// path MTU, changed; write it through if the fast path uses it.
-func (m *mirror) adjChanged(id adj.ID, _ *adj.Adjacency) {
+// path MTU, changed; write it through if the fast path uses it. A
+// neighbour that turns VALID is listed for attached destinations (the
+// engine finds the same entry through neigh), and unlisted — before its
+// adjacency is rewritten — as soon as it is not: STALE, INCOMPLETE and
+// FAILED neighbours are the engine's, and a removed one publishes
+// INCOMPLETE before it goes.
+func (m *mirror) adjChanged(id adj.ID, a *adj.Adjacency) {
 	m.amu.Lock()
 	defer m.amu.Unlock()
-	if m.held[id] > 0 {
+	k := a.Key()
+	_, st := a.LinkLayer()
+	_, listed := m.neighs[id]
+	want := st == adj.Valid && k.Addr.IsValid() && id < fastpath.MaxAdjs && !m.directedBroadcast(k)
+	switch {
+	case want && !listed:
+		m.holdLocked(id) // writes the adjacency
+		m.neighs[id] = k
+		m.check(m.t.SetNeighbor(uint32(k.FIB), uint32(k.Port), k.Addr, uint32(id)), "neighbour")
+	case !want && listed:
+		old := m.neighs[id]
+		delete(m.neighs, id)
+		m.check(m.t.DeleteNeighbor(uint32(old.FIB), uint32(old.Port), old.Addr), "neighbour")
+		m.writeAdjLocked(id)
+		m.releaseLocked(id)
+	case m.held[id] > 0:
 		m.writeAdjLocked(id)
 	}
+}
+
+// directedBroadcast reports whether k's address is a connected subnet's
+// broadcast address in its FIB, which the engine never forwards to.
+func (m *mirror) directedBroadcast(k adj.Key) bool {
+	f, ok := m.e.reg.Get(k.FIB)
+	return ok && k.Addr.Is4() && f.IsDirectedBroadcast(k.Addr)
 }
 
 // writeAdjLocked writes what the adjacency holds now: concurrent stores

@@ -194,6 +194,7 @@ func FuzzFastPathProgram(f *testing.F) {
 		{dst: "198.18.3.3", ttl: 2}, {dst: "198.18.3.3", ttl: 1}, {dst: "198.18.0.9", vlan: 200, payload: 10},
 		{dst: "198.18.0.9", df: true, payload: 1400}, {src: "2001:db8:1::10", dst: "2001:db8:100::1", payload: 16},
 		{src: "2001:db8:1::10", dst: "2001:db8:100::1", ttl: 2}, {dst: "192.0.2.1", proto: "icmp-echo"},
+		{dst: "198.51.100.2", payload: 12},
 	} {
 		f.Add(b(s))
 	}
@@ -215,13 +216,14 @@ func FuzzFastPathProgram(f *testing.F) {
 // TestFastPathProgramForwardsLikeTheEngine: the fuzz rig's program does
 // forward the common case (so the fuzzer compares something), byte for
 // byte with the engine: single path, ECMP, a VLAN push, a VLAN swap in
-// another FIB, IPv6, and a padded minimum frame.
+// another FIB, IPv6, attached hosts, and a padded minimum frame.
 func TestFastPathProgramForwardsLikeTheEngine(t *testing.T) {
 	pr := newProgRig(t)
 	for _, s := range []frameSpec{
 		{dst: "198.18.0.5", payload: 20}, {dst: "198.18.1.7", sport: 999, payload: 8}, {dst: "198.18.1.7", sport: 1234, payload: 8},
 		{dst: "198.18.2.1", payload: 30}, {dst: "198.18.0.9", vlan: 200, payload: 10},
-		{src: "2001:db8:1::10", dst: "2001:db8:100::1", payload: 16},
+		{src: "2001:db8:1::10", dst: "2001:db8:100::1", payload: 16}, {dst: "198.51.100.2", payload: 12},
+		{src: "2001:db8:1::10", dst: "2001:db8:2::2", payload: 12},
 	} {
 		if s.src == "" {
 			s.src = "192.0.2.10"

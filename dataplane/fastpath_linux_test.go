@@ -170,6 +170,8 @@ func corpus(t *testing.T) []corpusCase {
 	add("v4 link-local destination", false, b(frameSpec{dst: "169.254.1.1", payload: 20}))
 	add("v4 multicast", false, b(frameSpec{dst: "224.1.2.3", payload: 20}))
 	add("v4 to the router", false, b(frameSpec{dst: "192.0.2.1", proto: "icmp-echo", payload: 8}))
+	add("v4 attached host", true, b(frameSpec{dst: "198.51.100.2", payload: 40}))
+	add("v4 attached, directed broadcast", false, b(frameSpec{dst: "198.51.100.127", payload: 20}))
 	add("v4 padded to 60 bytes", true, append(b(frameSpec{dst: "198.18.0.13"}), make([]byte, 18)...))
 	add("v4 partial udp checksum", false, withPartialUDP(b(frameSpec{dst: "198.18.0.14", payload: 32})))
 	add("fib 20 vlan swap, same addresses", true, b(frameSpec{dst: "198.18.0.5", vlan: 200, payload: 50}))
@@ -178,6 +180,7 @@ func corpus(t *testing.T) []corpusCase {
 	add("unknown vlan", false, b(frameSpec{dst: "198.18.0.5", vlan: 777, payload: 20}))
 	src6 := "2001:db8:1::10"
 	add("v6 gateway", true, b(frameSpec{src: src6, dst: "2001:db8:100::5", payload: 100}))
+	add("v6 attached host", true, b(frameSpec{src: src6, dst: "2001:db8:2::2", payload: 24}))
 	add("v6 hop limit 2", true, b(frameSpec{src: src6, dst: "2001:db8:100::6", ttl: 2, payload: 10}))
 	add("v6 hop limit 1", false, b(frameSpec{src: src6, dst: "2001:db8:100::7", ttl: 1, payload: 10}))
 	add("v6 hop-by-hop header", false, withHopByHop(b(frameSpec{src: src6, dst: "2001:db8:100::8", payload: 10})))

@@ -53,12 +53,15 @@ type Egress struct {
 	Inner   uint16
 }
 
-// Entry is a forwarding entry: a gateway (one adjacency, or ECMP buckets)
-// or anything else (Gateway false: punted).
+// Entry is a forwarding entry: a gateway (one adjacency, or ECMP buckets),
+// an attached subnet on Port (the destination's own neighbour, SetNeighbor),
+// or anything else (both false: punted).
 type Entry struct {
-	Gateway bool
-	Adj     uint32
-	Buckets []uint32 // ECMP; nil for a single path
+	Gateway  bool
+	Attached bool
+	Adj      uint32
+	Port     uint32
+	Buckets  []uint32 // ECMP; nil for a single path
 }
 
 // Adj is an adjacency's rewrite state.
@@ -96,6 +99,10 @@ type Tables interface {
 	DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error
 	SetEntry(gen uint8, slot uint32, e Entry) error
 	SetAdj(id uint32, a Adj) error
+	// SetNeighbor lists a VALID neighbour (FIB, port, address) by its
+	// adjacency, for attached destinations; DeleteNeighbor unlists it.
+	SetNeighbor(fib, port uint32, a netip.Addr, adj uint32) error
+	DeleteNeighbor(fib, port uint32, a netip.Addr) error
 	// SetGeneration makes the FIB in slot live, its packets reading
 	// generation gen; DeleteFIB makes the slot's FIB punted and zeroes its
 	// counter (before a slot is used again).

@@ -73,11 +73,19 @@ type fastpathLpm6Key struct {
 	Addr      [16]uint8
 }
 
+type fastpathNeighKey struct {
+	_    structs.HostLayout
+	Fib  uint32
+	Port uint32
+	Addr [16]uint8
+}
+
 type fastpathNextVal struct {
 	_     structs.HostLayout
 	Kind  uint32
 	N     uint32
 	Adj   uint32
+	Port  uint32
 	Group [32]uint32
 }
 
@@ -115,6 +123,7 @@ const (
 	fastpathMapEgress          = "egress"
 	fastpathMapFibStats        = "fib_stats"
 	fastpathMapFibs            = "fibs"
+	fastpathMapNeighs          = "neighs"
 	fastpathMapNexts           = "nexts"
 	fastpathMapOwn             = "own"
 	fastpathMapPortStats       = "port_stats"
@@ -132,6 +141,7 @@ const (
 	fastpathVarUnusedFibVal    = "unused_fib_val"
 	fastpathVarUnusedLpm4      = "unused_lpm4"
 	fastpathVarUnusedLpm6      = "unused_lpm6"
+	fastpathVarUnusedNeighKey  = "unused_neigh_key"
 	fastpathVarUnusedNext      = "unused_next"
 	fastpathVarUnusedOwnKey    = "unused_own_key"
 	fastpathVarUnusedPortKey   = "unused_port_key"
@@ -192,6 +202,7 @@ type fastpathMapSpecs struct {
 	Egress    *ebpf.MapSpec `ebpf:"egress"`
 	FibStats  *ebpf.MapSpec `ebpf:"fib_stats"`
 	Fibs      *ebpf.MapSpec `ebpf:"fibs"`
+	Neighs    *ebpf.MapSpec `ebpf:"neighs"`
 	Nexts     *ebpf.MapSpec `ebpf:"nexts"`
 	Own       *ebpf.MapSpec `ebpf:"own"`
 	PortStats *ebpf.MapSpec `ebpf:"port_stats"`
@@ -214,6 +225,7 @@ type fastpathVariableSpecs struct {
 	UnusedFibVal    *ebpf.VariableSpec `ebpf:"unused_fib_val"`
 	UnusedLpm4      *ebpf.VariableSpec `ebpf:"unused_lpm4"`
 	UnusedLpm6      *ebpf.VariableSpec `ebpf:"unused_lpm6"`
+	UnusedNeighKey  *ebpf.VariableSpec `ebpf:"unused_neigh_key"`
 	UnusedNext      *ebpf.VariableSpec `ebpf:"unused_next"`
 	UnusedOwnKey    *ebpf.VariableSpec `ebpf:"unused_own_key"`
 	UnusedPortKey   *ebpf.VariableSpec `ebpf:"unused_port_key"`
@@ -245,6 +257,7 @@ type fastpathMaps struct {
 	Egress    *ebpf.Map `ebpf:"egress"`
 	FibStats  *ebpf.Map `ebpf:"fib_stats"`
 	Fibs      *ebpf.Map `ebpf:"fibs"`
+	Neighs    *ebpf.Map `ebpf:"neighs"`
 	Nexts     *ebpf.Map `ebpf:"nexts"`
 	Own       *ebpf.Map `ebpf:"own"`
 	PortStats *ebpf.Map `ebpf:"port_stats"`
@@ -263,6 +276,7 @@ func (m *fastpathMaps) Close() error {
 		m.Egress,
 		m.FibStats,
 		m.Fibs,
+		m.Neighs,
 		m.Nexts,
 		m.Own,
 		m.PortStats,
@@ -286,6 +300,7 @@ type fastpathVariables struct {
 	UnusedFibVal    *ebpf.Variable `ebpf:"unused_fib_val"`
 	UnusedLpm4      *ebpf.Variable `ebpf:"unused_lpm4"`
 	UnusedLpm6      *ebpf.Variable `ebpf:"unused_lpm6"`
+	UnusedNeighKey  *ebpf.Variable `ebpf:"unused_neigh_key"`
 	UnusedNext      *ebpf.Variable `ebpf:"unused_next"`
 	UnusedOwnKey    *ebpf.Variable `ebpf:"unused_own_key"`
 	UnusedPortKey   *ebpf.Variable `ebpf:"unused_port_key"`

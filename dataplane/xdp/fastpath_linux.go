@@ -60,7 +60,7 @@ func NewFastPath() (*FastPath, error) {
 	fp.m = fastpathMaps{
 		Adjs: fp.maps["adjs"], Config: fp.maps["config"], Egress: fp.maps["egress"], FibStats: fp.maps["fib_stats"],
 		Fibs: fp.maps["fibs"], Nexts: fp.maps["nexts"], Own: fp.maps["own"], PortStats: fp.maps["port_stats"],
-		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Routes4: fp.maps["routes4"], Routes6: fp.maps["routes6"],
+		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Neighs: fp.maps["neighs"], Routes4: fp.maps["routes4"], Routes6: fp.maps["routes6"],
 		TxPorts: fp.maps["tx_ports"],
 	}
 	return fp, nil
@@ -281,11 +281,14 @@ func (fp *FastPath) SetEntry(gen uint8, slot uint32, e fastpath.Entry) error {
 		return fmt.Errorf("slot %d beyond the fast path's %d", slot, fastpath.MaxSlots)
 	}
 	var v fastpathNextVal
-	if e.Gateway {
+	switch {
+	case e.Gateway:
 		v.Kind = 1
 		v.Adj = e.Adj
 		v.N = uint32(len(e.Buckets))
 		copy(v.Group[:], e.Buckets)
+	case e.Attached:
+		v.Kind, v.Port = 2, e.Port
 	}
 	return fp.m.Nexts.Put(uint32(gen)*fastpath.MaxSlots+slot, &v)
 }
@@ -300,6 +303,21 @@ func (fp *FastPath) SetAdj(id uint32, a fastpath.Adj) error {
 		v.Live = 1
 	}
 	return fp.m.Adjs.Put(id, &v)
+}
+
+// SetNeighbor implements fastpath.Tables.
+func (fp *FastPath) SetNeighbor(fib, port uint32, a netip.Addr, id uint32) error {
+	k := fastpathNeighKey{Fib: fib, Port: port, Addr: a.As16()}
+	return fp.m.Neighs.Put(&k, id)
+}
+
+// DeleteNeighbor implements fastpath.Tables.
+func (fp *FastPath) DeleteNeighbor(fib, port uint32, a netip.Addr) error {
+	k := fastpathNeighKey{Fib: fib, Port: port, Addr: a.As16()}
+	if err := fp.m.Neighs.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
 }
 
 // SetGeneration implements fastpath.Tables: one array write, whose first

@@ -9,11 +9,12 @@
 // the reference, the program a cache of its answers for one frame shape.
 // Forwarded: a unicast IPv4 (no options, not a fragment) or IPv6 (no
 // extension header) packet addressed to the port's MAC, on a port without
-// edge filters, whose route is a gateway (one path or ECMP) in the port's
-// FIB with a VALID neighbour on an up egress port of the same FIB, with
+// edge filters, whose route is a gateway (one path or ECMP) or an attached
+// subnet in the port's FIB with a VALID neighbour on an up egress port of
+// the same FIB, with
 // TTL/hop limit > 1 and a length within the egress MTU. Everything else —
 // misses, local delivery, ICMP to generate, STALE/INCOMPLETE neighbours,
-// attached destinations, lookup-in-FIB routes, options, fragments, ARP/ND,
+// lookup-in-FIB routes, options, fragments, ARP/ND,
 // multicast — is punted, counted by reason.
 //
 // Maps that change under traffic are hashes without preallocation: an
@@ -121,14 +122,24 @@ struct lpm6_key {
 	__u8 addr[16];
 } __attribute__((packed));
 
-// Forwarding-entry kinds.
-#define NEXT_GATEWAY 1 // everything else is punted
+// Forwarding-entry kinds; everything else is punted.
+#define NEXT_GATEWAY 1
+#define NEXT_ATTACHED 2 // the destination itself, on port: its neighbour entry
 
 struct next_val {
 	__u32 kind;
 	__u32 n;   // ECMP buckets in group; 0: single path adj
 	__u32 adj;
+	__u32 port; // NEXT_ATTACHED's egress port
 	__u32 group[ECMP_INLINE];
+};
+
+// A resolved (VALID) neighbour, for attached destinations: what the
+// engine's neighbour lookup finds, by the adjacency neigh publishes into.
+struct neigh_key {
+	__u32 fib;
+	__u32 port;
+	__u8 addr[16]; // IPv4 as ::ffff:a.b.c.d
 };
 
 // Adjacency states (fib/adj.State).
@@ -200,6 +211,14 @@ struct {
 } own SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct neigh_key);
+	__type(value, __u32);
+} neighs SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1 << 23);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -264,6 +283,7 @@ const struct port_val *unused_port_val __attribute__((unused));
 const struct egress_val *unused_egress_val __attribute__((unused));
 const struct fib_val *unused_fib_val __attribute__((unused));
 const struct own_key *unused_own_key __attribute__((unused));
+const struct neigh_key *unused_neigh_key __attribute__((unused));
 const struct lpm4_key *unused_lpm4 __attribute__((unused));
 const struct lpm6_key *unused_lpm6 __attribute__((unused));
 const struct next_val *unused_next __attribute__((unused));
@@ -372,10 +392,19 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen,
 {
 	__u32 idx = gen * MAX_NEXTS + slot;
 	struct next_val *n = bpf_map_lookup_elem(&nexts, &idx);
-	if (!n || n->kind != NEXT_GATEWAY)
+	if (!n || (n->kind != NEXT_GATEWAY && n->kind != NEXT_ATTACHED))
 		return punt(ctx, PUNT_NOT_GATEWAY);
 	__u32 id = n->adj;
-	if (n->n) {
+	int attached = n->kind == NEXT_ATTACHED;
+	if (attached) {
+		struct neigh_key nk = {.fib = pk->fib, .port = n->port};
+		*(__u64 *)nk.addr = bswap64(pk->d0);
+		*(__u64 *)(nk.addr + 8) = bswap64(pk->d1);
+		__u32 *nid = bpf_map_lookup_elem(&neighs, &nk);
+		if (!nid)
+			return punt(ctx, PUNT_NEIGHBOUR);
+		id = *nid;
+	} else if (n->n) {
 		if (n->n > ECMP_INLINE)
 			return punt(ctx, PUNT_BIG_GROUP);
 		__u32 k0 = 0;
@@ -391,12 +420,13 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen,
 	struct adj_val *a = bpf_map_lookup_elem(&adjs, &id);
 	if (!a || !a->live || a->state != ADJ_VALID)
 		return punt(ctx, PUNT_NEIGHBOUR);
-	__u32 op = a->port;
+	__u32 op = attached ? n->port : a->port;
 	struct egress_val *e = bpf_map_lookup_elem(&egress, &op);
 	if (!e || !e->up || e->fib != pk->fib || !e->ifindex)
 		return punt(ctx, PUNT_EGRESS);
+	// The engine applies a path MTU to gateways only.
 	__u32 mtu = e->mtu;
-	if (a->mtu && a->mtu < mtu)
+	if (!attached && a->mtu && a->mtu < mtu)
 		mtu = a->mtu;
 	if (pk->l3len > mtu)
 		return punt(ctx, PUNT_MTU);
