@@ -19,7 +19,7 @@ type attachment struct {
 	ifindex int
 	queues  int
 	l       *loaded
-	rtnl    *rtnl
+	rtnl    *nlSock
 	// mode is AttachNative or AttachGeneric: what the kernel accepted.
 	mode      AttachMode
 	passNonIP bool

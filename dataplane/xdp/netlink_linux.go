@@ -8,20 +8,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rtnl is a NETLINK_ROUTE socket used to attach, query and detach XDP
-// programs (RTM_SETLINK / RTM_GETLINK with IFLA_XDP). A netlink socket is
-// bound to the network namespace it was created in, so an attachment keeps
-// its own for its whole life: Close may run on any OS thread, in any
+// nlSock is a netlink socket: NETLINK_ROUTE to attach, query and detach
+// XDP programs (RTM_SETLINK / RTM_GETLINK with IFLA_XDP), NETLINK_GENERIC
+// to ask an interface's XDP features (features_linux.go). A netlink socket
+// is bound to the network namespace it was created in, so an attachment
+// keeps its own for its whole life: Close may run on any OS thread, in any
 // namespace, and still detaches from the right interface.
-type rtnl struct {
+type nlSock struct {
 	mu  sync.Mutex
 	fd  int
 	seq uint32
 	buf []byte
 }
 
-func openRTNL() (*rtnl, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+func openRTNL() (*nlSock, error) { return openNetlink(unix.NETLINK_ROUTE) }
+
+func openNetlink(proto int) (*nlSock, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
 	}
@@ -34,10 +37,10 @@ func openRTNL() (*rtnl, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	return &rtnl{fd: fd, buf: make([]byte, 1<<16)}, nil
+	return &nlSock{fd: fd, buf: make([]byte, 1<<16)}, nil
 }
 
-func (r *rtnl) close() error { return unix.Close(r.fd) }
+func (r *nlSock) close() error { return unix.Close(r.fd) }
 
 // nlError is a netlink error with the kernel's extended-ack message.
 type nlError struct {
@@ -55,23 +58,37 @@ func (e *nlError) Error() string {
 func (e *nlError) Unwrap() error { return e.errno }
 
 // linkRequest builds an RTM_*LINK request for ifindex with attributes.
-func (r *rtnl) linkRequest(typ uint16, flags uint16, ifindex int, attrs []byte) []byte {
+func (r *nlSock) linkRequest(typ uint16, flags uint16, ifindex int, attrs []byte) []byte {
+	// struct ifinfomsg: family, pad, type, index, flags, change.
+	hdr := make([]byte, unix.SizeofIfInfomsg)
+	binary.NativeEndian.PutUint32(hdr[4:], uint32(int32(ifindex)))
+	return r.request(typ, flags, hdr, attrs)
+}
+
+// request builds a netlink message: nlmsghdr, the family's fixed header,
+// attributes.
+func (r *nlSock) request(typ, flags uint16, hdr, attrs []byte) []byte {
 	r.seq++
-	b := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg+len(attrs))
+	b := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(hdr)+len(attrs))
 	ne := binary.NativeEndian
 	ne.PutUint16(b[4:], typ)
 	ne.PutUint16(b[6:], flags)
 	ne.PutUint32(b[8:], r.seq)
-	// struct ifinfomsg: family, pad, type, index, flags, change.
-	ne.PutUint32(b[unix.NLMSG_HDRLEN+4:], uint32(int32(ifindex)))
-	b = append(b, attrs...)
+	b = append(append(b, hdr...), attrs...)
 	ne.PutUint32(b[0:], uint32(len(b)))
 	return b
 }
 
 // do sends req and returns the attributes of the RTM_NEWLINK answer (for
 // RTM_GETLINK) or nil after a positive ack (for RTM_SETLINK).
-func (r *rtnl) do(req []byte) ([]byte, error) {
+func (r *nlSock) do(req []byte) ([]byte, error) {
+	return r.doAnswer(req, unix.RTM_NEWLINK, unix.SizeofIfInfomsg)
+}
+
+// doAnswer sends req and returns the attributes of the answer of type
+// answer, after its fixed header of hdrLen bytes, or nil after a positive
+// ack.
+func (r *nlSock) doAnswer(req []byte, answer uint16, hdrLen int) ([]byte, error) {
 	seq := binary.NativeEndian.Uint32(req[8:])
 	if err := unix.Sendto(r.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("netlink send: %w", err)
@@ -99,11 +116,11 @@ func (r *rtnl) do(req []byte) ([]byte, error) {
 			switch ne.Uint16(m[4:]) {
 			case unix.NLMSG_ERROR:
 				return nil, parseNLError(m)
-			case unix.RTM_NEWLINK:
-				if len(m) < unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg {
+			case answer:
+				if len(m) < unix.NLMSG_HDRLEN+hdrLen {
 					return nil, errShortAttr
 				}
-				attrs := m[unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg:]
+				attrs := m[unix.NLMSG_HDRLEN+hdrLen:]
 				return append([]byte(nil), attrs...), nil
 			}
 		}
@@ -159,7 +176,7 @@ func cString(b []byte) string {
 const rtextFilterSkipStats = 1 << 3
 
 // queryXDP reports which programs are attached to ifindex, per mode.
-func (r *rtnl) queryXDP(ifindex int) (xdpState, error) {
+func (r *nlSock) queryXDP(ifindex int) (xdpState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	attrs := appendAttr(nil, unix.IFLA_EXT_MASK, u32(rtextFilterSkipStats))
@@ -174,7 +191,7 @@ func (r *rtnl) queryXDP(ifindex int) (xdpState, error) {
 // flags. With XDP_FLAGS_REPLACE the kernel swaps atomically only if
 // expectedFD's program is the one attached, so fibd never detaches or
 // overwrites a program that is not the one it means to.
-func (r *rtnl) setXDP(ifindex, progFD int, flags uint32, expectedFD int) error {
+func (r *nlSock) setXDP(ifindex, progFD int, flags uint32, expectedFD int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var nest []byte
