@@ -550,6 +550,9 @@ type fastIO interface{ FastPathActive() bool }
 func (m *mirror) syncPorts() {
 	wantPorts := map[fastpath.PortKey]fastpath.Port{}
 	wantEgr := map[uint32]fastpath.Egress{}
+	// Redirectable asks the kernel (netlink): once per interface, not per
+	// port, however many VLANs share it.
+	redirectable := map[int]bool{}
 	for _, p := range *m.e.ports.Load() {
 		if p == nil || uint32(p.id) >= fastpath.MaxPorts {
 			continue
@@ -587,35 +590,22 @@ func (m *mirror) syncPorts() {
 		}
 		e := fastpath.Egress{FIB: uint32(f.ID()), MTU: uint32(p.ifc.mtu.Load()), Up: p.ifc.linkUp.Load(), MAC: l.mac,
 			TPID: p.tags.OuterTPID, Outer: p.tags.Outer, Inner: p.tags.Inner}
-		if fast && m.t.Redirectable(uint32(l.index)) {
-			e.Ifindex = uint32(l.index)
+		if fast {
+			ok, asked := redirectable[l.index]
+			if !asked {
+				ok = m.t.Redirectable(uint32(l.index))
+				redirectable[l.index] = ok
+			}
+			if ok {
+				e.Ifindex = uint32(l.index)
+			}
 		}
 		wantEgr[uint32(p.id)] = e
 	}
-	for k, v := range wantPorts {
-		if old, ok := m.ports[k]; !ok || old != v {
-			m.check(m.t.SetPort(k, v), "port")
-			m.ports[k] = v
-		}
-	}
-	for k := range m.ports {
-		if _, ok := wantPorts[k]; !ok {
-			m.check(m.t.DeletePort(k), "port")
-			delete(m.ports, k)
-		}
-	}
-	for id, v := range wantEgr {
-		if old, ok := m.egr[id]; !ok || old != v {
-			m.check(m.t.SetEgress(id, v), "egress")
-			m.egr[id] = v
-		}
-	}
-	for id := range m.egr {
-		if _, ok := wantEgr[id]; !ok {
-			m.check(m.t.SetEgress(id, fastpath.Egress{}), "egress")
-			delete(m.egr, id)
-		}
-	}
+	syncTable(m.ports, wantPorts, func(k fastpath.PortKey, v fastpath.Port) { m.check(m.t.SetPort(k, v), "port") },
+		func(k fastpath.PortKey) { m.check(m.t.DeletePort(k), "port") })
+	syncTable(m.egr, wantEgr, func(id uint32, v fastpath.Egress) { m.check(m.t.SetEgress(id, v), "egress") },
+		func(id uint32) { m.check(m.t.SetEgress(id, fastpath.Egress{}), "egress") })
 	wantOwn := map[ownKey]bool{}
 	for _, f := range m.e.reg.List() {
 		for _, ps := range f.AllAddresses() {
@@ -636,6 +626,23 @@ func (m *mirror) syncPorts() {
 				m.check(m.t.SetOwn(uint32(k.fib), fslot, k.addr, false), "own address")
 			}
 			delete(m.own, k)
+		}
+	}
+}
+
+// syncTable makes have (what a table holds) equal to want, writing only
+// the entries that differ.
+func syncTable[K, V comparable](have, want map[K]V, set func(K, V), del func(K)) {
+	for k, v := range want {
+		if old, ok := have[k]; !ok || old != v {
+			set(k, v)
+			have[k] = v
+		}
+	}
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			del(k)
+			delete(have, k)
 		}
 	}
 }

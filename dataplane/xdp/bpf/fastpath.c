@@ -388,7 +388,8 @@ struct pkt {
 
 // finish forwards a looked-up packet: entry slot of the FIB's generation
 // gen, then neighbour, egress, MTU, rewrite and redirect.
-static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen, __u32 slot, int l3off)
+static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, const struct fp_config *cfg, __u32 gen, __u32 slot,
+				  int l3off)
 {
 	__u32 idx = gen * MAX_NEXTS + slot;
 	struct next_val *n = bpf_map_lookup_elem(&nexts, &idx);
@@ -407,10 +408,6 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, __u32 gen,
 	} else if (n->n) {
 		if (n->n > ECMP_INLINE)
 			return punt(ctx, PUNT_BIG_GROUP);
-		__u32 k0 = 0;
-		const struct fp_config *cfg = bpf_map_lookup_elem(&config, &k0);
-		if (!cfg)
-			return punt(ctx, PUNT_NO_FIB);
 		__u32 hash = flow_hash(cfg, pk->s0, pk->s1, pk->d0, pk->d1, pk->l4);
 		__u32 b = (__u32)(((__u64)hash * n->n) >> 32);
 		if (b >= ECMP_INLINE)
@@ -568,7 +565,7 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 	pk->s0 = 0, pk->s1 = 0x0000ffff00000000ULL | bswap32(src);
 	pk->d0 = 0, pk->d1 = 0x0000ffff00000000ULL | bswap32(dst);
 	pk->l4 = ports;
-	return finish(ctx, pk, gen, *slot, l3off);
+	return finish(ctx, pk, cfg, gen, *slot, l3off);
 }
 
 static __always_inline int is_ext(__u8 nh)
@@ -643,7 +640,7 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 	pk->s0 = bswap64(*(__u64 *)sa), pk->s1 = bswap64(*(__u64 *)(sa + 8));
 	pk->d0 = bswap64(*(__u64 *)da), pk->d1 = bswap64(*(__u64 *)(da + 8));
 	pk->l4 = ports;
-	return finish(ctx, pk, gen, *slot, l3off);
+	return finish(ctx, pk, cfg, gen, *slot, l3off);
 }
 
 // l3 classifies the frame's port by its tags (ntags of them, the IP header
