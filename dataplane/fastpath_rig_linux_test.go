@@ -5,15 +5,10 @@ package dataplane_test
 import (
 	"encoding/binary"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 
 	"github.com/fibd/fibd/dataplane"
 	"github.com/fibd/fibd/dataplane/afpacket"
@@ -51,28 +46,16 @@ var (
 	macPo2   = adj.MAC{2, 0, 0, 0, 2, 3}
 )
 
-// attachPass puts an XDP_PASS program on ifname (in the calling thread's
-// namespace): a veth delivers frames redirected to its peer only while the
+// attachPass puts an XDP_PASS program on ifname in ns until the test
+// ends: a veth delivers frames redirected to its peer only while the
 // receiving end runs NAPI, which an XDP program switches on.
 func attachPass(t testing.TB, ns *netnstest.NS, ifname string) {
 	t.Helper()
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "fibd_test_pass", Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
+	detach, err := netnstest.XDPAction(ns, ifname, netnstest.XDPPass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l link.Link
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		l, err = link.AttachXDP(link.XDPOptions{Program: p, Interface: ifi.Index, Flags: link.XDPDriverMode})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close(); p.Close() })
+	t.Cleanup(detach)
 }
 
 func newFPRig(t *testing.T, fast bool) *fpRig { return newFPRigWith(t, fast, nil) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/internal/netnstest"
 )
 
@@ -100,7 +101,7 @@ func runFastPath(ctx context.Context, tb netnstest.TB, o FastPathOptions) (*Fast
 	var runNs, runCnt uint64
 	for round := range o.Rounds {
 		// Generator only.
-		detach, err := attachXDPOn(t.router, ifR0, 1) // XDP_DROP
+		detach, err := netnstest.XDPAction(t.router, ifR0, netnstest.XDPDrop)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +128,7 @@ func runFastPath(ctx context.Context, tb netnstest.TB, o FastPathOptions) (*Fast
 		}
 		// The kernel.
 		t.kernelRouting()
-		detach, err = attachXDPOn(t.router, ifR0, 2) // XDP_PASS
+		detach, err = netnstest.XDPAction(t.router, ifR0, netnstest.XDPPass)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +178,7 @@ func runFastPath(ctx context.Context, tb netnstest.TB, o FastPathOptions) (*Fast
 		}
 	}
 	res := &FastPathResult{Method: fastPathMethod, Rounds: o.Rounds, Threads: threads, FullTable: o.FullTable,
-		GeneratorPPS: median(genPPS), GeneratorCPUUsPerPacket: median(genCPU)}
+		GeneratorPPS: rounds.Median(genPPS), GeneratorCPUUsPerPacket: rounds.Median(genCPU)}
 	for _, name := range []string{"kernel", "fibd-xdp-user-space", "fibd-fast-path"} {
 		res.Rows = append(res.Rows, medianRow(name, rows[name]))
 	}
@@ -185,12 +186,12 @@ func runFastPath(ctx context.Context, tb netnstest.TB, o FastPathOptions) (*Fast
 	res.KernelForwardedPPS, res.KernelCPUUsPerPacket = k.ForwardedPPS, k.CPUUsPerPacket
 	res.DataplanePPS, res.DataplaneCPUUsPerPkt = d.ForwardedPPS, d.CPUUsPerPacket
 	res.FastPathPPS, res.FastPathLossPct, res.FastPathCPUUsPerPacket = f.ForwardedPPS, f.LossPct, f.CPUUsPerPacket
-	res.PPSVsKernel, res.PPSVsKernelMin, res.PPSVsKernelMax = median(ppsK), slices.Min(ppsK), slices.Max(ppsK)
+	res.PPSVsKernel, res.PPSVsKernelMin, res.PPSVsKernelMax = rounds.Median(ppsK), slices.Min(ppsK), slices.Max(ppsK)
 	if len(cpuK) > 0 {
-		res.CPUVsKernel, res.CPUVsKernelMin, res.CPUVsKernelMax = median(cpuK), slices.Min(cpuK), slices.Max(cpuK)
+		res.CPUVsKernel, res.CPUVsKernelMin, res.CPUVsKernelMax = rounds.Median(cpuK), slices.Min(cpuK), slices.Max(cpuK)
 	}
 	if len(cpuD) > 0 {
-		res.CPUVsDataplane, res.CPUVsDataplaneMin, res.CPUVsDataplaneMax = median(cpuD), slices.Min(cpuD), slices.Max(cpuD)
+		res.CPUVsDataplane, res.CPUVsDataplaneMin, res.CPUVsDataplaneMax = rounds.Median(cpuD), slices.Min(cpuD), slices.Max(cpuD)
 	}
 	if runCnt > 0 {
 		res.RunTimeNsPerRun = float64(runNs) / float64(runCnt)
@@ -208,7 +209,7 @@ func medianRow(name string, rs []FastPathRow) FastPathRow {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		return median(v)
+		return rounds.Median(v)
 	}
 	return FastPathRow{Name: name,
 		OfferedPPS:     pick(func(r FastPathRow) float64 { return r.OfferedPPS }),

@@ -16,15 +16,11 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/fibd/fibd/bench/rounds"
 	"github.com/fibd/fibd/internal/netnstest"
 )
-
-func median(v []float64) float64 { return rounds.Median(v) }
 
 // liveGen is the live-frames XDP generator on src0.
 type liveGen struct {
@@ -190,29 +186,6 @@ func (g *liveGen) run(ctx context.Context, d time.Duration) (uint64, float64, er
 	}
 	wg.Wait()
 	return sent, time.Since(t0).Seconds(), firstErr
-}
-
-// attachXDPOn attaches a program returning action (1 drop, 2 pass) to
-// ifname in ns, natively; the returned function detaches it.
-func attachXDPOn(ns *netnstest.NS, ifname string, action int32) (func(), error) {
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "fibd_bench_act", Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, action), asm.Return()}})
-	if err != nil {
-		return nil, err
-	}
-	var l link.Link
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		l, err = link.AttachXDP(link.XDPOptions{Program: p, Interface: ifi.Index, Flags: link.XDPDriverMode})
-		return err
-	}); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("attach XDP action %d to %s: %w", action, ifname, err)
-	}
-	return func() { l.Close(); p.Close() }, nil
 }
 
 // attachedProgram opens the native XDP program attached to ifname in ns.
