@@ -373,6 +373,17 @@ static __always_inline int own_source(const struct fib_val *fv, __u32 fib, const
 	return bpf_map_lookup_elem(&own, &k) != 0;
 }
 
+// own_source4 is own_source for an IPv4 source, which is mapped to 16
+// bytes only when the filter lets it through.
+static __always_inline int own_source4(const struct fib_val *fv, __u32 fib, __u32 src)
+{
+	if (!(fv->own_bits & own_bit(src)))
+		return 0;
+	struct own_key k = {.fib = fib, .addr = {[10] = 0xff, [11] = 0xff}};
+	*(__u32 *)(k.addr + 12) = src;
+	return bpf_map_lookup_elem(&own, &k) != 0;
+}
+
 struct pkt {
 	__u32 fib;
 	__u32 fib_slot;
@@ -549,9 +560,7 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 	struct fib_val *fv = bpf_map_lookup_elem(&fibs, &pk->fib_slot);
 	if (!fv || !fv->live)
 		return punt(ctx, PUNT_NO_FIB);
-	__u8 src16[16] = {[10] = 0xff, [11] = 0xff};
-	*(__u32 *)(src16 + 12) = src;
-	if (own_source(fv, pk->fib, src16, src))
+	if (own_source4(fv, pk->fib, src))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
 	struct lpm4_key k = {.prefixlen = 40 + 32, .gen = (__u8)gen};
