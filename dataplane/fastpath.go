@@ -48,6 +48,9 @@ type mirror struct {
 	egr   map[uint32]fastpath.Egress
 	own   map[ownKey]bool
 	seen  map[uint32]*Port // the port each ID's counters belong to
+	// overflow are the FIBs whose routes did not fit the fast path's
+	// trie: punted whole until they are deleted.
+	overflow map[adj.FIBID]bool
 
 	// amu guards adjacency holds: the watcher runs on neigh's goroutines.
 	amu  sync.Mutex
@@ -160,7 +163,7 @@ const syncEvery = 100 * time.Millisecond
 func newMirror(e *Engine, t fastpath.Tables) (*mirror, error) {
 	m := &mirror{e: e, t: t, log: e.log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		fibs: map[adj.FIBID]*fibMirror{}, ports: map[fastpath.PortKey]fastpath.Port{}, egr: map[uint32]fastpath.Egress{},
-		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, held: map[adj.ID]int{}, neighs: map[adj.ID]adj.Key{}, synced: map[adj.FIBID]uint64{},
+		own: map[ownKey]bool{}, seen: map[uint32]*Port{}, overflow: map[adj.FIBID]bool{}, held: map[adj.ID]int{}, neighs: map[adj.ID]adj.Key{}, synced: map[adj.FIBID]uint64{},
 		slots4: map[adj.FIBID]uint32{}}
 	if err := t.SetConfig(packet.FlowSeed(), true); err != nil {
 		return nil, err
@@ -255,6 +258,11 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 		if fm != nil {
 			m.dropFIB(d.FIB, fm)
 		}
+		delete(m.overflow, d.FIB)
+		m.setSynced(d.FIB, d.Version)
+		return
+	}
+	if m.overflow[d.FIB] {
 		m.setSynced(d.FIB, d.Version)
 		return
 	}
@@ -266,7 +274,6 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 		fm = &fibMirror{routes: map[netip.Prefix]uint32{}, entries: map[uint32]uint32{}, content: map[uint32]slotContent{}}
 		m.fibs[d.FIB] = fm
 	}
-	id := uint32(d.FIB)
 	// Full lists everything that exists: whatever the mirror has beyond it
 	// goes.
 	routes, entries := d.Routes, d.Entries
@@ -341,21 +348,15 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 		fm.routes[r.Prefix] = slot
 		rws = append(rws, rw{p: r.Prefix, slot: slot})
 	}
-	// Inactive generation, flip, then the other.
+	// Entries into the inactive generation, the routes into the trie's
+	// working version, flip, then the entries into the other.
 	next := fm.gen ^ 1
 	if !fm.started {
 		next = 1
 	}
-	writeGen := func(g uint8) {
+	writeEntries := func(g uint8) {
 		for _, w := range writes {
 			m.check(m.t.SetEntry(g, w.slot, w.c.e), "entry")
-		}
-		for _, r := range rws {
-			if r.del {
-				m.check(m.t.DeleteRoute(id, g, r.p), "route delete")
-			} else {
-				m.check(m.t.SetRoute(id, g, r.p, r.slot), "route")
-			}
 		}
 	}
 	fslot, ok := m.fibSlot(d.FIB)
@@ -363,11 +364,30 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 		m.log.Warn("fast path: FIB slots exhausted; the FIB is punted", "fib", d.FIB)
 		return
 	}
-	writeGen(next)
+	writeEntries(next)
+	for _, r := range rws {
+		var err error
+		if r.del {
+			err = m.t.DeleteRoute(fslot, r.p)
+		} else {
+			err = m.t.SetRoute(fslot, r.p, r.slot)
+		}
+		if err != nil {
+			// The working version is incomplete: publishing it would
+			// forward on shorter prefixes than the FIB holds. The FIB
+			// is punted to user space, which has all of it, until it
+			// is deleted.
+			m.log.Warn("fast path: route table full; the FIB is punted", "fib", d.FIB, "err", err)
+			m.dropFIB(d.FIB, fm)
+			m.overflow[d.FIB] = true
+			m.setSynced(d.FIB, d.Version)
+			return
+		}
+	}
 	m.check(m.t.SetGeneration(fslot, next), "generation")
 	old := fm.gen
 	fm.gen, fm.started = next, true
-	writeGen(old)
+	writeEntries(old)
 	for _, c := range retired {
 		m.release(c.adjs)
 	}
@@ -379,12 +399,7 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 }
 
 func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) {
-	m.freeFIBSlot(id)
-	for p := range fm.routes {
-		for g := uint8(0); g < 2; g++ {
-			m.check(m.t.DeleteRoute(uint32(id), g, p), "route delete")
-		}
-	}
+	m.freeFIBSlot(id) // drops its routes too
 	for slot, c := range fm.content {
 		m.release(c.adjs)
 		m.slots.put(slot)

@@ -219,7 +219,7 @@ func runCorpus(t *testing.T, r *fpRig, cs []corpusCase) []result {
 	for i, c := range cs {
 		d0, f0 := r.drops(), r.fastForwarded()
 		r.send(c.frame)
-		res[i].outs = r.collect(150*time.Millisecond, 2*time.Second)
+		res[i].outs = r.collect(250*time.Millisecond, 2*time.Second)
 		d1 := r.drops()
 		res[i].drops = map[string]uint64{}
 		for k, v := range d1 {

@@ -5,9 +5,10 @@
 // can implement it without importing the engine.
 //
 // The tables mirror one published FIB snapshot per FIB, with two
-// generations: a batch is written into the FIB's inactive generation,
-// SetGeneration flips packets to it, and the same batch is replayed into
-// the other. A packet reads the generation once, so it sees one whole
+// generations: a batch is written into the FIB's inactive generation (its
+// forwarding entries, and a copy-on-write version of its route trie),
+// SetGeneration flips packets to it, and the batch's entries are replayed
+// into the other. A packet reads the generation once, so it sees one whole
 // batch or none of it. Forwarding entries live in slots the mirror
 // allocates; adjacencies are written by adjacency ID.
 package fastpath
@@ -19,8 +20,9 @@ const (
 	MaxFIBs     = 4096 // FIB slots: the mirror numbers the FIBs it serves
 	MaxPorts    = 4096
 	MaxAdjs     = 65536
-	MaxSlots    = 65536 // forwarding-entry slots per generation
-	ECMPBuckets = 32    // buckets an entry carries; a larger group is punted
+	MaxSlots    = 65536   // forwarding-entry slots per generation
+	TrieChunks  = 1 << 18 // route trie chunks (trie.go) for all FIBs: 2 KiB each
+	ECMPBuckets = 32      // buckets an entry carries; a larger group is punted
 )
 
 // PortKey is how a received frame finds its port: interface and tags.
@@ -95,8 +97,12 @@ type Tables interface {
 	SetPort(k PortKey, p Port) error
 	DeletePort(k PortKey) error
 	SetEgress(port uint32, e Egress) error
-	SetRoute(fib uint32, gen uint8, p netip.Prefix, slot uint32) error
-	DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error
+	// SetRoute and DeleteRoute edit the working version of the routes of
+	// the FIB in fibSlot; SetGeneration publishes it. A repeated write of
+	// what the version holds is a no-op. After an error the working
+	// version is incomplete: the FIB must be deleted, not published.
+	SetRoute(fibSlot uint32, p netip.Prefix, slot uint32) error
+	DeleteRoute(fibSlot uint32, p netip.Prefix) error
 	SetEntry(gen uint8, slot uint32, e Entry) error
 	SetAdj(id uint32, a Adj) error
 	// SetNeighbor lists a VALID neighbour (FIB, port, address) by its
@@ -104,8 +110,9 @@ type Tables interface {
 	SetNeighbor(fib, port uint32, a netip.Addr, adj uint32) error
 	DeleteNeighbor(fib, port uint32, a netip.Addr) error
 	// SetGeneration makes the FIB in slot live, its packets reading
-	// generation gen; DeleteFIB makes the slot's FIB punted and zeroes its
-	// counter (before a slot is used again).
+	// generation gen: the routes as edited so far and the entries written
+	// to gen. DeleteFIB makes the slot's FIB punted, drops its routes and
+	// zeroes its counter (before a slot is used again).
 	SetGeneration(slot uint32, gen uint8) error
 	DeleteFIB(slot uint32) error
 	SetOwn(fib, slot uint32, a netip.Addr, own bool) error

@@ -57,22 +57,6 @@ type fastpathFpConfig struct {
 	Pad       uint32
 }
 
-type fastpathLpm4Key struct {
-	_         structs.HostLayout
-	Prefixlen uint32
-	Fib       [4]uint8
-	Gen       uint8
-	Addr      [4]uint8
-}
-
-type fastpathLpm6Key struct {
-	_         structs.HostLayout
-	Prefixlen uint32
-	Fib       [4]uint8
-	Gen       uint8
-	Addr      [16]uint8
-}
-
 type fastpathNeighKey struct {
 	_    structs.HostLayout
 	Fib  uint32
@@ -114,6 +98,12 @@ type fastpathPortVal struct {
 	FibSlot uint32
 }
 
+type fastpathRootVal struct {
+	_  structs.HostLayout
+	V4 uint32
+	V6 uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -129,8 +119,8 @@ const (
 	fastpathMapPortStats       = "port_stats"
 	fastpathMapPorts           = "ports"
 	fastpathMapPunts           = "punts"
-	fastpathMapRoutes4         = "routes4"
-	fastpathMapRoutes6         = "routes6"
+	fastpathMapRoots           = "roots"
+	fastpathMapTrie            = "trie"
 	fastpathMapTxPorts         = "tx_ports"
 	fastpathMapXsks            = "xsks"
 	fastpathProgFibdXskFast    = "fibd_xsk_fast"
@@ -139,13 +129,12 @@ const (
 	fastpathVarUnusedCounters  = "unused_counters"
 	fastpathVarUnusedEgressVal = "unused_egress_val"
 	fastpathVarUnusedFibVal    = "unused_fib_val"
-	fastpathVarUnusedLpm4      = "unused_lpm4"
-	fastpathVarUnusedLpm6      = "unused_lpm6"
 	fastpathVarUnusedNeighKey  = "unused_neigh_key"
 	fastpathVarUnusedNext      = "unused_next"
 	fastpathVarUnusedOwnKey    = "unused_own_key"
 	fastpathVarUnusedPortKey   = "unused_port_key"
 	fastpathVarUnusedPortVal   = "unused_port_val"
+	fastpathVarUnusedRootVal   = "unused_root_val"
 )
 
 // loadFastpath returns the embedded CollectionSpec for fastpath.
@@ -208,8 +197,8 @@ type fastpathMapSpecs struct {
 	PortStats *ebpf.MapSpec `ebpf:"port_stats"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
 	Punts     *ebpf.MapSpec `ebpf:"punts"`
-	Routes4   *ebpf.MapSpec `ebpf:"routes4"`
-	Routes6   *ebpf.MapSpec `ebpf:"routes6"`
+	Roots     *ebpf.MapSpec `ebpf:"roots"`
+	Trie      *ebpf.MapSpec `ebpf:"trie"`
 	TxPorts   *ebpf.MapSpec `ebpf:"tx_ports"`
 	Xsks      *ebpf.MapSpec `ebpf:"xsks"`
 }
@@ -223,13 +212,12 @@ type fastpathVariableSpecs struct {
 	UnusedCounters  *ebpf.VariableSpec `ebpf:"unused_counters"`
 	UnusedEgressVal *ebpf.VariableSpec `ebpf:"unused_egress_val"`
 	UnusedFibVal    *ebpf.VariableSpec `ebpf:"unused_fib_val"`
-	UnusedLpm4      *ebpf.VariableSpec `ebpf:"unused_lpm4"`
-	UnusedLpm6      *ebpf.VariableSpec `ebpf:"unused_lpm6"`
 	UnusedNeighKey  *ebpf.VariableSpec `ebpf:"unused_neigh_key"`
 	UnusedNext      *ebpf.VariableSpec `ebpf:"unused_next"`
 	UnusedOwnKey    *ebpf.VariableSpec `ebpf:"unused_own_key"`
 	UnusedPortKey   *ebpf.VariableSpec `ebpf:"unused_port_key"`
 	UnusedPortVal   *ebpf.VariableSpec `ebpf:"unused_port_val"`
+	UnusedRootVal   *ebpf.VariableSpec `ebpf:"unused_root_val"`
 }
 
 // fastpathObjects contains all objects after they have been loaded into the kernel.
@@ -263,8 +251,8 @@ type fastpathMaps struct {
 	PortStats *ebpf.Map `ebpf:"port_stats"`
 	Ports     *ebpf.Map `ebpf:"ports"`
 	Punts     *ebpf.Map `ebpf:"punts"`
-	Routes4   *ebpf.Map `ebpf:"routes4"`
-	Routes6   *ebpf.Map `ebpf:"routes6"`
+	Roots     *ebpf.Map `ebpf:"roots"`
+	Trie      *ebpf.Map `ebpf:"trie"`
 	TxPorts   *ebpf.Map `ebpf:"tx_ports"`
 	Xsks      *ebpf.Map `ebpf:"xsks"`
 }
@@ -282,8 +270,8 @@ func (m *fastpathMaps) Close() error {
 		m.PortStats,
 		m.Ports,
 		m.Punts,
-		m.Routes4,
-		m.Routes6,
+		m.Roots,
+		m.Trie,
 		m.TxPorts,
 		m.Xsks,
 	)
@@ -298,13 +286,12 @@ type fastpathVariables struct {
 	UnusedCounters  *ebpf.Variable `ebpf:"unused_counters"`
 	UnusedEgressVal *ebpf.Variable `ebpf:"unused_egress_val"`
 	UnusedFibVal    *ebpf.Variable `ebpf:"unused_fib_val"`
-	UnusedLpm4      *ebpf.Variable `ebpf:"unused_lpm4"`
-	UnusedLpm6      *ebpf.Variable `ebpf:"unused_lpm6"`
 	UnusedNeighKey  *ebpf.Variable `ebpf:"unused_neigh_key"`
 	UnusedNext      *ebpf.Variable `ebpf:"unused_next"`
 	UnusedOwnKey    *ebpf.Variable `ebpf:"unused_own_key"`
 	UnusedPortKey   *ebpf.Variable `ebpf:"unused_port_key"`
 	UnusedPortVal   *ebpf.Variable `ebpf:"unused_port_val"`
+	UnusedRootVal   *ebpf.Variable `ebpf:"unused_root_val"`
 }
 
 // fastpathPrograms contains all programs after they have been loaded into the kernel.

@@ -7,7 +7,10 @@ import (
 	"net/netip"
 	"sync"
 
+	"unsafe"
+
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/fibd/fibd/dataplane/fastpath"
 )
@@ -30,6 +33,12 @@ type FastPath struct {
 	featInit bool
 	progs    map[*ebpf.Program]struct{}
 	closed   bool
+
+	// The routes: fibd's multibit trie in the trie map, written through
+	// mem (a shared mapping of it); one TrieFIB per FIB slot.
+	mem   []byte
+	trie  *fastpath.Trie
+	tfibs map[uint32]*fastpath.TrieFIB
 }
 
 var _ fastpath.Tables = (*FastPath)(nil)
@@ -60,9 +69,21 @@ func NewFastPath() (*FastPath, error) {
 	fp.m = fastpathMaps{
 		Adjs: fp.maps["adjs"], Config: fp.maps["config"], Egress: fp.maps["egress"], FibStats: fp.maps["fib_stats"],
 		Fibs: fp.maps["fibs"], Nexts: fp.maps["nexts"], Own: fp.maps["own"], PortStats: fp.maps["port_stats"],
-		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Neighs: fp.maps["neighs"], Routes4: fp.maps["routes4"], Routes6: fp.maps["routes6"],
+		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Neighs: fp.maps["neighs"], Roots: fp.maps["roots"], Trie: fp.maps["trie"],
 		TxPorts: fp.maps["tx_ports"],
 	}
+	if n := spec.Maps["trie"].MaxEntries; n != fastpath.TrieChunks*fastpath.TrieChunkWords {
+		fp.Close()
+		return nil, fmt.Errorf("fast path object's trie has %d words, want %d", n, fastpath.TrieChunks*fastpath.TrieChunkWords)
+	}
+	mem, err := unix.Mmap(fp.m.Trie.FD(), 0, fastpath.TrieChunks*fastpath.TrieChunkWords*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("%w: map the trie: %w", ErrXDPUnavailable, err)
+	}
+	fp.mem = mem
+	fp.trie = fastpath.NewTrie(unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), len(mem)/8))
+	fp.tfibs = map[uint32]*fastpath.TrieFIB{}
 	return fp, nil
 }
 
@@ -77,6 +98,10 @@ func (fp *FastPath) Close() error {
 	}
 	for _, m := range fp.maps {
 		m.Close()
+	}
+	if fp.mem != nil {
+		unix.Munmap(fp.mem)
+		fp.mem, fp.trie = nil, nil
 	}
 	return nil
 }
@@ -243,36 +268,35 @@ func (fp *FastPath) SetEgress(port uint32, e fastpath.Egress) error {
 	return fp.m.Egress.Put(port, &v)
 }
 
-// routeKey encodes an LPM key: prefix length 40 + bits over the FIB ID,
-// the generation and the address (the C structs are packed, so built by
-// hand rather than from the padded Go type).
-func routeKey(fib uint32, gen uint8, p netip.Prefix) []byte {
-	a := p.Addr()
-	k := make([]byte, 9, 25)
-	binary.NativeEndian.PutUint32(k, uint32(40+p.Bits()))
-	binary.BigEndian.PutUint32(k[4:], fib)
-	k[8] = gen
-	return append(k, a.AsSlice()...)
-}
-
-func (fp *FastPath) routes(p netip.Prefix) *ebpf.Map {
-	if p.Addr().Is4() {
-		return fp.m.Routes4
-	}
-	return fp.m.Routes6
-}
-
-// SetRoute implements fastpath.Tables.
-func (fp *FastPath) SetRoute(fib uint32, gen uint8, p netip.Prefix, slot uint32) error {
-	return fp.routes(p).Put(routeKey(fib, gen, p), slot)
+// SetRoute implements fastpath.Tables: an edit of the FIB's working
+// version in the trie, which SetGeneration publishes.
+func (fp *FastPath) SetRoute(fibSlot uint32, p netip.Prefix, slot uint32) error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.trie.Set(fp.trieFIB(fibSlot), p, slot)
 }
 
 // DeleteRoute implements fastpath.Tables.
-func (fp *FastPath) DeleteRoute(fib uint32, gen uint8, p netip.Prefix) error {
-	if err := fp.routes(p).Delete(routeKey(fib, gen, p)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return err
+func (fp *FastPath) DeleteRoute(fibSlot uint32, p netip.Prefix) error {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.trie.Delete(fp.trieFIB(fibSlot), p)
+}
+
+func (fp *FastPath) trieFIB(slot uint32) *fastpath.TrieFIB {
+	f := fp.tfibs[slot]
+	if f == nil {
+		f = fp.trie.NewFIB()
+		fp.tfibs[slot] = f
 	}
-	return nil
+	return f
+}
+
+// TrieChunks reports the trie's chunks in use and its capacity.
+func (fp *FastPath) TrieChunks() (used, capacity int) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.trie.Chunks()
 }
 
 // SetEntry implements fastpath.Tables.
@@ -320,12 +344,18 @@ func (fp *FastPath) DeleteNeighbor(fib, port uint32, a netip.Addr) error {
 	return nil
 }
 
-// SetGeneration implements fastpath.Tables: one array write, whose first
-// aligned word (the generation) packets read whole. The own-address
-// filter rides in the same value.
+// SetGeneration implements fastpath.Tables: the FIB's working trie
+// version becomes generation gen's roots (one 8-byte array word, which
+// packets of that generation do not read yet), then one array write
+// flips the generation, whose first aligned word packets read whole. The
+// own-address filter rides in the same value.
 func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
+	r := fp.trie.Publish(fp.trieFIB(slot), gen)
+	if err := fp.m.Roots.Put(slot*2+uint32(gen&1), &fastpathRootVal{V4: r[0], V6: r[1]}); err != nil {
+		return err
+	}
 	var v fastpathFibVal
 	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
 		return err
@@ -335,12 +365,22 @@ func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
 }
 
 // DeleteFIB implements fastpath.Tables: packets of the FIB are punted from
-// now on; its routes are the caller's to delete.
+// now on, and its trie versions are released (their chunks are reused
+// after fastpath.Grace).
 func (fp *FastPath) DeleteFIB(slot uint32) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
 	if err := fp.m.Fibs.Put(slot, &fastpathFibVal{}); err != nil {
 		return err
+	}
+	if f := fp.tfibs[slot]; f != nil {
+		fp.trie.Drop(f)
+		delete(fp.tfibs, slot)
+	}
+	for g := uint32(0); g < 2; g++ {
+		if err := fp.m.Roots.Put(slot*2+g, &fastpathRootVal{}); err != nil {
+			return err
+		}
 	}
 	return fp.m.FibStats.Put(slot, make([]uint64, ebpf.MustPossibleCPU()))
 }

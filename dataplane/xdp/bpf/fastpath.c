@@ -23,7 +23,7 @@
 // generation word, whole — never half of one write.
 //
 // The FIB lives in maps that the user-space mirror writes (fastpath.go):
-// per family one LPM trie keyed by (FIB, generation, address), forwarding
+// fibd's multibit trie per FIB and generation (roots, trie), forwarding
 // entries in an array with one half per generation, adjacencies in an
 // array by adjacency ID. The mirror writes a batch into the FIB's inactive
 // generation, flips the FIB's generation word, then replays the batch into
@@ -36,6 +36,7 @@
 #define MAX_ADJS 65536
 #define MAX_NEXTS 65536 // forwarding-entry slots per generation
 #define ECMP_INLINE 32  // ECMP buckets an entry carries; more are punted
+#define TRIE_CHUNKS (1 << 18) // must match the Go side's fastpath.TrieChunks
 
 // Must match the Go side's puntReasonNames (fastpath.go).
 enum punt {
@@ -108,19 +109,6 @@ struct own_key {
 	__u8 addr[16]; // IPv4 as ::ffff:a.b.c.d
 };
 
-struct lpm4_key {
-	__u32 prefixlen; // 40 + the route's length
-	__u8 fib[4];	 // big-endian FIB ID
-	__u8 gen;
-	__u8 addr[4];
-} __attribute__((packed));
-
-struct lpm6_key {
-	__u32 prefixlen;
-	__u8 fib[4];
-	__u8 gen;
-	__u8 addr[16];
-} __attribute__((packed));
 
 // Forwarding-entry kinds; everything else is punted.
 #define NEXT_GATEWAY 1
@@ -218,21 +206,28 @@ struct {
 	__type(value, __u32);
 } neighs SEC(".maps");
 
+// The routes: fibd's multibit trie (dataplane/fastpath/trie.go), 8-bit
+// strides, chunks of 256 words in one array that user space writes
+// through a shared mapping. roots names each FIB slot's root chunks per
+// generation; chunk 0 is empty, so a missing root misses.
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1 << 23);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm4_key);
-	__type(value, __u32);
-} routes4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRIE_CHUNKS * 256);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} trie SEC(".maps");
+
+struct root_val {
+	__u32 v4, v6; // root chunks; written whole before the generation flips to them
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1 << 21);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm6_key);
-	__type(value, __u32);
-} routes6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * MAX_FIB_SLOTS);
+	__type(key, __u32);
+	__type(value, struct root_val);
+} roots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -284,8 +279,7 @@ const struct egress_val *unused_egress_val __attribute__((unused));
 const struct fib_val *unused_fib_val __attribute__((unused));
 const struct own_key *unused_own_key __attribute__((unused));
 const struct neigh_key *unused_neigh_key __attribute__((unused));
-const struct lpm4_key *unused_lpm4 __attribute__((unused));
-const struct lpm6_key *unused_lpm6 __attribute__((unused));
+const struct root_val *unused_root_val __attribute__((unused));
 const struct next_val *unused_next __attribute__((unused));
 const struct adj_val *unused_adj __attribute__((unused));
 const struct fp_config *unused_config __attribute__((unused));
@@ -510,6 +504,32 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, const stru
 	return bpf_redirect_map(&tx_ports, e->ifindex, 0);
 }
 
+// trie_lookup walks the trie from root over the address bytes a (levels
+// of them: 4 or 16) and returns the longest match's entry slot + 1, 0 on a
+// miss. Each chunk holds the prefixes ending at its level, so the walk
+// keeps the last value it passed.
+static __always_inline __u32 trie_lookup(__u32 root, const __u8 *a, int levels)
+{
+	__u32 best = 0, c = root;
+	for (int l = 0; l < levels && c; l++) {
+		__u32 i = (c << 8) | a[l];
+		__u64 *w = bpf_map_lookup_elem(&trie, &i);
+		if (!w)
+			break;
+		__u64 v = *w;
+		if (v & 0xffffff)
+			best = v & 0xffffff;
+		c = v >> 32;
+	}
+	return best;
+}
+
+static __always_inline struct root_val *roots_of(__u32 fib_slot, __u32 gen)
+{
+	__u32 i = fib_slot * 2 + gen;
+	return bpf_map_lookup_elem(&roots, &i);
+}
+
 static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct fp_config *cfg, int l3off)
 {
 	void *data = (void *)(long)ctx->data;
@@ -563,18 +583,20 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source4(fv, pk->fib, src))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	struct lpm4_key k = {.prefixlen = 40 + 32, .gen = (__u8)gen};
-	*(__u32 *)k.fib = bswap32(pk->fib);
-	*(__u32 *)k.addr = dst;
-	__u32 *slot = bpf_map_lookup_elem(&routes4, &k);
-	if (!slot)
+	struct root_val *rv = roots_of(pk->fib_slot, gen);
+	if (!rv)
+		return punt(ctx, PUNT_NO_FIB);
+	__u8 a4[4];
+	__builtin_memcpy(a4, &dst, 4);
+	__u32 hit = trie_lookup(rv->v4, a4, 4);
+	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = tl;
 	pk->v6 = 0;
 	pk->s0 = 0, pk->s1 = 0x0000ffff00000000ULL | bswap32(src);
 	pk->d0 = 0, pk->d1 = 0x0000ffff00000000ULL | bswap32(dst);
 	pk->l4 = ports;
-	return finish(ctx, pk, cfg, gen, *slot, l3off);
+	return finish(ctx, pk, cfg, gen, hit - 1, l3off);
 }
 
 static __always_inline int is_ext(__u8 nh)
@@ -638,18 +660,20 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source(fv, pk->fib, sa, *(__u32 *)(sa + 12)))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	struct lpm6_key k = {.prefixlen = 40 + 128, .gen = (__u8)gen};
-	*(__u32 *)k.fib = bswap32(pk->fib);
-	__builtin_memcpy(k.addr, da, 16);
-	__u32 *slot = bpf_map_lookup_elem(&routes6, &k);
-	if (!slot)
+	struct root_val *rv = roots_of(pk->fib_slot, gen);
+	if (!rv)
+		return punt(ctx, PUNT_NO_FIB);
+	__u8 a16[16];
+	__builtin_memcpy(a16, da, 16);
+	__u32 hit = trie_lookup(rv->v6, a16, 16);
+	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = l3len;
 	pk->v6 = 1;
 	pk->s0 = bswap64(*(__u64 *)sa), pk->s1 = bswap64(*(__u64 *)(sa + 8));
 	pk->d0 = bswap64(*(__u64 *)da), pk->d1 = bswap64(*(__u64 *)(da + 8));
 	pk->l4 = ports;
-	return finish(ctx, pk, cfg, gen, *slot, l3off);
+	return finish(ctx, pk, cfg, gen, hit - 1, l3off);
 }
 
 // l3 classifies the frame's port by its tags (ntags of them, the IP header

@@ -11,7 +11,7 @@
 # one clang version, and the check names the version when it differs.
 set -eu
 cd "$(dirname "$0")/.."
-types="-type port_key -type port_val -type egress_val -type fib_val -type own_key -type neigh_key -type lpm4_key -type lpm6_key -type next_val -type adj_val -type fp_config -type counters"
+types="-type port_key -type port_val -type egress_val -type fib_val -type own_key -type neigh_key -type root_val -type next_val -type adj_val -type fp_config -type counters"
 run() {
 	# shellcheck disable=SC2086
 	go tool bpf2go -go-package xdp -output-dir "$1" -tags linux -target bpfel $types \
