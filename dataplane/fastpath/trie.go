@@ -185,9 +185,14 @@ func (t *Trie) writable(f *TrieFIB, c uint32) (uint32, bool, error) {
 	return n, false, nil
 }
 
+// maxLevels is the chunks on the longest path: an IPv6 /128.
+const maxLevels = 16
+
 // path makes the chunks from the root to the prefix's level writable and
-// returns them, root first.
-func (t *Trie) path(f *TrieFIB, p netip.Prefix, create bool) ([]uint32, error) {
+// returns them, root first, and how many there are (0: create is false
+// and the path does not exist).
+func (t *Trie) path(f *TrieFIB, p netip.Prefix, create bool) ([maxLevels]uint32, int, error) {
+	var chunks [maxLevels]uint32
 	fam := family(p)
 	a := p.Addr().AsSlice()
 	level := 0
@@ -195,32 +200,31 @@ func (t *Trie) path(f *TrieFIB, p netip.Prefix, create bool) ([]uint32, error) {
 		level = (p.Bits() - 1) / 8
 	}
 	if f.work[fam] == 0 && !create {
-		return nil, nil
+		return chunks, 0, nil
 	}
 	r, _, err := t.writable(f, f.work[fam])
 	if err != nil {
-		return nil, err
+		return chunks, 0, err
 	}
 	f.work[fam] = r
-	chunks := make([]uint32, 1, level+1)
 	chunks[0] = r
 	for l := 0; l < level; l++ {
 		w := t.word(chunks[l], a[l])
 		old := uint32(*w >> 32)
 		if old == 0 && !create {
-			return nil, nil
+			return chunks, 0, nil
 		}
 		c, made, err := t.writable(f, old)
 		if err != nil {
-			return nil, err
+			return chunks, 0, err
 		}
 		if made {
 			t.meta[chunks[l]].children++
 		}
 		*w = *w&trieValueWordMask | uint64(c)<<32
-		chunks = append(chunks, c)
+		chunks[l+1] = c
 	}
-	return chunks, nil
+	return chunks, level + 1, nil
 }
 
 const trieValueWordMask = 1<<32 - 1
@@ -242,21 +246,22 @@ func (t *Trie) Set(f *TrieFIB, p netip.Prefix, slot uint32) error {
 	if slot+1 > trieValueMask {
 		return errors.New("fast path trie: entry slot out of range")
 	}
-	if old, ok := f.routes[p]; ok && old == slot {
+	old, had := f.routes[p]
+	if had && old == slot {
 		return nil // a replay of what the version already holds
 	}
-	chunks, err := t.path(f, p, true)
+	chunks, n, err := t.path(f, p, true)
 	if err != nil {
 		return err
 	}
-	c := chunks[len(chunks)-1]
-	if _, ok := f.routes[p]; !ok {
+	c := chunks[n-1]
+	if !had {
 		t.meta[c].prefixes++
 	}
 	f.routes[p] = slot
 	bits := uint64(p.Bits())
-	first, n := span(p)
-	for b := first; b < first+n; b++ {
+	first, words := span(p)
+	for b := first; b < first+words; b++ {
 		w := t.word(c, byte(b))
 		if *w&trieValueMask == 0 || (*w>>24)&0xff <= bits {
 			*w = *w&^trieValueWordMask | bits<<24 | uint64(slot+1)
@@ -272,15 +277,18 @@ func (t *Trie) Delete(f *TrieFIB, p netip.Prefix) error {
 	if _, ok := f.routes[p]; !ok {
 		return nil
 	}
-	chunks, err := t.path(f, p, false)
+	chunks, n, err := t.path(f, p, false)
 	if err != nil {
 		return err
 	}
+	if n == 0 {
+		return errors.New("fast path trie: a stored prefix has no path") // never: Set made it
+	}
 	delete(f.routes, p)
-	c := chunks[len(chunks)-1]
+	c := chunks[n-1]
 	t.meta[c].prefixes--
 	bits := p.Bits()
-	level := len(chunks) - 1
+	level := n - 1
 	lowest := 8*level + 1
 	if level == 0 {
 		lowest = 0
@@ -293,8 +301,8 @@ func (t *Trie) Delete(f *TrieFIB, p netip.Prefix) error {
 			break
 		}
 	}
-	first, n := span(p)
-	for b := first; b < first+n; b++ {
+	first, words := span(p)
+	for b := first; b < first+words; b++ {
 		w := t.word(c, byte(b))
 		if *w&trieValueMask != 0 && int(*w>>24&0xff) == bits {
 			*w = *w&^trieValueWordMask | repl

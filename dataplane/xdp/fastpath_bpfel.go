@@ -48,6 +48,7 @@ type fastpathFibVal struct {
 	Gen     uint32
 	Live    uint32
 	OwnBits uint64
+	Roots   [2]fastpathRootVal
 }
 
 type fastpathFpConfig struct {
@@ -119,7 +120,6 @@ const (
 	fastpathMapPortStats       = "port_stats"
 	fastpathMapPorts           = "ports"
 	fastpathMapPunts           = "punts"
-	fastpathMapRoots           = "roots"
 	fastpathMapTrie            = "trie"
 	fastpathMapTxPorts         = "tx_ports"
 	fastpathMapXsks            = "xsks"
@@ -197,7 +197,6 @@ type fastpathMapSpecs struct {
 	PortStats *ebpf.MapSpec `ebpf:"port_stats"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
 	Punts     *ebpf.MapSpec `ebpf:"punts"`
-	Roots     *ebpf.MapSpec `ebpf:"roots"`
 	Trie      *ebpf.MapSpec `ebpf:"trie"`
 	TxPorts   *ebpf.MapSpec `ebpf:"tx_ports"`
 	Xsks      *ebpf.MapSpec `ebpf:"xsks"`
@@ -251,7 +250,6 @@ type fastpathMaps struct {
 	PortStats *ebpf.Map `ebpf:"port_stats"`
 	Ports     *ebpf.Map `ebpf:"ports"`
 	Punts     *ebpf.Map `ebpf:"punts"`
-	Roots     *ebpf.Map `ebpf:"roots"`
 	Trie      *ebpf.Map `ebpf:"trie"`
 	TxPorts   *ebpf.Map `ebpf:"tx_ports"`
 	Xsks      *ebpf.Map `ebpf:"xsks"`
@@ -270,7 +268,6 @@ func (m *fastpathMaps) Close() error {
 		m.PortStats,
 		m.Ports,
 		m.Punts,
-		m.Roots,
 		m.Trie,
 		m.TxPorts,
 		m.Xsks,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
-
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -69,7 +68,7 @@ func NewFastPath() (*FastPath, error) {
 	fp.m = fastpathMaps{
 		Adjs: fp.maps["adjs"], Config: fp.maps["config"], Egress: fp.maps["egress"], FibStats: fp.maps["fib_stats"],
 		Fibs: fp.maps["fibs"], Nexts: fp.maps["nexts"], Own: fp.maps["own"], PortStats: fp.maps["port_stats"],
-		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Neighs: fp.maps["neighs"], Roots: fp.maps["roots"], Trie: fp.maps["trie"],
+		Ports: fp.maps["ports"], Punts: fp.maps["punts"], Neighs: fp.maps["neighs"], Trie: fp.maps["trie"],
 		TxPorts: fp.maps["tx_ports"],
 	}
 	if n := spec.Maps["trie"].MaxEntries; n != fastpath.TrieChunks*fastpath.TrieChunkWords {
@@ -292,13 +291,6 @@ func (fp *FastPath) trieFIB(slot uint32) *fastpath.TrieFIB {
 	return f
 }
 
-// TrieChunks reports the trie's chunks in use and its capacity.
-func (fp *FastPath) TrieChunks() (used, capacity int) {
-	fp.mu.Lock()
-	defer fp.mu.Unlock()
-	return fp.trie.Chunks()
-}
-
 // SetEntry implements fastpath.Tables.
 func (fp *FastPath) SetEntry(gen uint8, slot uint32, e fastpath.Entry) error {
 	if slot >= fastpath.MaxSlots {
@@ -345,22 +337,27 @@ func (fp *FastPath) DeleteNeighbor(fib, port uint32, a netip.Addr) error {
 }
 
 // SetGeneration implements fastpath.Tables: the FIB's working trie
-// version becomes generation gen's roots (one 8-byte array word, which
-// packets of that generation do not read yet), then one array write
-// flips the generation, whose first aligned word packets read whole. The
-// own-address filter rides in the same value.
+// version becomes generation gen's roots, then the generation flips. Each
+// is one array write that changes one aligned 8-byte word of the FIB's
+// value, which packets read whole, and the roots are written before any
+// packet can read that generation. The own-address filter rides in the
+// same value.
 func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	r := fp.trie.Publish(fp.trieFIB(slot), gen)
-	if err := fp.m.Roots.Put(slot*2+uint32(gen&1), &fastpathRootVal{V4: r[0], V6: r[1]}); err != nil {
-		return err
-	}
 	var v fastpathFibVal
 	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
 		return err
 	}
-	v.Gen, v.Live = uint32(gen), 1
+	r := fp.trie.Publish(fp.trieFIB(slot), gen)
+	g := gen & 1
+	if root := (fastpathRootVal{V4: r[0], V6: r[1]}); v.Roots[g] != root {
+		v.Roots[g] = root
+		if err := fp.m.Fibs.Put(slot, &v); err != nil {
+			return err
+		}
+	}
+	v.Gen, v.Live = uint32(g), 1
 	return fp.m.Fibs.Put(slot, &v)
 }
 
@@ -376,11 +373,6 @@ func (fp *FastPath) DeleteFIB(slot uint32) error {
 	if f := fp.tfibs[slot]; f != nil {
 		fp.trie.Drop(f)
 		delete(fp.tfibs, slot)
-	}
-	for g := uint32(0); g < 2; g++ {
-		if err := fp.m.Roots.Put(slot*2+g, &fastpathRootVal{}); err != nil {
-			return err
-		}
 	}
 	return fp.m.FibStats.Put(slot, make([]uint64, ebpf.MustPossibleCPU()))
 }

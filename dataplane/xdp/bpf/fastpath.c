@@ -20,13 +20,15 @@
 // Maps that change under traffic are hashes without preallocation: an
 // update replaces the element and frees the old one after an RCU grace
 // period, so a packet reads an adjacency's MAC with its state, or a FIB's
-// generation word, whole — never half of one write.
+// generation word, whole — never half of one write. The route trie is an
+// array user space writes in place, but only in chunks no published
+// version reaches (dataplane/fastpath/trie.go).
 //
 // The FIB lives in maps that the user-space mirror writes (fastpath.go):
-// fibd's multibit trie per FIB and generation (roots, trie), forwarding
+// fibd's multibit trie with roots per FIB and generation (fib_val), forwarding
 // entries in an array with one half per generation, adjacencies in an
 // array by adjacency ID. The mirror writes a batch into the FIB's inactive
-// generation, flips the FIB's generation word, then replays the batch into
+// generation, flips the FIB's generation word, then replays the entries into
 // the other; a packet reads the word once, so it sees one whole batch.
 
 #include "fibd.h"
@@ -93,15 +95,21 @@ struct egress_val {
 	__u16 inner; // inner TCI, 0 for none
 };
 
-// A FIB's slot in an array: gen is in the first aligned 8-byte word of
-// the value, which an update writes whole, so a packet reads the old or
-// the new generation, never a mix.
+struct root_val {
+	__u32 v4, v6; // root chunks in trie; 0: the family misses
+};
+
+// A FIB's slot in an array. Every field that changes under traffic is an
+// aligned 8-byte word, which an update writes whole, and user space
+// changes one word per update: a generation's roots first, the flip to
+// it after, so a packet that reads the new generation finds its roots.
 struct fib_val {
 	__u32 gen;  // 0 or 1: which half of the tables packets read
 	__u32 live; // 0: the FIB's tables are not (yet, or any more) mirrored
 	// own_bits filters the own map: bit own_bit(a) is set for each of the
 	// FIB's addresses, so most sources are cleared without a lookup.
 	__u64 own_bits;
+	struct root_val roots[2]; // by generation
 };
 
 struct own_key {
@@ -208,8 +216,8 @@ struct {
 
 // The routes: fibd's multibit trie (dataplane/fastpath/trie.go), 8-bit
 // strides, chunks of 256 words in one array that user space writes
-// through a shared mapping. roots names each FIB slot's root chunks per
-// generation; chunk 0 is empty, so a missing root misses.
+// through a shared mapping. A FIB's roots per generation are in its
+// fib_val; chunk 0 is empty, so a missing root misses.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TRIE_CHUNKS * 256);
@@ -218,16 +226,6 @@ struct {
 	__type(value, __u64);
 } trie SEC(".maps");
 
-struct root_val {
-	__u32 v4, v6; // root chunks; written whole before the generation flips to them
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * MAX_FIB_SLOTS);
-	__type(key, __u32);
-	__type(value, struct root_val);
-} roots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -524,12 +522,6 @@ static __always_inline __u32 trie_lookup(__u32 root, const __u8 *a, int levels)
 	return best;
 }
 
-static __always_inline struct root_val *roots_of(__u32 fib_slot, __u32 gen)
-{
-	__u32 i = fib_slot * 2 + gen;
-	return bpf_map_lookup_elem(&roots, &i);
-}
-
 static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct fp_config *cfg, int l3off)
 {
 	void *data = (void *)(long)ctx->data;
@@ -583,12 +575,9 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source4(fv, pk->fib, src))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	struct root_val *rv = roots_of(pk->fib_slot, gen);
-	if (!rv)
-		return punt(ctx, PUNT_NO_FIB);
 	__u8 a4[4];
 	__builtin_memcpy(a4, &dst, 4);
-	__u32 hit = trie_lookup(rv->v4, a4, 4);
+	__u32 hit = trie_lookup(fv->roots[gen].v4, a4, 4);
 	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = tl;
@@ -660,12 +649,9 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source(fv, pk->fib, sa, *(__u32 *)(sa + 12)))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	struct root_val *rv = roots_of(pk->fib_slot, gen);
-	if (!rv)
-		return punt(ctx, PUNT_NO_FIB);
 	__u8 a16[16];
 	__builtin_memcpy(a16, da, 16);
-	__u32 hit = trie_lookup(rv->v6, a16, 16);
+	__u32 hit = trie_lookup(fv->roots[gen].v6, a16, 16);
 	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = l3len;
