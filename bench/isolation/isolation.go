@@ -207,4 +207,7 @@ type Result struct {
 	StormUnbalanced      []string          `json:"storm_unbalanced,omitempty"`
 	StormDropReasons     map[string]uint64 `json:"storm_fib10_port_drops,omitempty"`
 	StormValidLossPct    float64           `json:"storm_valid_loss_pct"`
+	// StormRxRingDrops counts frames the kernel dropped on FIB 10's port
+	// during the storm because fibd's receive ring was full.
+	StormRxRingDrops uint64 `json:"storm_rx_ring_drops"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -78,6 +79,10 @@ func storm(ctx context.Context, tp *topology, cfg *Config, res *Result) error {
 			}
 		}
 	})
+	ringBefore, err := rxRingDrops(ctx, tp, c10.in)
+	if err != nil {
+		return err
+	}
 	start := valid.mark()
 	t0 := time.Now()
 	res.StormSent = sender.run(res.StormPPS, cfg.StormFrames, maxFor, ctx.Done())
@@ -89,6 +94,11 @@ func storm(ctx context.Context, tp *topology, cfg *Config, res *Result) error {
 	wg.Wait()
 	time.Sleep(300 * time.Millisecond)
 	res.StormValidLossPct = lossPct(c10.sink, valid, window{start, end})
+	ringAfter, err := rxRingDrops(ctx, tp, c10.in)
+	if err != nil {
+		return err
+	}
+	res.StormRxRingDrops = ringAfter - ringBefore
 	res.StormAPIAsked, res.StormAPIAnswered = int(asked.Load()), int(answered.Load())
 	res.StormAPISlowestMs = float64(slowest.Load()) / 1e3
 
@@ -120,6 +130,30 @@ func storm(ctx context.Context, tp *topology, cfg *Config, res *Result) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// rxRingDrops is how many frames the kernel dropped on port's interface
+// because fibd's receive ring was full: loss before fibd saw the frame,
+// which says the machine, not fibd's parsing, ran out of cycles.
+func rxRingDrops(ctx context.Context, tp *topology, port string) (uint64, error) {
+	stream, err := tp.fibd.Conn.ListPorts(ctx, &fibdpb.ListPortsRequest{Port: port})
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("ports: %w", err)
+		}
+		for _, p := range m.GetPorts() {
+			c := p.GetIoCounters()
+			n += c["afpacket_rx_kernel_drop"] + c["xdp_rx_dropped"] + c["xdp_rx_ring_full"]
+		}
+	}
 }
 
 // measureForwarding sends FIB 10's client's valid frames flat out for a
