@@ -19,9 +19,10 @@ import (
 //
 // Routes and forwarding entries arrive from fib's forwarding observer,
 // publication by publication, and are applied on the mirror's goroutine:
-// into the FIB's inactive generation, then a flip, then the same writes
-// into the other generation. Consecutive publications of one FIB that are
-// waiting together are applied as one, which is still whole batches.
+// into the FIB's inactive generation, then a flip, then a grace period
+// (Tables.Synchronize), then the same writes into the other generation.
+// A FIB's publications waiting together are applied as one, which is
+// still whole batches (apply).
 // Adjacency stores (neighbour changes) are written through at once by
 // adj.Table's watcher: one map write. Ports, egress state and the FIBs'
 // own addresses are re-read when the engine says they changed (kick) and
@@ -100,14 +101,25 @@ func (m *mirror) slotOf(id adj.FIBID) (uint32, bool) {
 	return s, ok
 }
 
-func (m *mirror) freeFIBSlot(id adj.FIBID) {
+// takeFIBSlot punts FIB id's packets and takes its slot away from it;
+// returnFIBSlot makes the slot available to another FIB, after a grace
+// period (ports that named the slot a moment ago must not find another
+// FIB's tables there).
+func (m *mirror) takeFIBSlot(id adj.FIBID) (uint32, bool) {
 	m.vmu.Lock()
 	defer m.vmu.Unlock()
-	if s, ok := m.slots4[id]; ok {
+	s, ok := m.slots4[id]
+	if ok {
 		m.check(m.t.DeleteFIB(s), "FIB slot")
 		delete(m.slots4, id)
-		m.freeFIB = append(m.freeFIB, s)
 	}
+	return s, ok
+}
+
+func (m *mirror) returnFIBSlot(s uint32) {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	m.freeFIB = append(m.freeFIB, s)
 }
 
 // fibMirror is what one FIB's tables hold, in both generations once a
@@ -229,46 +241,88 @@ func (m *mirror) loop() {
 	}
 }
 
-// apply applies queued publications, merging consecutive ones of a FIB.
+// apply applies queued publications in two phases. First, for each FIB,
+// a deletion (dropping what was queued before it) and then one merged
+// publication: entries into the inactive generation, routes into the
+// trie's working version, the flip. Then one grace period for all of them
+// (Tables.Synchronize), after which no packet still reads an old
+// generation, and only then the replay into the old generation and the
+// release of the slots, adjacencies and FIB slots the old content named.
+// FIBs are independent, so taking each FIB's publications together (its
+// own order kept) still shows packets whole batches, and the grace
+// period's cost — milliseconds — is paid once per pass, however many
+// publications it carries.
 func (m *mirror) apply(q []*fib.Forwarding) {
-	for len(q) > 0 {
-		d := q[0]
-		q = q[1:]
-		if !d.Deleted {
-			for len(q) > 0 && q[0].FIB == d.FIB && !q[0].Deleted && !q[0].Full {
-				d = merge(d, q[0])
-				q = q[1:]
-			}
+	type plan struct{ del, pub *fib.Forwarding }
+	plans := map[adj.FIBID]*plan{}
+	var order []adj.FIBID
+	for _, d := range q {
+		p := plans[d.FIB]
+		if p == nil {
+			p = &plan{}
+			plans[d.FIB] = p
+			order = append(order, d.FIB)
 		}
-		m.applyOne(d)
+		switch {
+		case d.Deleted:
+			p.del, p.pub = d, nil
+		case p.pub == nil:
+			p.pub = d
+		default:
+			p.pub = merge(p.pub, d)
+		}
+	}
+	var after []func()
+	for _, id := range order {
+		p := plans[id]
+		if p.del != nil {
+			after = append(after, m.applyOne(p.del))
+		}
+		if p.pub != nil {
+			after = append(after, m.applyOne(p.pub))
+		}
+	}
+	if len(after) == 0 {
+		return
+	}
+	m.check(m.t.Synchronize(), "grace period")
+	for _, f := range after {
+		f()
 	}
 }
 
 // merge folds b, published after a, into a (absolute values: later wins).
+// A full state replaces what came before it.
 func merge(a, b *fib.Forwarding) *fib.Forwarding {
+	if b.Full {
+		return b
+	}
 	out := &fib.Forwarding{FIB: a.FIB, Version: b.Version, Full: a.Full}
 	out.Routes = append(append(out.Routes, a.Routes...), b.Routes...)
 	out.Entries = append(append(out.Entries, a.Entries...), b.Entries...)
 	return out
 }
 
-func (m *mirror) applyOne(d *fib.Forwarding) {
+// applyOne applies a publication up to its flip and returns what must
+// wait for the grace period after it: the replay into the old generation,
+// releases, and the FIB's synced version.
+func (m *mirror) applyOne(d *fib.Forwarding) (after func()) {
 	fm := m.fibs[d.FIB]
+	synced := func() { m.setSynced(d.FIB, d.Version) }
 	if d.Deleted {
 		if fm != nil {
-			m.dropFIB(d.FIB, fm)
+			release := m.dropFIB(d.FIB, fm)
+			delete(m.overflow, d.FIB)
+			return func() { release(); synced() }
 		}
 		delete(m.overflow, d.FIB)
-		m.setSynced(d.FIB, d.Version)
-		return
+		return synced
 	}
 	if m.overflow[d.FIB] {
-		m.setSynced(d.FIB, d.Version)
-		return
+		return synced
 	}
 	if fm != nil && !d.Full && len(d.Routes)+len(d.Entries) == 0 {
-		m.setSynced(d.FIB, d.Version)
-		return
+		return synced
 	}
 	if fm == nil {
 		fm = &fibMirror{routes: map[netip.Prefix]uint32{}, entries: map[uint32]uint32{}, content: map[uint32]slotContent{}}
@@ -362,7 +416,16 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 	fslot, ok := m.fibSlot(d.FIB)
 	if !ok {
 		m.log.Warn("fast path: FIB slots exhausted; the FIB is punted", "fib", d.FIB)
-		return
+		return func() {}
+	}
+	// The contents the plan replaced or removed, which fm no longer holds.
+	releaseReplaced := func() {
+		for _, c := range retired {
+			m.release(c.adjs)
+		}
+		for _, s := range freed {
+			m.slots.put(s)
+		}
 	}
 	writeEntries(next)
 	for _, r := range rws {
@@ -378,33 +441,38 @@ func (m *mirror) applyOne(d *fib.Forwarding) {
 			// is punted to user space, which has all of it, until it
 			// is deleted.
 			m.log.Warn("fast path: route table full; the FIB is punted", "fib", d.FIB, "err", err)
-			m.dropFIB(d.FIB, fm)
+			release := m.dropFIB(d.FIB, fm) // what fm still holds
 			m.overflow[d.FIB] = true
-			m.setSynced(d.FIB, d.Version)
-			return
+			return func() { release(); releaseReplaced(); synced() }
 		}
 	}
 	m.check(m.t.SetGeneration(fslot, next), "generation")
 	old := fm.gen
 	fm.gen, fm.started = next, true
-	writeEntries(old)
-	for _, c := range retired {
-		m.release(c.adjs)
-	}
-	for _, s := range freed {
-		m.slots.put(s)
-	}
 	fm.version = d.Version
-	m.setSynced(d.FIB, d.Version)
+	return func() {
+		writeEntries(old)
+		releaseReplaced()
+		synced()
+	}
 }
 
-func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) {
-	m.freeFIBSlot(id) // drops its routes too
-	for slot, c := range fm.content {
-		m.release(c.adjs)
-		m.slots.put(slot)
-	}
+// dropFIB makes the FIB's packets punted and forgets it; it returns the
+// release of its entry slots, adjacencies and FIB slot, for after the
+// grace period (a packet that read the FIB a moment before may still use
+// them).
+func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) (release func()) {
+	fslot, had := m.takeFIBSlot(id) // drops its routes too
 	delete(m.fibs, id)
+	return func() {
+		for slot, c := range fm.content {
+			m.release(c.adjs)
+			m.slots.put(slot)
+		}
+		if had {
+			m.returnFIBSlot(fslot)
+		}
+	}
 }
 
 // contentOf turns a forwarding entry into what the fast path stores, and

@@ -156,7 +156,10 @@ func (r *rig) io(ifname string) *pktiotest.IO {
 
 func ifMAC(i int) adj.MAC { return adj.MAC{2, 0, 0, 0, 0, byte(i)} }
 
-func newRig(t testing.TB, nIfaces int) *rig {
+func newRig(t testing.TB, nIfaces int) *rig { return newRigWith(t, nIfaces, nil) }
+
+// newRigWith is newRig with cfg edited by edit before the engine starts.
+func newRigWith(t testing.TB, nIfaces int, edit func(*dataplane.Config)) *rig {
 	r := &rig{t: t, reg: fib.NewRegistry(fib.Options{}), ios: map[string]*pktiotest.IO{}, opened: map[string]int{},
 		links: &fakeLinks{links: map[string]dataplane.LinkInfo{}, prepared: map[string]int{}, stripped: map[string]bool{}},
 		clock: neightest.NewClock(time.Unix(1e9, 0))}
@@ -176,8 +179,12 @@ func newRig(t testing.TB, nIfaces int) *rig {
 		r.opened[name]++
 		return []dataplane.PacketIO{io}, "fake", nil
 	}
-	e, err := dataplane.New(dataplane.Config{Registry: r.reg, Open: open, Links: r.links,
-		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand(0.5)}})
+	cfg := dataplane.Config{Registry: r.reg, Open: open, Links: r.links,
+		Neigh: neigh.Config{Clock: r.clock, Rand: neightest.Rand(0.5)}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	e, err := dataplane.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,13 @@ type Tables interface {
 	// zeroes its counter (before a slot is used again).
 	SetGeneration(slot uint32, gen uint8) error
 	DeleteFIB(slot uint32) error
+	// Synchronize returns once every program run that began before the
+	// call has ended: nothing a packet read before it (a generation, its
+	// roots and entries, an adjacency) is still in use. The mirror calls
+	// it between flipping generations and rewriting or releasing what
+	// the old ones named; route chunks retired before it become
+	// reusable.
+	Synchronize() error
 	SetOwn(fib, slot uint32, a netip.Addr, own bool) error
 
 	// PortCounters, FIBForwarded and Punts read the per-CPU counters.

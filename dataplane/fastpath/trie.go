@@ -3,7 +3,6 @@ package fastpath
 import (
 	"errors"
 	"net/netip"
-	"time"
 )
 
 // The fast path's routes live in a multibit trie with 8-bit strides laid
@@ -27,9 +26,10 @@ import (
 // Versions are copy-on-write. A FIB's working version is edited in place
 // only in chunks made since its last Publish; a chunk a published version
 // may reach is copied first. Publish hands out the working roots, and a
-// chunk no version reaches is reused only after Grace, so a packet that
-// read an old root a moment before it was replaced never walks a reused
-// chunk.
+// chunk no version reaches is retired: it is reused only after the
+// backend has waited out every program run that may have read a root
+// reaching it (Quiesce, then Reclaim), so a packet that read an old root a
+// moment before it was replaced never walks a reused chunk.
 const (
 	TrieChunkWords = 256
 	trieValueMask  = 1<<24 - 1
@@ -39,21 +39,24 @@ const (
 // incomplete and the FIB's working version must not be published.
 var ErrTrieFull = errors.New("fast path trie: out of chunks")
 
-// Grace is how long an unreachable chunk waits before reuse: far longer
-// than one run of the program, which holds a root only while it forwards
-// one frame.
-const Grace = 200 * time.Millisecond
-
 // Trie is the chunk store shared by every FIB. It is not safe for
 // concurrent use; the backend serialises writes.
 type Trie struct {
-	mem     []uint64 // chunks × TrieChunkWords, shared with the program
-	meta    []chunkMeta
-	next    uint32 // chunks [1, next) have been handed out at least once
-	free    []uint32
-	retired []retiredChunk
-	batch   uint32 // last batch number handed to a FIB
-	now     func() time.Time
+	mem  []uint64 // chunks × TrieChunkWords, shared with the program
+	meta []chunkMeta
+	next uint32 // chunks [1, next) have been handed out at least once
+	free []uint32
+	// retired chunks wait for a grace period; retiredSeq counts every
+	// chunk ever retired and reclaimedSeq those made free again, so a
+	// Quiesce mark names a prefix of retired.
+	retired      []uint32
+	retiredSeq   uint64
+	reclaimedSeq uint64
+	batch        uint32 // last batch number handed to a FIB
+	// Wait, when set, returns once every program run that began before
+	// it was called has ended (an RCU grace period). A full trie calls
+	// it to reclaim retired chunks rather than fail.
+	Wait func() error
 }
 
 type chunkMeta struct {
@@ -63,19 +66,14 @@ type chunkMeta struct {
 	children uint16 // words with a child
 }
 
-type retiredChunk struct {
-	c  uint32
-	at time.Time
-}
-
 // NewTrie uses mem (a multiple of TrieChunkWords words, all zero) as the
 // chunk array.
 func NewTrie(mem []uint64) *Trie {
-	return &Trie{mem: mem, meta: make([]chunkMeta, len(mem)/TrieChunkWords), next: 1, now: time.Now}
+	return &Trie{mem: mem, meta: make([]chunkMeta, len(mem)/TrieChunkWords), next: 1}
 }
 
-// Chunks reports the chunks in use (reachable or waiting out Grace) and the
-// capacity.
+// Chunks reports the chunks in use (reachable or waiting for a grace
+// period) and the capacity.
 func (t *Trie) Chunks() (used, capacity int) {
 	return int(t.next) - 1 - len(t.free), len(t.meta) - 1
 }
@@ -106,11 +104,16 @@ func (t *Trie) alloc(f *TrieFIB) (uint32, error) {
 	var c uint32
 	if n := len(t.free); n > 0 {
 		c, t.free = t.free[n-1], t.free[:n-1]
-	} else if t.reclaim(); len(t.free) > 0 {
-		c, t.free = t.free[len(t.free)-1], t.free[:len(t.free)-1]
 	} else if int(t.next) < len(t.meta) {
 		c = t.next
 		t.next++
+	} else if len(t.retired) > 0 && t.Wait != nil {
+		mark := t.Quiesce()
+		if err := t.Wait(); err != nil {
+			return 0, err
+		}
+		t.Reclaim(mark)
+		return t.alloc(f)
 	} else {
 		return 0, ErrTrieFull
 	}
@@ -119,14 +122,19 @@ func (t *Trie) alloc(f *TrieFIB) (uint32, error) {
 	return c, nil
 }
 
-// reclaim frees the retired chunks whose grace has passed.
-func (t *Trie) reclaim() {
-	now := t.now()
-	i := 0
-	for ; i < len(t.retired) && now.Sub(t.retired[i].at) >= Grace; i++ {
-		t.free = append(t.free, t.retired[i].c)
+// Quiesce marks the chunks retired so far. Once every program run that
+// began before the call has ended, Reclaim(mark) makes them reusable.
+func (t *Trie) Quiesce() uint64 { return t.retiredSeq }
+
+// Reclaim frees the chunks retired before Quiesce returned mark.
+func (t *Trie) Reclaim(mark uint64) {
+	if mark <= t.reclaimedSeq {
+		return
 	}
-	t.retired = append(t.retired[:0], t.retired[i:]...)
+	n := int(mark - t.reclaimedSeq)
+	t.free = append(t.free, t.retired[:n]...)
+	t.retired = append(t.retired[:0], t.retired[n:]...)
+	t.reclaimedSeq = mark
 }
 
 func (f *TrieFIB) open(t *Trie) uint32 {
@@ -141,7 +149,7 @@ func (f *TrieFIB) open(t *Trie) uint32 {
 }
 
 // unref drops one reference to c; a chunk nobody reaches drops its
-// children's references and waits out Grace.
+// children's references and is retired.
 func (t *Trie) unref(c uint32) {
 	if c == 0 {
 		return
@@ -155,7 +163,8 @@ func (t *Trie) unref(c uint32) {
 			t.unref(uint32(*t.word(c, byte(b)) >> 32))
 		}
 	}
-	t.retired = append(t.retired, retiredChunk{c, t.now()})
+	t.retired = append(t.retired, c)
+	t.retiredSeq++
 }
 
 // writable returns a chunk the FIB may edit in place for *ref (a root or a

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
-	"time"
 )
 
 // refLookup is the longest match by brute force.
@@ -32,8 +31,6 @@ func copyRoutes(m map[netip.Prefix]uint32) map[netip.Prefix]uint32 {
 // before it, must answer as the route sets they were published with.
 func trieOps(t *testing.T, ops []byte, chunks int) {
 	tr := NewTrie(make([]uint64, chunks*TrieChunkWords))
-	clock := time.Unix(0, 0)
-	tr.now = func() time.Time { return clock }
 	f := tr.NewFIB()
 	want := map[netip.Prefix]uint32{}
 	var pub [2]map[netip.Prefix]uint32
@@ -87,7 +84,9 @@ func trieOps(t *testing.T, ops []byte, chunks int) {
 			if pub[gen^1] != nil {
 				check(gen ^ 1)
 			}
-			clock = clock.Add(time.Duration(op&0x3f) * 10 * time.Millisecond)
+			if op&0x20 != 0 { // a grace period passes
+				tr.Reclaim(tr.Quiesce())
+			}
 		}
 		if err == ErrTrieFull {
 			return // the FIB would be dropped; nothing to compare
@@ -100,8 +99,7 @@ func trieOps(t *testing.T, ops []byte, chunks int) {
 	pub[gen] = copyRoutes(want)
 	check(gen)
 	tr.Drop(f)
-	clock = clock.Add(Grace)
-	tr.reclaim()
+	tr.Reclaim(tr.Quiesce())
 	if used, _ := tr.Chunks(); used != 0 {
 		t.Fatalf("%d chunks still in use after Drop", used)
 	}
@@ -126,7 +124,7 @@ func TestTrieAnswersAsLongestMatch(t *testing.T) {
 // TestTrieFullLeavesPublishedIntact: running out of chunks fails the edit
 // and never touches what is published.
 func TestTrieFullLeavesPublishedIntact(t *testing.T) {
-	tr := NewTrie(make([]uint64, 8*TrieChunkWords))
+	tr := NewTrie(make([]uint64, 11*TrieChunkWords))
 	f := tr.NewFIB()
 	p := netip.MustParsePrefix("198.18.0.0/15")
 	if err := tr.Set(f, p, 7); err != nil {
@@ -146,11 +144,10 @@ func TestTrieFullLeavesPublishedIntact(t *testing.T) {
 }
 
 // TestTrieReusesChunksOnlyAfterGrace: a chunk a replaced version reached
-// is not handed out again while a packet may still walk it.
+// is not handed out again until a grace period marked after it was
+// retired has passed; then it is.
 func TestTrieReusesChunksOnlyAfterGrace(t *testing.T) {
 	tr := NewTrie(make([]uint64, 64*TrieChunkWords))
-	clock := time.Unix(0, 0)
-	tr.now = func() time.Time { return clock }
 	f := tr.NewFIB()
 	p := netip.MustParsePrefix("198.18.7.0/24")
 	tr.Set(f, p, 1)
@@ -159,13 +156,45 @@ func TestTrieReusesChunksOnlyAfterGrace(t *testing.T) {
 	tr.Publish(f, 1)
 	tr.Set(f, p, 3)
 	tr.Publish(f, 0) // the version old names is unreachable now
-	for range 200 {
-		tr.Set(f, p, uint32(clock.UnixNano()%50)+4)
+	mark := tr.Quiesce()
+	for i := range 20 {
+		tr.Set(f, p, uint32(i)+4)
 		tr.Publish(f, 1)
-		clock = clock.Add(time.Millisecond)
-		if s, ok := tr.Lookup(old[0], p.Addr()); clock.Sub(time.Unix(0, 0)) < Grace && (!ok || s != 1) {
-			t.Fatalf("after %v the replaced version answers %d,%v; want 1", clock.Sub(time.Unix(0, 0)), s, ok)
+		if s, ok := tr.Lookup(old[0], p.Addr()); !ok || s != 1 {
+			t.Fatalf("edit %d, before any grace period: the replaced version answers %d,%v; want 1", i, s, ok)
 		}
+	}
+	grown := tr.next
+	tr.Reclaim(mark)
+	for i := range 20 {
+		tr.Set(f, p, uint32(i)+30)
+		tr.Publish(f, uint8(i))
+		tr.Reclaim(tr.Quiesce())
+	}
+	if tr.next != grown {
+		t.Errorf("after grace periods the trie still takes fresh chunks (%d → %d): retired ones are not reused", grown, tr.next)
+	}
+}
+
+// TestTrieFullWaitsForRetired: a trie with no free chunk but retired ones
+// waits for a grace period (Wait) and reuses them instead of failing.
+func TestTrieFullWaitsForRetired(t *testing.T) {
+	tr := NewTrie(make([]uint64, 11*TrieChunkWords))
+	waits := 0
+	tr.Wait = func() error { waits++; return nil }
+	f := tr.NewFIB()
+	p := netip.MustParsePrefix("198.18.7.0/24") // 3 chunks per version
+	for i := range 50 {
+		if err := tr.Set(f, p, uint32(i)+1); err != nil {
+			t.Fatalf("edit %d: %v", i, err)
+		}
+		tr.Publish(f, uint8(i))
+		if s, ok := tr.Lookup(f.published[uint8(i)&1][0], p.Addr()); !ok || s != uint32(i)+1 {
+			t.Fatalf("edit %d answers %d,%v", i, s, ok)
+		}
+	}
+	if waits == 0 {
+		t.Error("the trie never waited for a grace period, yet two published versions and a working one of 3 chunks each leave 1 of 10 free")
 	}
 }
 

@@ -38,6 +38,10 @@ type FastPath struct {
 	mem   []byte
 	trie  *fastpath.Trie
 	tfibs map[uint32]*fastpath.TrieFIB
+
+	// quiesce is a map of maps no program reads: updating its one slot
+	// waits out an RCU grace period (waitPrograms).
+	quiesce, quiesceInner *ebpf.Map
 }
 
 var _ fastpath.Tables = (*FastPath)(nil)
@@ -82,6 +86,15 @@ func NewFastPath() (*FastPath, error) {
 	}
 	fp.mem = mem
 	fp.trie = fastpath.NewTrie(unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), len(mem)/8))
+	fp.trie.Wait = fp.waitPrograms
+	if fp.quiesceInner, err = ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_quiesce_in", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}); err == nil {
+		fp.quiesce, err = ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_quiesce", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1,
+			InnerMap: &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}})
+	}
+	if err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("%w: grace-period map: %w", ErrXDPUnavailable, err)
+	}
 	fp.tfibs = map[uint32]*fastpath.TrieFIB{}
 	return fp, nil
 }
@@ -97,6 +110,11 @@ func (fp *FastPath) Close() error {
 	}
 	for _, m := range fp.maps {
 		m.Close()
+	}
+	for _, m := range []*ebpf.Map{fp.quiesce, fp.quiesceInner} {
+		if m != nil {
+			m.Close()
+		}
 	}
 	if fp.mem != nil {
 		unix.Munmap(fp.mem)
@@ -361,9 +379,38 @@ func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
 	return fp.m.Fibs.Put(slot, &v)
 }
 
+// Synchronize implements fastpath.Tables.
+func (fp *FastPath) Synchronize() error {
+	fp.mu.Lock()
+	mark := fp.trie.Quiesce()
+	fp.mu.Unlock()
+	if err := fp.waitPrograms(); err != nil {
+		return err
+	}
+	fp.mu.Lock()
+	fp.trie.Reclaim(mark)
+	fp.mu.Unlock()
+	return nil
+}
+
+// waitPrograms returns after an RCU grace period. XDP programs run inside
+// RCU read-side sections (NAPI's softirq, BPF_PROG_RUN's rcu_read_lock),
+// and the kernel ends a system-call update of a map-of-maps with
+// synchronize_rcu() (maybe_wait_bpf_programs) so that user space knows no
+// program still uses the old inner map: updating one such slot, which no
+// program reads, is user space's way to wait out every program run in
+// flight (the kernel's own selftests wait so, prog_tests/btf_map_in_map.c).
+// It takes a few milliseconds.
+func (fp *FastPath) waitPrograms() error {
+	if err := fp.quiesce.Put(uint32(0), fp.quiesceInner); err != nil {
+		return fmt.Errorf("fast path: wait for programs in flight: %w", err)
+	}
+	return nil
+}
+
 // DeleteFIB implements fastpath.Tables: packets of the FIB are punted from
 // now on, and its trie versions are released (their chunks are reused
-// after fastpath.Grace).
+// after the next grace period, Synchronize).
 func (fp *FastPath) DeleteFIB(slot uint32) error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
