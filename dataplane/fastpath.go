@@ -3,6 +3,7 @@ package dataplane
 import (
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -480,21 +481,48 @@ func (m *mirror) dropFIB(id adj.FIBID, fm *fibMirror) (release func()) {
 // from reuse while the maps may name them).
 func (m *mirror) contentOf(n *fib.Next) slotContent {
 	if n.Kind == fib.NextAttached {
-		return slotContent{e: fastpath.Entry{Attached: true, Port: uint32(n.Port)}}
+		return slotContent{e: fastpath.Entry{Attached: true, Port: uint32(n.Port), Ports: []uint32{uint32(n.Port)}}}
 	}
 	if n.Kind != fib.NextGateway {
 		return slotContent{}
 	}
 	c := slotContent{e: fastpath.Entry{Gateway: true, Adj: uint32(n.Adj)}}
+	members := []adj.ID{n.Adj}
 	if n.Group != nil {
+		members = n.Group
 		c.e.Buckets = make([]uint32, len(n.Group))
 		for i, id := range n.Group {
 			c.e.Buckets[i] = uint32(id)
 		}
 	}
+	c.e.Ports = m.portsOf(members)
 	c.adjs = append([]adj.ID(nil), n.Adjacencies()...)
 	m.hold(c.adjs)
 	return c
+}
+
+// portsOf lists the distinct ports adjacencies ids leave through, for the
+// program's strict uRPF check (the engine's reversePath reads the same
+// adjacency ports; an adjacency's port never changes). An adjacency the
+// table no longer has, or more than RPFPorts ports, make it nil: no port
+// passes the program's check, so strict uRPF traffic on the entry is
+// punted to the engine.
+func (m *mirror) portsOf(ids []adj.ID) []uint32 {
+	var ports []uint32
+	for _, id := range ids {
+		a := m.e.adjs.Get(id)
+		if a == nil {
+			return nil
+		}
+		p := uint32(a.Port())
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	if len(ports) > fastpath.RPFPorts {
+		return nil
+	}
+	return ports
 }
 
 func (m *mirror) hold(ids []adj.ID) {
@@ -625,6 +653,9 @@ func (m *mirror) syncedAll() bool {
 	return true
 }
 
+// fastRPF is each RPFMode as the fast path's tables spell it.
+var fastRPF = [numRPFModes]fastpath.RPF{RPFOff: fastpath.RPFOff, RPFLoose: fastpath.RPFLoose, RPFStrict: fastpath.RPFStrict}
+
 // fastIO is implemented by packet I/O that runs the fast path.
 type fastIO interface{ FastPathActive() bool }
 
@@ -669,7 +700,7 @@ func (m *mirror) syncPorts() {
 		}
 		s := unpackSettings(p.settings.Load())
 		if fslot, ok := m.fibSlot(f.ID()); fast && ok {
-			wantPorts[k] = fastpath.Port{ID: uint32(p.id), FIB: uint32(f.ID()), FIBSlot: fslot, MAC: l.mac, Fast: up && s.RPF == RPFOff}
+			wantPorts[k] = fastpath.Port{ID: uint32(p.id), FIB: uint32(f.ID()), FIBSlot: fslot, MAC: l.mac, Fast: up, RPF: fastRPF[s.RPF]}
 		}
 		e := fastpath.Egress{FIB: uint32(f.ID()), MTU: uint32(p.ifc.mtu.Load()), Up: p.ifc.linkUp.Load(), MAC: l.mac,
 			TPID: p.tags.OuterTPID, Outer: p.tags.Outer, Inner: p.tags.Inner}

@@ -109,10 +109,19 @@ func newProgRig(t testing.TB) *progRig {
 	r.route(10, "198.18.1.0/24", via("198.51.100.2"), via("198.51.100.3"))
 	r.route(10, "198.18.2.0/24", via("198.51.100.130"))
 	r.route(10, "2001:db8:100::/48", via("2001:db8:2::2"))
-	r.port("eth0", 200, 20, "192.0.2.1/24")
+	// FIB 20's ports check the source: strict on VLAN 200 (its own subnet
+	// passes), loose on VLAN 202 (anything FIB 20 routes passes).
+	p200 := r.port("eth0", 200, 20, "192.0.2.1/24")
+	p202 := r.port("eth0", 202, 20, "203.0.113.65/26")
 	o201 := r.port("eth1", 201, 20, "198.51.100.1/25")
 	r.neighbor(20, o201, "198.51.100.2", adj.MAC{2, 0xcc, 0, 0, 0, 2})
 	r.route(20, "198.18.0.0/16", via("198.51.100.2"))
+	r.route(20, "198.19.0.0/16", via("198.51.100.2"))
+	for p, mode := range map[adj.PortID]dataplane.RPFMode{p200: dataplane.RPFStrict, p202: dataplane.RPFLoose} {
+		if err := e.SetPortSettings(p, dataplane.PortSettings{RPF: mode}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if !e.WaitFastPath(10 * time.Second) {
 		t.Fatal("fast path tables did not catch up")
 	}
@@ -195,6 +204,8 @@ func FuzzFastPathProgram(f *testing.F) {
 		{dst: "198.18.0.9", df: true, payload: 1400}, {src: "2001:db8:1::10", dst: "2001:db8:100::1", payload: 16},
 		{src: "2001:db8:1::10", dst: "2001:db8:100::1", ttl: 2}, {dst: "192.0.2.1", proto: "icmp-echo"},
 		{dst: "198.51.100.2", payload: 12},
+		{src: "198.19.0.1", dst: "198.18.0.9", vlan: 200, payload: 10}, {src: "198.19.0.1", dst: "198.18.0.9", vlan: 202, payload: 10},
+		{src: "198.51.100.9", dst: "198.18.0.9", vlan: 202, payload: 10}, {src: "203.0.113.1", dst: "198.18.0.9", vlan: 202, payload: 10},
 	} {
 		f.Add(b(s))
 	}

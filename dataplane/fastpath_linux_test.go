@@ -21,7 +21,7 @@ import (
 
 // configureFP gives a rig the differential corpus' configuration: four
 // FIBs over the same three interfaces — untagged, VLAN and QinQ ports,
-// the same addresses in several FIBs, a port with strict uRPF.
+// the same addresses in several FIBs, ports with strict and loose uRPF.
 func configureFP(r *fpRig) {
 	rin := r.bind(dataplane.PortSpec{Interface: "rin"}, 10, "192.0.2.1/24", "2001:db8:1::1/64")
 	out1 := r.bind(dataplane.PortSpec{Interface: "rout1"}, 10, "198.51.100.1/25", "2001:db8:2::1/64")
@@ -54,12 +54,23 @@ func configureFP(r *fpRig) {
 	r.neighbor(30, q401, "198.51.100.2", macPo2)
 	r.route(30, "198.18.0.0/24", gw("198.51.100.2"))
 
-	// FIB 40: strict uRPF on the ingress port.
-	p500 := r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 500}, 40, "192.0.2.1/24")
-	o501 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 501}, 40, "198.51.100.1/25")
+	// FIB 40: strict uRPF on one ingress port, loose on another. The
+	// way back to 198.18.7.0/24 is ECMP with a member through the strict
+	// port, to 198.18.8.0/24 through the egress port only.
+	p500 := r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 500}, 40, "192.0.2.1/24", "2001:db8:40::1/64")
+	p502 := r.bind(dataplane.PortSpec{Interface: "rin", VLAN: 502}, 40, "203.0.113.65/26")
+	o501 := r.bind(dataplane.PortSpec{Interface: "rout2", VLAN: 501}, 40, "198.51.100.1/25", "2001:db8:41::1/64")
 	r.neighbor(40, o501, "198.51.100.2", macPo2)
+	r.neighbor(40, o501, "2001:db8:41::2", macPo2)
+	r.neighbor(40, p500, "192.0.2.2", macPin)
 	r.route(40, "198.18.0.0/24", gw("198.51.100.2"))
+	r.route(40, "198.18.7.0/24", gw("198.51.100.2"), gw("192.0.2.2"))
+	r.route(40, "198.18.8.0/24", gw("198.51.100.2"))
+	r.route(40, "2001:db8:400::/48", gw("2001:db8:41::2"))
 	if err := r.e.SetPortSettings(p500, dataplane.PortSettings{RPF: dataplane.RPFStrict}); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.e.SetPortSettings(p502, dataplane.PortSettings{RPF: dataplane.RPFLoose}); err != nil {
 		r.t.Fatal(err)
 	}
 	if !r.e.WaitFastPath(10 * time.Second) {
@@ -176,7 +187,14 @@ func corpus(t *testing.T) []corpusCase {
 	add("v4 partial udp checksum", false, withPartialUDP(b(frameSpec{dst: "198.18.0.14", payload: 32})))
 	add("fib 20 vlan swap, same addresses", true, b(frameSpec{dst: "198.18.0.5", vlan: 200, payload: 50}))
 	add("fib 30 qinq in and out", true, b(frameSpec{dst: "198.18.0.5", vlan: 300, inner: 400, tpid: packet.TPID8021AD, payload: 50}))
-	add("fib 40 strict urpf port", false, b(frameSpec{dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf, source attached here", true, b(frameSpec{dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf, source via an ecmp member here", true, b(frameSpec{src: "198.18.7.1", dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf, source via another port", false, b(frameSpec{src: "198.18.8.1", dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf, source without a route", false, b(frameSpec{src: "198.19.0.1", dst: "198.18.0.5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf v6, source attached here", true, b(frameSpec{src: "2001:db8:40::10", dst: "2001:db8:400::5", vlan: 500, payload: 50}))
+	add("fib 40 strict urpf v6, source via another port", false, b(frameSpec{src: "2001:db8:41::77", dst: "2001:db8:400::5", vlan: 500, payload: 50}))
+	add("fib 40 loose urpf, source via another port", true, b(frameSpec{src: "198.18.8.1", dst: "198.18.0.5", vlan: 502, payload: 50}))
+	add("fib 40 loose urpf, source without a route", false, b(frameSpec{src: "198.19.0.1", dst: "198.18.0.5", vlan: 502, payload: 50}))
 	add("unknown vlan", false, b(frameSpec{dst: "198.18.0.5", vlan: 777, payload: 20}))
 	src6 := "2001:db8:1::10"
 	add("v6 gateway", true, b(frameSpec{src: src6, dst: "2001:db8:100::5", payload: 100}))
@@ -333,7 +351,9 @@ func TestFastPathAnswersAsTheEngine(t *testing.T) {
 	}
 	st := fp.e.FastPath()
 	t.Logf("fast path: forwarded %d, punts %v", st.Forwarded, st.Punts)
-	for _, reason := range []string{"ttl", "options", "fragment", "no-route", "not-gateway", "neighbour", "mtu", "own-source", "not-for-us", "special-address", "port-slow-path", "partial-checksum", "bad-header", "no-port"} {
+	// Every reason a frame of the corpus can hit ("port-slow-path" is a
+	// port whose interface is down, where no frame arrives).
+	for _, reason := range []string{"ttl", "options", "fragment", "no-route", "not-gateway", "neighbour", "mtu", "own-source", "not-for-us", "special-address", "rpf", "partial-checksum", "bad-header", "no-port"} {
 		if st.Punts[reason] == 0 {
 			t.Errorf("no frame punted for %s: %v", reason, st.Punts)
 		}

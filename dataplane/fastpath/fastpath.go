@@ -23,6 +23,7 @@ const (
 	MaxSlots    = 65536   // forwarding-entry slots per generation
 	TrieChunks  = 1 << 18 // route trie chunks (trie.go) for all FIBs: 2 KiB each
 	ECMPBuckets = 32      // buckets an entry carries; a larger group is punted
+	RPFPorts    = 4       // egress ports an entry lists for strict uRPF
 )
 
 // PortKey is how a received frame finds its port: interface and tags.
@@ -39,9 +40,21 @@ type Port struct {
 	ID      uint32
 	FIB     uint32
 	FIBSlot uint32 // the FIB's slot (SetGeneration)
-	Fast    bool   // no edge filter, interface up: the fast path may forward
+	Fast    bool   // interface up: the fast path may forward
 	MAC     [6]byte
+	// RPF is the port's reverse-path check, which the program applies
+	// where it can decide it and punts otherwise.
+	RPF RPF
 }
+
+// RPF is a port's unicast reverse-path check, as the engine's RPFMode.
+type RPF uint8
+
+const (
+	RPFOff    RPF = iota
+	RPFLoose      // the source needs a route that forwards
+	RPFStrict     // ... through the port the packet arrived on
+)
 
 // Egress is a port as the fast path sees it on egress.
 type Egress struct {
@@ -64,6 +77,10 @@ type Entry struct {
 	Adj      uint32
 	Port     uint32
 	Buckets  []uint32 // ECMP; nil for a single path
+	// Ports are the distinct ports the entry leaves through (the attached
+	// port, the gateway's, the ECMP members'), for strict uRPF; more than
+	// RPFPorts are punted.
+	Ports []uint32
 }
 
 // Adj is an adjacency's rewrite state.
@@ -86,7 +103,7 @@ type Counters struct {
 var PuntReasons = []string{
 	"no-port", "port-slow-path", "not-for-us", "not-ip", "bad-header", "options",
 	"fragment", "special-address", "ttl", "partial-checksum", "no-fib", "no-route",
-	"not-gateway", "big-group", "neighbour", "egress", "mtu", "headroom", "own-source",
+	"not-gateway", "big-group", "neighbour", "egress", "mtu", "headroom", "own-source", "rpf",
 }
 
 // Tables is what the engine's mirror writes. Writes are synchronous

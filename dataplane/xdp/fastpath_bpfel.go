@@ -66,12 +66,14 @@ type fastpathNeighKey struct {
 }
 
 type fastpathNextVal struct {
-	_     structs.HostLayout
-	Kind  uint32
-	N     uint32
-	Adj   uint32
-	Port  uint32
-	Group [32]uint32
+	_      structs.HostLayout
+	Kind   uint32
+	N      uint32
+	Adj    uint32
+	Port   uint32
+	Group  [32]uint32
+	Nports uint32
+	Ports  [4]uint32
 }
 
 type fastpathOwnKey struct {

@@ -257,8 +257,15 @@ func portKey(k fastpath.PortKey) fastpathPortKey {
 // SetPort implements fastpath.Tables.
 func (fp *FastPath) SetPort(k fastpath.PortKey, p fastpath.Port) error {
 	v := fastpathPortVal{Port: p.ID, Fib: p.FIB, FibSlot: p.FIBSlot, Mac: p.MAC}
+	// fastpath.c's PORT_FAST, PORT_RPF_LOOSE and PORT_RPF_STRICT.
 	if p.Fast {
-		v.Flags = 1
+		v.Flags |= 1 << 0
+	}
+	switch p.RPF {
+	case fastpath.RPFLoose:
+		v.Flags |= 1 << 1
+	case fastpath.RPFStrict:
+		v.Flags |= 1 << 2
 	}
 	kk := portKey(k)
 	return fp.m.Ports.Put(&kk, &v)
@@ -324,6 +331,8 @@ func (fp *FastPath) SetEntry(gen uint8, slot uint32, e fastpath.Entry) error {
 	case e.Attached:
 		v.Kind, v.Port = 2, e.Port
 	}
+	v.Nports = uint32(len(e.Ports))
+	copy(v.Ports[:], e.Ports)
 	return fp.m.Nexts.Put(uint32(gen)*fastpath.MaxSlots+slot, &v)
 }
 

@@ -8,8 +8,8 @@
 // the rewrite it does here, and punts whenever it is not sure: the engine is
 // the reference, the program a cache of its answers for one frame shape.
 // Forwarded: a unicast IPv4 (no options, not a fragment) or IPv6 (no
-// extension header) packet addressed to the port's MAC, on a port without
-// edge filters, whose route is a gateway (one path or ECMP) or an attached
+// extension header) packet addressed to the port's MAC, on an up port
+// whose reverse-path check (if any) it passes, whose route is a gateway (one path or ECMP) or an attached
 // subnet in the port's FIB with a VALID neighbour on an up egress port of
 // the same FIB, with
 // TTL/hop limit > 1 and a length within the egress MTU. Everything else —
@@ -38,12 +38,13 @@
 #define MAX_ADJS 65536
 #define MAX_NEXTS 65536 // forwarding-entry slots per generation
 #define ECMP_INLINE 32  // ECMP buckets an entry carries; more are punted
+#define RPF_PORTS 4     // distinct egress ports an entry lists for strict uRPF
 #define TRIE_CHUNKS (1 << 18) // must match the Go side's fastpath.TrieChunks
 
 // Must match the Go side's puntReasonNames (fastpath.go).
 enum punt {
 	PUNT_NO_PORT,	    // no port for the interface and tags, or tags we do not parse
-	PUNT_PORT_SLOW,	    // the port has edge filters, or its interface is down
+	PUNT_PORT_SLOW,	    // the port's interface is down
 	PUNT_NOT_FOR_US,    // destination MAC is not the port's (group or other host)
 	PUNT_NOT_IP,	    // ARP, other EtherTypes
 	PUNT_BAD_HEADER,    // a header the engine must judge (bad checksum, length, version)
@@ -61,11 +62,14 @@ enum punt {
 	PUNT_MTU,	    // longer than the egress MTU: fragment or ICMP too big
 	PUNT_HEADROOM,	    // the link-layer rewrite failed (no room for tags)
 	PUNT_OWN_SOURCE,    // from one of the router's own addresses: a martian
+	PUNT_RPF,	    // the port's reverse-path check did not pass here
 	PUNT_MAX,
 };
 
 // Port flags.
-#define PORT_FAST (1U << 0) // no edge filters, interface up: the fast path may forward
+#define PORT_FAST (1U << 0) // interface up: the fast path may forward
+#define PORT_RPF_LOOSE (1U << 1)  // uRPF: the source needs a route that forwards
+#define PORT_RPF_STRICT (1U << 2) // uRPF: ... leaving through this port
 
 struct port_key {
 	__u32 ifindex;
@@ -128,6 +132,12 @@ struct next_val {
 	__u32 adj;
 	__u32 port; // NEXT_ATTACHED's egress port
 	__u32 group[ECMP_INLINE];
+	// The distinct ports the entry leaves through (its attached port, its
+	// gateway's, its ECMP members'), for strict uRPF: adjacency ports
+	// never change, so the mirror lists them when it writes the entry.
+	// nports above RPF_PORTS: too many to list (punted).
+	__u32 nports;
+	__u32 ports[RPF_PORTS];
 };
 
 // A resolved (VALID) neighbour, for attached destinations: what the
@@ -381,6 +391,7 @@ struct pkt {
 	__u32 fib_slot;
 	__u32 in_port;
 	__u32 rx_len;
+	__u32 flags; // the port's
 	__u32 l3len;
 	__u8 v6;
 	__u8 tags;
@@ -502,15 +513,22 @@ static __always_inline int finish(struct xdp_md *ctx, struct pkt *pk, const stru
 	return bpf_redirect_map(&tx_ports, e->ifindex, 0);
 }
 
-// trie_lookup walks the trie from root over the address bytes a (levels
-// of them: 4 or 16) and returns the longest match's entry slot + 1, 0 on a
-// miss. Each chunk holds the prefixes ending at its level, so the walk
-// keeps the last value it passed.
-static __always_inline __u32 trie_lookup(__u32 root, const __u8 *a, int levels)
+// trie_lookup walks the trie from root over the address's first levels
+// bytes (4 or 16; the address is hi, lo as big-endian numbers, an IPv4 one
+// in hi's top 32 bits) and returns the longest match's entry slot + 1, 0
+// on a miss. Each chunk holds the prefixes ending at its level, so the
+// walk keeps the last value it passed.
+//
+// It is a global function, which the verifier checks once on its own
+// rather than at each of its four call sites (destination and uRPF
+// source, IPv4 and IPv6) with each caller's state: inlined, the source
+// lookups doubled the instructions the verifier processed.
+__attribute__((noinline)) __u32 trie_lookup(__u32 root, __u64 hi, __u64 lo, __u32 levels)
 {
 	__u32 best = 0, c = root;
-	for (int l = 0; l < levels && c; l++) {
-		__u32 i = (c << 8) | a[l];
+	for (__u32 l = 0; l < levels && l < 16 && c; l++) {
+		__u64 half = l < 8 ? hi : lo;
+		__u32 i = (c << 8) | (__u32)((half >> (56 - 8 * (l & 7))) & 0xff);
 		__u64 *w = bpf_map_lookup_elem(&trie, &i);
 		if (!w)
 			break;
@@ -520,6 +538,35 @@ static __always_inline __u32 trie_lookup(__u32 root, const __u8 *a, int levels)
 		c = v >> 32;
 	}
 	return best;
+}
+
+// rpf_pass is the engine's reversePath where the fast path can decide it:
+// the route back to the source (hi, lo, levels as trie_lookup's, in
+// generation gen) must
+// be a gateway or an attached subnet, and under strict leave through the
+// ingress port — the attached port, the gateway's, or any ECMP member's.
+// It returns 0 when that fails or when the answer is the engine's to give
+// (no route, a lookup-in-FIB chain, a backup path, too many ports): the
+// packet is punted, and the engine passes or drops it.
+static __always_inline int rpf_pass(const struct pkt *pk, __u32 gen, __u32 root, __u64 hi, __u64 lo, __u32 levels)
+{
+	__u32 hit = trie_lookup(root, hi, lo, levels);
+	if (!hit)
+		return 0;
+	__u32 idx = gen * MAX_NEXTS + hit - 1;
+	struct next_val *n = bpf_map_lookup_elem(&nexts, &idx);
+	if (!n || (n->kind != NEXT_GATEWAY && n->kind != NEXT_ATTACHED))
+		return 0;
+	if (!(pk->flags & PORT_RPF_STRICT))
+		return 1;
+	__u32 np = n->nports;
+	if (np > RPF_PORTS)
+		return 0;
+	int ok = 0;
+#pragma unroll
+	for (int i = 0; i < RPF_PORTS; i++)
+		ok |= (__u32)i < np && n->ports[i] == pk->in_port;
+	return ok;
 }
 
 static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct fp_config *cfg, int l3off)
@@ -575,9 +622,10 @@ static __always_inline int ipv4(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source4(fv, pk->fib, src))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	__u8 a4[4];
-	__builtin_memcpy(a4, &dst, 4);
-	__u32 hit = trie_lookup(fv->roots[gen].v4, a4, 4);
+	if ((pk->flags & (PORT_RPF_LOOSE | PORT_RPF_STRICT)) &&
+	    !rpf_pass(pk, gen, fv->roots[gen].v4, (__u64)bswap32(src) << 32, 0, 4))
+		return punt(ctx, PUNT_RPF);
+	__u32 hit = trie_lookup(fv->roots[gen].v4, (__u64)bswap32(dst) << 32, 0, 4);
 	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = tl;
@@ -649,15 +697,15 @@ static __always_inline int ipv6(struct xdp_md *ctx, struct pkt *pk, const struct
 	if (own_source(fv, pk->fib, sa, *(__u32 *)(sa + 12)))
 		return punt(ctx, PUNT_OWN_SOURCE);
 	__u32 gen = fv->gen & 1;
-	__u8 a16[16];
-	__builtin_memcpy(a16, da, 16);
-	__u32 hit = trie_lookup(fv->roots[gen].v6, a16, 16);
+	pk->s0 = bswap64(*(__u64 *)sa), pk->s1 = bswap64(*(__u64 *)(sa + 8));
+	pk->d0 = bswap64(*(__u64 *)da), pk->d1 = bswap64(*(__u64 *)(da + 8));
+	if ((pk->flags & (PORT_RPF_LOOSE | PORT_RPF_STRICT)) && !rpf_pass(pk, gen, fv->roots[gen].v6, pk->s0, pk->s1, 16))
+		return punt(ctx, PUNT_RPF);
+	__u32 hit = trie_lookup(fv->roots[gen].v6, pk->d0, pk->d1, 16);
 	if (!hit)
 		return punt(ctx, PUNT_MISS);
 	pk->l3len = l3len;
 	pk->v6 = 1;
-	pk->s0 = bswap64(*(__u64 *)sa), pk->s1 = bswap64(*(__u64 *)(sa + 8));
-	pk->d0 = bswap64(*(__u64 *)da), pk->d1 = bswap64(*(__u64 *)(da + 8));
 	pk->l4 = ports;
 	return finish(ctx, pk, cfg, gen, hit - 1, l3off);
 }
@@ -682,7 +730,7 @@ static __always_inline int l3(struct xdp_md *ctx, struct port_key *pkey, __u16 e
 	const struct fp_config *cfg = bpf_map_lookup_elem(&config, &k);
 	if (!cfg)
 		return punt(ctx, PUNT_NO_FIB);
-	struct pkt pk = {.fib = pv->fib, .fib_slot = pv->fib_slot, .in_port = pv->port, .rx_len = (__u32)(end - data)};
+	struct pkt pk = {.fib = pv->fib, .fib_slot = pv->fib_slot, .in_port = pv->port, .rx_len = (__u32)(end - data), .flags = pv->flags};
 	if (et == 0x0800)
 		return ipv4(ctx, &pk, cfg, l3off);
 	if (et == 0x86dd)
