@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -35,9 +36,12 @@ type FastPath struct {
 
 	// The routes: fibd's multibit trie in the trie map, written through
 	// mem (a shared mapping of it); one TrieFIB per FIB slot.
-	mem   []byte
-	trie  *fastpath.Trie
-	tfibs map[uint32]*fastpath.TrieFIB
+	mem  []byte
+	trie *fastpath.Trie
+	// fibsMem maps the fibs array, whose words SetGeneration, SetOwn and
+	// DeleteFIB store atomically (fibWord).
+	fibsMem []byte
+	tfibs   map[uint32]*fastpath.TrieFIB
 
 	// quiesce is a map of maps no program reads: updating its one slot
 	// waits out an RCU grace period (waitPrograms).
@@ -85,6 +89,14 @@ func NewFastPath() (*FastPath, error) {
 		return nil, fmt.Errorf("%w: map the trie: %w", ErrXDPUnavailable, err)
 	}
 	fp.mem = mem
+	if n := spec.Maps["fibs"]; n.MaxEntries != fastpath.MaxFIBs || n.ValueSize != fibWords*8 {
+		fp.Close()
+		return nil, fmt.Errorf("fast path object's fibs: %d values of %d bytes, want %d of %d", n.MaxEntries, n.ValueSize, fastpath.MaxFIBs, fibWords*8)
+	}
+	if fp.fibsMem, err = unix.Mmap(fp.m.Fibs.FD(), 0, fastpath.MaxFIBs*fibWords*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("%w: map the FIB slots: %w", ErrXDPUnavailable, err)
+	}
 	fp.trie = fastpath.NewTrie(unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), len(mem)/8))
 	fp.trie.Wait = fp.waitPrograms
 	if fp.quiesceInner, err = ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_quiesce_in", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}); err == nil {
@@ -119,6 +131,10 @@ func (fp *FastPath) Close() error {
 	if fp.mem != nil {
 		unix.Munmap(fp.mem)
 		fp.mem, fp.trie = nil, nil
+	}
+	if fp.fibsMem != nil {
+		unix.Munmap(fp.fibsMem)
+		fp.fibsMem = nil
 	}
 	return nil
 }
@@ -363,29 +379,35 @@ func (fp *FastPath) DeleteNeighbor(fib, port uint32, a netip.Addr) error {
 	return nil
 }
 
+// The words of a FIB's fib_val (fastpath.c), each stored whole with one
+// atomic 8-byte store through fibsMem.
+const (
+	fibWordGen   = 0 // gen (low 32 bits), live (high)
+	fibWordOwn   = 1 // own_bits
+	fibWordRoots = 2 // roots[0], roots[1]: v4 (low), v6 (high)
+	fibWords     = 4
+)
+
+// fibWord is word w of FIB slot's value in the shared mapping.
+func (fp *FastPath) fibWord(slot uint32, w int) *uint64 {
+	return (*uint64)(unsafe.Pointer(&fp.fibsMem[(int(slot)*fibWords+w)*8]))
+}
+
 // SetGeneration implements fastpath.Tables: the FIB's working trie
-// version becomes generation gen's roots, then the generation flips. Each
-// is one array write that changes one aligned 8-byte word of the FIB's
-// value, which packets read whole, and the roots are written before any
-// packet can read that generation. The own-address filter rides in the
-// same value.
+// version becomes generation gen's roots, then the generation flips, each
+// one atomic store of an aligned 8-byte word that packets read whole; the
+// roots are stored before any packet can read that generation.
 func (fp *FastPath) SetGeneration(slot uint32, gen uint8) error {
+	if slot >= fastpath.MaxFIBs {
+		return fmt.Errorf("FIB slot %d beyond the fast path's %d", slot, fastpath.MaxFIBs)
+	}
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	var v fastpathFibVal
-	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
-		return err
-	}
 	r := fp.trie.Publish(fp.trieFIB(slot), gen)
 	g := gen & 1
-	if root := (fastpathRootVal{V4: r[0], V6: r[1]}); v.Roots[g] != root {
-		v.Roots[g] = root
-		if err := fp.m.Fibs.Put(slot, &v); err != nil {
-			return err
-		}
-	}
-	v.Gen, v.Live = uint32(g), 1
-	return fp.m.Fibs.Put(slot, &v)
+	atomic.StoreUint64(fp.fibWord(slot, fibWordRoots+int(g)), uint64(r[0])|uint64(r[1])<<32)
+	atomic.StoreUint64(fp.fibWord(slot, fibWordGen), uint64(g)|1<<32)
+	return nil
 }
 
 // Synchronize implements fastpath.Tables.
@@ -421,10 +443,15 @@ func (fp *FastPath) waitPrograms() error {
 // now on, and its trie versions are released (their chunks are reused
 // after the next grace period, Synchronize).
 func (fp *FastPath) DeleteFIB(slot uint32) error {
+	if slot >= fastpath.MaxFIBs {
+		return fmt.Errorf("FIB slot %d beyond the fast path's %d", slot, fastpath.MaxFIBs)
+	}
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	if err := fp.m.Fibs.Put(slot, &fastpathFibVal{}); err != nil {
-		return err
+	// Not live first: a packet that still reads the old roots after it
+	// walks chunks that wait for a grace period before reuse.
+	for w := range fibWords {
+		atomic.StoreUint64(fp.fibWord(slot, w), 0)
 	}
 	if f := fp.tfibs[slot]; f != nil {
 		fp.trie.Drop(f)
@@ -453,14 +480,14 @@ func (fp *FastPath) SetOwn(fib, slot uint32, a netip.Addr, own bool) error {
 	if err := fp.m.Own.Put(&k, uint32(1)); err != nil {
 		return err
 	}
+	if slot >= fastpath.MaxFIBs {
+		return fmt.Errorf("FIB slot %d beyond the fast path's %d", slot, fastpath.MaxFIBs)
+	}
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	var v fastpathFibVal
-	if err := fp.m.Fibs.Lookup(slot, &v); err != nil {
-		return err
-	}
-	v.OwnBits |= OwnBit(a)
-	return fp.m.Fibs.Put(slot, &v)
+	w := fp.fibWord(slot, fibWordOwn)
+	atomic.StoreUint64(w, atomic.LoadUint64(w)|OwnBit(a))
+	return nil
 }
 
 // PortCounters implements fastpath.Tables.

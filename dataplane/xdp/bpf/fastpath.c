@@ -104,9 +104,9 @@ struct root_val {
 };
 
 // A FIB's slot in an array. Every field that changes under traffic is an
-// aligned 8-byte word, which an update writes whole, and user space
-// changes one word per update: a generation's roots first, the flip to
-// it after, so a packet that reads the new generation finds its roots.
+// aligned 8-byte word, which user space stores whole through its mapping
+// of the array: a generation's roots first, the flip to it after, so a
+// packet that reads the new generation finds its roots.
 struct fib_val {
 	__u32 gen;  // 0 or 1: which half of the tables packets read
 	__u32 live; // 0: the FIB's tables are not (yet, or any more) mirrored
@@ -201,9 +201,13 @@ struct {
 	__type(value, struct egress_val);
 } egress SEC(".maps");
 
+// fibs is mapped into user space, which stores each changed word with one
+// atomic 8-byte store: a system-call update copies the value with memcpy,
+// which promises no word is written whole.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_FIB_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct fib_val);
 } fibs SEC(".maps");
