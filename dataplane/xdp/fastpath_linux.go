@@ -142,6 +142,12 @@ func (fp *FastPath) Close() error {
 // load makes the program instance for one interface: the shared tables and
 // a fresh XSKMAP of queues slots.
 func (fp *FastPath) load(queues int) (*loaded, error) {
+	return fp.loadWith(queues, ebpf.ProgramOptions{})
+}
+
+// loadWith is load with the program's load options (the verifier's log
+// level, for tests that read its statistics).
+func (fp *FastPath) loadWith(queues int, popts ebpf.ProgramOptions) (*loaded, error) {
 	xsks, err := ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_xsks", Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(max(queues, 1))})
 	if err != nil {
 		return nil, fmt.Errorf("create XSKMAP: %w", err)
@@ -152,7 +158,7 @@ func (fp *FastPath) load(queues int) (*loaded, error) {
 	}
 	spec := fp.spec.Copy()
 	spec.Maps[fastpathMapXsks].MaxEntries = uint32(max(queues, 1))
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl, Programs: popts})
 	if err != nil {
 		xsks.Close()
 		var ve *ebpf.VerifierError

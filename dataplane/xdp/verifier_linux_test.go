@@ -33,38 +33,19 @@ func TestFastPathVerifierBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	repl := map[string]*ebpf.Map{}
-	for name, m := range fp.maps {
-		repl[name] = m
-	}
-	xsks, err := ebpf.NewMap(&ebpf.MapSpec{Name: "fibd_xsks", Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	l, err := fp.loadWith(1, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer xsks.Close()
-	repl[fastpathMapXsks] = xsks
-	spec := fp.spec.Copy()
-	spec.Maps[fastpathMapXsks].MaxEntries = 1
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		MapReplacements: repl,
-		Programs:        ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coll.Close()
-	p := coll.Programs["fibd_xsk_fast"]
-	if p == nil {
-		t.Fatal("no fibd_xsk_fast program")
-	}
-	log := p.VerifierLog
+	defer l.close()
+	log := l.prog.VerifierLog
 	m := regexp.MustCompile(`processed (\d+) insns .*total_states (\d+) peak_states (\d+)`).FindStringSubmatch(log)
 	if m == nil {
 		t.Fatalf("no statistics in the verifier's log:\n%s", log)
 	}
 	processed, _ := strconv.Atoi(m[1])
 	t.Logf("fast path: %d instructions; the verifier processed %d (%.1f %% of its limit), %s states, peak %s",
-		len(spec.Programs["fibd_xsk_fast"].Instructions), processed, 100*float64(processed)/verifierLimit, m[2], m[3])
+		len(fp.spec.Programs["fibd_xsk_fast"].Instructions), processed, 100*float64(processed)/verifierLimit, m[2], m[3])
 	if processed > verifierBudget {
 		t.Errorf("the verifier processed %d instructions, over this program's budget of %d (limit %d)", processed, verifierBudget, verifierLimit)
 	}
